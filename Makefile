@@ -1,0 +1,40 @@
+# Every target sets up .venv on first use, so a fresh clone needs only Python 3.11+.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+
+.PHONY: help install run test lint typecheck bench check-schemas clean
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-14s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install the project with its dev tools
+
+run: $(STAMP) ## Validate the bundled examples (the HTTP service replaces this)
+	$(BIN)/runstep-validator examples
+
+test: $(STAMP) lint typecheck ## Lint, type-check and run every test
+	$(BIN)/python -m pytest
+
+lint: $(STAMP) ## ruff: lint and formatting check
+	$(BIN)/ruff check service tests
+	$(BIN)/ruff format --check service tests
+
+typecheck: $(STAMP) ## mypy --strict over the package and the tests
+	$(BIN)/mypy
+
+bench: $(STAMP) ## Benchmarks: figures and ratios against peers, measured in one run
+	$(BIN)/python bench/bench_core.py
+
+clean: ## Remove the virtualenv and caches
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist

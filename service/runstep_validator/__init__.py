@@ -1,0 +1,37 @@
+"""Validate OpenAI Assistants run steps against hand-written JSON Schemas, at the speed of JSON parsing.
+
+>>> from runstep_validator import validate
+>>> report = validate(b'{"id": "step_1", "object": "thread.run.step"}')
+>>> report.valid
+False
+"""
+
+from .core import Validator, decode, default_schemas, get_validator, validate
+from .errors import (
+    InvalidJSONError,
+    RunStepDecodeError,
+    RunStepValidatorError,
+    SchemaError,
+    UnknownSchemaError,
+)
+from .models import RunStep
+from .report import OutputUnit, Report
+from .schemas import DEFAULT_SCHEMA, SchemaSet
+
+__all__ = [
+    "DEFAULT_SCHEMA",
+    "InvalidJSONError",
+    "OutputUnit",
+    "Report",
+    "RunStep",
+    "RunStepDecodeError",
+    "RunStepValidatorError",
+    "SchemaError",
+    "SchemaSet",
+    "UnknownSchemaError",
+    "Validator",
+    "decode",
+    "default_schemas",
+    "get_validator",
+    "validate",
+]

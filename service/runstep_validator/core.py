@@ -1,0 +1,164 @@
+"""The validation core: one `Validator` per entry schema, built once, used for every payload.
+
+A payload first meets the msgspec Structs. If they decode it, it is valid (they are never looser than the schema)
+and only the linter runs. If they refuse, jsonschema gives the verdict and the full report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import cache
+from typing import Any, Final
+
+import msgspec
+from jsonschema.exceptions import ValidationError, best_match
+
+from .errors import InvalidJSONError, RunStepDecodeError
+from .lint import VocabularyWalker, lint
+from .locations import SchemaLocator
+from .messages import describe, pointer
+from .models import RunStep
+from .parsing import parse, strip_bom
+from .report import OutputUnit, Report
+from .schemas import DEFAULT_SCHEMA, SchemaSet
+from .strict_models import StrictRunStep
+
+Payload = bytes | bytearray | memoryview | str | object
+
+# The Struct that gives each entry schema its fast verdict.
+FAST_TYPES: Final[dict[str, type[msgspec.Struct]]] = {
+    "run_step": RunStep,
+    "run_step.strict": StrictRunStep,
+}
+_NOT_DECODED = (msgspec.DecodeError, UnicodeDecodeError)
+
+
+def _as_bytes(data: bytes | bytearray | memoryview | str) -> bytes:
+    if isinstance(data, str):
+        return data.encode("utf-8", errors="surrogatepass")
+    return bytes(data)
+
+
+def _json_error(exc: InvalidJSONError) -> OutputUnit:
+    return OutputUnit(
+        instance_location="",
+        keyword_location="",
+        error=str(exc),
+        code="invalid-json",
+        line=exc.line,
+        column=exc.column,
+    )
+
+
+class Validator:
+    """Validates run steps against one entry schema of a `SchemaSet`."""
+
+    def __init__(self, schemas: SchemaSet, name: str = DEFAULT_SCHEMA) -> None:
+        entry = schemas.entry(name)
+        self.name = name
+        self.schema_id = entry.id
+        self._fast = msgspec.json.Decoder(FAST_TYPES[name])
+        self._typed = msgspec.json.Decoder(RunStep)
+        self._jsonschema = schemas.validator(name)
+        self._locator = SchemaLocator(schemas.registry, entry.id)
+        self._walker = VocabularyWalker(RunStep)
+
+    def validate(self, data: Payload) -> Report:
+        """The report for one payload: raw JSON (bytes or str) or an already-parsed value."""
+        if isinstance(data, bytes | bytearray | memoryview | str):
+            return self._validate_json(strip_bom(_as_bytes(data)))
+        return self._validate_value(data)
+
+    def decode(self, data: Payload) -> RunStep:
+        """The typed run step, or `RunStepDecodeError` carrying the report."""
+        if isinstance(data, bytes | bytearray | memoryview | str):
+            raw = strip_bom(_as_bytes(data))
+            try:
+                return self._typed_fast(self._fast.decode(raw), raw)
+            except _NOT_DECODED:
+                report, step = self._judge_json(raw)
+        else:
+            report, step = self._judge(data)
+        if step is None:
+            raise RunStepDecodeError(report)
+        return step
+
+    # The fast path: the Structs accepted the payload.
+
+    def _typed_fast(self, decoded: msgspec.Struct, raw: bytes) -> RunStep:
+        # Strict Structs give the verdict; the typed view is always the tolerant one.
+        return decoded if isinstance(decoded, RunStep) else self._typed.decode(raw)
+
+    def _validate_json(self, raw: bytes) -> Report:
+        try:
+            decoded = self._fast.decode(raw)
+        except _NOT_DECODED:
+            return self._judge_json(raw)[0]
+        return Report(valid=True, schema=self.schema_id, warnings=lint(self._typed_fast(decoded, raw)))
+
+    def _validate_value(self, value: object) -> Report:
+        try:
+            decoded = msgspec.convert(value, FAST_TYPES[self.name])
+        except msgspec.ValidationError:
+            return self._judge(value)[0]
+        step = decoded if isinstance(decoded, RunStep) else msgspec.convert(value, RunStep)
+        return Report(valid=True, schema=self.schema_id, warnings=lint(step))
+
+    # The slow path: jsonschema decides and explains.
+
+    def _judge_json(self, raw: bytes) -> tuple[Report, RunStep | None]:
+        try:
+            document = parse(raw)
+        except InvalidJSONError as exc:
+            return Report(valid=False, schema=self.schema_id, errors=(_json_error(exc),)), None
+        return self._judge(document)
+
+    def _judge(self, document: Any) -> tuple[Report, RunStep | None]:
+        errors = list(self._jsonschema.iter_errors(document))
+        if errors:
+            return Report(valid=False, schema=self.schema_id, errors=self._error_units(errors)), None
+        typable, vocabulary_warnings, dropped = self._walker.walk(document)
+        step = msgspec.convert(typable, RunStep, strict=False)
+        report = Report(valid=True, schema=self.schema_id, warnings=vocabulary_warnings + lint(step))
+        return report, None if dropped else step
+
+    def _error_units(self, errors: list[ValidationError]) -> tuple[OutputUnit, ...]:
+        best = best_match(errors)  # type: ignore[no-untyped-call]  # jsonschema leaves it unannotated
+        ordered: Iterable[ValidationError] = [best, *(error for error in errors if error is not best)]
+        return tuple(self._error_unit(error) for error in ordered)
+
+    def _error_unit(self, error: ValidationError) -> OutputUnit:
+        keyword_location, absolute = self._locator.locate(list(error.absolute_schema_path))
+        return OutputUnit(
+            instance_location=pointer(error.absolute_path),
+            keyword_location=keyword_location,
+            absolute_keyword_location=absolute,
+            error=describe(error),
+            code=str(error.validator),
+        )
+
+
+@cache
+def default_schemas() -> SchemaSet:
+    """The schemas shipped with this package, loaded and checked once per process."""
+    return SchemaSet.load()
+
+
+@cache
+def get_validator(name: str = DEFAULT_SCHEMA) -> Validator:
+    """The shared validator for an entry schema of the shipped schemas."""
+    return Validator(default_schemas(), name)
+
+
+def validate(data: Payload, schema: str = DEFAULT_SCHEMA) -> Report:
+    """Validate one run step (JSON bytes or text, or a parsed value) against an entry schema.
+
+    >>> validate(b'{"object": "thread.run.step"}').valid
+    False
+    """
+    return get_validator(schema).validate(data)
+
+
+def decode(data: Payload) -> RunStep:
+    """Decode and validate one run step against the default schema; raises `RunStepDecodeError` with the report."""
+    return get_validator(DEFAULT_SCHEMA).decode(data)

@@ -1,0 +1,49 @@
+"""The one exception vocabulary of runstep-validator: every error it raises derives from `RunStepValidatorError`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .report import Report
+
+
+class RunStepValidatorError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class SchemaError(RunStepValidatorError):
+    """The schemas in `schemas/` are broken: unreadable, not draft 2020-12, or with a `$ref` that does not resolve
+    offline. Raised at start-up, never while validating a payload."""
+
+
+class UnknownSchemaError(RunStepValidatorError):
+    """A schema name that is not one of the entry schemas."""
+
+    def __init__(self, name: str, known: tuple[str, ...]) -> None:
+        super().__init__(f"unknown schema {name!r}; known: {', '.join(known)}")
+        self.name = name
+        self.known = known
+
+
+class RunStepDecodeError(RunStepValidatorError):
+    """`decode()` could not produce a typed `RunStep`. `report` says why: either the payload is invalid, or it is
+    valid only through vocabulary this version cannot type (a tool-call or output type it does not know)."""
+
+    def __init__(self, report: Report) -> None:
+        headline = report.headline or "payload uses vocabulary this version cannot type"
+        super().__init__(headline)
+        self.report = report
+
+
+class InvalidJSONError(RunStepValidatorError):
+    """Input that is not JSON: a syntax error, invalid UTF-8, NaN or Infinity, trailing data, empty input.
+
+    `line` and `column` are 1-based and count characters; `offset` counts characters from the start."""
+
+    def __init__(self, reason: str, line: int, column: int, offset: int) -> None:
+        super().__init__(f"invalid JSON: {reason} at line {line}, column {column}")
+        self.reason = reason
+        self.line = line
+        self.column = column
+        self.offset = offset

@@ -1,0 +1,173 @@
+"""Warnings: things a schema allows but that are probably wrong. They never change a verdict.
+
+Two sources: `lint()` reads a typed `RunStep` for suspicious facts (timestamps out of order, a status without its
+timestamp, token sums that do not add up, ...), and `VocabularyWalker` reads a valid document that the Structs
+could not type, to name the unknown members and vocabulary values that sent it off the fast path.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final, get_args
+
+import msgspec
+import msgspec.inspect as mi
+from msgspec import UNSET
+
+from .messages import excerpt, pointer
+from .models import FileSearchToolCall, RunStep, ToolCallsDetails
+from .report import OutputUnit
+from .strict_models import KnownErrorCode, KnownRanker
+
+KNOWN_RANKERS: Final = frozenset(get_args(KnownRanker))
+KNOWN_ERROR_CODES: Final = frozenset(get_args(KnownErrorCode))
+ID_PREFIXES: Final = (("id", "step_"), ("run_id", "run_"), ("assistant_id", "asst_"), ("thread_id", "thread_"))
+ENDING_TIMESTAMPS: Final = ("completed_at", "cancelled_at", "failed_at", "expired_at", "expires_at")
+STATUS_TIMESTAMPS: Final = {
+    "completed": ("completed_at",),
+    "cancelled": ("cancelled_at",),
+    "failed": ("failed_at",),
+    "expired": ("expired_at", "expires_at"),
+}
+
+
+def warning(path: tuple[str | int, ...], code: str, message: str) -> OutputUnit:
+    return OutputUnit(instance_location=pointer(path), keyword_location="", error=message, code=code)
+
+
+def lint(step: RunStep) -> tuple[OutputUnit, ...]:
+    """Everything suspicious about a valid run step."""
+    found: list[OutputUnit] = []
+    _lint_identifiers(step, found)
+    _lint_lifecycle(step, found)
+    _lint_usage(step, found)
+    if isinstance(step.step_details, ToolCallsDetails):
+        _lint_tool_calls(step.step_details, found)
+    return tuple(found)
+
+
+def _lint_identifiers(step: RunStep, found: list[OutputUnit]) -> None:
+    for name, prefix in ID_PREFIXES:
+        value: str = getattr(step, name)
+        if not value.startswith(prefix):
+            found.append(warning((name,), "id-prefix", f"{excerpt(value)} does not start with {prefix!r}"))
+
+
+def _lint_lifecycle(step: RunStep, found: list[OutputUnit]) -> None:
+    for name in ENDING_TIMESTAMPS:
+        value = getattr(step, name)
+        if isinstance(value, int) and value < step.created_at:
+            found.append(warning((name,), "timestamp-order", f"{name} {value} is before created_at {step.created_at}"))
+    expected = STATUS_TIMESTAMPS.get(step.status, ())
+    if expected and all(getattr(step, name) in (None, UNSET) for name in expected):
+        found.append(
+            warning((expected[0],), "status-timestamp", f"status is {step.status!r} but {expected[0]} is not set")
+        )
+    error = step.last_error
+    if step.status == "failed" and error in (None, UNSET):
+        found.append(warning(("last_error",), "status-error", "status is 'failed' but last_error is not set"))
+    if error is not None and error is not UNSET and error.code not in KNOWN_ERROR_CODES:
+        found.append(warning(("last_error", "code"), "unknown-value", f"unknown error code {excerpt(error.code)}"))
+
+
+def _lint_usage(step: RunStep, found: list[OutputUnit]) -> None:
+    usage = step.usage
+    if usage is None or usage is UNSET:
+        return
+    if usage.total_tokens != usage.prompt_tokens + usage.completion_tokens:
+        found.append(
+            warning(
+                ("usage", "total_tokens"),
+                "token-sum",
+                f"total_tokens {usage.total_tokens} is not prompt_tokens + completion_tokens "
+                f"({usage.prompt_tokens} + {usage.completion_tokens})",
+            )
+        )
+
+
+def _lint_tool_calls(details: ToolCallsDetails, found: list[OutputUnit]) -> None:
+    seen: set[str] = set()
+    for index, call in enumerate(details.tool_calls):
+        where = ("step_details", "tool_calls", index)
+        if call.id in seen:
+            found.append(warning((*where, "id"), "duplicate-id", f"tool call id {excerpt(call.id)} is repeated"))
+        seen.add(call.id)
+        if not call.id.startswith("call_"):
+            found.append(warning((*where, "id"), "id-prefix", f"{excerpt(call.id)} does not start with 'call_'"))
+        if isinstance(call, FileSearchToolCall) and call.file_search.ranking_options is not UNSET:
+            ranker = call.file_search.ranking_options.ranker
+            if ranker not in KNOWN_RANKERS:
+                found.append(
+                    warning(
+                        (*where, "file_search", "ranking_options", "ranker"),
+                        "unknown-value",
+                        f"unknown ranker {excerpt(ranker)}",
+                    )
+                )
+
+
+_DROPPED = object()
+_UNION_LABELS: Final = {"tool_calls": "tool call", "outputs": "code interpreter output"}
+
+
+class VocabularyWalker:
+    """Reads a schema-valid document along the Structs' types: warns about members and tagged-union types the
+    Structs do not know, and returns the document without them, ready for `msgspec.convert`."""
+
+    def __init__(self, root: type[msgspec.Struct]) -> None:
+        self._root = mi.type_info(root)
+
+    def walk(self, document: Any) -> tuple[Any, tuple[OutputUnit, ...], bool]:
+        """(typable document, warnings, whether anything had to be dropped to type it)."""
+        found: list[OutputUnit] = []
+        cleaned = self._visit(document, self._root, (), found)
+        dropped = any(unit.code == "unknown-type" for unit in found)
+        return cleaned, tuple(found), dropped
+
+    def _visit(self, value: Any, kind: mi.Type, path: tuple[str | int, ...], found: list[OutputUnit]) -> Any:
+        if isinstance(kind, mi.StructType) and isinstance(value, dict):
+            return self._visit_struct(value, kind, path, found)
+        if isinstance(kind, mi.UnionType):
+            return self._visit_union(value, kind, path, found)
+        if isinstance(kind, mi.ListType) and isinstance(value, list):
+            items = (self._visit(item, kind.item_type, (*path, i), found) for i, item in enumerate(value))
+            return [item for item in items if item is not _DROPPED]
+        return value
+
+    def _visit_struct(
+        self, value: dict[str, Any], kind: mi.StructType, path: tuple[str | int, ...], found: list[OutputUnit]
+    ) -> dict[str, Any]:
+        fields = {field.encode_name: field for field in kind.fields}
+        cleaned: dict[str, Any] = {}
+        for key, item in value.items():
+            field = fields.get(key)
+            if field is not None:
+                cleaned[key] = self._visit(item, field.type, (*path, key), found)
+            elif key == kind.tag_field:
+                cleaned[key] = item
+            else:
+                found.append(warning((*path, key), "unknown-property", f"unknown property {excerpt(key)}"))
+        return cleaned
+
+    def _visit_union(self, value: Any, kind: mi.UnionType, path: tuple[str | int, ...], found: list[OutputUnit]) -> Any:
+        if isinstance(value, list):
+            lists = [member for member in kind.types if isinstance(member, mi.ListType)]
+            return self._visit(value, lists[0], path, found) if lists else value
+        structs = [member for member in kind.types if isinstance(member, mi.StructType)]
+        if not structs or not isinstance(value, dict):
+            return value
+        tag_field = structs[0].tag_field
+        if tag_field is None:
+            return self._visit_struct(value, structs[0], path, found)
+        tag = value.get(tag_field)
+        for member in structs:
+            if member.tag == tag:
+                return self._visit_struct(value, member, path, found)
+        label = _UNION_LABELS.get(str(path[-2]) if len(path) >= 2 else "", "object")
+        found.append(
+            warning(
+                (*path, tag_field),
+                "unknown-type",
+                f"unknown {label} type {excerpt(tag)}: accepted, but only its required members were checked",
+            )
+        )
+        return _DROPPED

@@ -1,0 +1,69 @@
+"""Error messages people understand, quoting no more than a short excerpt of any payload value.
+
+Payloads carry user data (prompts, file contents, function outputs), so a message never pastes a value whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import msgspec
+from jsonschema.exceptions import ValidationError
+
+EXCERPT_CHARS = 40
+
+
+def excerpt(value: object, limit: int = EXCERPT_CHARS) -> str:
+    """A JSON rendering of `value`, cut to about `limit` characters."""
+    if isinstance(value, dict):
+        return "{}" if not value else f"an object with {len(value)} member{'s' if len(value) != 1 else ''}"
+    if isinstance(value, list):
+        return "[]" if not value else f"an array of {len(value)} item{'s' if len(value) != 1 else ''}"
+    try:
+        text = msgspec.json.encode(value).decode()
+    except (TypeError, ValueError, OverflowError):
+        text = repr(value)
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return text
+
+
+def pointer(path: Iterable[object]) -> str:
+    """A JSON Pointer (RFC 6901) for a path of keys and indexes."""
+    return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in path)
+
+
+def _names(values: Iterable[Any]) -> str:
+    return ", ".join(excerpt(value) for value in values)
+
+
+def describe(error: ValidationError) -> str:
+    """The message for one jsonschema error, rewritten wherever jsonschema would paste the instance."""
+    keyword, instance, expected = error.validator, error.instance, error.validator_value
+    if "propertyNames" in error.relative_schema_path and keyword == "maxLength":
+        return f"property name {excerpt(instance)} is longer than {expected} characters"
+    match keyword:
+        case "type":
+            types = [expected] if isinstance(expected, str) else expected
+            return f"{excerpt(instance)} is not of type {', '.join(repr(t) for t in types)}"
+        case "const":
+            return f"{excerpt(instance)} is not {excerpt(expected)}"
+        case "enum":
+            return f"{excerpt(instance)} is not one of {_names(expected)}"
+        case "required":
+            return error.message
+        case "minimum":
+            return f"{excerpt(instance)} is less than the minimum of {expected}"
+        case "maximum":
+            return f"{excerpt(instance)} is greater than the maximum of {expected}"
+        case "maxLength":
+            return f"a string of {len(instance)} characters is longer than the maximum of {expected}"
+        case "maxProperties":
+            return f"{len(instance)} members are more than the maximum of {expected}"
+        case "additionalProperties" | "unevaluatedProperties":
+            known = error.schema.get("properties", {}) if isinstance(error.schema, dict) else {}
+            extra = [key for key in instance if key not in known]
+            return f"unexpected propert{'y' if len(extra) == 1 else 'ies'} {_names(extra)}"
+    message = error.message
+    return message if len(message) <= 2 * EXCERPT_CHARS else message[: 2 * EXCERPT_CHARS - 1] + "…"

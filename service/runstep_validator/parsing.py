@@ -1,0 +1,92 @@
+"""Turning bytes into JSON values, and saying exactly where and why when that fails.
+
+msgspec does the parsing. When it refuses, the input is parsed again by the standard library (only then, so valid
+input never pays for it) to find a precise reason and position.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any
+
+import msgspec
+
+from .errors import InvalidJSONError
+
+UTF8_BOM = b"\xef\xbb\xbf"
+_decoder = msgspec.json.Decoder()
+_NON_FINITE = re.compile(r"[\[:,]\s*(-?(?:NaN|Infinity))")
+_LONE_SURROGATE = re.compile(
+    r"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+    r"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+)
+
+
+def strip_bom(data: bytes) -> bytes:
+    """RFC 8259 lets a parser ignore a leading byte order mark; editors on Windows still write one."""
+    return data[3:] if data[:3] == UTF8_BOM else data
+
+
+def parse(data: bytes) -> Any:
+    """The JSON value in `data`, or `InvalidJSONError` saying where it breaks."""
+    try:
+        return _decoder.decode(data)
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise diagnose(data, exc) from None
+
+
+class _NotInteroperable(ValueError):
+    def __init__(self, token: str, reason: str) -> None:
+        super().__init__(reason)
+        self.token = token
+        self.reason = reason
+
+
+def _reject_constant(token: str) -> Any:
+    raise _NotInteroperable(token, f"{token} is not a JSON number")
+
+
+def _finite_float(token: str) -> float:
+    value = float(token)
+    if math.isinf(value):
+        raise _NotInteroperable(token, f"number {token[:20]} is out of the range of a double")
+    return value
+
+
+def _position(text: str, offset: int) -> tuple[int, int]:
+    line = text.count("\n", 0, offset) + 1
+    column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    return line, column
+
+
+def _error(text: str, offset: int, reason: str) -> InvalidJSONError:
+    offset = max(0, min(offset, len(text)))
+    line, column = _position(text, offset)
+    return InvalidJSONError(reason, line, column, offset)
+
+
+def diagnose(data: bytes, cause: BaseException) -> InvalidJSONError:
+    """Why msgspec refused `data`, with the position of the first problem."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        prefix = data[: exc.start].decode("utf-8", errors="replace")
+        return _error(prefix, len(prefix), f"invalid UTF-8 byte 0x{data[exc.start]:02x}")
+    if not text.strip():
+        return _error(text, len(text), "empty input: expected a JSON value")
+    try:
+        json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+    except json.JSONDecodeError as exc:
+        return _error(text, exc.pos, exc.msg[0].lower() + exc.msg[1:])
+    except _NotInteroperable as exc:
+        match = _NON_FINITE.search(text) if exc.token in {"NaN", "Infinity", "-Infinity"} else None
+        offset = match.start(1) if match else text.find(exc.token)
+        return _error(text, offset, exc.reason)
+    except RecursionError:
+        return _error(text, 0, "nested too deeply")
+    surrogate = _LONE_SURROGATE.search(text)
+    if surrogate:
+        return _error(text, surrogate.start(), f"lone UTF-16 surrogate {surrogate.group()} is not a character")
+    return _error(text, 0, str(cause))

@@ -21,14 +21,14 @@ $(STAMP): pyproject.toml
 install: $(STAMP) ## Create .venv and install the project with its dev tools
 
 run: $(STAMP) ## Validate the bundled examples (the HTTP service replaces this)
-	$(BIN)/runstep-validator examples
+	-$(BIN)/runstep-validator validate examples
 
 test: $(STAMP) lint typecheck ## Lint, type-check and run every test
 	$(BIN)/python -m pytest
 
 lint: $(STAMP) ## ruff: lint and formatting check
-	$(BIN)/ruff check service tests
-	$(BIN)/ruff format --check service tests
+	$(BIN)/ruff check service tests bench
+	$(BIN)/ruff format --check service tests bench
 
 typecheck: $(STAMP) ## mypy --strict over the package and the tests
 	$(BIN)/mypy

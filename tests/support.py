@@ -1,0 +1,64 @@
+"""Paths and loaders shared by the tests."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jsonpatch
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+SCHEMAS = ROOT / "schemas"
+CASES = Path(__file__).resolve().parent / "cases"
+CORPUS = ROOT.parent / "shared" / "corpus" / "real"
+
+
+def load_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def example(name: str) -> dict[str, Any]:
+    document: dict[str, Any] = load_json(EXAMPLES / name)
+    return document
+
+
+@dataclass(frozen=True)
+class Case:
+    """One data-driven case: a payload (an example with a JSON Patch applied, or given whole) and its verdict."""
+
+    schema: str
+    name: str
+    description: str
+    payload: Any
+    valid: bool
+    errors: list[str]
+    warnings: list[str]
+
+    @classmethod
+    def load(cls, path: Path) -> Case:
+        spec = load_json(path)
+        payload = spec["payload"] if "payload" in spec else jsonpatch.apply_patch(example(spec["base"]), spec["patch"])
+        return cls(
+            schema=path.parent.name,
+            name=path.stem,
+            description=spec["description"],
+            payload=payload,
+            valid=spec["valid"],
+            errors=spec["errors"],
+            warnings=spec["warnings"],
+        )
+
+
+def all_cases() -> list[Case]:
+    return [Case.load(path) for path in sorted(CASES.glob("*/*.json"))]
+
+
+def corpus_files(object_type: str = "thread.run.step") -> list[Path]:
+    """The real recorded payloads of one object type, or none where shared/ is absent (a user's clone)."""
+    manifest = CORPUS / "MANIFEST.json"
+    if not manifest.is_file():
+        return []
+    return [CORPUS / entry["file"] for entry in load_json(manifest) if entry["object"] == object_type]

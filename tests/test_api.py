@@ -1,0 +1,125 @@
+"""The Python API: validate() over every input kind, decode() to typed Structs, and one exception type."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from runstep_validator import (
+    Report,
+    RunStep,
+    RunStepDecodeError,
+    RunStepValidatorError,
+    SchemaSet,
+    Validator,
+    decode,
+    validate,
+)
+from runstep_validator.models import FunctionToolCall, ToolCallsDetails
+
+from .support import EXAMPLES, example
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        (EXAMPLES / "tool_calls_function.json").read_bytes(),
+        bytearray((EXAMPLES / "tool_calls_function.json").read_bytes()),
+        memoryview((EXAMPLES / "tool_calls_function.json").read_bytes()),
+        (EXAMPLES / "tool_calls_function.json").read_text(),
+        example("tool_calls_function.json"),
+    ],
+    ids=["bytes", "bytearray", "memoryview", "str", "parsed"],
+)
+def test_validate_accepts_every_input_kind(data: object) -> None:
+    assert validate(data) == Report(valid=True, schema="https://runstep-validator.dev/schemas/run_step.schema.json")
+
+
+def test_report_to_dict_is_the_basic_output_format() -> None:
+    report = validate((EXAMPLES / "invalid_tool_calls.json").read_bytes())
+
+    assert report.to_dict() == {
+        "valid": False,
+        "schema": "https://runstep-validator.dev/schemas/run_step.schema.json",
+        "headline": '/status: "requires_action" is not one of "in_progress", "cancelled", "failed", "completed", '
+        '"expired"',
+        "errors": [
+            {
+                "instanceLocation": "/status",
+                "keywordLocation": "/properties/status/$ref/enum",
+                "absoluteKeywordLocation": "https://runstep-validator.dev/schemas/components/common.schema.json"
+                "#/$defs/step_status/enum",
+                "error": '"requires_action" is not one of "in_progress", "cancelled", "failed", "completed", "expired"',
+                "code": "enum",
+            },
+            {
+                "instanceLocation": "/step_details/tool_calls/2/function/output",
+                "keywordLocation": "/properties/step_details/$ref/allOf/1/then/$ref/properties/tool_calls/items/$ref"
+                "/allOf/2/then/$ref/properties/function/$ref/properties/output/type",
+                "absoluteKeywordLocation": "https://runstep-validator.dev/schemas/components/tool_calls.schema.json"
+                "#/$defs/function/properties/output/type",
+                "error": "42 is not of type 'string', 'null'",
+                "code": "type",
+            },
+            {
+                "instanceLocation": "/usage/total_tokens",
+                "keywordLocation": "/properties/usage/$ref/properties/total_tokens/$ref/type",
+                "absoluteKeywordLocation": "https://runstep-validator.dev/schemas/components/usage.schema.json"
+                "#/$defs/token_count/type",
+                "error": "\"1280\" is not of type 'integer'",
+                "code": "type",
+            },
+        ],
+        "warnings": [],
+    }
+    assert json.loads(json.dumps(report.to_dict())) == report.to_dict()
+
+
+def test_decode_returns_the_typed_run_step() -> None:
+    step = decode((EXAMPLES / "tool_calls_function.json").read_bytes())
+
+    assert isinstance(step, RunStep)
+    assert isinstance(step.step_details, ToolCallsDetails)
+    call = step.step_details.tool_calls[2]
+    assert isinstance(call, FunctionToolCall)
+    assert call.function.name == "create_ticket_note"
+
+
+def test_decode_off_the_fast_path_still_types_the_step() -> None:
+    document = example("message_creation.json") | {"created_at": 1730284800.0, "incomplete_details": None}
+
+    step = decode(json.dumps(document))
+
+    assert step.created_at == 1730284800
+    assert isinstance(step.created_at, int)
+
+
+def test_decode_raises_one_exception_type_with_the_report() -> None:
+    data = (EXAMPLES / "invalid_tool_calls.json").read_bytes()
+
+    with pytest.raises(RunStepDecodeError) as raised:
+        decode(data)
+
+    assert isinstance(raised.value, RunStepValidatorError)
+    assert raised.value.report == validate(data)
+    assert str(raised.value) == raised.value.report.headline
+
+
+def test_decode_of_unknown_tool_type_explains_itself() -> None:
+    document = example("tool_calls_function.json")
+    document["step_details"]["tool_calls"].append({"id": "call_b", "type": "browser", "browser": {}})
+
+    with pytest.raises(RunStepDecodeError, match="vocabulary this version cannot type") as raised:
+        decode(json.dumps(document))
+
+    assert raised.value.report.valid
+
+
+def test_validators_are_reusable_and_independent() -> None:
+    schemas = SchemaSet.load()
+    tolerant, strict = Validator(schemas), Validator(schemas, "run_step.strict")
+    data = (EXAMPLES / "message_creation.json").read_bytes()
+
+    assert [tolerant.validate(data).valid for _ in range(3)] == [True] * 3
+    assert [strict.validate(data).valid for _ in range(3)] == [False] * 3

@@ -1,0 +1,119 @@
+"""The Structs mirror the schema files: same members, same required ones, same tags and closed vocabularies.
+
+The differential tests catch a Struct that accepts something the schema rejects; this catches the quieter drift of
+a member added to one side only, and names the object where it happened.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import msgspec.inspect as mi
+import pytest
+from referencing import Registry
+
+from runstep_validator import default_schemas
+from runstep_validator import models as m
+from runstep_validator import strict_models as s
+
+BASE = "https://runstep-validator.dev/schemas/"
+STEP = "components/step_details.schema.json"
+TOOLS = "components/tool_calls.schema.json"
+OUTPUTS = "components/code_interpreter_outputs.schema.json"
+SEARCH = "components/file_search.schema.json"
+
+MIRRORS: list[tuple[type[msgspec.Struct], str]] = [
+    (m.RunStep, "run_step.schema.json#"),
+    (m.MessageCreationDetails, f"{STEP}#/$defs/message_creation_details"),
+    (m.MessageCreation, f"{STEP}#/$defs/message_creation"),
+    (m.ToolCallsDetails, f"{STEP}#/$defs/tool_calls_details"),
+    (m.CodeInterpreterToolCall, f"{TOOLS}#/$defs/code_interpreter_call"),
+    (m.CodeInterpreter, f"{TOOLS}#/$defs/code_interpreter"),
+    (m.FileSearchToolCall, f"{TOOLS}#/$defs/file_search_call"),
+    (m.FunctionToolCall, f"{TOOLS}#/$defs/function_call"),
+    (m.Function, f"{TOOLS}#/$defs/function"),
+    (m.RetrievalToolCall, f"{TOOLS}#/$defs/retrieval_call"),
+    (m.LogsOutput, f"{OUTPUTS}#/$defs/logs"),
+    (m.ImageOutput, f"{OUTPUTS}#/$defs/image"),
+    (m.ImageFile, f"{OUTPUTS}#/$defs/image_file"),
+    (m.FileSearch, f"{SEARCH}#"),
+    (m.RankingOptions, f"{SEARCH}#/$defs/ranking_options"),
+    (m.FileSearchResult, f"{SEARCH}#/$defs/result"),
+    (m.FileSearchContent, f"{SEARCH}#/$defs/content"),
+    (m.LastError, "components/last_error.schema.json#"),
+    (m.Usage, "components/usage.schema.json#"),
+    (s.StrictRunStep, "run_step.strict.schema.json#"),
+    (m.MessageCreationDetails, f"{STEP}#/$defs/message_creation_details_strict"),
+    (m.MessageCreation, f"{STEP}#/$defs/message_creation_strict"),
+    (s.StrictToolCallsDetails, f"{STEP}#/$defs/tool_calls_details_strict"),
+    (m.CodeInterpreterToolCall, f"{TOOLS}#/$defs/code_interpreter_call_strict"),
+    (m.CodeInterpreter, f"{TOOLS}#/$defs/code_interpreter_strict"),
+    (s.StrictFileSearchToolCall, f"{TOOLS}#/$defs/file_search_call_strict"),
+    (s.StrictFunctionToolCall, f"{TOOLS}#/$defs/function_call_strict"),
+    (s.StrictFunction, f"{TOOLS}#/$defs/function_strict"),
+    (m.LogsOutput, f"{OUTPUTS}#/$defs/logs_strict"),
+    (m.ImageOutput, f"{OUTPUTS}#/$defs/image_strict"),
+    (m.ImageFile, f"{OUTPUTS}#/$defs/image_file_strict"),
+    (s.StrictFileSearch, f"{SEARCH}#/$defs/strict"),
+    (s.StrictRankingOptions, f"{SEARCH}#/$defs/ranking_options_strict"),
+    (s.StrictFileSearchResult, f"{SEARCH}#/$defs/result_strict"),
+    (m.FileSearchContent, f"{SEARCH}#/$defs/content_strict"),
+    (s.StrictLastError, "components/last_error.schema.json#/$defs/strict"),
+    (s.StrictUsage, "components/usage.schema.json#/$defs/strict"),
+]
+
+
+def lookup(registry: Registry[Any], uri: str, ref: str | None = None) -> dict[str, Any]:
+    """The schema at `uri`, or at `ref` resolved against it, following `$ref`-only wrappers."""
+    resolved = registry.resolver(base_uri=uri.partition("#")[0]).lookup(ref or uri)
+    contents: dict[str, Any] = resolved.contents
+    while "$ref" in contents and "properties" not in contents and "enum" not in contents and "const" not in contents:
+        resolved = resolved.resolver.lookup(contents["$ref"])
+        contents = resolved.contents
+    return contents
+
+
+def literal_values(kind: mi.Type) -> set[Any] | None:
+    members = kind.types if isinstance(kind, mi.UnionType) else (kind,)
+    for member in members:
+        if isinstance(member, mi.LiteralType):
+            return set(member.values)
+    return None
+
+
+def test_every_struct_is_mirrored() -> None:
+    structs = {
+        value
+        for module in (m, s)
+        for value in vars(module).values()
+        if isinstance(value, type) and issubclass(value, msgspec.Struct) and value.__module__ == module.__name__
+    }
+
+    assert structs - {struct for struct, _ in MIRRORS} == {m.Closed, m.Retrieval}
+
+
+@pytest.mark.parametrize(("struct", "location"), MIRRORS, ids=[location for _, location in MIRRORS])
+def test_struct_mirrors_schema(struct: type[msgspec.Struct], location: str) -> None:
+    registry = default_schemas().registry
+    uri = BASE + location
+    schema = lookup(registry, uri)
+    info = mi.type_info(struct)
+    assert isinstance(info, mi.StructType)
+    tag_field = info.tag_field
+    properties = {name: sub for name, sub in schema.get("properties", {}).items() if name != tag_field}
+
+    assert {field.encode_name for field in info.fields} == set(properties)
+    assert {field.encode_name for field in info.fields if field.required} == set(schema.get("required", [])) - {
+        tag_field
+    }
+    if tag_field is not None:
+        assert schema["properties"][tag_field] == {"const": info.tag}
+    for field in info.fields:
+        declared = properties[field.encode_name]
+        if "$ref" in declared:
+            declared = lookup(registry, uri, declared["$ref"])
+        vocabulary = (
+            set(declared["enum"]) if "enum" in declared else {declared["const"]} if "const" in declared else None
+        )
+        assert literal_values(field.type) == vocabulary, field.name

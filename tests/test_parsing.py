@@ -1,0 +1,62 @@
+"""Input that is not JSON yields an invalid report that says what is wrong and where; it never raises."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from runstep_validator import OutputUnit, validate
+
+NOT_JSON = [
+    (b"", "invalid JSON: empty input: expected a JSON value at line 1, column 1"),
+    (b" \n\t ", "invalid JSON: empty input: expected a JSON value at line 2, column 3"),
+    (b'{"id": "step_1",\n  "object": }', "invalid JSON: expecting value at line 2, column 13"),
+    (b'{"id": "step_1"', "invalid JSON: expecting ',' delimiter at line 1, column 16"),
+    (b'{"a": NaN}', "invalid JSON: NaN is not a JSON number at line 1, column 7"),
+    (b'{"a": [1,\n -Infinity]}', "invalid JSON: -Infinity is not a JSON number at line 2, column 2"),
+    (b'{"a": 1e400}', "invalid JSON: number 1e400 is out of the range of a double at line 1, column 7"),
+    (b"{} {}", "invalid JSON: extra data at line 1, column 4"),
+    (b'{"a": "\xff"}', "invalid JSON: invalid UTF-8 byte 0xff at line 1, column 8"),
+    (b'{"a":\n "\\ud800"}', "invalid JSON: lone UTF-16 surrogate \\ud800 is not a character at line 2, column 3"),
+    (b"{'a': 1}", "invalid JSON: expecting property name enclosed in double quotes at line 1, column 2"),
+    (b'{"a": "caf\xc3\xa9", "b": tru}', "invalid JSON: expecting value at line 1, column 20"),
+]
+
+
+@pytest.mark.parametrize(("data", "message"), NOT_JSON, ids=[message for _, message in NOT_JSON])
+def test_not_json_is_an_invalid_report(data: bytes, message: str) -> None:
+    report = validate(data)
+
+    assert not report.valid
+    assert [unit.error for unit in report.errors] == [message]
+    assert report.errors[0].code == "invalid-json"
+    assert report.headline == message
+
+
+def test_position_is_reported_as_members() -> None:
+    (unit,) = validate(b"[\n  1,\n  ]").errors
+
+    assert unit == OutputUnit(
+        instance_location="",
+        keyword_location="",
+        error="invalid JSON: expecting value at line 3, column 3",
+        code="invalid-json",
+        line=3,
+        column=3,
+    )
+
+
+def test_byte_order_mark_is_ignored() -> None:
+    report = validate(b'\xef\xbb\xbf{"object": "thread.run.step"}')
+
+    assert report.errors[0].error == "'id' is a required property"
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.binary(max_size=200))
+def test_arbitrary_bytes_never_raise(data: bytes) -> None:
+    report = validate(data)
+
+    assert report.valid is False
+    assert report.errors

@@ -20,8 +20,8 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## Create .venv and install the project with its dev tools
 
-run: $(STAMP) ## Validate the bundled examples (the HTTP service replaces this)
-	-$(BIN)/runstep-validator validate examples
+run: $(STAMP) ## Serve the HTTP API on http://127.0.0.1:8000 (RUNSTEP_VALIDATOR_* settings apply)
+	$(BIN)/runstep-validator serve
 
 test: $(STAMP) lint typecheck ## Lint, type-check and run every test
 	$(BIN)/python -m pytest

@@ -21,6 +21,12 @@ def _parser() -> argparse.ArgumentParser:
     validate = commands.add_parser("validate", help="validate run-step JSON files")
     validate.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files, or folders of *.json files")
     validate.add_argument("--schema", default=DEFAULT_SCHEMA, help="entry schema (default: %(default)s)")
+    serve = commands.add_parser(
+        "serve", help="serve the HTTP API under granian (settings also from RUNSTEP_VALIDATOR_*)"
+    )
+    serve.add_argument("--host", help="address to listen on (default: 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default: 8000)")
+    serve.add_argument("--workers", type=int, help="worker processes (default: 2)")
     return parser
 
 
@@ -33,6 +39,8 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
         args = _parser().parse_args(argv)
     except SystemExit as exc:  # argparse has already written its usage message
         return EXIT_VALID if exc.code == 0 else EXIT_ERROR
+    if args.command == "serve":
+        return _serve(args, stderr)
     try:
         validator = get_validator(args.schema)
         invalid = 0
@@ -49,6 +57,19 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
         stderr.write(f"runstep-validator: {exc}\n")
         return EXIT_ERROR
     return EXIT_INVALID if invalid else EXIT_VALID
+
+
+def _serve(args: argparse.Namespace, stderr: TextIO) -> int:
+    from .config import Settings
+    from .server import serve
+
+    overrides = {name: getattr(args, name) for name in ("host", "port", "workers") if getattr(args, name) is not None}
+    try:
+        serve(Settings.load(overrides=overrides))
+    except RunStepValidatorError as exc:
+        stderr.write(f"runstep-validator: {exc}\n")
+        return EXIT_ERROR
+    return EXIT_VALID
 
 
 def main() -> None:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+import itertools
+from typing import Any, Literal, TypeAlias
 
 import msgspec
+
+OutputFormat: TypeAlias = Literal["flag", "basic", "detailed"]
+OUTPUT_FORMATS: tuple[OutputFormat, ...] = ("flag", "basic", "detailed")
+INVALID_JSON = "invalid-json"
 
 
 class OutputUnit(msgspec.Struct, frozen=True, rename="camel", omit_defaults=True):
@@ -47,3 +52,51 @@ class Report(msgspec.Struct, frozen=True):
             "errors": [msgspec.to_builtins(unit) for unit in self.errors],
             "warnings": [msgspec.to_builtins(unit) for unit in self.warnings],
         }
+
+    def render(self, output: OutputFormat = "basic") -> dict[str, Any]:
+        """The report in one of the JSON Schema 2020-12 output formats: `flag` (the verdict only), `basic` (a flat
+        list, as `to_dict()`) or `detailed` (errors nested by where they sit in the schema, condensed)."""
+        if output == "flag":
+            return {"valid": self.valid}
+        data = self.to_dict()
+        if output == "detailed":
+            del data["errors"]
+            data.update(_nest([msgspec.to_builtins(unit) for unit in self.errors]))
+        return data
+
+
+def _split(location: str) -> list[str]:
+    return location.split("/")[1:] if location else []
+
+
+def _common_prefix(paths: list[list[str]]) -> list[str]:
+    prefix = paths[0]
+    for tokens in paths[1:]:
+        prefix = [a for a, _ in itertools.takewhile(lambda pair: pair[0] == pair[1], zip(prefix, tokens, strict=False))]
+    return prefix
+
+
+def _nest(units: list[dict[str, Any]], depth: int = 0) -> dict[str, Any]:
+    """The detailed format's hierarchy: units grouped by shared keyword-location prefixes, where a group with a
+    single member collapses into that member (the standard's "condensed" rule)."""
+    if len(units) == 1:
+        return units[0]
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for unit in units:
+        tokens = _split(unit["keywordLocation"])
+        groups.setdefault(tokens[depth] if depth < len(tokens) else "", []).append(unit)
+    if len(groups) == 1 and "" not in groups:
+        return _nest(units, depth + 1)
+    prefix = _split(units[0]["keywordLocation"])[:depth]
+    common = _common_prefix([_split(unit["instanceLocation"]) for unit in units])
+    children = [child for key, members in groups.items() for child in _children(key, members, depth)]
+    return {
+        "valid": False,
+        "keywordLocation": "".join("/" + token for token in prefix),
+        "instanceLocation": "".join("/" + token for token in common),
+        "errors": children,
+    }
+
+
+def _children(key: str, members: list[dict[str, Any]], depth: int) -> list[dict[str, Any]]:
+    return members if key == "" else [_nest(members, depth + 1)]

@@ -25,7 +25,7 @@ from .errors import SchemaError, UnknownSchemaError
 SCHEMA_SUFFIX = ".schema.json"
 DEFAULT_SCHEMA = "run_step"
 # Subtrees holding instance data rather than subschemas: a "$ref" key there is not a reference.
-_DATA_KEYWORDS = frozenset({"examples", "const", "enum", "default"})
+DATA_KEYWORDS = frozenset({"examples", "const", "enum", "default"})
 
 
 def default_schema_dir() -> Path:
@@ -78,7 +78,7 @@ def iter_references(node: object) -> Iterator[str]:
         for key, value in node.items():
             if key == "$ref" and isinstance(value, str):
                 yield value
-            elif key not in _DATA_KEYWORDS:
+            elif key not in DATA_KEYWORDS:
                 yield from iter_references(value)
     elif isinstance(node, list):
         for item in node:

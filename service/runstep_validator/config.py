@@ -1,0 +1,58 @@
+"""Service settings: defaults, then `RUNSTEP_VALIDATOR_*` environment variables, then explicit overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import RunStepValidatorError
+from .schemas import DEFAULT_SCHEMA
+
+ENV_PREFIX = "RUNSTEP_VALIDATOR_"
+
+
+class ConfigError(RunStepValidatorError):
+    """A setting that is unknown or has a value of the wrong kind."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 2
+    max_body_bytes: int = 10 * 1024 * 1024
+    max_batch_records: int = 100_000
+    default_schema: str = DEFAULT_SCHEMA
+    access_log: bool = True
+
+    @classmethod
+    def load(cls, environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None) -> Settings:
+        """Defaults, replaced by `RUNSTEP_VALIDATOR_<NAME>` variables, replaced by `overrides` (by field name)."""
+        environ = os.environ if environ is None else environ
+        fields = {field.name: field for field in dataclasses.fields(cls)}
+        values: dict[str, Any] = {}
+        for name, field in fields.items():
+            raw = environ.get(ENV_PREFIX + name.upper())
+            if raw is not None:
+                values[name] = _convert(name, raw, field.type)
+        for name, value in (overrides or {}).items():
+            if name not in fields:
+                raise ConfigError(f"unknown setting {name!r}; known: {', '.join(fields)}")
+            values[name] = value
+        return cls(**values)
+
+
+def _convert(name: str, raw: str, kind: object) -> Any:
+    try:
+        if kind in (int, "int"):
+            return int(raw)
+        if kind in (bool, "bool"):
+            if raw.lower() not in {"1", "0", "true", "false", "yes", "no", "on", "off"}:
+                raise ValueError(raw)
+            return raw.lower() in {"1", "true", "yes", "on"}
+    except ValueError:
+        raise ConfigError(f"{ENV_PREFIX}{name.upper()}={raw!r} is not a valid {kind}") from None
+    return raw

@@ -1,0 +1,252 @@
+"""The OpenAPI 3.1 description of the HTTP service, built once from the schema files.
+
+The run-step schemas are bundled into `components/schemas` with their `$ref`s rewritten to local pointers, so a
+generated client or a schema-driven fuzzer finds everything in one document and never fetches a `$id`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urljoin
+
+from .report import OUTPUT_FORMATS
+from .schemas import DATA_KEYWORDS, SCHEMA_SUFFIX, SchemaDocument, SchemaSet
+
+COMPONENTS = "#/components/schemas/"
+
+
+def component_name(document: SchemaDocument) -> str:
+    return document.name or document.path.name.removesuffix(SCHEMA_SUFFIX)
+
+
+def _bundle(node: Any, base: str, names: dict[str, str]) -> Any:
+    if isinstance(node, dict):
+        bundled: dict[str, Any] = {}
+        for key, value in node.items():
+            if key in {"$id", "$schema"}:
+                continue
+            if key == "$ref" and isinstance(value, str):
+                uri, _, fragment = urljoin(base, value).partition("#")
+                bundled[key] = COMPONENTS + names[uri] + fragment
+            elif key in DATA_KEYWORDS:
+                bundled[key] = value
+            else:
+                bundled[key] = _bundle(value, base, names)
+        return bundled
+    if isinstance(node, list):
+        return [_bundle(item, base, names) for item in node]
+    return node
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": COMPONENTS + name}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _problems(*statuses: int) -> dict[str, Any]:
+    return {
+        str(status): {
+            "description": "An RFC 9457 problem",
+            "content": {"application/problem+json": {"schema": _ref("Problem")}},
+        }
+        for status in statuses
+    }
+
+
+SERVICE_SCHEMAS: dict[str, Any] = {
+    "OutputUnit": {
+        "type": "object",
+        "required": ["instanceLocation", "keywordLocation", "error"],
+        "properties": {
+            "instanceLocation": {"type": "string"},
+            "keywordLocation": {"type": "string"},
+            "absoluteKeywordLocation": {"type": "string"},
+            "error": {"type": "string"},
+            "code": {"type": "string"},
+            "line": {"type": "integer"},
+            "column": {"type": "integer"},
+        },
+    },
+    "Report": {
+        "description": "The verdict. flag: valid only; basic: errors as a flat list; detailed: errors nested.",
+        "type": "object",
+        "required": ["valid"],
+        "properties": {
+            "valid": {"type": "boolean"},
+            "schema": {"type": "string"},
+            "headline": {"type": ["string", "null"]},
+            "errors": {"type": "array", "items": {}},
+            "warnings": {"type": "array", "items": _ref("OutputUnit")},
+        },
+    },
+    "BatchResult": {
+        "type": "object",
+        "required": ["index", "valid", "errors", "warnings"],
+        "properties": {
+            "index": {"type": "integer", "minimum": 0},
+            "line": {"type": "integer", "minimum": 1},
+            "valid": {"type": "boolean"},
+            "errors": {"type": "array", "items": _ref("OutputUnit")},
+            "warnings": {"type": "array", "items": _ref("OutputUnit")},
+        },
+    },
+    "BatchReport": {
+        "type": "object",
+        "required": ["summary", "results"],
+        "properties": {
+            "summary": {
+                "type": "object",
+                "required": ["total", "valid", "invalid"],
+                "properties": {name: {"type": "integer", "minimum": 0} for name in ("total", "valid", "invalid")},
+            },
+            "results": {"type": "array", "items": _ref("BatchResult")},
+        },
+    },
+    "Problem": {
+        "description": "RFC 9457 problem details",
+        "type": "object",
+        "required": ["type", "title", "status", "detail"],
+        "properties": {
+            "type": {"type": "string", "format": "uri"},
+            "title": {"type": "string"},
+            "status": {"type": "integer"},
+            "detail": {"type": "string"},
+            "instance": {"type": "string"},
+        },
+    },
+    "SchemaSummary": {
+        "type": "object",
+        "required": ["name", "$id", "title", "entry", "url"],
+        "properties": {
+            "name": {"type": "string"},
+            "$id": {"type": "string"},
+            "title": {"type": "string"},
+            "entry": {"type": "boolean"},
+            "url": {"type": "string"},
+        },
+    },
+}
+
+
+def build_openapi(schemas: SchemaSet, default_schema: str) -> dict[str, Any]:
+    names = {document.id: component_name(document) for document in schemas.documents}
+    bundled = {names[doc.id]: _bundle(doc.contents, doc.id, names) for doc in schemas.documents}
+    entries = sorted(schemas.entries)
+    schema_param = {
+        "name": "schema",
+        "in": "query",
+        "required": False,
+        "description": "The entry schema to validate against.",
+        "schema": {"type": "string", "enum": entries, "default": default_schema},
+    }
+    output_param = {
+        "name": "output",
+        "in": "query",
+        "required": False,
+        "description": "JSON Schema 2020-12 output format of the report.",
+        "schema": {"type": "string", "enum": list(OUTPUT_FORMATS), "default": "basic"},
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "runstep-validator",
+            "version": "1",
+            "description": "Validates OpenAI Assistants run steps against JSON Schemas and returns standard reports.",
+        },
+        "paths": {
+            "/v1/validate": {
+                "post": {
+                    "operationId": "validate",
+                    "summary": "Validate one run step",
+                    "parameters": [schema_param, output_param],
+                    "requestBody": {
+                        "required": True,
+                        "description": "A run step. Any JSON is accepted: an invalid run step gets a negative report.",
+                        "content": {"application/json": {"schema": _ref(default_schema)}},
+                    },
+                    "responses": {
+                        "200": _json(_ref("Report"), "The report, for valid and invalid payloads alike"),
+                        **_problems(400, 404, 413, 415),
+                    },
+                }
+            },
+            "/v1/validate/batch": {
+                "post": {
+                    "operationId": "validateBatch",
+                    "summary": "Validate many run steps: NDJSON lines or a JSON array",
+                    "parameters": [schema_param],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/x-ndjson": {"schema": {"type": "string"}},
+                            "application/json": {"schema": {"type": "array", "items": _ref(default_schema)}},
+                        },
+                    },
+                    "responses": {
+                        "200": _json(_ref("BatchReport"), "One result per record, in input order"),
+                        **_problems(400, 404, 413, 415),
+                    },
+                }
+            },
+            "/v1/schemas": {
+                "get": {
+                    "operationId": "listSchemas",
+                    "summary": "The schema documents served",
+                    "responses": {"200": _json({"type": "array", "items": _ref("SchemaSummary")}, "The schemas")},
+                }
+            },
+            "/v1/schemas/{name}": {
+                "get": {
+                    "operationId": "getSchema",
+                    "summary": "One schema document, exactly as in schemas/",
+                    "parameters": [
+                        {
+                            "name": "name",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string", "enum": sorted(serve_names(schemas))},
+                        }
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "The schema document",
+                            "content": {"application/schema+json": {"schema": {"type": "object"}}},
+                        },
+                        "304": {"description": "Not modified (If-None-Match)"},
+                        **_problems(404),
+                    },
+                }
+            },
+            "/healthz": {
+                "get": {
+                    "operationId": "health",
+                    "summary": "Liveness",
+                    "responses": {
+                        "200": _json(
+                            {"type": "object", "required": ["status"], "properties": {"status": {"const": "ok"}}},
+                            "The service is up",
+                        )
+                    },
+                }
+            },
+            "/openapi.json": {
+                "get": {
+                    "operationId": "openapi",
+                    "summary": "This document",
+                    "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1")},
+                }
+            },
+        },
+        "components": {"schemas": {**bundled, **SERVICE_SCHEMAS}},
+    }
+
+
+def serve_names(schemas: SchemaSet) -> dict[str, SchemaDocument]:
+    """The names under which `/v1/schemas/<name>` serves each document: `run_step`, `components/usage`, ..."""
+    return {
+        document.path.relative_to(schemas.directory).as_posix().removesuffix(SCHEMA_SUFFIX): document
+        for document in schemas.documents
+    }

@@ -1,0 +1,72 @@
+"""Splitting a body or a file into run-step records without parsing them: NDJSON lines, or the members of a JSON
+array or of an API list response. Each record keeps its raw bytes and where it came from."""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import msgspec
+
+from .parsing import parse, strip_bom
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One payload: its 0-based `index` among the records, its 1-based `line` in the input, its raw bytes."""
+
+    index: int
+    line: int
+    raw: bytes
+
+
+def split_lines(data: bytes) -> Iterator[Record]:
+    """NDJSON / JSON Lines: one record per non-blank line; CRLF and a missing final newline are fine."""
+    index = 0
+    for number, line in enumerate(strip_bom(data).split(b"\n"), start=1):
+        raw = line.rstrip(b"\r")
+        if raw.strip():
+            yield Record(index, number, raw)
+            index += 1
+
+
+class _ListResponse(msgspec.Struct):
+    data: list[msgspec.Raw]
+
+
+_array = msgspec.json.Decoder(list[msgspec.Raw])
+_list_response = msgspec.json.Decoder(_ListResponse)
+
+
+def split_document(data: bytes) -> list[Record]:
+    """The records of one JSON document: an array of run steps, an API list response `{"object": "list",
+    "data": [...]}`, or a single run step. Raises `InvalidJSONError` if the document is not JSON."""
+    data = strip_bom(data)
+    try:
+        raws = _array.decode(data)
+    except msgspec.DecodeError:
+        try:
+            raws = _list_response.decode(data).data
+        except msgspec.DecodeError:
+            parse(data)  # not JSON at all: raise with the position
+            raws = [msgspec.Raw(data)]
+    return list(_locate(data, [bytes(raw) for raw in raws]))
+
+
+def _line_starts(data: bytes) -> list[int]:
+    starts, at = [0], data.find(b"\n")
+    while at != -1:
+        starts.append(at + 1)
+        at = data.find(b"\n", at + 1)
+    return starts
+
+
+def _locate(data: bytes, raws: list[bytes]) -> Iterator[Record]:
+    # Records appear in order, so each is found after the previous one: identical records get their own lines.
+    line_starts = _line_starts(data)
+    position = 0
+    for index, raw in enumerate(raws):
+        found = data.find(raw, position)
+        position = found + len(raw) if found >= 0 else position
+        yield Record(index, bisect.bisect_right(line_starts, max(found, 0)), raw)

@@ -15,13 +15,13 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
-from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl
 
 import msgspec
 from flask import Flask, Request, Response, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.http import HTTP_STATUS_CODES
 
 from .config import Settings
 from .core import Validator, default_schemas
@@ -172,8 +172,8 @@ class Service:
             detail = f"{given[:64]} is not accepted here"
             raise Problem(415, "unsupported-media-type", "Unsupported media type", detail, accepted=sorted(accepted))
         length = req.content_length
-        if length is None:  # chunked: werkzeug enforces MAX_CONTENT_LENGTH while it reads
-            return req.get_data(cache=False)
+        if length is None:
+            return read_chunked(req.environ, self.settings.max_body_bytes)
         if length > self.settings.max_body_bytes:
             raise too_large(self.settings.max_body_bytes)
         return read_exactly(req.environ, length)
@@ -185,6 +185,20 @@ def read_exactly(environ: dict[str, Any], length: int) -> bytes:
         detail = f"the body ended after {len(data)} of {length} bytes"
         raise Problem(400, "truncated-body", "Truncated body", detail, received=len(data), expected=length)
     return data
+
+
+def read_chunked(environ: dict[str, Any], limit: int) -> bytes:
+    """A body without Content-Length, read piece by piece so that an oversized one is refused at the limit,
+    never held whole. Without the server's word that the stream ends (wsgi.input_terminated), there is none."""
+    if not environ.get("wsgi.input_terminated"):
+        return b""
+    stream, pieces, size = environ["wsgi.input"], [], 0
+    while piece := stream.read(min(65536, limit + 1 - size)):
+        pieces.append(piece)
+        size += len(piece)
+        if size > limit:
+            raise too_large(limit)
+    return b"".join(pieces)
 
 
 def _result(record: Record, report: Report, with_line: bool) -> dict[str, Any]:
@@ -220,9 +234,8 @@ class ValidateFastLane:
             if problem.slug != "truncated-body":
                 return self.app(environ, start_response)
             answer = Encoded.problem(problem)
-        status = HTTPStatus(answer.status)
         headers = [("Content-Type", answer.media_type), ("Content-Length", str(len(answer.body)))]
-        start_response(f"{status.value} {status.phrase}", headers)
+        start_response(f"{answer.status} {HTTP_STATUS_CODES[answer.status].upper()}", headers)  # as werkzeug does
         return [answer.body]
 
 

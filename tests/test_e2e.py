@@ -1,0 +1,105 @@
+"""End to end: the real server process, started as `make run` starts it, on a free loopback port."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .server import RunningServer, running_server
+from .support import EXAMPLES
+
+VALID = (EXAMPLES / "tool_calls_function.json").read_bytes()
+INVALID = (EXAMPLES / "invalid_tool_calls.json").read_bytes()
+JSON = {"Content-Type": "application/json"}
+LIMIT = 32 * 1024
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    with running_server(tmp_path_factory.mktemp("e2e"), max_body_bytes=str(LIMIT)) as running:
+        yield running
+
+
+def test_valid_and_invalid_payloads(server: RunningServer) -> None:
+    status, content_type, body = server.request("POST", "/v1/validate", VALID, JSON)
+    assert (status, content_type, json.loads(body)["valid"]) == (200, "application/json", True)
+
+    status, _, body = server.request("POST", "/v1/validate", INVALID, JSON)
+    report = json.loads(body)
+    assert (status, report["valid"], len(report["errors"])) == (200, False, 3)
+
+
+def test_malformed_payload(server: RunningServer) -> None:
+    status, content_type, body = server.request("POST", "/v1/validate", b'{"id": ', JSON)
+
+    assert (status, content_type) == (400, "application/problem+json")
+    assert json.loads(body)["line"] == 1
+
+
+def test_oversized_payload_is_refused(server: RunningServer) -> None:
+    status, content_type, body = server.request("POST", "/v1/validate", b" " * (LIMIT + 1), JSON)
+
+    assert (status, content_type, json.loads(body)["limit"]) == (413, "application/problem+json", LIMIT)
+
+
+def test_oversized_chunked_upload_is_refused(server: RunningServer) -> None:
+    connection = server.connection()
+    connection.putrequest("POST", "/v1/validate")
+    connection.putheader("Content-Type", "application/json")
+    connection.putheader("Transfer-Encoding", "chunked")
+    connection.endheaders()
+    for _ in range(LIMIT // 1024 + 2):
+        connection.send(b"400\r\n" + b" " * 1024 + b"\r\n")
+    connection.send(b"0\r\n\r\n")
+    response = connection.getresponse()
+
+    assert response.status == 413
+    connection.close()
+
+
+def test_chunked_upload_within_the_limit(server: RunningServer) -> None:
+    connection = server.connection()
+    connection.request("POST", "/v1/validate", body=iter([VALID[:100], VALID[100:]]), headers=JSON, encode_chunked=True)
+    response = connection.getresponse()
+
+    assert (response.status, json.loads(response.read())["valid"]) == (200, True)
+    connection.close()
+
+
+def test_batch(server: RunningServer) -> None:
+    lines = b"\n".join([json.dumps(json.loads(VALID)).encode(), b"{oops", json.dumps(json.loads(INVALID)).encode()])
+    status, _, body = server.request("POST", "/v1/validate/batch", lines, {"Content-Type": "application/x-ndjson"})
+
+    report = json.loads(body)
+    assert status == 200
+    assert report["summary"] == {"total": 3, "valid": 1, "invalid": 2}
+    assert [result["line"] for result in report["results"]] == [1, 2, 3]
+
+
+def test_errors_are_problems_never_html(server: RunningServer) -> None:
+    for method, path in [("GET", "/v1/validate"), ("GET", "/nowhere"), ("DELETE", "/healthz")]:
+        status, content_type, body = server.request(method, path)
+        assert content_type == "application/problem+json", (method, path)
+        assert json.loads(body)["status"] == status
+
+
+def test_client_that_disconnects_mid_upload_does_not_hurt_the_server(server: RunningServer) -> None:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as raw:
+        raw.sendall(
+            b"POST /v1/validate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n{"
+        )
+
+    assert server.request("GET", "/healthz")[0] == 200
+
+
+def test_shutdown_on_sigterm_is_clean(tmp_path: Path) -> None:
+    with running_server(tmp_path, workers=1) as server:
+        assert server.request("POST", "/v1/validate", VALID, JSON)[0] == 200
+        assert server.stop() == 0
+        log = server.log
+    assert "POST /v1/validate 200" in log
+    assert "step_8cVbZ3mQ2rTn5yWk1LdPx4Ha" not in log  # the access log holds no payload

@@ -1,0 +1,212 @@
+"""The Flask app through its test client: every route, output format and error status, with exact bodies."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.test import Client, TestResponse
+
+from runstep_validator.config import ConfigError, Settings
+from runstep_validator.web import ValidateFastLane, create_app
+
+from .support import EXAMPLES, ROOT
+
+VALID = (EXAMPLES / "tool_calls_function.json").read_bytes()
+INVALID = (EXAMPLES / "invalid_tool_calls.json").read_bytes()
+JSON = "application/json"
+NDJSON = "application/x-ndjson"
+
+
+@pytest.fixture(scope="module")
+def app() -> Flask:
+    return create_app({"max_body_bytes": 64 * 1024, "max_batch_records": 5, "access_log": False})
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def exchange(response: TestResponse) -> str:
+    """Status, media type and pretty body: what a golden file records."""
+    body: Any = response.get_json(force=True, silent=True)
+    shown = json.dumps(body, indent=2, ensure_ascii=False) if body is not None else response.get_data(as_text=True)
+    return f"{response.status}\n{response.mimetype}\n{shown}\n"
+
+
+REQUESTS: list[tuple[str, str, str, dict[str, Any]]] = [
+    ("validate-valid", "POST", "/v1/validate", {"data": VALID, "content_type": JSON}),
+    ("validate-invalid", "POST", "/v1/validate", {"data": INVALID, "content_type": JSON}),
+    ("validate-flag", "POST", "/v1/validate?output=flag", {"data": INVALID, "content_type": JSON}),
+    ("validate-detailed", "POST", "/v1/validate?output=detailed", {"data": INVALID, "content_type": JSON}),
+    ("validate-strict", "POST", "/v1/validate?schema=run_step.strict", {"data": VALID, "content_type": JSON}),
+    ("validate-charset", "POST", "/v1/validate", {"data": VALID, "content_type": JSON + "; charset=utf-8"}),
+    ("error-not-json", "POST", "/v1/validate", {"data": b'{"id": "step_1",\n "object": }', "content_type": JSON}),
+    ("error-empty-body", "POST", "/v1/validate", {"data": b"", "content_type": JSON}),
+    ("error-too-large", "POST", "/v1/validate", {"data": b" " * (64 * 1024 + 1), "content_type": JSON}),
+    ("error-media-type", "POST", "/v1/validate", {"data": VALID, "content_type": "text/plain"}),
+    ("error-no-media-type", "POST", "/v1/validate", {"data": VALID}),
+    ("error-unknown-schema", "POST", "/v1/validate?schema=run_step.v9", {"data": VALID, "content_type": JSON}),
+    ("error-unknown-output", "POST", "/v1/validate?output=verbose", {"data": VALID, "content_type": JSON}),
+    ("error-method", "GET", "/v1/validate", {}),
+    ("error-route", "GET", "/v2/validate", {}),
+    (
+        "batch-ndjson",
+        "POST",
+        "/v1/validate/batch",
+        {
+            "data": VALID.replace(b"\n", b"") + b"\r\n\n{not json}\r\n" + INVALID.replace(b"\n", b""),
+            "content_type": NDJSON,
+        },
+    ),
+    ("batch-array", "POST", "/v1/validate/batch", {"data": b"[" + VALID + b", 7]", "content_type": JSON}),
+    (
+        "batch-list-response",
+        "POST",
+        "/v1/validate/batch",
+        {"data": b'{"object": "list", "data": [' + VALID + b'], "has_more": false}', "content_type": JSON},
+    ),
+    ("batch-not-json", "POST", "/v1/validate/batch", {"data": b"[1, 2,", "content_type": JSON}),
+    ("batch-too-many", "POST", "/v1/validate/batch", {"data": b"{}\n" * 6, "content_type": NDJSON}),
+    ("batch-media-type", "POST", "/v1/validate/batch", {"data": b"{}", "content_type": "text/csv"}),
+    ("schemas", "GET", "/v1/schemas", {}),
+    ("schema-unknown", "GET", "/v1/schemas/nope", {}),
+    ("healthz", "GET", "/healthz", {}),
+]
+
+
+@pytest.mark.parametrize("sent", REQUESTS, ids=[r[0] for r in REQUESTS])
+def test_exchange(client: FlaskClient, golden: Callable[[str, str], None], sent: tuple[str, str, str, Any]) -> None:
+    name, method, url, options = sent
+    golden(f"http/{name}.txt", exchange(client.open(url, method=method, **options)))
+
+
+@pytest.mark.parametrize(("name", "method", "url", "options"), REQUESTS, ids=[r[0] for r in REQUESTS])
+def test_fast_lane_answers_like_flask(app: Flask, name: str, method: str, url: str, options: dict[str, Any]) -> None:
+    lane = app.wsgi_app
+    assert isinstance(lane, ValidateFastLane)
+    through_flask = Client(lane.app, TestResponse).open(url, method=method, **options)
+    through_lane = app.test_client().open(url, method=method, **options)
+
+    assert (through_lane.status, through_lane.mimetype, through_lane.data) == (
+        through_flask.status,
+        through_flask.mimetype,
+        through_flask.data,
+    )
+
+
+def test_every_error_is_a_problem_document(client: FlaskClient) -> None:
+    for name, method, url, options in REQUESTS:
+        response = client.open(url, method=method, **options)
+        if response.status_code >= 400:
+            body = response.get_json(force=True)
+            assert response.mimetype == "application/problem+json", name
+            assert set(body) >= {"type", "title", "status", "detail"}, name
+            assert body["status"] == response.status_code, name
+
+
+def test_method_not_allowed_says_what_is(client: FlaskClient) -> None:
+    assert client.get("/v1/validate").headers["Allow"] == "OPTIONS, POST"
+
+
+def test_schema_is_served_verbatim_with_an_etag(client: FlaskClient) -> None:
+    response = client.get("/v1/schemas/run_step")
+
+    assert response.mimetype == "application/schema+json"
+    assert response.data == (ROOT / "schemas" / "run_step.schema.json").read_bytes()
+    assert (
+        client.get("/v1/schemas/components/usage").data == (ROOT / "schemas/components/usage.schema.json").read_bytes()
+    )
+    etag = response.headers["ETag"]
+    assert client.get("/v1/schemas/run_step", headers={"If-None-Match": etag}).status_code == 304
+
+
+def test_schema_index_lists_every_served_document(client: FlaskClient) -> None:
+    index = client.get("/v1/schemas").get_json()
+
+    for entry in index:
+        assert client.get(entry["url"]).get_json()["$id"] == entry["$id"]
+
+
+def test_chunked_body_over_the_limit_is_refused(client: FlaskClient) -> None:
+    response = client.post(
+        "/v1/validate",
+        input_stream=io.BytesIO(b" " * 100 * 1024),
+        content_type=JSON,
+        headers={"Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+
+    assert response.status_code == 413
+    assert response.get_json()["limit"] == 64 * 1024
+
+
+def test_unexpected_failure_is_a_500_problem_without_details(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    def explode(*args: object) -> None:
+        raise RuntimeError("secret internals")
+
+    service = app.extensions["runstep_validator"]
+    monkeypatch.setattr(service, "validate_batch", explode)
+
+    response = app.test_client().post("/v1/validate/batch", data=b"{}", content_type=NDJSON)
+
+    assert response.status_code == 500
+    assert response.get_json() == {
+        "type": "https://runstep-validator.dev/problems/internal-error",
+        "title": "Internal error",
+        "status": 500,
+        "detail": "the server failed; the error is logged",
+    }
+
+
+def test_responses_never_echo_the_payload(client: FlaskClient) -> None:
+    secret = "TOP-SECRET-" + "x" * 200
+    document = json.loads(VALID)
+    document["status"] = secret
+    body = client.post("/v1/validate", data=json.dumps(document), content_type=JSON).get_data(as_text=True)
+
+    assert secret not in body
+    assert "TOP-SECRET-xxxxxxxxxxxxxxxxxxxxxxxxxxx" in body
+
+
+def test_openapi_document_is_self_contained(client: FlaskClient) -> None:
+    document = client.get("/openapi.json").get_json()
+
+    assert document["openapi"] == "3.1.0"
+    refs = [value for value in _walk(document) if isinstance(value, str) and value.startswith(("#", "http"))]
+    assert refs
+    assert all(ref.startswith("#/components/schemas/") for ref in refs)
+    for ref in refs:
+        target: Any = document
+        for part in ref.removeprefix("#/").split("/"):
+            target = target[part]
+
+
+def _walk(node: Any) -> Any:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref":
+                yield value
+            elif key not in {"examples", "const", "enum", "default"}:
+                yield from _walk(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _walk(item)
+
+
+def test_settings_come_from_defaults_environment_then_overrides() -> None:
+    environ = {"RUNSTEP_VALIDATOR_PORT": "9000", "RUNSTEP_VALIDATOR_ACCESS_LOG": "off", "OTHER": "x"}
+
+    settings = Settings.load(environ, {"port": 9100, "workers": 4})
+
+    assert (settings.port, settings.workers, settings.access_log, settings.host) == (9100, 4, False, "127.0.0.1")
+    with pytest.raises(ConfigError, match="RUNSTEP_VALIDATOR_PORT='eighty' is not a valid"):
+        Settings.load({"RUNSTEP_VALIDATOR_PORT": "eighty"})
+    with pytest.raises(ConfigError, match="unknown setting 'prot'"):
+        Settings.load({}, {"prot": 1})

@@ -34,7 +34,9 @@ typecheck: $(STAMP) ## mypy --strict over the package and the tests
 	$(BIN)/mypy
 
 bench: $(STAMP) ## Benchmarks: figures and ratios against peers, measured in one run
+	@command -v wrk >/dev/null || (apt-get install -y -qq wrk >/dev/null 2>&1 || sudo apt-get install -y -qq wrk) || true
 	$(BIN)/python bench/bench_core.py
+	$(BIN)/python bench/bench_http.py
 
 clean: ## Remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist

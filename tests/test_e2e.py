@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from .server import RunningServer, running_server
+from runstep_validator.testing import RunningServer, running_server
+
 from .support import EXAMPLES
 
 VALID = (EXAMPLES / "tool_calls_function.json").read_bytes()

@@ -62,6 +62,7 @@ class Validator:
         self._jsonschema = schemas.validator(name)
         self._locator = SchemaLocator(schemas.registry, entry.id)
         self._walker = VocabularyWalker(RunStep)
+        self._clean = Report(valid=True, schema=self.schema_id)
 
     def validate(self, data: Payload) -> Report:
         """The report for one payload: raw JSON (bytes or str) or an already-parsed value."""
@@ -89,12 +90,16 @@ class Validator:
         # Strict Structs give the verdict; the typed view is always the tolerant one.
         return decoded if isinstance(decoded, RunStep) else self._typed.decode(raw)
 
+    def _accepted(self, warnings: tuple[OutputUnit, ...]) -> Report:
+        # Most valid payloads have no warnings: they all share one report instead of each allocating its own.
+        return Report(valid=True, schema=self.schema_id, warnings=warnings) if warnings else self._clean
+
     def _validate_json(self, raw: bytes) -> Report:
         try:
             decoded = self._fast.decode(raw)
         except _NOT_DECODED:
             return self._judge_json(raw)[0]
-        return Report(valid=True, schema=self.schema_id, warnings=lint(self._typed_fast(decoded, raw)))
+        return self._accepted(lint(self._typed_fast(decoded, raw)))
 
     def _validate_value(self, value: object) -> Report:
         try:
@@ -102,7 +107,7 @@ class Validator:
         except msgspec.ValidationError:
             return self._judge(value)[0]
         step = decoded if isinstance(decoded, RunStep) else msgspec.convert(value, RunStep)
-        return Report(valid=True, schema=self.schema_id, warnings=lint(step))
+        return self._accepted(lint(step))
 
     # The slow path: jsonschema decides and explains.
 

@@ -7,6 +7,7 @@ could not type, to name the unknown members and vocabulary values that sent it o
 
 from __future__ import annotations
 
+import operator
 from typing import Any, Final, get_args
 
 import msgspec
@@ -35,14 +36,30 @@ def warning(path: tuple[str | int, ...], code: str, message: str) -> OutputUnit:
 
 
 def lint(step: RunStep) -> tuple[OutputUnit, ...]:
-    """Everything suspicious about a valid run step."""
+    """Everything suspicious about a valid run step.
+
+    This runs on every valid payload, so the common case (nothing to report) is a handful of C-level calls:
+    attrgetter and map rather than Python loops, and nothing built until there is something to report."""
     found: list[OutputUnit] = []
-    _lint_identifiers(step, found)
+    if not all(map(str.startswith, _identifiers(step), _ID_PREFIX_VALUES)):
+        _lint_identifiers(step, found)
     _lint_lifecycle(step, found)
-    _lint_usage(step, found)
-    if isinstance(step.step_details, ToolCallsDetails):
-        _lint_tool_calls(step.step_details, found)
+    usage = step.usage
+    if usage is not None and usage is not UNSET and usage.total_tokens != usage.prompt_tokens + usage.completion_tokens:
+        message = (
+            f"total_tokens {usage.total_tokens} is not prompt_tokens + completion_tokens "
+            f"({usage.prompt_tokens} + {usage.completion_tokens})"
+        )
+        found.append(warning(("usage", "total_tokens"), "token-sum", message))
+    details = step.step_details
+    if type(details) is ToolCallsDetails and details.tool_calls:
+        _lint_tool_calls(details, found)
     return tuple(found)
+
+
+_identifiers = operator.attrgetter(*(name for name, _ in ID_PREFIXES))
+_ID_PREFIX_VALUES: Final = tuple(prefix for _, prefix in ID_PREFIXES)
+_ending_timestamps = operator.attrgetter(*ENDING_TIMESTAMPS)
 
 
 def _lint_identifiers(step: RunStep, found: list[OutputUnit]) -> None:
@@ -53,56 +70,52 @@ def _lint_identifiers(step: RunStep, found: list[OutputUnit]) -> None:
 
 
 def _lint_lifecycle(step: RunStep, found: list[OutputUnit]) -> None:
-    for name in ENDING_TIMESTAMPS:
-        value = getattr(step, name)
-        if isinstance(value, int) and value < step.created_at:
-            found.append(warning((name,), "timestamp-order", f"{name} {value} is before created_at {step.created_at}"))
-    expected = STATUS_TIMESTAMPS.get(step.status, ())
-    if expected and all(getattr(step, name) in (None, UNSET) for name in expected):
-        found.append(
-            warning((expected[0],), "status-timestamp", f"status is {step.status!r} but {expected[0]} is not set")
-        )
+    created = step.created_at
+    early = [value for value in _ending_timestamps(step) if type(value) is int and value < created]
+    if early:
+        for name in ENDING_TIMESTAMPS:
+            value = getattr(step, name)
+            if type(value) is int and value < created:
+                found.append(warning((name,), "timestamp-order", f"{name} {value} is before created_at {created}"))
+    status = step.status
     error = step.last_error
-    if step.status == "failed" and error in (None, UNSET):
-        found.append(warning(("last_error",), "status-error", "status is 'failed' but last_error is not set"))
     if error is not None and error is not UNSET and error.code not in KNOWN_ERROR_CODES:
         found.append(warning(("last_error", "code"), "unknown-value", f"unknown error code {excerpt(error.code)}"))
-
-
-def _lint_usage(step: RunStep, found: list[OutputUnit]) -> None:
-    usage = step.usage
-    if usage is None or usage is UNSET:
+    if status == "in_progress":
         return
-    if usage.total_tokens != usage.prompt_tokens + usage.completion_tokens:
-        found.append(
-            warning(
-                ("usage", "total_tokens"),
-                "token-sum",
-                f"total_tokens {usage.total_tokens} is not prompt_tokens + completion_tokens "
-                f"({usage.prompt_tokens} + {usage.completion_tokens})",
-            )
-        )
+    expected = STATUS_TIMESTAMPS[status]
+    for name in expected:
+        value = getattr(step, name)
+        if value is not None and value is not UNSET:
+            break
+    else:
+        found.append(warning((expected[0],), "status-timestamp", f"status is {status!r} but {expected[0]} is not set"))
+    if status == "failed" and (error is None or error is UNSET):
+        found.append(warning(("last_error",), "status-error", "status is 'failed' but last_error is not set"))
 
 
 def _lint_tool_calls(details: ToolCallsDetails, found: list[OutputUnit]) -> None:
     seen: set[str] = set()
     for index, call in enumerate(details.tool_calls):
-        where = ("step_details", "tool_calls", index)
-        if call.id in seen:
-            found.append(warning((*where, "id"), "duplicate-id", f"tool call id {excerpt(call.id)} is repeated"))
-        seen.add(call.id)
-        if not call.id.startswith("call_"):
-            found.append(warning((*where, "id"), "id-prefix", f"{excerpt(call.id)} does not start with 'call_'"))
-        if isinstance(call, FileSearchToolCall) and call.file_search.ranking_options is not UNSET:
-            ranker = call.file_search.ranking_options.ranker
-            if ranker not in KNOWN_RANKERS:
-                found.append(
-                    warning(
-                        (*where, "file_search", "ranking_options", "ranker"),
-                        "unknown-value",
-                        f"unknown ranker {excerpt(ranker)}",
-                    )
-                )
+        call_id = call.id
+        if call_id in seen:
+            found.append(
+                warning(_call_path(index, "id"), "duplicate-id", f"tool call id {excerpt(call_id)} is repeated")
+            )
+        seen.add(call_id)
+        if not call_id.startswith("call_"):
+            found.append(
+                warning(_call_path(index, "id"), "id-prefix", f"{excerpt(call_id)} does not start with 'call_'")
+            )
+        if type(call) is FileSearchToolCall:
+            options = call.file_search.ranking_options
+            if options is not UNSET and options.ranker not in KNOWN_RANKERS:
+                where = _call_path(index, "file_search", "ranking_options", "ranker")
+                found.append(warning(where, "unknown-value", f"unknown ranker {excerpt(options.ranker)}"))
+
+
+def _call_path(index: int, *rest: str) -> tuple[str | int, ...]:
+    return ("step_details", "tool_calls", index, *rest)
 
 
 _DROPPED = object()

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import msgspec
 
 from .parsing import parse, strip_bom
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
+class Record(msgspec.Struct, frozen=True, gc=False):
     """One payload: its 0-based `index` among the records, its 1-based `line` in the input, its raw bytes."""
 
     index: int
@@ -26,7 +24,7 @@ def split_lines(data: bytes) -> Iterator[Record]:
     index = 0
     for number, line in enumerate(strip_bom(data).split(b"\n"), start=1):
         raw = line.rstrip(b"\r")
-        if raw.strip():
+        if raw and not raw.isspace():
             yield Record(index, number, raw)
             index += 1
 

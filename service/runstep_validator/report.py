@@ -12,7 +12,7 @@ OUTPUT_FORMATS: tuple[OutputFormat, ...] = ("flag", "basic", "detailed")
 INVALID_JSON = "invalid-json"
 
 
-class OutputUnit(msgspec.Struct, frozen=True, rename="camel", omit_defaults=True):
+class OutputUnit(msgspec.Struct, frozen=True, rename="camel", omit_defaults=True, gc=False):
     """One error or warning. Locations are JSON Pointers: `instance_location` into the payload, `keyword_location`
     through the schema as evaluated (with `$ref` steps), `absolute_keyword_location` as a dereferenced URI."""
 
@@ -30,7 +30,7 @@ class OutputUnit(msgspec.Struct, frozen=True, rename="camel", omit_defaults=True
         return f"{self.instance_location}: {self.error}" if self.instance_location else self.error
 
 
-class Report(msgspec.Struct, frozen=True):
+class Report(msgspec.Struct, frozen=True, gc=False):
     """The verdict on one payload. `errors` come best match first; `warnings` never affect `valid`."""
 
     valid: bool

@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl
 
 import msgspec
 from flask import Flask, Request, Response, request
+from msgspec import UNSET, UnsetType
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.http import HTTP_STATUS_CODES
 
@@ -29,7 +30,7 @@ from .errors import InvalidJSONError, UnknownSchemaError
 from .openapi import build_openapi, serve_names
 from .problems import PROBLEM_MEDIA_TYPE, Problem
 from .records import Record, split_document, split_lines
-from .report import INVALID_JSON, OUTPUT_FORMATS, OutputFormat, Report
+from .report import INVALID_JSON, OUTPUT_FORMATS, OutputFormat, OutputUnit, Report
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("runstep_validator.access")
@@ -161,8 +162,8 @@ class Service:
         if len(records) > limit:
             detail = f"{len(records)} records are more than the limit of {limit}"
             return Encoded.problem(Problem(413, "batch-too-large", "Batch too large", detail, limit=limit))
-        results = [_result(record, validator.validate(record.raw), ndjson) for record in records]
-        valid = sum(result["valid"] for result in results)
+        results = [BatchResult.of(record, validator.validate(record.raw), ndjson) for record in records]
+        valid = sum(result.valid for result in results)
         summary = {"total": len(results), "valid": valid, "invalid": len(results) - valid}
         return Encoded.json({"summary": summary, "results": results})
 
@@ -201,14 +202,19 @@ def read_chunked(environ: dict[str, Any], limit: int) -> bytes:
     return b"".join(pieces)
 
 
-def _result(record: Record, report: Report, with_line: bool) -> dict[str, Any]:
-    result: dict[str, Any] = {"index": record.index}
-    if with_line:
-        result["line"] = record.line
-    result["valid"] = report.valid
-    result["errors"] = [msgspec.to_builtins(unit) for unit in report.errors]
-    result["warnings"] = [msgspec.to_builtins(unit) for unit in report.warnings]
-    return result
+class BatchResult(msgspec.Struct, frozen=True, gc=False, omit_defaults=True, kw_only=True):
+    """One record's verdict in a batch; `line` is its line in an NDJSON body (absent for JSON arrays)."""
+
+    index: int
+    line: int | UnsetType = UNSET
+    valid: bool
+    errors: tuple[OutputUnit, ...]
+    warnings: tuple[OutputUnit, ...]
+
+    @classmethod
+    def of(cls, record: Record, report: Report, with_line: bool) -> BatchResult:
+        line = record.line if with_line else UNSET
+        return cls(index=record.index, line=line, valid=report.valid, errors=report.errors, warnings=report.warnings)
 
 
 class ValidateFastLane:

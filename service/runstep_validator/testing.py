@@ -1,4 +1,8 @@
-"""Starting the real server process for end-to-end tests, on a free loopback port."""
+"""Running the real server process on a free loopback port, for end-to-end tests and benchmarks.
+
+with running_server(tmp_path, max_body_bytes="65536") as server:
+    status, content_type, body = server.request("GET", "/healthz")
+"""
 
 from __future__ import annotations
 
@@ -59,10 +63,12 @@ class RunningServer:
 
 
 @contextmanager
-def running_server(tmp_path: Path, workers: int = 2, **settings: str) -> Iterator[RunningServer]:
+def running_server(log_dir: Path, workers: int = 2, **settings: str) -> Iterator[RunningServer]:
+    """The server, started with `runstep-validator serve` and the given RUNSTEP_VALIDATOR_* settings, up and
+    answering; killed on exit if it is still running."""
     port = free_port()
     env = {**os.environ, **{f"RUNSTEP_VALIDATOR_{name.upper()}": value for name, value in settings.items()}}
-    log_path = tmp_path / f"server-{port}.log"
+    log_path = log_dir / f"server-{port}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [*serve_command(), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],

@@ -1,0 +1,124 @@
+"""HTTP figures against the production server (granian, started as `make run` starts it) on loopback.
+
+The load comes from wrk, a separate process: requests/s and p50/p99 latency for `/v1/validate` (valid and invalid
+payloads) and payloads/s for `/v1/validate/batch`, beside `/healthz`, a trivial endpoint of the same app, as the
+framework's ceiling. Each figure is the median of several runs; wrk shares the machine's cores with the server,
+so compare ratios from the same run rather than absolute numbers across machines.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from runstep_validator.testing import running_server
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+RUNS = 3
+SECONDS = 5
+CONNECTIONS = 32
+BATCH_RECORDS = 1000
+BATCH_CONNECTIONS = 4  # each batch request is ~2 MB of work: a few in flight keep both workers busy
+
+
+@dataclass(frozen=True)
+class Load:
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+def _milliseconds(text: str) -> float:
+    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def wrk(url: str, script: Path | None, connections: int = CONNECTIONS) -> Load:
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{SECONDS}s", "--latency", url]
+    if script is not None:
+        command[1:1] = ["-s", str(script)]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    latencies = dict(re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", out, re.MULTILINE))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    return Load(
+        requests_per_second=float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
+        p50_ms=_milliseconds(latencies["50"]),
+        p99_ms=_milliseconds(latencies["99"]),
+        errors=int(errors.group(1) if errors else 0) + sum(map(int, socket_errors.groups() if socket_errors else ())),
+    )
+
+
+def post_script(directory: Path, name: str, body: bytes, content_type: str) -> Path:
+    body_path = directory / f"{name}.body"
+    body_path.write_bytes(body)
+    script = directory / f"{name}.lua"
+    script.write_text(
+        'wrk.method = "POST"\n'
+        f'wrk.headers["Content-Type"] = "{content_type}"\n'
+        f'local f = io.open("{body_path}", "rb"); wrk.body = f:read("*a"); f:close()\n'
+    )
+    return script
+
+
+def median_load(url: str, script: Path | None, connections: int = CONNECTIONS) -> Load:
+    loads = [wrk(url, script, connections) for _ in range(RUNS)]
+    return Load(
+        statistics.median(load.requests_per_second for load in loads),
+        statistics.median(load.p50_ms for load in loads),
+        statistics.median(load.p99_ms for load in loads),
+        sum(load.errors for load in loads),
+    )
+
+
+def main() -> int:
+    if shutil.which("wrk") is None:
+        print("bench_http: wrk is not installed (Debian: apt-get install wrk); skipping the HTTP figures")
+        return 0
+    valid = json.dumps(json.loads((EXAMPLES / "tool_calls_function.json").read_bytes())).encode()
+    invalid = json.dumps(json.loads((EXAMPLES / "invalid_tool_calls.json").read_bytes())).encode()
+    with tempfile.TemporaryDirectory() as scratch:
+        directory = Path(scratch)
+        batch = b"\n".join([valid] * BATCH_RECORDS) + b"\n"
+        scripts = {
+            "valid": post_script(directory, "valid", valid, "application/json"),
+            "invalid": post_script(directory, "invalid", invalid, "application/json"),
+            "batch": post_script(directory, "batch", batch, "application/x-ndjson"),
+        }
+        with running_server(directory) as server:
+            base = f"http://127.0.0.1:{server.port}"
+            ceiling = median_load(f"{base}/healthz", None)
+            results = {
+                "GET /healthz (ceiling)": ceiling,
+                "POST /v1/validate, valid 2 KB": median_load(f"{base}/v1/validate", scripts["valid"]),
+                "POST /v1/validate, invalid 2 KB": median_load(f"{base}/v1/validate", scripts["invalid"]),
+                f"POST /v1/validate/batch, {BATCH_RECORDS} valid": median_load(
+                    f"{base}/v1/validate/batch", scripts["batch"], BATCH_CONNECTIONS
+                ),
+            }
+            server.stop()
+    print(f"HTTP: granian, 2 workers, wrk -t2 -c{CONNECTIONS} -d{SECONDS}s, median of {RUNS} runs, loopback")
+    print(f"{'endpoint':<40}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'vs ceiling':>12}{'errors':>8}")
+    for name, load in results.items():
+        ratio = load.requests_per_second / ceiling.requests_per_second
+        print(
+            f"{name:<40}{load.requests_per_second:>10,.0f}{load.p50_ms:>9.2f}{load.p99_ms:>9.2f}"
+            f"{ratio:>11.0%}{load.errors:>8}"
+        )
+    batch_rate = results[f"POST /v1/validate/batch, {BATCH_RECORDS} valid"].requests_per_second * BATCH_RECORDS
+    print(f"batch: {batch_rate:,.0f} payloads/s (target: at least 150,000)")
+    valid_ratio = results["POST /v1/validate, valid 2 KB"].requests_per_second / ceiling.requests_per_second
+    print(f"valid single payload: {valid_ratio:.0%} of the /healthz ceiling (target: at least 85%)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

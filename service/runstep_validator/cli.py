@@ -1,76 +1,120 @@
-"""The `runstep-validator` command line. `run()` does the work and returns the exit code; only `main()` exits."""
+"""The `runstep-validator` command line. `run()` does the work and returns the exit code; only `main()` exits.
+
+Exit codes never blur: 0 all valid, 1 something invalid (or, for check-schemas, a problem in the schemas),
+2 a usage error, an unreadable file or broken schemas.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
-from .core import get_validator
 from .errors import RunStepValidatorError
 from .schemas import DEFAULT_SCHEMA
 
-EXIT_VALID, EXIT_INVALID, EXIT_ERROR = 0, 1, 2
+EXIT_OK, EXIT_INVALID, EXIT_ERROR = 0, 1, 2
+
+
+class _UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    # argparse would print and exit; run() must return instead.
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise _UsageError(f"{self.prog}: {message}\n{self.format_usage()}")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="runstep-validator", description="Validate OpenAI Assistants run steps.")
-    commands = parser.add_subparsers(dest="command", required=True)
-    validate = commands.add_parser("validate", help="validate run-step JSON files")
-    validate.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files, or folders of *.json files")
-    validate.add_argument("--schema", default=DEFAULT_SCHEMA, help="entry schema (default: %(default)s)")
-    serve = commands.add_parser(
-        "serve", help="serve the HTTP API under granian (settings also from RUNSTEP_VALIDATOR_*)"
+    parser = _Parser(prog="runstep-validator", description="Validate OpenAI Assistants run steps.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    validate = commands.add_parser("validate", help="validate files of run steps")
+    validate.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help="*.json (a run step, an array, or a list response), *.jsonl / *.ndjson, any of them .gz; "
+        "folders are searched recursively; - reads standard input",
     )
+    validate.add_argument("--schema", default=DEFAULT_SCHEMA, help="entry schema (default: %(default)s)")
+    validate.add_argument("--format", choices=("text", "json", "github"), default="text", help="output format")
+    validate.add_argument("--warnings-as-errors", action="store_true", help="fail on warnings too")
+
+    check = commands.add_parser("check-schemas", help="check the schema files themselves")
+    check.add_argument("directory", nargs="?", type=Path, help="folder of *.schema.json (default: the shipped one)")
+    check.add_argument("--fix", action="store_true", help="rewrite files that are not canonically formatted")
+
+    serve = commands.add_parser("serve", help="serve the HTTP API (settings also from RUNSTEP_VALIDATOR_*)")
     serve.add_argument("--host", help="address to listen on (default: 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default: 8000)")
     serve.add_argument("--workers", type=int, help="worker processes (default: 2)")
     return parser
 
 
-def _files(paths: Sequence[Path]) -> list[Path]:
-    return [found for path in paths for found in (sorted(path.rglob("*.json")) if path.is_dir() else [path])]
-
-
-def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
+def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO, stdin: BinaryIO | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
-    except SystemExit as exc:  # argparse has already written its usage message
-        return EXIT_VALID if exc.code == 0 else EXIT_ERROR
-    if args.command == "serve":
-        return _serve(args, stderr)
+    except _UsageError as exc:
+        stderr.write(str(exc))
+        return EXIT_ERROR
+    except SystemExit as exc:  # --help and --version print and stop
+        return EXIT_OK if exc.code in (0, None) else EXIT_ERROR
     try:
-        validator = get_validator(args.schema)
-        invalid = 0
-        for path in _files(args.paths):
-            report = validator.validate(path.read_bytes())
-            invalid += not report.valid
-            for unit in report.errors:
-                stdout.write(f"{path}: error: {unit.describe()}\n")
-            for unit in report.warnings:
-                stdout.write(f"{path}: warning: {unit.describe()}\n")
-            if report.valid:
-                stdout.write(f"{path}: valid\n")
-    except (OSError, RunStepValidatorError) as exc:
+        if args.command == "validate":
+            return _validate(args, stdout, stdin)
+        if args.command == "check-schemas":
+            return _check_schemas(args, stdout)
+        return _serve(args)
+    except RunStepValidatorError as exc:
         stderr.write(f"runstep-validator: {exc}\n")
         return EXIT_ERROR
-    return EXIT_INVALID if invalid else EXIT_VALID
 
 
-def _serve(args: argparse.Namespace, stderr: TextIO) -> int:
+def _validate(args: argparse.Namespace, stdout: TextIO, stdin: BinaryIO | None) -> int:
+    from .checker import Checker, expand
+    from .core import get_validator
+    from .reporters import REPORTERS, TextReporter
+
+    checker = Checker(get_validator(args.schema))
+    results = [checker.check(name, stdin) for name in expand(args.paths)]
+    reporter = TextReporter(_wants_color(stdout)) if args.format == "text" else REPORTERS[args.format]()
+    reporter.report(results, stdout)
+    if any(result.problem is not None for result in results):
+        return EXIT_ERROR
+    failed = any(result.invalid or (args.warnings_as_errors and result.warnings) for result in results)
+    return EXIT_INVALID if failed else EXIT_OK
+
+
+def _wants_color(stream: TextIO) -> bool:
+    return stream.isatty() and "NO_COLOR" not in os.environ
+
+
+def _check_schemas(args: argparse.Namespace, stdout: TextIO) -> int:
+    from .schema_checks import check_schemas
+    from .schemas import default_schema_dir
+
+    directory = args.directory or default_schema_dir()
+    problems = check_schemas(directory, fix=args.fix)
+    for problem in problems:
+        stdout.write(f"{problem.path}: {problem.message}\n")
+    files = len(list(directory.rglob("*.schema.json")))
+    stdout.write(f"{files} schema files: {len(problems) or 'no'} problem{'' if len(problems) == 1 else 's'}\n")
+    return EXIT_INVALID if problems else EXIT_OK
+
+
+def _serve(args: argparse.Namespace) -> int:
     from .config import Settings
     from .server import serve
 
     overrides = {name: getattr(args, name) for name in ("host", "port", "workers") if getattr(args, name) is not None}
-    try:
-        serve(Settings.load(overrides=overrides))
-    except RunStepValidatorError as exc:
-        stderr.write(f"runstep-validator: {exc}\n")
-        return EXIT_ERROR
-    return EXIT_VALID
+    serve(Settings.load(overrides=overrides))
+    return EXIT_OK
 
 
 def main() -> None:
-    sys.exit(run(sys.argv[1:], sys.stdout, sys.stderr))
+    sys.exit(run(sys.argv[1:], sys.stdout, sys.stderr, sys.stdin.buffer))

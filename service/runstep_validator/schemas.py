@@ -39,7 +39,7 @@ def default_schema_dir() -> Path:
     raise SchemaError(f"no schemas found: neither {packaged} nor {checkout} exists")
 
 
-def _refuse_to_fetch(uri: str) -> Resource[Any]:
+def refuse_to_fetch(uri: str) -> Resource[Any]:
     # Nothing is ever fetched: a $ref outside the registry is a broken schema, reported before any payload.
     raise NoSuchResource(ref=uri)  # type: ignore[call-arg]  # attrs-generated __init__
 
@@ -85,25 +85,25 @@ def iter_references(node: object) -> Iterator[str]:
             yield from iter_references(item)
 
 
-def find_problems(documents: list[SchemaDocument], registry: Registry[Any]) -> list[str]:
+def find_problems(documents: list[SchemaDocument], registry: Registry[Any]) -> list[tuple[Path, str]]:
     """What makes these documents unusable: metaschema violations, duplicate `$id`s, unresolvable `$ref`s."""
-    problems: list[str] = []
+    problems: list[tuple[Path, str]] = []
     seen: dict[str, Path] = {}
     for doc in documents:
         if doc.id in seen:
-            problems.append(f"{doc.path}: $id {doc.id} is already used by {seen[doc.id]}")
+            problems.append((doc.path, f"$id {doc.id} is already used by {seen[doc.id]}"))
         seen[doc.id] = doc.path
         try:
             Draft202012Validator.check_schema(doc.contents)
         except MetaschemaViolation as exc:
             where = "/".join(str(p) for p in exc.absolute_path)
-            problems.append(f"{doc.path}: not a valid draft 2020-12 schema at /{where}: {exc.message}")
+            problems.append((doc.path, f"not a valid draft 2020-12 schema at /{where}: {exc.message}"))
         resolver = registry.resolver(base_uri=doc.id)
         for ref in iter_references(doc.contents):
             try:
                 resolver.lookup(ref)
             except Unresolvable:
-                problems.append(f"{doc.path}: $ref {ref!r} does not resolve offline")
+                problems.append((doc.path, f"$ref {ref!r} does not resolve offline"))
     return problems
 
 
@@ -123,12 +123,12 @@ class SchemaSet:
         if not paths:
             raise SchemaError(f"{root}: no *{SCHEMA_SUFFIX} files")
         documents = [read_document(path, root) for path in paths]
-        registry: Registry[Any] = Registry(retrieve=_refuse_to_fetch).with_resources(  # type: ignore[call-arg]
+        registry: Registry[Any] = Registry(retrieve=refuse_to_fetch).with_resources(  # type: ignore[call-arg]
             (doc.id, Resource.from_contents(doc.contents)) for doc in documents
         )
         problems = find_problems(documents, registry)
         if problems:
-            raise SchemaError("broken schemas:\n" + "\n".join(problems))
+            raise SchemaError("broken schemas:\n" + "\n".join(f"{path}: {message}" for path, message in problems))
         return cls(root, tuple(documents), registry.crawl())
 
     @cached_property

@@ -1,0 +1,115 @@
+"""The command line: golden output for every data-driven case in tests/cases/cli/ and every format, exit codes,
+and line/column correctness."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from runstep_validator.cli import run
+
+from .support import CASES, ROOT
+
+CLI_CASES = sorted(path for path in (CASES / "cli").iterdir() if path.is_dir())
+FORMATS = ["text", "json", "github"]
+
+
+@contextmanager
+def working_directory(path: Path) -> Iterator[None]:
+    before = Path.cwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(before)
+
+
+def invoke(argv: list[str], cwd: Path | None = None, stdin: bytes = b"") -> tuple[int, str, str]:
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with working_directory(cwd or Path.cwd()):
+        code = run(argv, stdout, stderr, io.BytesIO(stdin))
+    return code, stdout.getvalue(), stderr.getvalue()
+
+
+@pytest.mark.parametrize("output_format", FORMATS)
+@pytest.mark.parametrize("case", CLI_CASES, ids=lambda path: path.name)
+def test_cli_case(case: Path, output_format: str, golden: Callable[[str, str], None]) -> None:
+    spec = json.loads((case / "case.json").read_text())
+    stdin = (case / spec["stdin"]).read_bytes() if "stdin" in spec else b""
+
+    code, out, err = invoke(["validate", "--format", output_format, *spec["args"]], cwd=case, stdin=stdin)
+
+    assert code == spec["exit"], out + err
+    assert err == ""
+    golden(f"cli/{case.name}.{output_format}.txt", out)
+
+
+def test_usage_error_is_exit_2() -> None:
+    code, out, err = invoke(["validate"])
+
+    assert (code, out) == (2, "")
+    assert "the following arguments are required: PATH" in err
+
+
+def test_unknown_command_and_unknown_schema_are_exit_2() -> None:
+    assert invoke(["frobnicate"])[0] == 2
+    code, _, err = invoke(["validate", "--schema", "run_step.v9", str(ROOT / "examples")])
+    assert (code, err) == (2, "runstep-validator: unknown schema 'run_step.v9'; known: run_step, run_step.strict\n")
+
+
+def test_help_is_exit_0() -> None:
+    assert invoke(["--help"])[0] == 0
+
+
+def test_color_only_on_a_terminal(tmp_path: Path) -> None:
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    (tmp_path / "bad.json").write_text('{"object": "thread.run.step"}')
+    terminal = Terminal()
+    with working_directory(tmp_path):
+        run(["validate", "bad.json"], terminal, io.StringIO())
+
+    assert "\033[31m" in terminal.getvalue()
+    assert "\033[" not in invoke(["validate", "bad.json"], cwd=tmp_path)[1]
+
+
+def test_check_schemas_passes_on_the_shipped_schemas() -> None:
+    code, out, _ = invoke(["check-schemas", str(ROOT / "schemas")])
+
+    assert (code, out.splitlines()[-1]) == (0, "10 schema files: no problems")
+
+
+def test_check_schemas_reports_and_fixes(tmp_path: Path) -> None:
+    schemas = tmp_path / "schemas"
+    (schemas / "components").mkdir(parents=True)
+    for path in (ROOT / "schemas").rglob("*.schema.json"):
+        (schemas / path.relative_to(ROOT / "schemas")).write_text(path.read_text())
+    usage = schemas / "components" / "usage.schema.json"
+    contents = json.loads(usage.read_text())
+    contents["examples"].append({"prompt_tokens": -5, "completion_tokens": 0, "total_tokens": 0})
+    usage.write_text(json.dumps(contents))
+
+    code, out, _ = invoke(["check-schemas", str(schemas)])
+
+    assert code == 1
+    assert out.splitlines() == [
+        f"{usage.resolve()}: not canonically formatted (check-schemas --fix rewrites it)",
+        f"{usage.resolve()}: #/examples/3/prompt_tokens: -5 is less than the minimum of 0",
+        "10 schema files: 2 problems",
+    ]
+    code, out, _ = invoke(["check-schemas", "--fix", str(schemas)])
+    assert (code, out.splitlines()[-1]) == (1, "10 schema files: 1 problem")
+
+
+def test_check_schemas_on_a_missing_folder_is_exit_2(tmp_path: Path) -> None:
+    code, _, err = invoke(["check-schemas", str(tmp_path / "nope")])
+
+    assert (code, err) == (2, f"runstep-validator: {tmp_path / 'nope'}: not a folder\n")

@@ -116,10 +116,11 @@ class Checker:
             unit = OutputUnit("", "", str(exc), code=INVALID_JSON, line=exc.line, column=exc.column)
             result.records.append(RecordResult(0, 1, Report(False, self.validator.schema_id, (unit,))))
             return result
-        text = data.decode("utf-8", errors="replace")
+        text = None
         for record in records:
             report = self.validator.validate(record.raw)
             if report.errors or report.warnings:  # positions are only worth computing for what is reported
+                text = text or data.decode("utf-8", errors="replace")
                 report = _placed(report, record, text)
             result.records.append(RecordResult(record.index, record.line, report))
         return result

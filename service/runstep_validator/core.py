@@ -7,14 +7,13 @@ and only the linter runs. If they refuse, jsonschema gives the verdict and the f
 from __future__ import annotations
 
 from collections.abc import Iterable
-from functools import cache
-from typing import Any, Final
+from functools import cache, cached_property
+from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
-from jsonschema.exceptions import ValidationError, best_match
 
 from .errors import InvalidJSONError, RunStepDecodeError
-from .lint import VocabularyWalker, lint
+from .lint import lint
 from .locations import SchemaLocator
 from .messages import describe, pointer
 from .models import RunStep
@@ -22,6 +21,12 @@ from .parsing import parse, strip_bom
 from .report import OutputUnit, Report
 from .schemas import DEFAULT_SCHEMA, SchemaSet
 from .strict_models import StrictRunStep
+
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
+    from jsonschema.protocols import Validator as JSONSchemaValidator
+
+    from .vocabulary import VocabularyWalker
 
 Payload = bytes | bytearray | memoryview | str | object
 
@@ -59,9 +64,7 @@ class Validator:
         self.schema_id = entry.id
         self._fast = msgspec.json.Decoder(FAST_TYPES[name])
         self._typed = msgspec.json.Decoder(RunStep)
-        self._jsonschema = schemas.validator(name)
-        self._locator = SchemaLocator(schemas.registry, entry.id)
-        self._walker = VocabularyWalker(RunStep)
+        self._schemas = schemas
         self._clean = Report(valid=True, schema=self.schema_id)
 
     def validate(self, data: Payload) -> Report:
@@ -127,7 +130,24 @@ class Validator:
         report = Report(valid=True, schema=self.schema_id, warnings=vocabulary_warnings + lint(step))
         return report, None if dropped else step
 
+    @cached_property
+    def _walker(self) -> VocabularyWalker:
+        from .vocabulary import VocabularyWalker
+
+        return VocabularyWalker(RunStep)
+
+    @cached_property
+    def _locator(self) -> SchemaLocator:
+        return SchemaLocator(self._schemas.registry, self.schema_id)
+
+    @cached_property
+    def _jsonschema(self) -> JSONSchemaValidator:
+        # Built on first need: a run that only sees valid payloads never imports jsonschema at all.
+        return self._schemas.validator(self.name)
+
     def _error_units(self, errors: list[ValidationError]) -> tuple[OutputUnit, ...]:
+        from jsonschema.exceptions import best_match
+
         best = best_match(errors)  # type: ignore[no-untyped-call]  # jsonschema leaves it unannotated
         ordered: Iterable[ValidationError] = [best, *(error for error in errors if error is not best)]
         return tuple(self._error_unit(error) for error in ordered)

@@ -1,17 +1,15 @@
 """Warnings: things a schema allows but that are probably wrong. They never change a verdict.
 
-Two sources: `lint()` reads a typed `RunStep` for suspicious facts (timestamps out of order, a status without its
-timestamp, token sums that do not add up, ...), and `VocabularyWalker` reads a valid document that the Structs
-could not type, to name the unknown members and vocabulary values that sent it off the fast path.
+`lint()` reads a typed `RunStep` for suspicious facts: timestamps out of order, a status without its timestamp,
+token sums that do not add up, unknown rankers and error codes, odd or repeated ids. (Unknown members and tool
+types are named by `vocabulary.VocabularyWalker`, on the slow path.)
 """
 
 from __future__ import annotations
 
 import operator
-from typing import Any, Final, get_args
+from typing import Final, get_args
 
-import msgspec
-import msgspec.inspect as mi
 from msgspec import UNSET
 
 from .messages import excerpt, pointer
@@ -116,71 +114,3 @@ def _lint_tool_calls(details: ToolCallsDetails, found: list[OutputUnit]) -> None
 
 def _call_path(index: int, *rest: str) -> tuple[str | int, ...]:
     return ("step_details", "tool_calls", index, *rest)
-
-
-_DROPPED = object()
-_UNION_LABELS: Final = {"tool_calls": "tool call", "outputs": "code interpreter output"}
-
-
-class VocabularyWalker:
-    """Reads a schema-valid document along the Structs' types: warns about members and tagged-union types the
-    Structs do not know, and returns the document without them, ready for `msgspec.convert`."""
-
-    def __init__(self, root: type[msgspec.Struct]) -> None:
-        self._root = mi.type_info(root)
-
-    def walk(self, document: Any) -> tuple[Any, tuple[OutputUnit, ...], bool]:
-        """(typable document, warnings, whether anything had to be dropped to type it)."""
-        found: list[OutputUnit] = []
-        cleaned = self._visit(document, self._root, (), found)
-        dropped = any(unit.code == "unknown-type" for unit in found)
-        return cleaned, tuple(found), dropped
-
-    def _visit(self, value: Any, kind: mi.Type, path: tuple[str | int, ...], found: list[OutputUnit]) -> Any:
-        if isinstance(kind, mi.StructType) and isinstance(value, dict):
-            return self._visit_struct(value, kind, path, found)
-        if isinstance(kind, mi.UnionType):
-            return self._visit_union(value, kind, path, found)
-        if isinstance(kind, mi.ListType) and isinstance(value, list):
-            items = (self._visit(item, kind.item_type, (*path, i), found) for i, item in enumerate(value))
-            return [item for item in items if item is not _DROPPED]
-        return value
-
-    def _visit_struct(
-        self, value: dict[str, Any], kind: mi.StructType, path: tuple[str | int, ...], found: list[OutputUnit]
-    ) -> dict[str, Any]:
-        fields = {field.encode_name: field for field in kind.fields}
-        cleaned: dict[str, Any] = {}
-        for key, item in value.items():
-            field = fields.get(key)
-            if field is not None:
-                cleaned[key] = self._visit(item, field.type, (*path, key), found)
-            elif key == kind.tag_field:
-                cleaned[key] = item
-            else:
-                found.append(warning((*path, key), "unknown-property", f"unknown property {excerpt(key)}"))
-        return cleaned
-
-    def _visit_union(self, value: Any, kind: mi.UnionType, path: tuple[str | int, ...], found: list[OutputUnit]) -> Any:
-        if isinstance(value, list):
-            lists = [member for member in kind.types if isinstance(member, mi.ListType)]
-            return self._visit(value, lists[0], path, found) if lists else value
-        structs = [member for member in kind.types if isinstance(member, mi.StructType)]
-        if not structs or not isinstance(value, dict):
-            return value
-        tag_field = structs[0].tag_field
-        if tag_field is None:
-            return self._visit_struct(value, structs[0], path, found)
-        tag = value.get(tag_field)
-        for member in structs:
-            if member.tag == tag:
-                return self._visit_struct(value, member, path, found)
-        label = _UNION_LABELS.get(str(path[-2]) if len(path) >= 2 else "", "object")
-        found.append(
-            warning(
-                (*path, tag_field),
-                "unknown-type",
-                f"unknown {label} type {excerpt(tag)}: accepted, but only its required members were checked",
-            )
-        )
-        return _DROPPED

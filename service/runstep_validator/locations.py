@@ -7,10 +7,11 @@ ended in. Walking the path again through the registry recovers both.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
-from referencing import Registry
+if TYPE_CHECKING:
+    from referencing import Registry
 
 from .messages import pointer
 

@@ -6,10 +6,12 @@ Payloads carry user data (prompts, file contents, function outputs), so a messag
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
-from jsonschema.exceptions import ValidationError
+
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
 
 EXCERPT_CHARS = 40
 

@@ -41,14 +41,18 @@ def split_document(data: bytes) -> list[Record]:
     """The records of one JSON document: an array of run steps, an API list response `{"object": "list",
     "data": [...]}`, or a single run step. Raises `InvalidJSONError` if the document is not JSON."""
     data = strip_bom(data)
+    start = data.lstrip()[:1]
     try:
-        raws = _array.decode(data)
-    except msgspec.DecodeError:
-        try:
+        if start == b"[":
+            raws = _array.decode(data)
+        elif start == b"{" and b'"data"' in data:
             raws = _list_response.decode(data).data
-        except msgspec.DecodeError:
-            parse(data)  # not JSON at all: raise with the position
-            raws = [msgspec.Raw(data)]
+        else:  # one run step, or something the validator will report as not JSON
+            return [Record(0, 1, data)]
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        if start == b"[":
+            parse(data)  # raises with the position of the syntax error
+        return [Record(0, 1, data)]
     return list(_locate(data, [bytes(raw) for raw in raws]))
 
 

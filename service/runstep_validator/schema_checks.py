@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator
-from referencing import Registry, Resource
+from jsonschema.exceptions import SchemaError as MetaschemaViolation
+from referencing import Registry
 
 from .errors import SchemaError
-from .schemas import SCHEMA_SUFFIX, SchemaDocument, find_problems, read_document, refuse_to_fetch
+from .schemas import SCHEMA_SUFFIX, SchemaDocument, build_registry, find_problems, read_document
 
 LINE_WIDTH = 100
 
@@ -64,6 +65,17 @@ def _example_problems(document: SchemaDocument, registry: Registry[Any]) -> Iter
                 yield SchemaProblem(document.path, f"{where}/examples/{number}{location}: {error.message[:200]}")
 
 
+def _metaschema_problems(documents: list[SchemaDocument]) -> list[tuple[Path, str]]:
+    problems = []
+    for document in documents:
+        try:
+            Draft202012Validator.check_schema(document.contents)
+        except MetaschemaViolation as exc:
+            where = "".join(f"/{part}" for part in exc.absolute_path)
+            problems.append((document.path, f"not a valid draft 2020-12 schema at {where or '/'}: {exc.message}"))
+    return problems
+
+
 def check_schemas(directory: Path, fix: bool = False) -> list[SchemaProblem]:
     """Every problem of the schema files below `directory`. With `fix`, non-canonical files are rewritten
     (and not reported). Raises `SchemaError` if the folder cannot be read at all."""
@@ -89,10 +101,8 @@ def check_schemas(directory: Path, fix: bool = False) -> list[SchemaProblem]:
                 )
     if not documents and not problems:
         raise SchemaError(f"{root}: no *{SCHEMA_SUFFIX} files")
-    registry: Registry[Any] = Registry(retrieve=refuse_to_fetch).with_resources(  # type: ignore[call-arg]
-        (doc.id, Resource.from_contents(doc.contents)) for doc in documents
-    )
-    structural = find_problems(documents, registry)
+    registry = build_registry(documents)
+    structural = find_problems(documents) + _metaschema_problems(documents)
     problems += [SchemaProblem(path, message) for path, message in structural]
     if not structural:  # examples can only be checked against schemas that load
         for document in documents:

@@ -7,20 +7,18 @@ checkout or an editable install reads the top-level `schemas/` folder directly.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from functools import cached_property
-from importlib import resources
 from pathlib import Path
-from typing import Any
-
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError as MetaschemaViolation
-from jsonschema.protocols import Validator as JSONSchemaValidator
-from referencing import Registry, Resource
-from referencing.exceptions import NoSuchResource, Unresolvable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin
 
 from .errors import SchemaError, UnknownSchemaError
+
+if TYPE_CHECKING:
+    from jsonschema.protocols import Validator as JSONSchemaValidator
+    from referencing import Registry, Resource
 
 SCHEMA_SUFFIX = ".schema.json"
 DEFAULT_SCHEMA = "run_step"
@@ -30,10 +28,11 @@ DATA_KEYWORDS = frozenset({"examples", "const", "enum", "default"})
 
 def default_schema_dir() -> Path:
     """Where the schemas live for this installation."""
-    packaged = resources.files(__package__) / "schemas"
+    here = Path(__file__).resolve().parent
+    packaged = here / "schemas"
     if packaged.is_dir():
-        return Path(str(packaged))
-    checkout = Path(__file__).resolve().parents[2] / "schemas"
+        return packaged
+    checkout = here.parents[1] / "schemas"
     if checkout.is_dir():
         return checkout
     raise SchemaError(f"no schemas found: neither {packaged} nor {checkout} exists")
@@ -41,6 +40,8 @@ def default_schema_dir() -> Path:
 
 def refuse_to_fetch(uri: str) -> Resource[Any]:
     # Nothing is ever fetched: a $ref outside the registry is a broken schema, reported before any payload.
+    from referencing.exceptions import NoSuchResource
+
     raise NoSuchResource(ref=uri)  # type: ignore[call-arg]  # attrs-generated __init__
 
 
@@ -85,23 +86,51 @@ def iter_references(node: object) -> Iterator[str]:
             yield from iter_references(item)
 
 
-def find_problems(documents: list[SchemaDocument], registry: Registry[Any]) -> list[tuple[Path, str]]:
-    """What makes these documents unusable: metaschema violations, duplicate `$id`s, unresolvable `$ref`s."""
+def build_registry(documents: Iterable[SchemaDocument]) -> Registry[Any]:
+    """One offline registry of the documents: a `$ref` outside it fails instead of being fetched."""
+    from referencing import Registry, Resource
+
+    resources = [(doc.id, Resource.from_contents(doc.contents)) for doc in documents]
+    registry: Registry[Any] = Registry(retrieve=refuse_to_fetch).with_resources(resources)  # type: ignore[call-arg]
+    return registry.crawl()
+
+
+def _resolves_by_pointer(by_id: Mapping[str, SchemaDocument], base: str, ref: str) -> bool:
+    # The common form, `file#/json/pointer`, checked without referencing (whose import costs a start-up).
+    uri, _, fragment = urljoin(base, ref).partition("#")
+    node: Any = by_id[uri].contents if uri in by_id else None
+    if node is None or (fragment and not fragment.startswith("/")):
+        return False
+    for escaped in fragment.split("/")[1:]:
+        token = escaped.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict) and token in node:
+            node = node[token]
+        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+            node = node[int(token)]
+        else:
+            return False
+    return True
+
+
+def find_problems(documents: list[SchemaDocument]) -> list[tuple[Path, str]]:
+    """What makes these documents unusable at all: duplicate `$id`s and `$ref`s that do not resolve offline.
+    (Conformance to the metaschema is checked by `check-schemas`, in CI: it costs more than the rest of start-up.)"""
     problems: list[tuple[Path, str]] = []
-    seen: dict[str, Path] = {}
+    by_id: dict[str, SchemaDocument] = {}
     for doc in documents:
-        if doc.id in seen:
-            problems.append((doc.path, f"$id {doc.id} is already used by {seen[doc.id]}"))
-        seen[doc.id] = doc.path
-        try:
-            Draft202012Validator.check_schema(doc.contents)
-        except MetaschemaViolation as exc:
-            where = "/".join(str(p) for p in exc.absolute_path)
-            problems.append((doc.path, f"not a valid draft 2020-12 schema at /{where}: {exc.message}"))
-        resolver = registry.resolver(base_uri=doc.id)
+        if doc.id in by_id:
+            problems.append((doc.path, f"$id {doc.id} is already used by {by_id[doc.id].path}"))
+        by_id[doc.id] = doc
+    registry = None
+    for doc in documents:
         for ref in iter_references(doc.contents):
+            if _resolves_by_pointer(by_id, doc.id, ref):
+                continue
+            from referencing.exceptions import Unresolvable  # anchors and the like: ask referencing
+
+            registry = registry or build_registry(documents)
             try:
-                resolver.lookup(ref)
+                registry.resolver(base_uri=doc.id).lookup(ref)
             except Unresolvable:
                 problems.append((doc.path, f"$ref {ref!r} does not resolve offline"))
     return problems
@@ -109,27 +138,29 @@ def find_problems(documents: list[SchemaDocument], registry: Registry[Any]) -> l
 
 @dataclass(frozen=True)
 class SchemaSet:
-    """All schema documents of one folder, joined in a registry that never reaches the network."""
+    """All schema documents of one folder, resolved through a registry that never reaches the network."""
 
     directory: Path
     documents: tuple[SchemaDocument, ...]
-    registry: Registry[Any] = field(repr=False)
 
     @classmethod
     def load(cls, directory: Path | None = None) -> SchemaSet:
-        """Read and check every `*.schema.json` below `directory`; raise `SchemaError` if any is unusable."""
+        """Read every `*.schema.json` below `directory` and check that their `$id`s are unique and every `$ref`
+        resolves offline; raise `SchemaError` otherwise."""
         root = (directory or default_schema_dir()).resolve()
         paths = sorted(root.rglob(f"*{SCHEMA_SUFFIX}"))
         if not paths:
             raise SchemaError(f"{root}: no *{SCHEMA_SUFFIX} files")
         documents = [read_document(path, root) for path in paths]
-        registry: Registry[Any] = Registry(retrieve=refuse_to_fetch).with_resources(  # type: ignore[call-arg]
-            (doc.id, Resource.from_contents(doc.contents)) for doc in documents
-        )
-        problems = find_problems(documents, registry)
+        problems = find_problems(documents)
         if problems:
             raise SchemaError("broken schemas:\n" + "\n".join(f"{path}: {message}" for path, message in problems))
-        return cls(root, tuple(documents), registry.crawl())
+        return cls(root, tuple(documents))
+
+    @cached_property
+    def registry(self) -> Registry[Any]:
+        """Built on first use: payloads that stay on the fast path never need it."""
+        return build_registry(self.documents)
 
     @cached_property
     def entries(self) -> Mapping[str, SchemaDocument]:
@@ -143,6 +174,8 @@ class SchemaSet:
             raise UnknownSchemaError(name, tuple(self.entries)) from None
 
     def validator(self, name: str) -> JSONSchemaValidator:
-        """A validator for one entry schema. Build it once and keep it: construction is the expensive part."""
+        """A jsonschema validator for one entry schema. Build it once and keep it."""
+        from jsonschema import Draft202012Validator  # loaded only once a payload needs the slow path
+
         validator: JSONSchemaValidator = Draft202012Validator(self.entry(name).contents, registry=self.registry)
         return validator

@@ -23,7 +23,7 @@ install: $(STAMP) ## Create .venv and install the project with its dev tools
 run: $(STAMP) ## Serve the HTTP API on http://127.0.0.1:8000 (RUNSTEP_VALIDATOR_* settings apply)
 	$(BIN)/runstep-validator serve
 
-test: $(STAMP) lint typecheck ## Lint, type-check and run every test
+test: $(STAMP) lint typecheck check-schemas ## Lint, type-check, check the schemas and run every test
 	$(BIN)/python -m pytest
 
 lint: $(STAMP) ## ruff: lint and formatting check
@@ -33,9 +33,13 @@ lint: $(STAMP) ## ruff: lint and formatting check
 typecheck: $(STAMP) ## mypy --strict over the package and the tests
 	$(BIN)/mypy
 
+check-schemas: $(STAMP) ## Check schemas/: metaschema, offline $refs, examples, canonical format
+	$(BIN)/runstep-validator check-schemas schemas
+
 bench: $(STAMP) ## Benchmarks: figures and ratios against peers, measured in one run
 	@command -v wrk >/dev/null || (apt-get install -y -qq wrk >/dev/null 2>&1 || sudo apt-get install -y -qq wrk) || true
 	$(BIN)/python bench/bench_core.py
+	$(BIN)/python bench/bench_cli.py
 	$(BIN)/python bench/bench_http.py
 
 clean: ## Remove the virtualenv and caches

@@ -1,21 +1,19 @@
 """The validation core: one `Validator` per entry schema, built once, used for every payload.
 
 A payload first meets the msgspec Structs. If they decode it, it is valid (they are never looser than the schema)
-and only the linter runs. If they refuse, jsonschema gives the verdict and the full report.
+and only the linter runs. If they refuse, the slow path's engine (the schema compiled into closures, or jsonschema)
+gives the verdict and the full report.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from functools import cache, cached_property
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import msgspec
 
-from .errors import InvalidJSONError, RunStepDecodeError
+from .errors import InvalidJSONError, RunStepDecodeError, SchemaError
 from .lint import lint
-from .locations import SchemaLocator
-from .messages import describe, pointer
 from .models import RunStep
 from .parsing import parse, strip_bom
 from .report import OutputUnit, Report
@@ -23,10 +21,10 @@ from .schemas import DEFAULT_SCHEMA, SchemaSet
 from .strict_models import StrictRunStep
 
 if TYPE_CHECKING:
-    from jsonschema.exceptions import ValidationError
-    from jsonschema.protocols import Validator as JSONSchemaValidator
-
+    from .engines import Engine
     from .vocabulary import VocabularyWalker
+
+EngineName = Literal["auto", "compiled", "jsonschema"]
 
 Payload = bytes | bytearray | memoryview | str | object
 
@@ -58,9 +56,12 @@ def _json_error(exc: InvalidJSONError) -> OutputUnit:
 class Validator:
     """Validates run steps against one entry schema of a `SchemaSet`."""
 
-    def __init__(self, schemas: SchemaSet, name: str = DEFAULT_SCHEMA) -> None:
+    def __init__(self, schemas: SchemaSet, name: str = DEFAULT_SCHEMA, engine: EngineName = "auto") -> None:
+        """`engine` picks the slow path's engine: `compiled`, `jsonschema`, or `auto` (compiled when the schema
+        compiles, jsonschema otherwise)."""
         entry = schemas.entry(name)
         self.name = name
+        self.engine = engine
         self.schema_id = entry.id
         self._fast = msgspec.json.Decoder(FAST_TYPES[name])
         self._typed = msgspec.json.Decoder(RunStep)
@@ -122,9 +123,9 @@ class Validator:
         return self._judge(document)
 
     def _judge(self, document: Any) -> tuple[Report, RunStep | None]:
-        errors = list(self._jsonschema.iter_errors(document))
+        errors = self._engine.errors(document)
         if errors:
-            return Report(valid=False, schema=self.schema_id, errors=self._error_units(errors)), None
+            return Report(valid=False, schema=self.schema_id, errors=errors), None
         typable, vocabulary_warnings, dropped = self._walker.walk(document)
         step = msgspec.convert(typable, RunStep, strict=False)
         report = Report(valid=True, schema=self.schema_id, warnings=vocabulary_warnings + lint(step))
@@ -137,30 +138,18 @@ class Validator:
         return VocabularyWalker(RunStep)
 
     @cached_property
-    def _locator(self) -> SchemaLocator:
-        return SchemaLocator(self._schemas.registry, self.schema_id)
+    def _engine(self) -> Engine:
+        # Built on first need: a run that only sees valid payloads never loads either engine.
+        from .compiled import NotCompilable
+        from .engines import CompiledEngine, JSONSchemaEngine
 
-    @cached_property
-    def _jsonschema(self) -> JSONSchemaValidator:
-        # Built on first need: a run that only sees valid payloads never imports jsonschema at all.
-        return self._schemas.validator(self.name)
-
-    def _error_units(self, errors: list[ValidationError]) -> tuple[OutputUnit, ...]:
-        from jsonschema.exceptions import best_match
-
-        best = best_match(errors)  # type: ignore[no-untyped-call]  # jsonschema leaves it unannotated
-        ordered: Iterable[ValidationError] = [best, *(error for error in errors if error is not best)]
-        return tuple(self._error_unit(error) for error in ordered)
-
-    def _error_unit(self, error: ValidationError) -> OutputUnit:
-        keyword_location, absolute = self._locator.locate(list(error.absolute_schema_path))
-        return OutputUnit(
-            instance_location=pointer(error.absolute_path),
-            keyword_location=keyword_location,
-            absolute_keyword_location=absolute,
-            error=describe(error),
-            code=str(error.validator),
-        )
+        if self.engine != "jsonschema":
+            try:
+                return CompiledEngine(self._schemas, self.name)
+            except NotCompilable as exc:
+                if self.engine == "compiled":
+                    raise SchemaError(f"{self.schema_id} does not compile: {exc}") from None
+        return JSONSchemaEngine(self._schemas, self.name)
 
 
 @cache

@@ -42,8 +42,21 @@ def _names(values: Iterable[Any]) -> str:
 
 def describe(error: ValidationError) -> str:
     """The message for one jsonschema error, rewritten wherever jsonschema would paste the instance."""
-    keyword, instance, expected = error.validator, error.instance, error.validator_value
-    if "propertyNames" in error.relative_schema_path and keyword == "maxLength":
+    return describe_failure(
+        str(error.validator),
+        error.instance,
+        error.validator_value,
+        error.schema if isinstance(error.schema, dict) else {},
+        in_property_names="propertyNames" in error.relative_schema_path,
+        fallback=error.message,
+    )
+
+
+def describe_failure(
+    keyword: str, instance: Any, expected: Any, schema: dict[str, Any], *, in_property_names: bool, fallback: str
+) -> str:
+    """The message for a keyword that failed on `instance`, quoting at most short excerpts of it."""
+    if in_property_names and keyword == "maxLength":
         return f"property name {excerpt(instance)} is longer than {expected} characters"
     match keyword:
         case "type":
@@ -54,7 +67,7 @@ def describe(error: ValidationError) -> str:
         case "enum":
             return f"{excerpt(instance)} is not one of {_names(expected)}"
         case "required":
-            return error.message
+            return fallback
         case "minimum":
             return f"{excerpt(instance)} is less than the minimum of {expected}"
         case "maximum":
@@ -64,8 +77,7 @@ def describe(error: ValidationError) -> str:
         case "maxProperties":
             return f"{len(instance)} members are more than the maximum of {expected}"
         case "additionalProperties" | "unevaluatedProperties":
-            known = error.schema.get("properties", {}) if isinstance(error.schema, dict) else {}
+            known = schema.get("properties", {})
             extra = [key for key in instance if key not in known]
             return f"unexpected propert{'y' if len(extra) == 1 else 'ies'} {_names(extra)}"
-    message = error.message
-    return message if len(message) <= 2 * EXCERPT_CHARS else message[: 2 * EXCERPT_CHARS - 1] + "…"
+    return fallback if len(fallback) <= 2 * EXCERPT_CHARS else fallback[: 2 * EXCERPT_CHARS - 1] + "…"

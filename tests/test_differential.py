@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from runstep_validator import Validator, default_schemas, get_validator
+from runstep_validator.core import EngineName
 
 from .strategies import NEAR_MISSES, SWAPS, delete, mutated, paths, replace, run_steps
 from .support import EXAMPLES, example
@@ -23,10 +24,11 @@ REFERENCE = {
 DIFFERENTIAL = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
+ENGINE_NAMES: tuple[EngineName, ...] = ("compiled", "jsonschema")
 ENGINES = {
     (name, engine): Validator(default_schemas(), name, engine=engine)
     for name in SCHEMA_NAMES
-    for engine in ("compiled", "jsonschema")
+    for engine in ENGINE_NAMES
 }
 
 

@@ -11,10 +11,13 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import BinaryIO, TextIO
+from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 from .errors import RunStepValidatorError
 from .schemas import DEFAULT_SCHEMA
+
+if TYPE_CHECKING:
+    from .importing import Tally
 
 EXIT_OK, EXIT_INVALID, EXIT_ERROR = 0, 1, 2
 
@@ -49,6 +52,14 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("directory", nargs="?", type=Path, help="folder of *.schema.json (default: the shipped one)")
     check.add_argument("--fix", action="store_true", help="rewrite files that are not canonically formatted")
 
+    bulk = commands.add_parser("import", help="sort run steps into accepted and rejected files, for import pipelines")
+    bulk.add_argument("inputs", nargs="+", metavar="INPUT", help="*.jsonl / *.ndjson (streamed), *.json, .gz, or -")
+    bulk.add_argument("--accepted", required=True, type=Path, help="valid records, as they came, one per line")
+    bulk.add_argument("--rejected", required=True, type=Path, help="invalid records with their errors, JSON Lines")
+    bulk.add_argument("--report", type=Path, help="write the summary as JSON here too")
+    bulk.add_argument("--schema", default=DEFAULT_SCHEMA, help="entry schema (default: %(default)s)")
+    bulk.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes (default: %(default)s)")
+
     serve = commands.add_parser("serve", help="serve the HTTP API (settings also from RUNSTEP_VALIDATOR_*)")
     serve.add_argument("--host", help="address to listen on (default: 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default: 8000)")
@@ -69,6 +80,8 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO, stdin: BinaryIO | N
             return _validate(args, stdout, stdin)
         if args.command == "check-schemas":
             return _check_schemas(args, stdout)
+        if args.command == "import":
+            return _import(args, stdout, stderr)
         return _serve(args)
     except RunStepValidatorError as exc:
         stderr.write(f"runstep-validator: {exc}\n")
@@ -105,6 +118,45 @@ def _check_schemas(args: argparse.Namespace, stdout: TextIO) -> int:
     files = len(list(directory.rglob("*.schema.json")))
     stdout.write(f"{files} schema files: {len(problems) or 'no'} problem{'' if len(problems) == 1 else 's'}\n")
     return EXIT_INVALID if problems else EXIT_OK
+
+
+def _import(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    import json
+
+    from .core import get_validator
+    from .importing import Importer, Interrupted
+    from .progress import progress_bar
+
+    get_validator(args.schema)  # an unknown schema is a usage error before any output exists
+    if args.workers < 1:
+        stderr.write("runstep-validator: --workers must be at least 1\n")
+        return EXIT_ERROR
+    sizes = [Path(name).stat().st_size for name in args.inputs if name != "-" and Path(name).is_file()]
+    total = sum(sizes) if len(sizes) == len(args.inputs) else None
+    try:
+        with progress_bar(total, stderr) as on_progress:
+            tally = Importer(args.schema, args.workers, on_progress).run(args.inputs, args.accepted, args.rejected)
+    except Interrupted as exc:
+        stderr.write(f"runstep-validator: interrupted by {exc}; no output was written\n")
+        return 128 + exc.signal_number
+    except OSError as exc:
+        stderr.write(f"runstep-validator: {exc}\n")
+        return EXIT_ERROR
+    summary = tally.report(list(args.inputs))
+    if args.report is not None:
+        args.report.write_text(json.dumps(summary, indent=2) + "\n")
+    stdout.write(_summary_table(tally, summary))
+    return EXIT_INVALID if tally.rejected else EXIT_OK
+
+
+def _summary_table(tally: Tally, summary: dict[str, Any]) -> str:
+    lines = [f"{name:<10}{getattr(tally, name):>14,}" for name in ("records", "accepted", "rejected", "warnings")]
+    lines.append(f"accounted: {'yes' if summary['accounted'] else 'NO'} (accepted + rejected = records read)")
+    for title, key in (("error locations", "top_error_locations"), ("error kinds", "top_error_kinds")):
+        if summary[key]:
+            lines.append(f"most frequent {title}:")
+            lines += [f"{entry['count']:>12,}  {entry['name']}" for entry in summary[key]]
+    return "\n".join(lines) + "\n"
 
 
 def _serve(args: argparse.Namespace) -> int:

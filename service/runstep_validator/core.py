@@ -76,17 +76,22 @@ class Validator:
 
     def decode(self, data: Payload) -> RunStep:
         """The typed run step, or `RunStepDecodeError` carrying the report."""
-        if isinstance(data, bytes | bytearray | memoryview | str):
-            raw = strip_bom(_as_bytes(data))
-            try:
-                return self._typed_fast(self._fast.decode(raw), raw)
-            except _NOT_DECODED:
-                report, step = self._judge_json(raw)
-        else:
-            report, step = self._judge(data)
+        report, step = self.check(data)
         if step is None:
             raise RunStepDecodeError(report)
         return step
+
+    def check(self, data: Payload) -> tuple[Report, RunStep | None]:
+        """The report, and the typed run step when there is one: one pass for pipelines that validate and load."""
+        if not isinstance(data, bytes | bytearray | memoryview | str):
+            return self._judge(data)
+        raw = strip_bom(_as_bytes(data))
+        try:
+            decoded = self._fast.decode(raw)
+        except _NOT_DECODED:
+            return self._judge_json(raw)
+        step = self._typed_fast(decoded, raw)
+        return self._accepted(lint(step)), step
 
     # The fast path: the Structs accepted the payload.
 

@@ -1,0 +1,344 @@
+"""Bulk validation for import pipelines: stream run steps from files, pass the valid ones on byte for byte, set
+the invalid ones aside with their reasons, and account for every record.
+
+`iter_validate()` is the library form; `Importer` drives the command line's `import` (parallel workers, atomic
+outputs, a summary).
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import io
+import os
+import re
+import signal
+import tempfile
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import IO, Any, BinaryIO
+
+import msgspec
+
+from .core import get_validator
+from .models import RunStep
+from .records import split_document
+from .report import OutputUnit, Report
+from .schemas import DEFAULT_SCHEMA
+
+STDIN = "-"
+CHUNK_BYTES = 1 << 20  # records travel to workers about a megabyte at a time
+LINES_SUFFIXES = (".jsonl", ".ndjson")
+_INDEX = re.compile(r"/\d+(?=/|$)")
+_encoder = msgspec.json.Encoder()
+
+
+# The library API ---------------------------------------------------------------------------------------------
+
+
+class ImportResult(msgspec.Struct, frozen=True, gc=False):
+    """One record: its 0-based index, 1-based line, verdict and report; `step` is the typed run step of a valid
+    record (None when it is invalid, or valid only through vocabulary this version cannot type)."""
+
+    index: int
+    line: int
+    valid: bool
+    report: Report
+    step: RunStep | None
+    raw: bytes
+
+
+def _lines(source: Iterable[bytes | str] | BinaryIO) -> Iterator[tuple[int, bytes]]:
+    for number, line in enumerate(source, start=1):
+        raw = line.encode() if isinstance(line, str) else line
+        raw = raw.rstrip(b"\n").rstrip(b"\r")
+        if raw and not raw.isspace():
+            yield number, raw
+
+
+def iter_validate(source: Iterable[bytes | str] | BinaryIO, schema: str = DEFAULT_SCHEMA) -> Iterator[ImportResult]:
+    """Validate JSON Lines one record at a time: `source` is a binary file or any iterable of lines. Blank
+    lines are skipped; memory stays that of one record."""
+    validator = get_validator(schema)
+    for index, (line, raw) in enumerate(_lines(source)):
+        report, step = validator.check(raw)
+        yield ImportResult(index, line, report.valid, report, step if report.valid else None, raw)
+
+
+# Reading inputs ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Input:
+    """One input: a binary stream of its (gunzipped) content, and how far into the file reading has got."""
+
+    name: str
+    stream: BinaryIO | gzip.GzipFile
+    size: int | None
+    position: Callable[[], int]
+    underlying: BinaryIO | None = None  # the file under a GzipFile, which does not close it
+
+    def close(self) -> None:
+        self.stream.close()
+        if self.underlying is not None:
+            self.underlying.close()
+
+
+def open_input(name: str) -> Input:
+    if name == STDIN:
+        stdin = os.fdopen(os.dup(0), "rb")
+        return Input(name, stdin, None, lambda: 0)
+    raw = open(name, "rb")  # noqa: SIM115  # closed by Input.close
+    size = os.fstat(raw.fileno()).st_size
+    if raw.peek(2)[:2] == b"\x1f\x8b":
+        return Input(name, gzip.GzipFile(fileobj=raw, mode="rb"), size, raw.tell, raw)
+    return Input(name, raw, size, raw.tell)
+
+
+def _is_lines(item: Input) -> bool:
+    if item.name == STDIN:
+        return True
+    return item.name.removesuffix(".gz").endswith(LINES_SUFFIXES)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    source: str
+    lines: list[int]
+    raws: list[bytes]
+
+
+def chunks(item: Input, chunk_bytes: int = CHUNK_BYTES) -> Iterator[Chunk]:
+    """Records in groups of about `chunk_bytes`: JSON Lines are streamed line by line; a JSON array or list
+    response is one document, read whole."""
+    if not _is_lines(item):
+        records = split_document(item.stream.read())
+        for start in range(0, len(records), 1000):
+            part = records[start : start + 1000]
+            yield Chunk(item.name, [record.line for record in part], [_one_line(record.raw) for record in part])
+        return
+    lines: list[int] = []
+    raws: list[bytes] = []
+    size = 0
+    for number, raw in _lines(item.stream):
+        lines.append(number)
+        raws.append(raw)
+        size += len(raw)
+        if size >= chunk_bytes:
+            yield Chunk(item.name, lines, raws)
+            lines, raws, size = [], [], 0
+    if raws:
+        yield Chunk(item.name, lines, raws)
+
+
+def _one_line(raw: bytes) -> bytes:
+    # Accepted records are written one per line: a member of a pretty-printed array loses the whitespace between
+    # its tokens (msgspec.json.format keeps every token as written), and nothing else.
+    if b"\n" not in raw:
+        return raw
+    try:
+        return msgspec.json.format(raw, indent=-1)
+    except msgspec.DecodeError:
+        return raw.replace(b"\r", b" ").replace(b"\n", b" ")
+
+
+# Validating in workers -----------------------------------------------------------------------------------------
+
+
+class Verdict(msgspec.Struct, frozen=True, array_like=True, gc=False):
+    """What a worker sends back for a record that is not simply valid: its errors and warnings."""
+
+    errors: tuple[OutputUnit, ...]
+    warnings: tuple[OutputUnit, ...]
+
+
+def _ignore_interrupts() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what an interrupt means
+
+
+def judge(schema: str, raws: list[bytes]) -> list[Verdict | None]:
+    """None for each valid record without warnings, a Verdict for every other."""
+    validator = get_validator(schema)
+    verdicts: list[Verdict | None] = []
+    for raw in raws:
+        report = validator.validate(raw)
+        verdicts.append(None if report.valid and not report.warnings else Verdict(report.errors, report.warnings))
+    return verdicts
+
+
+# Writing outputs -----------------------------------------------------------------------------------------------
+
+
+class AtomicFile:
+    """Written under a temporary name beside its target and renamed over it only by `commit()`: an interrupted
+    run leaves no partial output."""
+
+    def __init__(self, target: Path) -> None:
+        self.target = target
+        handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
+        self.temporary = Path(temporary)
+        self.stream = io.BufferedWriter(io.FileIO(handle, "wb"), buffer_size=1 << 20)
+
+    def commit(self) -> None:
+        self.stream.flush()
+        os.fsync(self.stream.fileno())
+        self.stream.close()
+        os.replace(self.temporary, self.target)
+
+    def discard(self) -> None:
+        self.stream.close()
+        self.temporary.unlink(missing_ok=True)
+
+
+def rejection(source: str, line: int, raw: bytes, verdict: Verdict) -> bytes:
+    """One line of --rejected: where the record was, its text verbatim, and why it was rejected."""
+    entry: dict[str, Any] = {"source": source, "line": line}
+    try:
+        entry["text"] = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        entry["text_base64"] = base64.b64encode(raw).decode()
+    entry["errors"] = verdict.errors
+    entry["warnings"] = verdict.warnings
+    return _encoder.encode(entry) + b"\n"
+
+
+def unwrap_rejection(raw: bytes) -> bytes:
+    """A line of a --rejected file stands for its record: fixed rejected lines can be imported again."""
+    if not raw.startswith(b'{"source":'):
+        return raw
+    try:
+        entry = msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        return raw
+    text = entry.get("text") if isinstance(entry, dict) else None
+    if isinstance(text, str) and "errors" in entry:
+        return text.encode()
+    return raw
+
+
+# The run -------------------------------------------------------------------------------------------------------
+
+
+class Interrupted(Exception):
+    def __init__(self, signal_number: int) -> None:
+        super().__init__(signal.Signals(signal_number).name)
+        self.signal_number = signal_number
+
+
+@dataclass
+class Tally:
+    """Every count the summary and --report state; records == accepted + rejected is checked at the end."""
+
+    records: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    warnings: int = 0
+    locations: Counter[str] = field(default_factory=Counter)
+    kinds: Counter[str] = field(default_factory=Counter)
+
+    def count(self, verdict: Verdict | None) -> None:
+        self.records += 1
+        if verdict is None or not verdict.errors:
+            self.accepted += 1
+        else:
+            self.rejected += 1
+            for unit in verdict.errors:
+                self.locations[_INDEX.sub("/*", unit.instance_location) or "/"] += 1
+                self.kinds[unit.code or "error"] += 1
+        if verdict is not None:
+            self.warnings += len(verdict.warnings)
+
+    def report(self, inputs: list[str], top: int = 10) -> dict[str, Any]:
+        def ranked(counter: Counter[str]) -> list[dict[str, Any]]:
+            ordered = sorted(counter.items(), key=lambda item: (-item[1], item[0]))[:top]
+            return [{"name": name, "count": count} for name, count in ordered]
+
+        return {
+            "inputs": inputs,
+            "records": self.records,
+            "accepted": self.accepted,
+            "rejected": self.rejected,
+            "warnings": self.warnings,
+            "accounted": self.records == self.accepted + self.rejected,
+            "top_error_locations": ranked(self.locations),
+            "top_error_kinds": ranked(self.kinds),
+        }
+
+
+@dataclass
+class Importer:
+    """Reads inputs, validates records (in `workers` processes when more than one) in order, writes accepted
+    and rejected records atomically, and tallies everything."""
+
+    schema: str = DEFAULT_SCHEMA
+    workers: int = 1
+    on_progress: Callable[[int, int], None] | None = None  # (bytes read, records read)
+    chunk_bytes: int = CHUNK_BYTES
+    tally: Tally = field(default_factory=Tally)
+
+    def run(self, inputs: list[str], accepted: Path, rejected: Path) -> Tally:
+        outputs = [AtomicFile(accepted), AtomicFile(rejected)]
+        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+        for sig in previous:
+            signal.signal(sig, self._interrupt)
+        try:
+            self._run(inputs, outputs[0].stream, outputs[1].stream)
+            if self.tally.records != self.tally.accepted + self.tally.rejected:  # pragma: no cover - a bug
+                raise RuntimeError("records were lost: accepted + rejected != records read")
+            for output in outputs:
+                output.commit()
+        except BaseException:
+            for output in outputs:
+                output.discard()
+            raise
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        return self.tally
+
+    @staticmethod
+    def _interrupt(signal_number: int, frame: FrameType | None) -> None:
+        raise Interrupted(signal_number)
+
+    def _run(self, inputs: list[str], accepted: IO[bytes], rejected: IO[bytes]) -> None:
+        done_bytes = 0
+        for name in inputs:
+            item = open_input(name)
+            try:
+                for chunk, verdicts in self._judged(chunks(item, self.chunk_bytes)):
+                    for line, raw, verdict in zip(chunk.lines, chunk.raws, verdicts, strict=True):
+                        self.tally.count(verdict)
+                        if verdict is None or not verdict.errors:
+                            accepted.write(raw + b"\n")
+                        else:
+                            rejected.write(rejection(chunk.source, line, raw, verdict))
+                    if self.on_progress is not None:
+                        self.on_progress(done_bytes + item.position(), self.tally.records)
+                done_bytes += item.size or 0
+            finally:
+                item.close()
+
+    def _judged(self, pieces: Iterator[Chunk]) -> Iterator[tuple[Chunk, list[Verdict | None]]]:
+        unwrapped = (Chunk(c.source, c.lines, [unwrap_rejection(raw) for raw in c.raws]) for c in pieces)
+        if self.workers <= 1:
+            for chunk in unwrapped:
+                yield chunk, judge(self.schema, chunk.raws)
+            return
+        # Bounded and in order: at most two chunks per worker in flight, results taken oldest first.
+        pool = ProcessPoolExecutor(self.workers, initializer=_ignore_interrupts)
+        pending: deque[tuple[Chunk, Future[list[Verdict | None]]]] = deque()
+        try:
+            for chunk in unwrapped:
+                pending.append((chunk, pool.submit(judge, self.schema, chunk.raws)))
+                if len(pending) >= 2 * self.workers:
+                    done, future = pending.popleft()
+                    yield done, future.result()
+            while pending:
+                done, future = pending.popleft()
+                yield done, future.result()
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)

@@ -1,0 +1,170 @@
+"""Bulk import: every record accounted for, in order, across chunks and workers; outputs atomic and repeatable."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from runstep_validator.cli import run
+from runstep_validator.importing import Importer, iter_validate
+from runstep_validator.models import RunStep
+
+from .support import EXAMPLES
+
+VALID = json.dumps(json.loads((EXAMPLES / "tool_calls_function.json").read_bytes())).encode()
+MESSAGE = json.dumps(json.loads((EXAMPLES / "message_creation.json").read_bytes())).encode()
+INVALID = json.dumps(json.loads((EXAMPLES / "invalid_tool_calls.json").read_bytes())).encode()
+
+
+def numbered(count: int, every_invalid: int = 10) -> list[bytes]:
+    """Distinct records (each with its own id) so that order is visible; every tenth is invalid."""
+    records = []
+    for number in range(count):
+        document = json.loads(INVALID if number % every_invalid == 3 else VALID)
+        document["id"] = f"step_{number:06}"
+        records.append(json.dumps(document).encode())
+    return records
+
+
+def do_import(tmp_path: Path, *inputs: str, workers: int = 1, extra: tuple[str, ...] = ()) -> tuple[int, str, str]:
+    stdout, stderr = io.StringIO(), io.StringIO()
+    argv = ["import", *inputs, "--accepted", str(tmp_path / "ok.jsonl"), "--rejected", str(tmp_path / "bad.jsonl")]
+    code = run([*argv, "--workers", str(workers), *extra], stdout, stderr)
+    return code, stdout.getvalue(), stderr.getvalue()
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_counts_and_order_across_chunks_and_workers(tmp_path: Path, workers: int) -> None:
+    records = numbered(500)
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(b"\n".join(records) + b"\n")
+
+    tally = Importer(workers=workers, chunk_bytes=4096).run([str(source)], tmp_path / "ok", tmp_path / "bad")
+
+    assert (tally.records, tally.accepted, tally.rejected) == (500, 450, 50)
+    assert (tmp_path / "ok").read_bytes().splitlines() == [r for n, r in enumerate(records) if n % 10 != 3]
+    rejected = [json.loads(line) for line in (tmp_path / "bad").read_bytes().splitlines()]
+    assert [entry["line"] for entry in rejected] == list(range(4, 501, 10))
+    assert [entry["text"].encode() for entry in rejected] == [r for n, r in enumerate(records) if n % 10 == 3]
+
+
+def test_gzip_crlf_missing_final_newline_and_a_malformed_line(tmp_path: Path) -> None:
+    body = VALID + b"\r\n" + b'{"id": "step_x", "object": \r\n' + b"\r\n" + MESSAGE  # no final newline
+    (tmp_path / "in.ndjson.gz").write_bytes(gzip.compress(body))
+
+    code, out, _ = do_import(tmp_path, str(tmp_path / "in.ndjson.gz"))
+
+    assert code == 1
+    assert (tmp_path / "ok.jsonl").read_bytes() == VALID + b"\n" + MESSAGE + b"\n"
+    (entry,) = [json.loads(line) for line in (tmp_path / "bad.jsonl").read_bytes().splitlines()]
+    assert (entry["line"], entry["text"]) == (2, '{"id": "step_x", "object": ')
+    assert entry["errors"][0]["code"] == "invalid-json"
+    assert "records                3" in out
+
+
+def test_empty_input_is_all_accepted_and_writes_empty_outputs(tmp_path: Path) -> None:
+    (tmp_path / "in.jsonl").write_bytes(b"")
+
+    code, _, _ = do_import(tmp_path, str(tmp_path / "in.jsonl"), extra=("--report", str(tmp_path / "r.json")))
+
+    assert code == 0
+    assert (tmp_path / "ok.jsonl").read_bytes() == b""
+    assert (tmp_path / "bad.jsonl").read_bytes() == b""
+    assert json.loads((tmp_path / "r.json").read_text())["records"] == 0
+
+
+def test_json_array_and_list_response_inputs(tmp_path: Path) -> None:
+    (tmp_path / "a.json").write_text(json.dumps([json.loads(VALID), json.loads(INVALID)], indent=2))
+    (tmp_path / "b.json.gz").write_bytes(gzip.compress(b'{"object": "list", "data": [' + MESSAGE + b"]}"))
+
+    code, _, _ = do_import(tmp_path, str(tmp_path / "a.json"), str(tmp_path / "b.json.gz"))
+
+    assert code == 1
+    accepted = (tmp_path / "ok.jsonl").read_bytes().splitlines()
+    assert [json.loads(line) for line in accepted] == [json.loads(VALID), json.loads(MESSAGE)]
+    assert json.loads((tmp_path / "bad.jsonl").read_bytes())["line"] == 60  # where the second member starts
+
+
+def test_rerun_gives_byte_identical_outputs(tmp_path: Path) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(b"\n".join(numbered(300)))
+    outputs = []
+    for attempt in range(2):
+        code, _, _ = do_import(tmp_path, str(source), workers=2, extra=("--report", str(tmp_path / "r.json")))
+        assert code == 1, attempt
+        outputs.append([(tmp_path / name).read_bytes() for name in ("ok.jsonl", "bad.jsonl", "r.json")])
+
+    assert outputs[0] == outputs[1]
+
+
+def test_fixed_rejected_lines_import_again(tmp_path: Path) -> None:
+    (tmp_path / "in.jsonl").write_bytes(VALID + b"\n" + INVALID + b"\n")
+    do_import(tmp_path, str(tmp_path / "in.jsonl"))
+    entry = json.loads((tmp_path / "bad.jsonl").read_bytes())
+    fixed = json.loads(entry["text"])
+    fixed.update(status="completed", usage={"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3})
+    fixed["step_details"]["tool_calls"][2]["function"]["output"] = "42"
+    entry["text"] = json.dumps(fixed)
+    (tmp_path / "fixed.jsonl").write_text(json.dumps(entry) + "\n")
+
+    code, _, _ = do_import(tmp_path, str(tmp_path / "fixed.jsonl"))
+
+    assert code == 0
+    assert json.loads((tmp_path / "ok.jsonl").read_bytes()) == fixed
+
+
+def test_unreadable_input_is_exit_2_and_leaves_no_outputs(tmp_path: Path) -> None:
+    code, _, err = do_import(tmp_path, str(tmp_path / "missing.jsonl"))
+
+    assert code == 2
+    assert "No such file or directory" in err
+    assert sorted(path.name for path in tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupted_run_leaves_no_outputs(tmp_path: Path, sig: signal.Signals) -> None:
+    source = tmp_path / "big.jsonl"
+    with source.open("wb") as stream:
+        for _ in range(200):
+            stream.write(b"\n".join([VALID] * 1000) + b"\n")
+    command = [sys.executable, "-m", "runstep_validator", "import", str(source), "--workers", "2"]
+    command += ["--accepted", str(tmp_path / "ok.jsonl"), "--rejected", str(tmp_path / "bad.jsonl")]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while not list(tmp_path.glob(".ok.jsonl.*.partial")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    process.send_signal(sig)
+    _, err = process.communicate(timeout=60)
+
+    assert process.returncode == 128 + sig
+    assert f"interrupted by {sig.name}; no output was written" in err.decode()
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["big.jsonl"]
+
+
+def test_library_api_validates_and_types_in_one_pass() -> None:
+    lines: list[bytes | str] = [VALID + b"\n", b"\n", "not json\n", INVALID.decode() + "\n"]
+
+    results = list(iter_validate(lines))
+
+    assert [(r.index, r.line, r.valid) for r in results] == [(0, 1, True), (1, 3, False), (2, 4, False)]
+    assert isinstance(results[0].step, RunStep)
+    assert results[1].step is None
+    assert results[2].report.errors[0].instance_location == "/status"
+
+
+def test_library_api_reads_binary_files(tmp_path: Path) -> None:
+    (tmp_path / "in.jsonl").write_bytes(b"\n".join(numbered(20)))
+
+    with (tmp_path / "in.jsonl").open("rb") as stream:
+        verdicts = [result.valid for result in iter_validate(stream)]
+
+    assert verdicts == [number % 10 != 3 for number in range(20)]

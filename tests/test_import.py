@@ -47,7 +47,7 @@ def test_counts_and_order_across_chunks_and_workers(tmp_path: Path, workers: int
     source = tmp_path / "in.jsonl"
     source.write_bytes(b"\n".join(records) + b"\n")
 
-    tally = Importer(workers=workers, chunk_bytes=4096).run([str(source)], tmp_path / "ok", tmp_path / "bad")
+    tally = Importer(workers=workers, block_bytes=4096).run([str(source)], tmp_path / "ok", tmp_path / "bad")
 
     assert (tally.records, tally.accepted, tally.rejected) == (500, 450, 50)
     assert (tmp_path / "ok").read_bytes().splitlines() == [r for n, r in enumerate(records) if n % 10 != 3]

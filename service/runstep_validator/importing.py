@@ -14,7 +14,7 @@ import os
 import re
 import signal
 import tempfile
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -27,11 +27,11 @@ import msgspec
 from .core import get_validator
 from .models import RunStep
 from .records import split_document
-from .report import OutputUnit, Report
+from .report import Report
 from .schemas import DEFAULT_SCHEMA
 
 STDIN = "-"
-CHUNK_BYTES = 1 << 20  # records travel to workers about a megabyte at a time
+BLOCK_BYTES = 1 << 20  # input travels to workers about a megabyte at a time
 LINES_SUFFIXES = (".jsonl", ".ndjson")
 _INDEX = re.compile(r"/\d+(?=/|$)")
 _encoder = msgspec.json.Encoder()
@@ -105,34 +105,38 @@ def _is_lines(item: Input) -> bool:
     return item.name.removesuffix(".gz").endswith(LINES_SUFFIXES)
 
 
-@dataclass(frozen=True)
-class Chunk:
+class Block(msgspec.Struct, frozen=True):
+    """A run of whole lines of one input. Line `first_line + i` of the input is line `i` of `data`, unless
+    `lines` numbers them (the members of a JSON document, flattened one per line)."""
+
     source: str
-    lines: list[int]
-    raws: list[bytes]
+    first_line: int
+    data: bytes
+    lines: list[int] | None = None
 
 
-def chunks(item: Input, chunk_bytes: int = CHUNK_BYTES) -> Iterator[Chunk]:
-    """Records in groups of about `chunk_bytes`: JSON Lines are streamed line by line; a JSON array or list
-    response is one document, read whole."""
+def blocks(item: Input, block_bytes: int = BLOCK_BYTES) -> Iterator[Block]:
+    """The input in blocks of about `block_bytes`, cut at line ends: JSON Lines are streamed; a JSON array or
+    list response is one document, read whole and flattened one member per line."""
     if not _is_lines(item):
         records = split_document(item.stream.read())
         for start in range(0, len(records), 1000):
             part = records[start : start + 1000]
-            yield Chunk(item.name, [record.line for record in part], [_one_line(record.raw) for record in part])
+            data = b"\n".join(_one_line(record.raw) for record in part)
+            yield Block(item.name, 1, data, [record.line for record in part])
         return
-    lines: list[int] = []
-    raws: list[bytes] = []
-    size = 0
-    for number, raw in _lines(item.stream):
-        lines.append(number)
-        raws.append(raw)
-        size += len(raw)
-        if size >= chunk_bytes:
-            yield Chunk(item.name, lines, raws)
-            lines, raws, size = [], [], 0
-    if raws:
-        yield Chunk(item.name, lines, raws)
+    line, carry = 1, b""
+    while piece := item.stream.read(block_bytes):
+        data = carry + piece
+        cut = data.rfind(b"\n") + 1
+        if not cut:
+            carry = data
+            continue
+        carry = data[cut:]
+        yield Block(item.name, line, data[:cut])
+        line += data.count(b"\n", 0, cut)
+    if carry:
+        yield Block(item.name, line, carry)
 
 
 def _one_line(raw: bytes) -> bytes:
@@ -149,25 +153,50 @@ def _one_line(raw: bytes) -> bytes:
 # Validating in workers -----------------------------------------------------------------------------------------
 
 
-class Verdict(msgspec.Struct, frozen=True, array_like=True, gc=False):
-    """What a worker sends back for a record that is not simply valid: its errors and warnings."""
-
-    errors: tuple[OutputUnit, ...]
-    warnings: tuple[OutputUnit, ...]
-
-
 def _ignore_interrupts() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what an interrupt means
 
 
-def judge(schema: str, raws: list[bytes]) -> list[Verdict | None]:
-    """None for each valid record without warnings, a Verdict for every other."""
+class BlockResult(msgspec.Struct, frozen=True):
+    """What a worker sends back for a block. The parent still has the block, so the accepted records travel
+    back only as what to leave out (`dropped`, by line offset) and what to write differently (`replaced`):
+    sending them whole doubled the traffic between processes and cancelled the second worker's gain."""
+
+    rejected: bytes
+    dropped: list[int]
+    replaced: dict[int, bytes]
+    tally: Tally
+
+    def accepted(self, block: Block) -> bytes:
+        dropped = set(self.dropped)
+        lines = block.data.split(b"\n")
+        kept = [self.replaced.get(offset, line) for offset, line in enumerate(lines) if offset not in dropped]
+        return b"\n".join(kept) + b"\n" if kept else b""
+
+
+def process_block(schema: str, block: Block) -> BlockResult:
+    """Validate every record of a block, render the rejected ones, count everything; runs in a worker."""
     validator = get_validator(schema)
-    verdicts: list[Verdict | None] = []
-    for raw in raws:
+    rejected: list[bytes] = []
+    dropped: list[int] = []
+    replaced: dict[int, bytes] = {}
+    tally = Tally()
+    for offset, line in enumerate(block.data.split(b"\n")):
+        raw = line[:-1] if line[-1:] == b"\r" else line
+        if not raw or raw.isspace():
+            dropped.append(offset)
+            continue
+        raw = unwrap_rejection(raw)
         report = validator.validate(raw)
-        verdicts.append(None if report.valid and not report.warnings else Verdict(report.errors, report.warnings))
-    return verdicts
+        tally.count(report)
+        if report.valid:
+            if raw is not line:
+                replaced[offset] = raw
+        else:
+            dropped.append(offset)
+            number = block.lines[offset] if block.lines is not None else block.first_line + offset
+            rejected.append(rejection(block.source, number, raw, report))
+    return BlockResult(b"".join(rejected), dropped, replaced, tally)
 
 
 # Writing outputs -----------------------------------------------------------------------------------------------
@@ -194,15 +223,15 @@ class AtomicFile:
         self.temporary.unlink(missing_ok=True)
 
 
-def rejection(source: str, line: int, raw: bytes, verdict: Verdict) -> bytes:
+def rejection(source: str, line: int, raw: bytes, report: Report) -> bytes:
     """One line of --rejected: where the record was, its text verbatim, and why it was rejected."""
     entry: dict[str, Any] = {"source": source, "line": line}
     try:
         entry["text"] = raw.decode("utf-8")
     except UnicodeDecodeError:
         entry["text_base64"] = base64.b64encode(raw).decode()
-    entry["errors"] = verdict.errors
-    entry["warnings"] = verdict.warnings
+    entry["errors"] = report.errors
+    entry["warnings"] = report.warnings
     return _encoder.encode(entry) + b"\n"
 
 
@@ -229,32 +258,41 @@ class Interrupted(Exception):
         self.signal_number = signal_number
 
 
-@dataclass
-class Tally:
+class Tally(msgspec.Struct):
     """Every count the summary and --report state; records == accepted + rejected is checked at the end."""
 
     records: int = 0
     accepted: int = 0
     rejected: int = 0
     warnings: int = 0
-    locations: Counter[str] = field(default_factory=Counter)
-    kinds: Counter[str] = field(default_factory=Counter)
+    locations: dict[str, int] = msgspec.field(default_factory=dict)
+    kinds: dict[str, int] = msgspec.field(default_factory=dict)
 
-    def count(self, verdict: Verdict | None) -> None:
+    def count(self, report: Report) -> None:
         self.records += 1
-        if verdict is None or not verdict.errors:
+        self.warnings += len(report.warnings)
+        if report.valid:
             self.accepted += 1
-        else:
-            self.rejected += 1
-            for unit in verdict.errors:
-                self.locations[_INDEX.sub("/*", unit.instance_location) or "/"] += 1
-                self.kinds[unit.code or "error"] += 1
-        if verdict is not None:
-            self.warnings += len(verdict.warnings)
+            return
+        self.rejected += 1
+        for unit in report.errors:
+            location = _INDEX.sub("/*", unit.instance_location) or "/"
+            self.locations[location] = self.locations.get(location, 0) + 1
+            kind = unit.code or "error"
+            self.kinds[kind] = self.kinds.get(kind, 0) + 1
+
+    def add(self, other: Tally) -> None:
+        self.records += other.records
+        self.accepted += other.accepted
+        self.rejected += other.rejected
+        self.warnings += other.warnings
+        for mine, theirs in ((self.locations, other.locations), (self.kinds, other.kinds)):
+            for key, count in theirs.items():
+                mine[key] = mine.get(key, 0) + count
 
     def report(self, inputs: list[str], top: int = 10) -> dict[str, Any]:
-        def ranked(counter: Counter[str]) -> list[dict[str, Any]]:
-            ordered = sorted(counter.items(), key=lambda item: (-item[1], item[0]))[:top]
+        def ranked(counts: dict[str, int]) -> list[dict[str, Any]]:
+            ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:top]
             return [{"name": name, "count": count} for name, count in ordered]
 
         return {
@@ -277,7 +315,7 @@ class Importer:
     schema: str = DEFAULT_SCHEMA
     workers: int = 1
     on_progress: Callable[[int, int], None] | None = None  # (bytes read, records read)
-    chunk_bytes: int = CHUNK_BYTES
+    block_bytes: int = BLOCK_BYTES
     tally: Tally = field(default_factory=Tally)
 
     def run(self, inputs: list[str], accepted: Path, rejected: Path) -> Tally:
@@ -309,31 +347,27 @@ class Importer:
         for name in inputs:
             item = open_input(name)
             try:
-                for chunk, verdicts in self._judged(chunks(item, self.chunk_bytes)):
-                    for line, raw, verdict in zip(chunk.lines, chunk.raws, verdicts, strict=True):
-                        self.tally.count(verdict)
-                        if verdict is None or not verdict.errors:
-                            accepted.write(raw + b"\n")
-                        else:
-                            rejected.write(rejection(chunk.source, line, raw, verdict))
+                for block, result in self._processed(blocks(item, self.block_bytes)):
+                    accepted.write(result.accepted(block))
+                    rejected.write(result.rejected)
+                    self.tally.add(result.tally)
                     if self.on_progress is not None:
                         self.on_progress(done_bytes + item.position(), self.tally.records)
                 done_bytes += item.size or 0
             finally:
                 item.close()
 
-    def _judged(self, pieces: Iterator[Chunk]) -> Iterator[tuple[Chunk, list[Verdict | None]]]:
-        unwrapped = (Chunk(c.source, c.lines, [unwrap_rejection(raw) for raw in c.raws]) for c in pieces)
+    def _processed(self, pieces: Iterator[Block]) -> Iterator[tuple[Block, BlockResult]]:
         if self.workers <= 1:
-            for chunk in unwrapped:
-                yield chunk, judge(self.schema, chunk.raws)
+            for block in pieces:
+                yield block, process_block(self.schema, block)
             return
-        # Bounded and in order: at most two chunks per worker in flight, results taken oldest first.
+        # Bounded and in order: at most two blocks per worker in flight, results taken oldest first.
         pool = ProcessPoolExecutor(self.workers, initializer=_ignore_interrupts)
-        pending: deque[tuple[Chunk, Future[list[Verdict | None]]]] = deque()
+        pending: deque[tuple[Block, Future[BlockResult]]] = deque()
         try:
-            for chunk in unwrapped:
-                pending.append((chunk, pool.submit(judge, self.schema, chunk.raws)))
+            for block in pieces:
+                pending.append((block, pool.submit(process_block, self.schema, block)))
                 if len(pending) >= 2 * self.workers:
                     done, future = pending.popleft()
                     yield done, future.result()

@@ -1,0 +1,129 @@
+"""Bulk import: records/s and peak RSS for `runstep-validator import` on a generated NDJSON file of about 2 KB
+records with 1% invalid, with 1 and with 2 workers, beside the floor (a bare msgspec decode of every line of the
+same file), and the time spent on the invalid records.
+
+RECORDS (environment) sets the file size; the default is 1,000,000 records, about 2 GB.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import msgspec
+
+from runstep_validator import get_validator
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+RECORDS = int(os.environ.get("RECORDS", "1000000"))
+SCRIPT = Path(sys.executable).with_name("runstep-validator")
+
+
+def generate(path: Path) -> tuple[bytes, bytes]:
+    valid = json.loads((EXAMPLES / "tool_calls_function.json").read_bytes())
+    invalid = json.loads((EXAMPLES / "invalid_tool_calls.json").read_bytes())
+    with path.open("wb") as stream:
+        for number in range(RECORDS):
+            document = invalid if number % 100 == 42 else valid
+            document["id"] = f"step_{number:024}"
+            stream.write(msgspec.json.encode(document) + b"\n")
+    return msgspec.json.encode(valid), msgspec.json.encode(invalid)
+
+
+def tree_rss_kib(pid: int) -> int:
+    """Resident memory of a process and its children, from /proc."""
+    total = 0
+    pids = [pid]
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        pids += [int(child) for child in children]
+    except OSError:
+        return 0
+    for each in pids:
+        try:
+            for line in Path(f"/proc/{each}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
+def run_import(source: Path, workers: int, scratch: Path) -> tuple[float, int]:
+    command = [str(SCRIPT), "import", str(source), "--workers", str(workers)]
+    command += ["--accepted", str(scratch / "ok.jsonl"), "--rejected", str(scratch / "bad.jsonl")]
+    start = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    peak = 0
+
+    def watch() -> None:
+        nonlocal peak
+        while process.poll() is None:
+            peak = max(peak, tree_rss_kib(process.pid))
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    process.wait()
+    watcher.join()
+    elapsed = time.perf_counter() - start
+    if process.returncode != 1:  # 1%: some records are rejected
+        raise SystemExit(f"import exited {process.returncode}")
+    return elapsed, peak
+
+
+def floor(source: Path) -> float:
+    decoder = msgspec.json.Decoder()
+    start = time.perf_counter()
+    with source.open("rb") as stream:
+        for line in stream:
+            decoder.decode(line)
+    return time.perf_counter() - start
+
+
+def per_record(raw: bytes, count: int = 2000) -> float:
+    validate = get_validator().validate
+    validate(raw)
+    timings = []
+    for _ in range(5):
+        start = time.perf_counter()
+        for _ in range(count):
+            validate(raw)
+        timings.append((time.perf_counter() - start) / count)
+    return statistics.median(timings)
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as scratch_name:
+        scratch = Path(scratch_name)
+        source = scratch / "steps.jsonl"
+        valid, invalid = generate(source)
+        size = source.stat().st_size
+        print(f"import: {RECORDS:,} records, {size / 2**30:.2f} GiB NDJSON, 1% invalid")
+        floor_seconds = floor(source)
+        print(f"  {'bare msgspec decode (floor)':<30}{RECORDS / floor_seconds:>12,.0f} records/s")
+        for workers in (1, 2):
+            elapsed, peak = run_import(source, workers, scratch)
+            print(
+                f"  {f'import, {workers} worker' + ('s' if workers > 1 else ''):<30}{RECORDS / elapsed:>12,.0f} records/s"
+                f"   peak RSS {peak / 1024:,.0f} MiB   {elapsed:.1f} s"
+            )
+        valid_cost, invalid_cost = per_record(valid), per_record(invalid)
+        invalid_count = RECORDS // 100
+        share = invalid_count * invalid_cost / (invalid_count * invalid_cost + (RECORDS - invalid_count) * valid_cost)
+        print(
+            f"  validation per record: valid {valid_cost * 1e6:.1f} us, invalid (full report) {invalid_cost * 1e6:.1f} us;"
+            f" the 1% invalid take {share:.0%} of validation time"
+        )
+    print("  targets: at least 100,000 records/s with 2 workers, peak RSS under 300 MB")
+
+
+if __name__ == "__main__":
+    main()

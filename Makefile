@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	@touch $(STAMP)
 
 install: $(STAMP) ## Create .venv and install the project with its dev tools
@@ -38,7 +38,7 @@ check-schemas: $(STAMP) ## Check schemas/: metaschema, offline $refs, examples, 
 
 bench: $(STAMP) ## Benchmarks: figures and ratios against peers, measured in one run
 	@command -v wrk >/dev/null || (apt-get install -y -qq wrk >/dev/null 2>&1 || sudo apt-get install -y -qq wrk) || true
-	$(BIN)/python bench/bench_core.py
+	$(BIN)/python bench/bench_peers.py
 	$(BIN)/python bench/bench_cli.py
 	$(BIN)/python bench/bench_http.py
 

@@ -111,17 +111,14 @@ def main() -> None:
         print(f"  {'bare msgspec decode (floor)':<30}{RECORDS / floor_seconds:>12,.0f} records/s")
         for workers in (1, 2):
             elapsed, peak = run_import(source, workers, scratch)
-            print(
-                f"  {f'import, {workers} worker' + ('s' if workers > 1 else ''):<30}{RECORDS / elapsed:>12,.0f} records/s"
-                f"   peak RSS {peak / 1024:,.0f} MiB   {elapsed:.1f} s"
-            )
+            label = f"import, {workers} worker{'s' if workers > 1 else ''}"
+            rate = f"{RECORDS / elapsed:>12,.0f} records/s"
+            print(f"  {label:<30}{rate}   peak RSS {peak / 1024:,.0f} MiB   {elapsed:.1f} s")
         valid_cost, invalid_cost = per_record(valid), per_record(invalid)
         invalid_count = RECORDS // 100
         share = invalid_count * invalid_cost / (invalid_count * invalid_cost + (RECORDS - invalid_count) * valid_cost)
-        print(
-            f"  validation per record: valid {valid_cost * 1e6:.1f} us, invalid (full report) {invalid_cost * 1e6:.1f} us;"
-            f" the 1% invalid take {share:.0%} of validation time"
-        )
+        costs = f"valid {valid_cost * 1e6:.1f} us, invalid (full report) {invalid_cost * 1e6:.1f} us"
+        print(f"  validation per record: {costs}; the 1% invalid take {share:.0%} of validation time")
     print("  targets: at least 100,000 records/s with 2 workers, peak RSS under 300 MB")
 
 

@@ -148,7 +148,7 @@ def _placed(report: Report, record: Record, text: str) -> Report:
     return msgspec.structs.replace(
         report,
         errors=tuple(place(unit) for unit in report.errors),
-        warnings=tuple(place(unit) for unit in report.warnings),
+        pending_warnings=tuple(place(unit) for unit in report.warnings),
     )
 
 

@@ -15,8 +15,8 @@ import msgspec
 from .errors import InvalidJSONError, RunStepDecodeError, SchemaError
 from .lint import lint
 from .models import RunStep
-from .parsing import parse, strip_bom
-from .report import OutputUnit, Report
+from .parsing import UTF8_BOM, parse, strip_bom
+from .report import Deferred, OutputUnit, Report
 from .schemas import DEFAULT_SCHEMA, SchemaSet
 from .strict_models import StrictRunStep
 
@@ -66,10 +66,11 @@ class Validator:
         self._fast = msgspec.json.Decoder(FAST_TYPES[name])
         self._typed = msgspec.json.Decoder(RunStep)
         self._schemas = schemas
-        self._clean = Report(valid=True, schema=self.schema_id)
 
     def validate(self, data: Payload) -> Report:
         """The report for one payload: raw JSON (bytes or str) or an already-parsed value."""
+        if type(data) is bytes:  # the common case, first and cheapest
+            return self._validate_json(data[3:] if data.startswith(UTF8_BOM) else data)
         if isinstance(data, bytes | bytearray | memoryview | str):
             return self._validate_json(strip_bom(_as_bytes(data)))
         return self._validate_value(data)
@@ -91,7 +92,7 @@ class Validator:
         except _NOT_DECODED:
             return self._judge_json(raw)
         step = self._typed_fast(decoded, raw)
-        return self._accepted(lint(step)), step
+        return self._accepted(step), step
 
     # The fast path: the Structs accepted the payload.
 
@@ -99,16 +100,15 @@ class Validator:
         # Strict Structs give the verdict; the typed view is always the tolerant one.
         return decoded if isinstance(decoded, RunStep) else self._typed.decode(raw)
 
-    def _accepted(self, warnings: tuple[OutputUnit, ...]) -> Report:
-        # Most valid payloads have no warnings: they all share one report instead of each allocating its own.
-        return Report(valid=True, schema=self.schema_id, warnings=warnings) if warnings else self._clean
+    def _accepted(self, step: RunStep) -> Report:
+        return Report(True, self.schema_id, (), Deferred(lint, step))
 
     def _validate_json(self, raw: bytes) -> Report:
         try:
             decoded = self._fast.decode(raw)
         except _NOT_DECODED:
             return self._judge_json(raw)[0]
-        return self._accepted(lint(self._typed_fast(decoded, raw)))
+        return self._accepted(self._typed_fast(decoded, raw))
 
     def _validate_value(self, value: object) -> Report:
         try:
@@ -116,7 +116,7 @@ class Validator:
         except msgspec.ValidationError:
             return self._judge(value)[0]
         step = decoded if isinstance(decoded, RunStep) else msgspec.convert(value, RunStep)
-        return self._accepted(lint(step))
+        return self._accepted(step)
 
     # The slow path: jsonschema decides and explains.
 
@@ -133,7 +133,7 @@ class Validator:
             return Report(valid=False, schema=self.schema_id, errors=errors), None
         typable, vocabulary_warnings, dropped = self._walker.walk(document)
         step = msgspec.convert(typable, RunStep, strict=False)
-        report = Report(valid=True, schema=self.schema_id, warnings=vocabulary_warnings + lint(step))
+        report = Report(True, self.schema_id, (), vocabulary_warnings + lint(step))
         return report, None if dropped else step
 
     @cached_property

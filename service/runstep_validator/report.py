@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from typing import Any, Literal, TypeAlias
 
 import msgspec
@@ -30,13 +31,44 @@ class OutputUnit(msgspec.Struct, frozen=True, rename="camel", omit_defaults=True
         return f"{self.instance_location}: {self.error}" if self.instance_location else self.error
 
 
-class Report(msgspec.Struct, frozen=True, gc=False):
-    """The verdict on one payload. `errors` come best match first; `warnings` never affect `valid`."""
+class Deferred(msgspec.Struct, gc=False):
+    """Warnings not computed yet: `check(subject)` runs the first time anyone reads them."""
+
+    check: Callable[[Any], tuple[OutputUnit, ...]]
+    subject: Any
+
+
+class Report(msgspec.Struct, eq=False, gc=False):
+    """The verdict on one payload. `errors` come best match first; `warnings` never affect `valid`.
+
+    A valid payload's warnings are computed when first read, not when it is validated: the checks cost about as
+    much as decoding a small payload, and a caller that asks only for the verdict should not pay for them."""
 
     valid: bool
     schema: str
     errors: tuple[OutputUnit, ...] = ()
-    warnings: tuple[OutputUnit, ...] = ()
+    pending_warnings: tuple[OutputUnit, ...] | Deferred = ()
+
+    @property
+    def warnings(self) -> tuple[OutputUnit, ...]:
+        found = self.pending_warnings
+        if isinstance(found, Deferred):
+            found = self.pending_warnings = found.check(found.subject)
+        return found
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Report):
+            return NotImplemented
+        same = (self.valid, self.schema, self.errors) == (other.valid, other.schema, other.errors)
+        return same and self.warnings == other.warnings
+
+    def __hash__(self) -> int:
+        return hash((self.valid, self.schema, self.errors))
+
+    def __repr__(self) -> str:
+        return (
+            f"Report(valid={self.valid!r}, schema={self.schema!r}, errors={self.errors!r}, warnings={self.warnings!r})"
+        )
 
     @property
     def headline(self) -> str | None:

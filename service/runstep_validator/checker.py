@@ -14,6 +14,7 @@ import msgspec
 
 from .core import Validator
 from .errors import InvalidJSONError
+from .parsing import NOT_JSON
 from .positions import line_and_column, value_offset
 from .records import Record, split_document, split_lines
 from .report import INVALID_JSON, OutputUnit, Report
@@ -91,7 +92,7 @@ def _is_lines(name: str, data: bytes) -> bool:
     if name == STDIN:  # no name to go by: one JSON document if it parses as one, JSON Lines otherwise
         try:
             msgspec.json.decode(data)
-        except (msgspec.DecodeError, UnicodeDecodeError):
+        except NOT_JSON:
             return b"\n" in data.strip()
         return False
     return name.removesuffix(".gz").endswith(LINES_SUFFIXES)

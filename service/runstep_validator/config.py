@@ -24,7 +24,7 @@ class Settings:
     port: int = 8000
     workers: int = 2
     max_body_bytes: int = 10 * 1024 * 1024
-    max_batch_records: int = 100_000
+    max_batch_records: int = 10_000
     default_schema: str = DEFAULT_SCHEMA
     access_log: bool = True
 

@@ -15,7 +15,7 @@ import msgspec
 from .errors import InvalidJSONError, RunStepDecodeError, SchemaError
 from .lint import lint
 from .models import RunStep
-from .parsing import UTF8_BOM, parse, strip_bom
+from .parsing import NOT_JSON, UTF8_BOM, parse, strip_bom
 from .report import Deferred, OutputUnit, Report
 from .schemas import DEFAULT_SCHEMA, SchemaSet
 from .strict_models import StrictRunStep
@@ -33,7 +33,7 @@ FAST_TYPES: Final[dict[str, type[msgspec.Struct]]] = {
     "run_step": RunStep,
     "run_step.strict": StrictRunStep,
 }
-_NOT_DECODED = (msgspec.DecodeError, UnicodeDecodeError)
+_NOT_DECODED = NOT_JSON  # the Structs raise the same as the parser, and ValidationError (a DecodeError)
 
 
 def _as_bytes(data: bytes | bytearray | memoryview | str) -> bytes:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import sys
 from typing import Any
 
 import msgspec
@@ -16,7 +17,13 @@ import msgspec
 from .errors import InvalidJSONError
 
 UTF8_BOM = b"\xef\xbb\xbf"
+MAX_DEPTH = sys.getrecursionlimit()  # msgspec and json both stop near Python's recursion limit
+MAX_DIGITS = sys.get_int_max_str_digits() or 4300  # Python's limit on converting digits to an int
+_LONG_NUMBER = re.compile(rf"-?\d{{{MAX_DIGITS + 1},}}")
 _decoder = msgspec.json.Decoder()
+# What msgspec raises for input it will not decode: RecursionError past its depth limit, ValueError for an
+# integer longer than Python converts (4300 digits).
+NOT_JSON = (msgspec.DecodeError, UnicodeDecodeError, RecursionError, ValueError)
 _NON_FINITE = re.compile(r"[\[:,]\s*(-?(?:NaN|Infinity))")
 _LONE_SURROGATE = re.compile(
     r"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
@@ -33,7 +40,7 @@ def parse(data: bytes) -> Any:
     """The JSON value in `data`, or `InvalidJSONError` saying where it breaks."""
     try:
         return _decoder.decode(data)
-    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
+    except NOT_JSON as exc:
         raise diagnose(data, exc) from None
 
 
@@ -79,13 +86,17 @@ def diagnose(data: bytes, cause: BaseException) -> InvalidJSONError:
     try:
         json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
     except json.JSONDecodeError as exc:
-        return _error(text, exc.pos, exc.msg[0].lower() + exc.msg[1:])
+        reason = exc.msg[0].lower() + exc.msg[1:]
+        return _error(text, exc.pos, reason.removesuffix(" at"))
     except _NotInteroperable as exc:
         match = _NON_FINITE.search(text) if exc.token in {"NaN", "Infinity", "-Infinity"} else None
         offset = match.start(1) if match else text.find(exc.token)
         return _error(text, offset, exc.reason)
     except RecursionError:
-        return _error(text, 0, "nested too deeply")
+        return _error(text, 0, f"nested deeper than the parser's limit of {MAX_DEPTH} levels")
+    except ValueError:
+        digits = _LONG_NUMBER.search(text)
+        return _error(text, digits.start() if digits else 0, f"a number with more than {MAX_DIGITS} digits")
     surrogate = _LONE_SURROGATE.search(text)
     if surrogate:
         return _error(text, surrogate.start(), f"lone UTF-16 surrogate {surrogate.group()} is not a character")

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import msgspec
 
-from .parsing import parse, strip_bom
+from .parsing import NOT_JSON, parse, strip_bom
 
 
 class Record(msgspec.Struct, frozen=True, gc=False):
@@ -49,7 +49,7 @@ def split_document(data: bytes) -> list[Record]:
             raws = _list_response.decode(data).data
         else:  # one run step, or something the validator will report as not JSON
             return [Record(0, 1, data)]
-    except (msgspec.DecodeError, UnicodeDecodeError):
+    except NOT_JSON:
         if start == b"[":
             parse(data)  # raises with the position of the syntax error
         return [Record(0, 1, data)]

@@ -1,0 +1,142 @@
+"""Hostile input: each case has a defined outcome (an invalid report, or a 4xx problem), never an exception, a
+hang or a 500; and validation never reaches the network."""
+
+from __future__ import annotations
+
+import io
+import json
+import socket
+import time
+from typing import Any
+
+import pytest
+from flask import Flask
+from hypothesis import given, settings
+from jsonschema import Draft202012Validator
+
+from runstep_validator import SchemaSet, Validator, checker, default_schemas, importing, parsing, positions, validate
+from runstep_validator.cli import run
+from runstep_validator.web import create_app
+
+from .strategies import JSON_VALUES
+from .support import EXAMPLES
+
+BASE = (EXAMPLES / "message_creation.json").read_bytes()
+DEEP = b"[" * 100_000 + b"]" * 100_000
+DUPLICATE = BASE.replace(b'"status": "completed"', b'"status": 1, "status": "completed"')
+
+
+def with_member(name: str, value: bytes) -> bytes:
+    return BASE.rstrip()[:-1] + b', "' + name.encode() + b'": ' + value + b"}"
+
+
+# (name, body, valid, message of the first error or None)
+HOSTILE: list[tuple[str, bytes, bool, str | None]] = [
+    ("nesting 100,000 deep", DEEP, False, "invalid JSON: nested deeper than the parser's limit"),
+    ("nesting in an unknown member", with_member("x", DEEP), False, "invalid JSON: nested deeper"),
+    ("50 MB string", BASE.replace(b'"completed"', b'"' + b"x" * 50_000_000 + b'"'), False, '/status: "xxxxxxxx'),
+    ("10,000-digit integer", BASE.replace(b"1730284800", b"1" + b"0" * 10_000), False, "invalid JSON: a number with"),
+    ("4,000-digit integer", BASE.replace(b"1730284800", b"1" + b"0" * 4_000), True, None),
+    ("NaN", with_member("x", b"NaN"), False, "invalid JSON: NaN is not a JSON number"),
+    ("Infinity", with_member("x", b"Infinity"), False, "invalid JSON: Infinity is not a JSON number"),
+    ("-0", BASE.replace(b"1730284800", b"-0"), True, None),
+    ("1e400", with_member("x", b"1e400"), False, "invalid JSON: number 1e400 is out of the range of a double"),
+    (
+        "duplicate keys, last wins",
+        BASE.replace(b'"status": "completed"', b'"status": 1, "status": "completed"'),
+        True,
+        None,
+    ),
+    ("UTF-8 BOM", b"\xef\xbb\xbf" + BASE, True, None),
+    ("invalid UTF-8", BASE.replace(b"msg_", b"msg_\xc3\x28"), False, "invalid JSON: invalid UTF-8 byte 0xc3"),
+    ("lone surrogate", BASE.replace(b"msg_", b"msg_\\ud800"), False, "invalid JSON: lone UTF-16 surrogate"),
+    ("raw NUL byte", BASE.replace(b"msg_", b"msg_\x00"), False, "invalid JSON: invalid control character"),
+    ("escaped NUL", BASE.replace(b"msg_", b"msg_\\u0000"), True, None),
+    ("empty", b"", False, "invalid JSON: empty input"),
+    ("only whitespace", b" \r\n\t ", False, "invalid JSON: empty input"),
+    ("truncated", BASE[: len(BASE) // 2], False, "invalid JSON:"),
+]
+
+
+@pytest.mark.parametrize(("name", "body", "valid", "message"), HOSTILE, ids=[case[0] for case in HOSTILE])
+def test_core_outcome(name: str, body: bytes, valid: bool, message: str | None) -> None:
+    report = validate(body)
+
+    assert report.valid is valid, report.headline
+    if message is not None:
+        assert report.headline is not None
+        assert report.headline.startswith(message)
+        assert len(report.headline) < 200  # an excerpt, never the value
+
+
+@pytest.fixture(scope="module")
+def app() -> Flask:
+    return create_app({"access_log": False, "max_batch_records": 1000})
+
+
+@pytest.mark.parametrize(("name", "body", "valid", "message"), HOSTILE, ids=[case[0] for case in HOSTILE])
+def test_http_outcome(app: Flask, name: str, body: bytes, valid: bool, message: str | None) -> None:
+    response = app.test_client().post("/v1/validate", data=body, content_type="application/json")
+
+    if len(body) > 10 * 1024 * 1024:
+        assert response.status_code == 413
+    elif message is not None and message.startswith("invalid JSON"):
+        assert (response.status_code, response.mimetype) == (400, "application/problem+json")
+    elif not body.strip():
+        assert response.status_code == 400
+    else:
+        assert (response.status_code, response.get_json()["valid"]) == (200, valid)
+    assert len(response.data) < 100_000
+
+
+def test_http_batch_of_100000_tiny_lines_is_refused_at_the_limit(app: Flask) -> None:
+    response = app.test_client().post("/v1/validate/batch", data=b"{}\n" * 100_000, content_type="application/x-ndjson")
+
+    assert response.status_code == 413
+    assert response.get_json()["limit"] == 1000
+
+
+@pytest.mark.parametrize(("name", "body", "valid", "message"), HOSTILE[:4], ids=[case[0] for case in HOSTILE[:4]])
+def test_cli_outcome(tmp_path: Any, name: str, body: bytes, valid: bool, message: str | None) -> None:
+    (tmp_path / "case.json").write_bytes(body)
+    out = io.StringIO()
+
+    code = run(["validate", str(tmp_path / "case.json")], out, io.StringIO())
+
+    assert code == (0 if valid else 1)
+    assert len(out.getvalue()) < 2000
+
+
+REFERENCE = Draft202012Validator(default_schemas().entry("run_step").contents, registry=default_schemas().registry)
+
+
+@settings(max_examples=500, deadline=None)
+@given(value=JSON_VALUES)
+def test_arbitrary_json_values_never_raise_and_agree_with_jsonschema(value: Any) -> None:
+    assert validate(value).valid is REFERENCE.is_valid(value)
+    assert validate(json.dumps(value).encode()).valid is REFERENCE.is_valid(value)
+
+
+def test_validation_never_opens_a_socket(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("validation tried to open a socket")
+
+    monkeypatch.setattr(socket, "socket", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    schemas = SchemaSet.load()  # a fresh load: registry, compiled engine and all
+    for name in schemas.entries:
+        validator = Validator(schemas, name)
+        for path in EXAMPLES.glob("*.json"):
+            validator.validate(path.read_bytes()).to_dict()
+
+
+def test_the_regular_expressions_run_in_linear_time_on_adversarial_input() -> None:
+    patterns = [parsing._LONE_SURROGATE, parsing._NON_FINITE, parsing._LONG_NUMBER, positions._WHITESPACE]
+    patterns += [checker._POSITION, importing._INDEX]
+    adversarial = ["\\ud800" * 50_000, ":" + " " * 200_000 + "x", "1" * 200_000 + "x", " at line 1" * 50_000]
+    adversarial += ["/" + "9" * 100_000 + "x", "[" + "\t" * 200_000]
+    for pattern in patterns:
+        for text in adversarial:
+            started = time.perf_counter()
+            list(pattern.finditer(text))
+            assert time.perf_counter() - started < 2, (pattern.pattern, text[:20])

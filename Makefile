@@ -6,16 +6,16 @@ STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
 
-.PHONY: help install run test lint typecheck bench check-schemas clean
+.PHONY: help install run test lint typecheck bench loadtest check-schemas constraints audit clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-14s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,bench]'
 	@touch $(STAMP)
 
 install: $(STAMP) ## Create .venv and install the project with its dev tools
@@ -41,6 +41,14 @@ bench: $(STAMP) ## Benchmarks: figures and ratios against peers, measured in one
 	$(BIN)/python bench/bench_peers.py
 	$(BIN)/python bench/bench_cli.py
 	$(BIN)/python bench/bench_http.py
+
+constraints: $(STAMP) ## Re-pin constraints.txt to what is installed in .venv
+	@(echo "# Pinned versions of every dependency (runtime, dev and bench), used by the Makefile's install."; \
+	  echo "# Regenerate with: make constraints"; \
+	  $(BIN)/python -m pip freeze --exclude-editable | grep -v '^runstep-validator') > constraints.txt
+
+audit: $(STAMP) ## pip-audit the pinned dependencies (needs PyPI's or OSV's vulnerability data)
+	$(BIN)/pip-audit --strict --no-deps --disable-pip -r constraints.txt
 
 clean: ## Remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist

@@ -210,3 +210,33 @@ def test_settings_come_from_defaults_environment_then_overrides() -> None:
         Settings.load({"RUNSTEP_VALIDATOR_PORT": "eighty"})
     with pytest.raises(ConfigError, match="unknown setting 'prot'"):
         Settings.load({}, {"prot": 1})
+
+
+def test_detailed_output_of_a_valid_payload(client: FlaskClient) -> None:
+    response = client.post("/v1/validate?output=detailed", data=VALID, content_type=JSON)
+
+    assert response.get_json() == {
+        "valid": True,
+        "schema": "https://runstep-validator.dev/schemas/run_step.schema.json",
+        "headline": None,
+        "warnings": [],
+        "keywordLocation": "",
+        "instanceLocation": "",
+    }
+
+
+def test_blank_query_parameters_name_nothing(client: FlaskClient) -> None:
+    assert client.post("/v1/validate?schema=", data=VALID, content_type=JSON).status_code == 404
+    assert client.post("/v1/validate?output=", data=VALID, content_type=JSON).status_code == 400
+
+
+def test_fast_lane_failure_is_a_500_problem(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    def explode(*args: object) -> None:
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(app.extensions["runstep_validator"], "validate", explode)
+
+    response = app.test_client().post("/v1/validate", data=VALID, content_type=JSON)
+
+    assert (response.status_code, response.mimetype) == (500, "application/problem+json")
+    assert "secret" not in response.get_data(as_text=True)

@@ -42,6 +42,12 @@ def _ref(name: str) -> dict[str, str]:
     return {"$ref": COMPONENTS + name}
 
 
+def _any_payload(schema_name: str) -> dict[str, Any]:
+    # Any JSON value is a legal request: a payload that is not a run step is answered with a negative report,
+    # not refused. The run-step schema is named so that clients and fuzzers know what a valid one looks like.
+    return {"anyOf": [_ref(schema_name), {}]}
+
+
 def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
@@ -165,7 +171,7 @@ def build_openapi(schemas: SchemaSet, default_schema: str) -> dict[str, Any]:
                     "requestBody": {
                         "required": True,
                         "description": "A run step. Any JSON is accepted: an invalid run step gets a negative report.",
-                        "content": {"application/json": {"schema": _ref(default_schema)}},
+                        "content": {"application/json": {"schema": _any_payload(default_schema)}},
                     },
                     "responses": {
                         "200": _json(_ref("Report"), "The report, for valid and invalid payloads alike"),
@@ -182,7 +188,13 @@ def build_openapi(schemas: SchemaSet, default_schema: str) -> dict[str, Any]:
                         "required": True,
                         "content": {
                             "application/x-ndjson": {"schema": {"type": "string"}},
-                            "application/json": {"schema": {"type": "array", "items": _ref(default_schema)}},
+                            "application/json": {
+                                "schema": {
+                                    "description": "An array of run steps or an API list response; any other JSON "
+                                    "value is validated as a single record.",
+                                    "anyOf": [{"type": "array", "items": _any_payload(default_schema)}, {}],
+                                }
+                            },
                         },
                     },
                     "responses": {

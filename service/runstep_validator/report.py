@@ -93,7 +93,10 @@ class Report(msgspec.Struct, eq=False, gc=False):
         data = self.to_dict()
         if output == "detailed":
             del data["errors"]
-            data.update(_nest([msgspec.to_builtins(unit) for unit in self.errors]))
+            if self.errors:
+                data.update(_nest([msgspec.to_builtins(unit) for unit in self.errors]))
+            else:
+                data.update(keywordLocation="", instanceLocation="")
         return data
 
 

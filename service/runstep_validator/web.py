@@ -63,6 +63,9 @@ class Encoded(msgspec.Struct, frozen=True):
         return Response(self.body, status=self.status, mimetype=self.media_type)
 
 
+INTERNAL_ERROR = Problem(500, "internal-error", "Internal error", "the server failed; the error is logged")
+
+
 def too_large(limit: int) -> Problem:
     detail = f"the body is larger than the limit of {limit} bytes"
     return Problem(413, "payload-too-large", "Payload too large", detail, limit=limit)
@@ -119,7 +122,7 @@ class Service:
         """The validator and output format named by a query string; `Problem` if either is unknown."""
         found = self._queries.get(query)
         if found is None:
-            params = dict(parse_qsl(query))
+            params = dict(parse_qsl(query, keep_blank_values=True))  # `?schema=` names no schema: a 404
             found = self._validator(params.get("schema")), self._output(params.get("output"))
             if len(self._queries) < 256:  # bounded: query strings come from clients
                 self._queries[query] = found
@@ -240,6 +243,9 @@ class ValidateFastLane:
             if problem.slug != "truncated-body":
                 return self.app(environ, start_response)
             answer = Encoded.problem(problem)
+        except Exception:  # the same answer as Flask's handler gives: logged here, a bare problem for the client
+            log.exception("unexpected error on POST /v1/validate")
+            answer = Encoded.problem(INTERNAL_ERROR)
         headers = [("Content-Type", answer.media_type), ("Content-Length", str(len(answer.body)))]
         start_response(f"{answer.status} {HTTP_STATUS_CODES[answer.status].upper()}", headers)  # as werkzeug does
         return [answer.body]
@@ -298,7 +304,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     @app.errorhandler(Exception)
     def on_unexpected(exc: Exception) -> Response:
         log.exception("unexpected error on %s %s", request.method, request.path[:100])
-        return on_problem(Problem(500, "internal-error", "Internal error", "the server failed; the error is logged"))
+        return on_problem(INTERNAL_ERROR)
 
     @app.post("/v1/validate")
     def validate() -> Response:

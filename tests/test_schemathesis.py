@@ -1,0 +1,29 @@
+"""schemathesis against the service's own /openapi.json on a live server: no 5xx, every status documented, every
+response conforming to its documented schema, and requests the document calls invalid refused."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from runstep_validator.testing import running_server
+
+pytestmark = pytest.mark.slow
+
+
+def test_openapi_contract_holds_on_a_live_server(tmp_path: Path) -> None:
+    with running_server(tmp_path, access_log="false") as server:
+        command = [
+            str(Path(sys.executable).with_name("schemathesis")),
+            "run",
+            f"http://127.0.0.1:{server.port}/openapi.json",
+        ]
+        command += ["--checks", "all", "--max-examples", "60", "--seed", "20261124", "--no-color"]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+        log = server.log
+
+    assert done.returncode == 0, done.stdout[-4000:]
+    assert "Traceback" not in log

@@ -140,3 +140,38 @@ def test_the_regular_expressions_run_in_linear_time_on_adversarial_input() -> No
             started = time.perf_counter()
             list(pattern.finditer(text))
             assert time.perf_counter() - started < 2, (pattern.pattern, text[:20])
+
+
+SECRET = "sk-CONFIDENTIAL-4242"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        BASE.replace(b'"completed"', f'"{SECRET}"'.encode()),
+        with_member(SECRET, b"1"),
+        BASE.replace(b"step_", SECRET.encode() + b"_"),  # an id-prefix warning quotes the id
+        BASE.replace(b'"completed"', f'"\\ud800{SECRET}"'.encode()),
+        with_member("x", SECRET.replace("sk-CONFIDENTIAL-", "1e4").encode() + b"00"),
+    ],
+    ids=["error", "unknown member", "warning", "not JSON", "number token"],
+)
+def test_redacted_reports_quote_no_payload_value(body: bytes) -> None:
+    quoted = validate(body)
+    redacted = validate(body, redact=True)
+
+    assert redacted.valid is quoted.valid
+    text = json.dumps(redacted.to_dict())
+    assert SECRET not in text
+    assert "4242" not in text
+    assert [unit.instance_location for unit in redacted.errors] == [unit.instance_location for unit in quoted.errors]
+
+
+def test_redaction_is_a_service_setting() -> None:
+    app = create_app({"access_log": False, "redact_values": True})
+    body = BASE.replace(b'"completed"', f'"{SECRET}"'.encode())
+
+    response = app.test_client().post("/v1/validate", data=body, content_type="application/json")
+
+    assert response.get_json()["errors"][0]["error"].startswith("a string is not one of")
+    assert SECRET not in response.get_data(as_text=True)

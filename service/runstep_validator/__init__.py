@@ -6,7 +6,7 @@
 False
 """
 
-from .core import Validator, decode, default_schemas, get_validator, validate
+from .core import RedactingValidator, Validator, decode, default_schemas, get_validator, validate
 from .errors import (
     InvalidJSONError,
     RunStepDecodeError,
@@ -22,6 +22,7 @@ __all__ = [
     "DEFAULT_SCHEMA",
     "InvalidJSONError",
     "OutputUnit",
+    "RedactingValidator",
     "Report",
     "RunStep",
     "RunStepDecodeError",

@@ -47,6 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("--schema", default=DEFAULT_SCHEMA, help="entry schema (default: %(default)s)")
     validate.add_argument("--format", choices=("text", "json", "github"), default="text", help="output format")
     validate.add_argument("--warnings-as-errors", action="store_true", help="fail on warnings too")
+    validate.add_argument("--redact", action="store_true", help="quote no payload values in messages")
 
     check = commands.add_parser("check-schemas", help="check the schema files themselves")
     check.add_argument("directory", nargs="?", type=Path, help="folder of *.schema.json (default: the shipped one)")
@@ -93,7 +94,7 @@ def _validate(args: argparse.Namespace, stdout: TextIO, stdin: BinaryIO | None) 
     from .core import get_validator
     from .reporters import REPORTERS, TextReporter
 
-    checker = Checker(get_validator(args.schema))
+    checker = Checker(get_validator(args.schema, args.redact))
     results = [checker.check(name, stdin) for name in expand(args.paths)]
     reporter = TextReporter(_wants_color(stdout)) if args.format == "text" else REPORTERS[args.format]()
     reporter.report(results, stdout)

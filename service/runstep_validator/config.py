@@ -27,6 +27,7 @@ class Settings:
     max_batch_records: int = 10_000
     default_schema: str = DEFAULT_SCHEMA
     access_log: bool = True
+    redact_values: bool = False  # reports name the kind of a payload value instead of quoting an excerpt
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None) -> Settings:

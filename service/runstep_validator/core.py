@@ -7,6 +7,7 @@ gives the verdict and the full report.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import cache, cached_property
 from typing import TYPE_CHECKING, Any, Final, Literal
 
@@ -14,6 +15,7 @@ import msgspec
 
 from .errors import InvalidJSONError, RunStepDecodeError, SchemaError
 from .lint import lint
+from .messages import redacting
 from .models import RunStep
 from .parsing import NOT_JSON, UTF8_BOM, parse, strip_bom
 from .report import Deferred, OutputUnit, Report
@@ -157,6 +159,50 @@ class Validator:
         return JSONSchemaEngine(self._schemas, self.name)
 
 
+class RedactingValidator(Validator):
+    """A Validator whose reports quote no payload value at all, only its kind ("a string", "a number"): for
+    reports that end up in logs or in front of people who must not see the data."""
+
+    def validate(self, data: Payload) -> Report:
+        with redacting():
+            return self._scrubbed(super().validate(data))
+
+    def check(self, data: Payload) -> tuple[Report, RunStep | None]:
+        with redacting():
+            report, step = super().check(data)
+            return self._scrubbed(report), step
+
+    @cached_property
+    def _names(self) -> frozenset[str]:
+        """Every member name the schemas define: a location made of these and indexes quotes no payload."""
+        return frozenset(name for doc in self._schemas.documents for name in _property_names(doc.contents))
+
+    def _scrubbed(self, report: Report) -> Report:
+        # Member names the schemas do not define (metadata keys, unknown members) are payload data too.
+        def scrub(unit: OutputUnit) -> OutputUnit:
+            parts = unit.instance_location.split("/")[1:]
+            if all(part in self._names or part.isdigit() for part in parts):
+                return unit
+            hidden = "".join("/" + (part if part in self._names or part.isdigit() else "*") for part in parts)
+            return msgspec.structs.replace(unit, instance_location=hidden)
+
+        errors = tuple(scrub(unit) for unit in report.errors)
+        warnings = tuple(scrub(unit) for unit in report.warnings)  # computed now, while redacting
+        return Report(report.valid, report.schema, errors, warnings)
+
+
+def _property_names(node: object) -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "properties" and isinstance(value, dict):
+                yield from value
+            if key not in {"examples", "const", "enum", "default"}:
+                yield from _property_names(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _property_names(item)
+
+
 @cache
 def default_schemas() -> SchemaSet:
     """The schemas shipped with this package, loaded and checked once per process."""
@@ -164,18 +210,18 @@ def default_schemas() -> SchemaSet:
 
 
 @cache
-def get_validator(name: str = DEFAULT_SCHEMA) -> Validator:
-    """The shared validator for an entry schema of the shipped schemas."""
-    return Validator(default_schemas(), name)
+def get_validator(name: str = DEFAULT_SCHEMA, redact: bool = False) -> Validator:
+    """The shared validator for an entry schema of the shipped schemas; `redact` quotes no payload values."""
+    return (RedactingValidator if redact else Validator)(default_schemas(), name)
 
 
-def validate(data: Payload, schema: str = DEFAULT_SCHEMA) -> Report:
+def validate(data: Payload, schema: str = DEFAULT_SCHEMA, *, redact: bool = False) -> Report:
     """Validate one run step (JSON bytes or text, or a parsed value) against an entry schema.
 
     >>> validate(b'{"object": "thread.run.step"}').valid
     False
     """
-    return get_validator(schema).validate(data)
+    return get_validator(schema, redact).validate(data)
 
 
 def decode(data: Payload) -> RunStep:

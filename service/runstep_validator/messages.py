@@ -1,11 +1,14 @@
 """Error messages people understand, quoting no more than a short excerpt of any payload value.
 
-Payloads carry user data (prompts, file contents, function outputs), so a message never pastes a value whole.
+Payloads carry user data (prompts, file contents, function outputs), so a message never pastes a value whole;
+inside `redacting()` it quotes none at all, only what kind of value it was.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -14,18 +17,52 @@ if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError
 
 EXCERPT_CHARS = 40
+_redacting: ContextVar[bool] = ContextVar("runstep_validator_redacting", default=False)
+
+
+@contextmanager
+def redacting(enabled: bool = True) -> Iterator[None]:
+    """Within this block, messages name the kind of a payload value instead of quoting it."""
+    token = _redacting.set(enabled)
+    try:
+        yield
+    finally:
+        _redacting.reset(token)
+
+
+def kind(value: object) -> str:
+    """What sort of JSON value this is, in words: all that a redacted message says of it."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "an object" if isinstance(value, dict) else "an array"
+
+
+def token(text: str) -> str:
+    """A piece of raw input to quote after a word in a message: " " and the piece cut short, or nothing at all
+    when redacting."""
+    return "" if _redacting.get() else " " + text[:20]
 
 
 def excerpt(value: object, limit: int = EXCERPT_CHARS) -> str:
-    """A JSON rendering of `value`, cut to about `limit` characters."""
+    """A JSON rendering of `value`, cut to about `limit` characters (its kind alone when redacting)."""
+    if _redacting.get():
+        return kind(value)
     if isinstance(value, dict):
         return "{}" if not value else f"an object with {len(value)} member{'s' if len(value) != 1 else ''}"
     if isinstance(value, list):
         return "[]" if not value else f"an array of {len(value)} item{'s' if len(value) != 1 else ''}"
+    if isinstance(value, int) and value.bit_length() > 4096:
+        return "a very large integer"  # converting it to digits could exceed Python's limit
     try:
         text = msgspec.json.encode(value).decode()
     except (TypeError, ValueError, OverflowError):
-        text = repr(value)
+        text = f"a {type(value).__name__}"
     if len(text) > limit:
         text = text[: limit - 1] + "…"
     return text
@@ -38,6 +75,11 @@ def pointer(path: Iterable[object]) -> str:
 
 def _names(values: Iterable[Any]) -> str:
     return ", ".join(excerpt(value) for value in values)
+
+
+def _literals(values: Iterable[Any]) -> str:
+    # Values written in the schema, not taken from the payload: quoted even when redacting.
+    return ", ".join(msgspec.json.encode(value).decode() for value in values)
 
 
 def describe(error: ValidationError) -> str:
@@ -63,9 +105,9 @@ def describe_failure(
             types = [expected] if isinstance(expected, str) else expected
             return f"{excerpt(instance)} is not of type {', '.join(repr(t) for t in types)}"
         case "const":
-            return f"{excerpt(instance)} is not {excerpt(expected)}"
+            return f"{excerpt(instance)} is not {_literals([expected])}"
         case "enum":
-            return f"{excerpt(instance)} is not one of {_names(expected)}"
+            return f"{excerpt(instance)} is not one of {_literals(expected)}"
         case "required":
             return fallback
         case "minimum":

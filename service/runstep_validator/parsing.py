@@ -15,6 +15,7 @@ from typing import Any
 import msgspec
 
 from .errors import InvalidJSONError
+from .messages import token as quote
 
 UTF8_BOM = b"\xef\xbb\xbf"
 MAX_DEPTH = sys.getrecursionlimit()  # msgspec and json both stop near Python's recursion limit
@@ -58,7 +59,7 @@ def _reject_constant(token: str) -> Any:
 def _finite_float(token: str) -> float:
     value = float(token)
     if math.isinf(value):
-        raise _NotInteroperable(token, f"number {token[:20]} is out of the range of a double")
+        raise _NotInteroperable(token, f"number{quote(token)} is out of the range of a double")
     return value
 
 
@@ -99,5 +100,6 @@ def diagnose(data: bytes, cause: BaseException) -> InvalidJSONError:
         return _error(text, digits.start() if digits else 0, f"a number with more than {MAX_DIGITS} digits")
     surrogate = _LONE_SURROGATE.search(text)
     if surrogate:
-        return _error(text, surrogate.start(), f"lone UTF-16 surrogate {surrogate.group()} is not a character")
+        reason = f"lone UTF-16 surrogate{quote(surrogate.group())} is not a character"
+        return _error(text, surrogate.start(), reason)
     return _error(text, 0, str(cause))

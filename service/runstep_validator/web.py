@@ -25,7 +25,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.http import HTTP_STATUS_CODES
 
 from .config import Settings
-from .core import Validator, default_schemas
+from .core import RedactingValidator, Validator, default_schemas
 from .errors import InvalidJSONError, UnknownSchemaError
 from .openapi import build_openapi, serve_names
 from .problems import PROBLEM_MEDIA_TYPE, Problem
@@ -99,7 +99,8 @@ class Service:
     def __init__(self, settings: Settings) -> None:
         schemas = default_schemas()
         self.settings = settings
-        self.validators = {name: Validator(schemas, name) for name in schemas.entries}
+        kind = RedactingValidator if settings.redact_values else Validator
+        self.validators = {name: kind(schemas, name) for name in schemas.entries}
         if settings.default_schema not in self.validators:
             raise UnknownSchemaError(settings.default_schema, tuple(self.validators))
         self.openapi = _encoder.encode(build_openapi(schemas, settings.default_schema))

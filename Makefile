@@ -42,6 +42,9 @@ bench: $(STAMP) ## Benchmarks: figures and ratios against peers, measured in one
 	$(BIN)/python bench/bench_cli.py
 	$(BIN)/python bench/bench_http.py
 
+loadtest: $(STAMP) ## Load and fault test on loopback: 64 connections, a killed worker, SIGTERM (LOAD_SECONDS=60)
+	$(BIN)/python bench/loadtest.py
+
 constraints: $(STAMP) ## Re-pin constraints.txt to what is installed in .venv
 	@(echo "# Pinned versions of every dependency (runtime, dev and bench), used by the Makefile's install."; \
 	  echo "# Regenerate with: make constraints"; \

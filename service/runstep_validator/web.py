@@ -296,6 +296,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         response = Encoded.problem(problem).to_flask()
         if problem.status == 405:
             response.headers["Allow"] = ", ".join(problem.extensions["allowed"])
+        if problem.slug == "payload-too-large":
+            # The body was refused unread, so the connection cannot carry another request: say so.
+            response.headers["Connection"] = "close"
         return response
 
     @app.errorhandler(HTTPException)

@@ -1,0 +1,171 @@
+"""Load and faults against the production server on loopback, bounded in time: 64 connections mixing valid,
+invalid, malformed and oversized requests; one worker killed a third of the way in; SIGTERM near the end while
+requests are in flight. Prints requests, unexpected statuses (must be 0), p50/p99 latency, the server's memory at
+start and end, what the killed worker cost, and the exit code after SIGTERM (must be 0).
+
+LOAD_SECONDS (environment) sets the duration; the default is 60.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from runstep_validator.testing import running_server
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+SECONDS = float(os.environ.get("LOAD_SECONDS", "60"))
+CONNECTIONS = 64
+LIMIT = 64 * 1024
+
+
+def request(body: bytes, content_type: str = "application/json") -> bytes:
+    head = f"POST /v1/validate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\n"
+    return (head + f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+
+
+VALID = json.dumps(json.loads((EXAMPLES / "tool_calls_function.json").read_bytes())).encode()
+INVALID = json.dumps(json.loads((EXAMPLES / "invalid_tool_calls.json").read_bytes())).encode()
+KINDS: list[tuple[str, bytes, int]] = [  # (kind, request, the status it must get)
+    ("valid", request(VALID), 200),
+    ("valid", request(VALID), 200),
+    ("invalid", request(INVALID), 200),
+    ("malformed", request(VALID[:-40]), 400),
+    ("oversized", request(b" " * (LIMIT + 1) + VALID), 413),
+    ("wrong type", request(VALID, "text/plain"), 415),
+]
+
+
+@dataclass
+class Tally:
+    latencies: list[float] = field(default_factory=list)
+    statuses: dict[str, dict[int, int]] = field(default_factory=dict)
+    unexpected: int = 0
+    failed: list[tuple[float, str]] = field(default_factory=list)  # when and on what each connection failed
+
+    def record(self, kind: str, status: int, expected: int, latency: float) -> None:
+        self.latencies.append(latency)
+        by_kind = self.statuses.setdefault(kind, {})
+        by_kind[status] = by_kind.get(status, 0) + 1
+        self.unexpected += status != expected
+
+
+async def exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, payload: bytes) -> tuple[int, bool]:
+    writer.write(payload)
+    await writer.drain()
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {name.lower(): value.strip() for name, _, value in (line.partition(":") for line in lines[1:] if line)}
+    await reader.readexactly(int(headers.get("content-length", "0")))
+    return status, headers.get("connection", "").lower() == "close"
+
+
+async def client(number: int, port: int, tally: Tally, stop_at: float) -> None:
+    connection: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+    turn = number
+    while time.monotonic() < stop_at:
+        kind, payload, expected = KINDS[turn % len(KINDS)]
+        turn += 1
+        try:
+            if connection is None:
+                connection = await asyncio.open_connection("127.0.0.1", port)
+            started = time.monotonic()
+            status, closing = await exchange(*connection, payload)
+            tally.record(kind, status, expected, time.monotonic() - started)
+            if closing:
+                connection[1].close()
+                connection = None
+        except (OSError, asyncio.IncompleteReadError, ValueError, IndexError) as exc:
+            tally.failed.append((time.monotonic(), kind))
+            if os.environ.get("LOAD_DEBUG"):
+                print(kind, type(exc).__name__, exc, file=sys.stderr)
+            if connection is not None:
+                connection[1].close()
+            connection = None
+            await asyncio.sleep(0.05)
+    if connection is not None:
+        connection[1].close()
+
+
+def tree_rss_mib(pid: int) -> float:
+    pids = [pid]
+    try:
+        pids += [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return 0.0
+    total = 0
+    for each in pids:
+        try:
+            status = Path(f"/proc/{each}/status").read_text()
+        except OSError:
+            continue
+        total += next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
+    return total / 1024
+
+
+def workers_of(pid: int) -> list[int]:
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+async def main() -> int:
+    with tempfile.TemporaryDirectory() as scratch, running_server(Path(scratch), max_body_bytes=str(LIMIT)) as server:
+        pid, port = server.process.pid, server.port
+        tally = Tally()
+        start = time.monotonic()
+        stop_at = start + SECONDS
+        clients = [asyncio.create_task(client(n, port, tally, stop_at + 2)) for n in range(CONNECTIONS)]
+        await asyncio.sleep(min(5, SECONDS / 6))
+        rss_start = tree_rss_mib(pid)
+
+        await asyncio.sleep(max(0.0, start + SECONDS / 3 - time.monotonic()))
+        victim = workers_of(pid)[0]
+        killed_at = time.monotonic()
+        os.kill(victim, signal.SIGKILL)
+
+        await asyncio.sleep(max(0.0, stop_at - 1 - time.monotonic()))
+        rss_end = tree_rss_mib(pid)
+        answered_before_term = len(tally.latencies)
+        await asyncio.sleep(max(0.0, stop_at - time.monotonic()))
+        terminated_at = time.monotonic()
+        server.process.send_signal(signal.SIGTERM)
+        exit_code = await asyncio.to_thread(server.process.wait, 30)
+        await asyncio.gather(*clients)
+
+    # The server answers an oversized body with 413 before reading it and closes the connection, so a client
+    # still writing that body may see the close before the answer: that is refusal working, not a failure.
+    refused_early = [kind for _, kind in tally.failed if kind == "oversized"]
+    failures = [(moment, kind) for moment, kind in tally.failed if kind != "oversized"]
+    during_kill = [moment for moment, _ in failures if killed_at <= moment < terminated_at]
+    before_kill = [moment for moment, _ in failures if moment < killed_at]
+    after_term = [moment for moment, _ in failures if moment >= terminated_at]
+    latencies = sorted(tally.latencies)
+    p50 = statistics.median(latencies) * 1000
+    p99 = latencies[int(len(latencies) * 0.99)] * 1000
+    print(f"load: {CONNECTIONS} connections for {SECONDS:.0f} s on loopback against granian (2 workers)")
+    print(f"  requests answered   {len(latencies):>10,}   ({len(latencies) / SECONDS:,.0f} req/s)")
+    for kind, statuses in sorted(tally.statuses.items()):
+        print(f"    {kind:<16}{', '.join(f'{status}: {count:,}' for status, count in sorted(statuses.items()))}")
+    print(f"  unexpected statuses {tally.unexpected:>10}   (must be 0)")
+    print(f"  latency             p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+    print(f"  server RSS          {rss_start:.0f} MiB after warm-up, {rss_end:.0f} MiB at the end")
+    print(f"  oversized bodies cut off by the server's early 413: {len(refused_early):,}")
+    print(f"  failures before the worker was killed: {len(before_kill)} (must be 0)")
+    print(f"  failures after killing worker {victim}: {len(during_kill)} (requests in flight on it)")
+    print(f"  after SIGTERM: {len(latencies) - answered_before_term:,} answered in the last second and drain,")
+    print(f"                 {len(after_term)} refused once the server had stopped; server exit code {exit_code}")
+    ok = tally.unexpected == 0 and not before_kill and exit_code == 0
+    print("result: " + ("passed" if ok else "FAILED"))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))

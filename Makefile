@@ -41,6 +41,7 @@ bench: $(STAMP) ## Benchmarks: figures and ratios against peers, measured in one
 	$(BIN)/python bench/bench_peers.py
 	$(BIN)/python bench/bench_cli.py
 	$(BIN)/python bench/bench_http.py
+	$(BIN)/python bench/bench_import.py
 
 loadtest: $(STAMP) ## Load and fault test on loopback: 64 connections, a killed worker, SIGTERM (LOAD_SECONDS=60)
 	$(BIN)/python bench/loadtest.py

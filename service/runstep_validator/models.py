@@ -33,7 +33,10 @@ class MessageCreation(Closed):
     message_id: str
 
 
-class MessageCreationDetails(Closed, tag="message_creation", tag_field="type"):
+# The step details carry `type` as a plain member: the run step's own tag already picks which kind is expected,
+# and a tagged Struct decoded on its own (not in a union) would not insist on its tag being present.
+class MessageCreationDetails(Closed):
+    type: Literal["message_creation"]
     message_creation: MessageCreation
 
 
@@ -113,7 +116,8 @@ class RetrievalToolCall(Closed, tag="retrieval", tag_field="type"):
 ToolCall: TypeAlias = CodeInterpreterToolCall | FileSearchToolCall | FunctionToolCall | RetrievalToolCall
 
 
-class ToolCallsDetails(Closed, tag="tool_calls", tag_field="type"):
+class ToolCallsDetails(Closed):
+    type: Literal["tool_calls"]
     tool_calls: list[ToolCall]
 
 
@@ -134,7 +138,9 @@ class Usage(Closed):
 
 
 class RunStep(Closed):
-    """One run step (`"object": "thread.run.step"`)."""
+    """One run step (`"object": "thread.run.step"`): what every run step has. Decoded run steps are one of its
+    two kinds, `MessageCreationStep` or `ToolCallsStep`, told apart by `type`: making the step itself a tagged
+    union lets msgspec enforce, in C, that `type` names the same variant as `step_details.type`."""
 
     id: str
     object: Literal["thread.run.step"]
@@ -142,7 +148,6 @@ class RunStep(Closed):
     run_id: str
     assistant_id: str
     thread_id: str
-    type: StepType
     status: StepStatus
     step_details: StepDetails
     last_error: LastError | UnsetType | None = UNSET
@@ -154,11 +159,19 @@ class RunStep(Closed):
     metadata: Metadata | UnsetType | None = UNSET
     usage: Usage | UnsetType | None = UNSET
 
-    def __post_init__(self) -> None:
-        check_type_agreement(self.type, self.step_details)
+    @property
+    def type(self) -> StepType:
+        """`message_creation` or `tool_calls`: the tag of this step's kind."""
+        tag: StepType = self.__struct_config__.tag  # type: ignore[assignment]  # one of the two tags below
+        return tag
 
 
-def check_type_agreement(step_type: str, details: msgspec.Struct) -> None:
-    """The schemas' `type_agreement` rule; msgspec turns the ValueError into a decode failure."""
-    if step_type != details.__struct_config__.tag:
-        raise ValueError("type does not match step_details.type")
+class MessageCreationStep(RunStep, tag="message_creation", tag_field="type"):
+    step_details: MessageCreationDetails
+
+
+class ToolCallsStep(RunStep, tag="tool_calls", tag_field="type"):
+    step_details: ToolCallsDetails
+
+
+AnyRunStep: TypeAlias = MessageCreationStep | ToolCallsStep

@@ -18,9 +18,7 @@ from .models import (
     Metadata,
     Score,
     StepStatus,
-    StepType,
     TokenCount,
-    check_type_agreement,
 )
 
 # The documented vocabularies. The tolerant schema accepts other values too and the linter warns about them.
@@ -64,7 +62,8 @@ class StrictFunctionToolCall(Closed, tag="function", tag_field="type"):
 StrictToolCall: TypeAlias = CodeInterpreterToolCall | StrictFileSearchToolCall | StrictFunctionToolCall
 
 
-class StrictToolCallsDetails(Closed, tag="tool_calls", tag_field="type"):
+class StrictToolCallsDetails(Closed):
+    type: Literal["tool_calls"]
     tool_calls: list[StrictToolCall]
 
 
@@ -80,13 +79,14 @@ class StrictUsage(Closed):
 
 
 class StrictRunStep(Closed):
+    """What every run step has under the contract; decoded ones are of the two tagged kinds below."""
+
     id: str
     object: Literal["thread.run.step"]
     created_at: int
     run_id: str
     assistant_id: str
     thread_id: str
-    type: StepType
     status: StepStatus
     step_details: MessageCreationDetails | StrictToolCallsDetails
     last_error: StrictLastError | None
@@ -97,5 +97,13 @@ class StrictRunStep(Closed):
     metadata: Metadata | None
     usage: StrictUsage | None
 
-    def __post_init__(self) -> None:
-        check_type_agreement(self.type, self.step_details)
+
+class StrictMessageCreationStep(StrictRunStep, tag="message_creation", tag_field="type"):
+    step_details: MessageCreationDetails
+
+
+class StrictToolCallsStep(StrictRunStep, tag="tool_calls", tag_field="type"):
+    step_details: StrictToolCallsDetails
+
+
+AnyStrictRunStep: TypeAlias = StrictMessageCreationStep | StrictToolCallsStep

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-import msgspec
 import msgspec.inspect as mi
 
 from .lint import warning
@@ -22,7 +21,7 @@ class VocabularyWalker:
     """Reads a schema-valid document along the Structs' types: warns about members and tagged-union types the
     Structs do not know, and returns the document without them, ready for `msgspec.convert`."""
 
-    def __init__(self, root: type[msgspec.Struct]) -> None:
+    def __init__(self, root: Any) -> None:
         self._root = mi.type_info(root)
 
     def walk(self, document: Any) -> tuple[Any, tuple[OutputUnit, ...], bool]:
@@ -40,6 +39,8 @@ class VocabularyWalker:
         if isinstance(kind, mi.ListType) and isinstance(value, list):
             items = (self._visit(item, kind.item_type, (*path, i), found) for i, item in enumerate(value))
             return [item for item in items if item is not _DROPPED]
+        if isinstance(kind, mi.IntType) and isinstance(value, float):
+            return int(value)  # 5.0 is an integer to JSON Schema; msgspec converts no float past 2**53 itself
         return value
 
     def _visit_struct(
@@ -61,6 +62,8 @@ class VocabularyWalker:
         if isinstance(value, list):
             lists = [member for member in kind.types if isinstance(member, mi.ListType)]
             return self._visit(value, lists[0], path, found) if lists else value
+        if isinstance(value, float) and any(isinstance(member, mi.IntType) for member in kind.types):
+            return int(value)
         structs = [member for member in kind.types if isinstance(member, mi.StructType)]
         if not structs or not isinstance(value, dict):
             return value

@@ -151,7 +151,7 @@ def _import(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
 
 
 def _summary_table(tally: Tally, summary: dict[str, Any]) -> str:
-    lines = [f"{name:<10}{getattr(tally, name):>14,}" for name in ("records", "accepted", "rejected", "warnings")]
+    lines = [f"{name:<10}{getattr(tally, name):>14,}" for name in ("records", "accepted", "rejected")]
     lines.append(f"accounted: {'yes' if summary['accounted'] else 'NO'} (accepted + rejected = records read)")
     for title, key in (("error locations", "top_error_locations"), ("error kinds", "top_error_kinds")):
         if summary[key]:

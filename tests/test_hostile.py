@@ -175,3 +175,27 @@ def test_redaction_is_a_service_setting() -> None:
 
     assert response.get_json()["errors"][0]["error"].startswith("a string is not one of")
     assert SECRET not in response.get_data(as_text=True)
+
+
+def test_depth_limit_is_a_setting_and_reported() -> None:
+    app = create_app({"access_log": False, "max_depth": 10})
+    body = with_member("x", b"[" * 20 + b"]" * 20)
+
+    response = app.test_client().post("/v1/validate", data=body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert "nested deeper than the limit of 10 levels" in response.get_json()["detail"]
+    assert validate(body).valid  # the tolerant schema itself allows any unknown member
+
+
+def test_time_limit_stops_a_batch_and_says_so() -> None:
+    app = create_app({"access_log": False, "max_request_seconds": 0.0})
+    lines = b"\n".join([BASE.replace(b"\n", b"")] * 300)
+
+    response = app.test_client().post("/v1/validate/batch", data=lines, content_type="application/x-ndjson")
+
+    assert (response.status_code, response.get_json()["type"]) == (
+        413,
+        "https://runstep-validator.dev/problems/time-limit",
+    )
+    assert response.get_json()["detail"] == "validating took longer than the limit of 0 s after 0 records"

@@ -25,6 +25,8 @@ class Settings:
     workers: int = 2
     max_body_bytes: int = 10 * 1024 * 1024
     max_batch_records: int = 10_000
+    max_depth: int = 64  # levels of nested objects and arrays; a valid run step has about ten
+    max_request_seconds: float = 10.0  # a batch still validating after this is refused
     default_schema: str = DEFAULT_SCHEMA
     access_log: bool = True
     redact_values: bool = False  # reports name the kind of a payload value instead of quoting an excerpt
@@ -50,6 +52,8 @@ def _convert(name: str, raw: str, kind: object) -> Any:
     try:
         if kind in (int, "int"):
             return int(raw)
+        if kind in (float, "float"):
+            return float(raw)
         if kind in (bool, "bool"):
             if raw.lower() not in {"1", "0", "true", "false", "yes", "no", "on", "off"}:
                 raise ValueError(raw)

@@ -58,12 +58,16 @@ def _json_error(exc: InvalidJSONError) -> OutputUnit:
 class Validator:
     """Validates run steps against one entry schema of a `SchemaSet`."""
 
-    def __init__(self, schemas: SchemaSet, name: str = DEFAULT_SCHEMA, engine: EngineName = "auto") -> None:
+    def __init__(
+        self, schemas: SchemaSet, name: str = DEFAULT_SCHEMA, engine: EngineName = "auto", max_depth: int | None = None
+    ) -> None:
         """`engine` picks the slow path's engine: `compiled`, `jsonschema`, or `auto` (compiled when the schema
-        compiles, jsonschema otherwise)."""
+        compiles, jsonschema otherwise). `max_depth` refuses JSON nested deeper than that many levels (by
+        default only the parser's own limit applies; a valid run step nests about ten)."""
         entry = schemas.entry(name)
         self.name = name
         self.engine = engine
+        self.max_depth = max_depth
         self.schema_id = entry.id
         self._fast = msgspec.json.Decoder(FAST_TYPES[name])
         self._typed = msgspec.json.Decoder(AnyRunStep)
@@ -133,7 +137,7 @@ class Validator:
 
     def _judge_json(self, raw: bytes) -> tuple[Report, RunStep | None]:
         try:
-            document = parse(raw)
+            document = parse(raw, self.max_depth)
         except InvalidJSONError as exc:
             return Report(valid=False, schema=self.schema_id, errors=(_json_error(exc),)), None
         return self._judge(document)

@@ -22,6 +22,7 @@ MAX_DEPTH = sys.getrecursionlimit()  # msgspec and json both stop near Python's 
 MAX_DIGITS = sys.get_int_max_str_digits() or 4300  # Python's limit on converting digits to an int
 _LONG_NUMBER = re.compile(rf"-?\d{{{MAX_DIGITS + 1},}}")
 _decoder = msgspec.json.Decoder()
+_STRUCTURE = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
 # What msgspec raises for input it will not decode: RecursionError past its depth limit, ValueError for an
 # integer longer than Python converts (4300 digits).
 NOT_JSON = (msgspec.DecodeError, UnicodeDecodeError, RecursionError, ValueError)
@@ -37,12 +38,45 @@ def strip_bom(data: bytes) -> bytes:
     return data[3:] if data[:3] == UTF8_BOM else data
 
 
-def parse(data: bytes) -> Any:
-    """The JSON value in `data`, or `InvalidJSONError` saying where it breaks."""
+def parse(data: bytes, max_depth: int | None = None) -> Any:
+    """The JSON value in `data`, or `InvalidJSONError` saying where it breaks, or where it nests deeper than
+    `max_depth` levels of objects and arrays."""
     try:
-        return _decoder.decode(data)
+        value = _decoder.decode(data)
     except NOT_JSON as exc:
         raise diagnose(data, exc) from None
+    if max_depth is not None and _deeper_than(value, max_depth):
+        offset = _depth_offset(data, max_depth)
+        text = data[:offset].decode("utf-8", errors="replace")
+        raise _error(text, len(text), f"nested deeper than the limit of {max_depth} levels")
+    return value
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    pending = [(value, 1)]
+    while pending:  # iterative: the point is not to trust the input's depth
+        node, depth = pending.pop()
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
+        if children is None:
+            continue
+        if depth > limit:
+            return True
+        pending.extend((child, depth + 1) for child in children)
+    return False
+
+
+def _depth_offset(data: bytes, limit: int) -> int:
+    """Where the text first opens more than `limit` objects and arrays (strings skipped)."""
+    depth = 0
+    for match in _STRUCTURE.finditer(data):
+        symbol = match.group()[:1]
+        if symbol in b"[{":
+            depth += 1
+            if depth > limit:
+                return match.start()
+        elif symbol in b"]}":
+            depth -= 1
+    return 0
 
 
 class _NotInteroperable(ValueError):

@@ -100,7 +100,7 @@ class Service:
         schemas = default_schemas()
         self.settings = settings
         kind = RedactingValidator if settings.redact_values else Validator
-        self.validators = {name: kind(schemas, name) for name in schemas.entries}
+        self.validators = {name: kind(schemas, name, max_depth=settings.max_depth) for name in schemas.entries}
         if settings.default_schema not in self.validators:
             raise UnknownSchemaError(settings.default_schema, tuple(self.validators))
         self.openapi = _encoder.encode(build_openapi(schemas, settings.default_schema))
@@ -166,7 +166,15 @@ class Service:
         if len(records) > limit:
             detail = f"{len(records)} records are more than the limit of {limit}"
             return Encoded.problem(Problem(413, "batch-too-large", "Batch too large", detail, limit=limit))
-        results = [BatchResult.of(record, validator.validate(record.raw), ndjson) for record in records]
+        deadline = time.monotonic() + self.settings.max_request_seconds
+        results = []
+        for record in records:
+            if not record.index % 256 and time.monotonic() > deadline:
+                seconds = self.settings.max_request_seconds
+                detail = f"validating took longer than the limit of {seconds:g} s after {record.index} records"
+                problem = Problem(413, "time-limit", "Too long to validate", detail, limit=seconds)
+                return Encoded.problem(problem)
+            results.append(BatchResult.of(record, validator.validate(record.raw), ndjson))
         valid = sum(result.valid for result in results)
         summary = {"total": len(results), "valid": valid, "invalid": len(results) - valid}
         return Encoded.json({"summary": summary, "results": results})

@@ -92,11 +92,11 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO, stdin: BinaryIO | N
 def _validate(args: argparse.Namespace, stdout: TextIO, stdin: BinaryIO | None) -> int:
     from .checker import Checker, expand
     from .core import get_validator
-    from .reporters import REPORTERS, TextReporter
+    from .reporters import REPORTERS, Reporter, TextReporter
 
     checker = Checker(get_validator(args.schema, args.redact))
     results = [checker.check(name, stdin) for name in expand(args.paths)]
-    reporter = TextReporter(_wants_color(stdout)) if args.format == "text" else REPORTERS[args.format]()
+    reporter: Reporter = TextReporter(_wants_color(stdout)) if args.format == "text" else REPORTERS[args.format]()
     reporter.report(results, stdout)
     if any(result.problem is not None for result in results):
         return EXIT_ERROR

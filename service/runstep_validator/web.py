@@ -148,9 +148,7 @@ class Service:
         raise Problem(400, "invalid-parameter", "Invalid parameter", detail, parameter="output")
 
     def validate(self, validator: Validator, output: OutputFormat, body: bytes) -> Encoded:
-        """The answer to `POST /v1/validate`: the report, or a 400 problem if the body is not JSON."""
-        if not body:
-            return Encoded.problem(Problem(400, "empty-body", "Empty body", "the request has no body"))
+        """The answer to `POST /v1/validate` for a non-empty body: the report, or a 400 problem if it is not JSON."""
         report = validator.validate(body)
         if not report.valid and report.errors[0].code == INVALID_JSON:
             unit = report.errors[0]
@@ -180,16 +178,21 @@ class Service:
         return Encoded.json({"summary": summary, "results": results})
 
     def read_body(self, req: Request, accepted: frozenset[str]) -> bytes:
+        """The body of a request to a route that takes one: of an accepted type, within the limit, not empty."""
         if req.mimetype not in accepted:
             given = req.mimetype or "no Content-Type"
             detail = f"{given[:64]} is not accepted here"
             raise Problem(415, "unsupported-media-type", "Unsupported media type", detail, accepted=sorted(accepted))
         length = req.content_length
         if length is None:
-            return read_chunked(req.environ, self.settings.max_body_bytes)
-        if length > self.settings.max_body_bytes:
+            data = read_chunked(req.environ, self.settings.max_body_bytes)
+        elif length > self.settings.max_body_bytes:
             raise too_large(self.settings.max_body_bytes)
-        return read_exactly(req.environ, length)
+        else:
+            data = read_exactly(req.environ, length)
+        if not data:
+            raise Problem(400, "empty-body", "Empty body", "the request has no body")
+        return data
 
 
 def read_exactly(environ: dict[str, Any], length: int) -> bytes:
@@ -327,8 +330,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     def validate_batch() -> Response:
         validator, _ = service.parse_query(request.query_string.decode("latin-1"))
         body = service.read_body(request, NDJSON_TYPES | JSON_TYPES)
-        if not body:
-            raise Problem(400, "empty-body", "Empty body", "the request has no body")
         return service.validate_batch(validator, body, request.mimetype in NDJSON_TYPES).to_flask()
 
     @app.get("/v1/schemas")

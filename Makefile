@@ -26,9 +26,10 @@ run: $(STAMP) ## Serve the HTTP API on http://127.0.0.1:8000 (RUNSTEP_VALIDATOR_
 test: $(STAMP) lint typecheck check-schemas ## Lint, type-check, check the schemas and run every test
 	$(BIN)/python -m pytest
 
-lint: $(STAMP) ## ruff: lint and formatting check
+lint: $(STAMP) ## ruff (lint and formatting) and import-linter (the direction of imports between subpackages)
 	$(BIN)/ruff check service tests bench
 	$(BIN)/ruff format --check service tests bench
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP) ## mypy --strict over the package and the tests
 	$(BIN)/mypy
@@ -38,13 +39,13 @@ check-schemas: $(STAMP) ## Check schemas/: metaschema, offline $refs, examples, 
 
 bench: $(STAMP) ## Benchmarks: figures and ratios against peers, measured in one run
 	@command -v wrk >/dev/null || (apt-get install -y -qq wrk >/dev/null 2>&1 || sudo apt-get install -y -qq wrk) || true
-	$(BIN)/python bench/bench_peers.py
-	$(BIN)/python bench/bench_cli.py
-	$(BIN)/python bench/bench_http.py
-	$(BIN)/python bench/bench_import.py
+	PYTHONPATH=. $(BIN)/python bench/bench_peers.py
+	PYTHONPATH=. $(BIN)/python bench/bench_cli.py
+	PYTHONPATH=. $(BIN)/python bench/bench_http.py
+	PYTHONPATH=. $(BIN)/python bench/bench_import.py
 
 loadtest: $(STAMP) ## Load and fault test on loopback: 64 connections, a killed worker, SIGTERM (LOAD_SECONDS=60)
-	$(BIN)/python bench/loadtest.py
+	PYTHONPATH=. $(BIN)/python bench/loadtest.py
 
 constraints: $(STAMP) ## Re-pin constraints.txt to what is installed in .venv
 	@(echo "# Pinned versions of every dependency (runtime, dev and bench), used by the Makefile's install."; \

@@ -18,7 +18,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from runstep_validator.testing import running_server
+from tests.server import running_server
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 RUNS = 3

@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from runstep_validator.testing import running_server
+from tests.server import running_server
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 SECONDS = float(os.environ.get("LOAD_SECONDS", "60"))

@@ -16,7 +16,7 @@ from runstep_validator import (
     decode,
     validate,
 )
-from runstep_validator.models import FunctionToolCall, ToolCallsDetails
+from runstep_validator.core.models import FunctionToolCall, ToolCallsDetails
 
 from .support import EXAMPLES, example
 

@@ -14,8 +14,8 @@ import pytest
 from referencing import Registry
 
 from runstep_validator import default_schemas
-from runstep_validator import models as m
-from runstep_validator import strict_models as s
+from runstep_validator.core import models as m
+from runstep_validator.core import strict_models as s
 
 BASE = "https://runstep-validator.dev/schemas/"
 STEP = "components/step_details.schema.json"

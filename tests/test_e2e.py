@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from runstep_validator.testing import RunningServer, running_server
-
+from .server import RunningServer, running_server
 from .support import EXAMPLES
 
 VALID = (EXAMPLES / "tool_calls_function.json").read_bytes()

@@ -14,9 +14,12 @@ from flask import Flask
 from hypothesis import given, settings
 from jsonschema import Draft202012Validator
 
-from runstep_validator import SchemaSet, Validator, checker, default_schemas, importing, parsing, positions, validate
-from runstep_validator.cli import run
-from runstep_validator.web import create_app
+from runstep_validator import SchemaSet, Validator, default_schemas, validate
+from runstep_validator.cli import checker, run
+from runstep_validator.core import parsing
+from runstep_validator.http.app import create_app
+from runstep_validator.importing import pipeline as importing
+from runstep_validator.sources import positions
 
 from .strategies import JSON_VALUES
 from .support import EXAMPLES

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from runstep_validator.cli import run
+from runstep_validator.core.models import RunStep
 from runstep_validator.importing import Importer, iter_validate
-from runstep_validator.models import RunStep
 
 from .support import EXAMPLES
 

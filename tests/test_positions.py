@@ -9,8 +9,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from runstep_validator.messages import pointer
-from runstep_validator.positions import line_and_column, value_offset
+from runstep_validator.core.messages import pointer
+from runstep_validator.sources.positions import line_and_column, value_offset
 
 from .strategies import JSON_VALUES, paths
 

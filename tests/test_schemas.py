@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from runstep_validator import SchemaError, SchemaSet, UnknownSchemaError, default_schemas, schema_checks, validate
+from runstep_validator import SchemaError, SchemaSet, UnknownSchemaError, default_schemas, validate
+from runstep_validator.cli import schema_checks
 
 from .support import SCHEMAS
 

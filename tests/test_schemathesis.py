@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from runstep_validator.testing import running_server
+from .server import running_server
 
 pytestmark = pytest.mark.slow
 

@@ -12,8 +12,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import Client, TestResponse
 
-from runstep_validator.config import ConfigError, Settings
-from runstep_validator.web import ValidateFastLane, create_app
+from runstep_validator.http.app import create_app
+from runstep_validator.http.config import ConfigError, Settings
+from runstep_validator.http.middleware import ValidateFastLane
 
 from .support import EXAMPLES, ROOT
 

@@ -6,17 +6,17 @@
 False
 """
 
-from .core import RedactingValidator, Validator, decode, default_schemas, get_validator, validate
-from .errors import (
+from .core.errors import (
     InvalidJSONError,
     RunStepDecodeError,
     RunStepValidatorError,
     SchemaError,
     UnknownSchemaError,
 )
-from .models import RunStep
-from .report import OutputUnit, Report
-from .schemas import DEFAULT_SCHEMA, SchemaSet
+from .core.models import RunStep
+from .core.report import OutputUnit, Report
+from .core.schemas import DEFAULT_SCHEMA, SchemaSet
+from .core.validator import RedactingValidator, Validator, decode, default_schemas, get_validator, validate
 
 __all__ = [
     "DEFAULT_SCHEMA",

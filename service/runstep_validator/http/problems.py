@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import RunStepValidatorError
+from ..core.errors import RunStepValidatorError
 
 PROBLEM_BASE = "https://runstep-validator.dev/problems/"
 PROBLEM_MEDIA_TYPE = "application/problem+json"

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import msgspec
 
-from .core import Validator
-from .errors import InvalidJSONError
-from .parsing import NOT_JSON
-from .positions import line_and_column, value_offset
-from .records import Record, split_document, split_lines
-from .report import INVALID_JSON, OutputUnit, Report
+from ..core.errors import InvalidJSONError
+from ..core.parsing import NOT_JSON
+from ..core.report import INVALID_JSON, OutputUnit, Report
+from ..core.validator import Validator
+from ..sources.positions import line_and_column, value_offset
+from ..sources.records import Record, split_document, split_lines
 
 DOCUMENT_SUFFIXES = (".json",)
 LINES_SUFFIXES = (".jsonl", ".ndjson")

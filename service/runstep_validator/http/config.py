@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import RunStepValidatorError
-from .schemas import DEFAULT_SCHEMA
+from ..core.errors import RunStepValidatorError
+from ..core.schemas import DEFAULT_SCHEMA
 
 ENV_PREFIX = "RUNSTEP_VALIDATOR_"
 

@@ -7,8 +7,8 @@ from typing import Any, Protocol, TextIO
 
 import msgspec
 
+from ..core.report import OutputUnit
 from .checker import FileResult
-from .report import OutputUnit
 
 
 class Summary(msgspec.Struct, frozen=True):

@@ -24,11 +24,11 @@ from typing import IO, Any, BinaryIO
 
 import msgspec
 
-from .core import get_validator
-from .models import RunStep
-from .records import split_document
-from .report import Report
-from .schemas import DEFAULT_SCHEMA
+from ..core.models import RunStep
+from ..core.report import Report
+from ..core.schemas import DEFAULT_SCHEMA
+from ..core.validator import get_validator
+from ..sources.records import split_document
 
 STDIN = "-"
 BLOCK_BYTES = 1 << 20  # input travels to workers about a megabyte at a time

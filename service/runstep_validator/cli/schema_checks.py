@@ -14,8 +14,8 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError as MetaschemaViolation
 from referencing import Registry
 
-from .errors import SchemaError
-from .schemas import SCHEMA_SUFFIX, SchemaDocument, build_registry, find_problems, read_document
+from ..core.errors import SchemaError
+from ..core.schemas import SCHEMA_SUFFIX, SchemaDocument, build_registry, find_problems, read_document
 
 LINE_WIDTH = 100
 

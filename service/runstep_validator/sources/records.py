@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import msgspec
 
-from .parsing import NOT_JSON, parse, strip_bom
+from ..core.parsing import NOT_JSON, parse, strip_bom
 
 
 class Record(msgspec.Struct, frozen=True, gc=False):

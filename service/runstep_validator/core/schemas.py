@@ -17,7 +17,6 @@ from urllib.parse import urljoin
 from .errors import SchemaError, UnknownSchemaError
 
 if TYPE_CHECKING:
-    from jsonschema.protocols import Validator as JSONSchemaValidator
     from referencing import Registry, Resource
 
 SCHEMA_SUFFIX = ".schema.json"
@@ -28,11 +27,11 @@ DATA_KEYWORDS = frozenset({"examples", "const", "enum", "default"})
 
 def default_schema_dir() -> Path:
     """Where the schemas live for this installation."""
-    here = Path(__file__).resolve().parent
-    packaged = here / "schemas"
+    package = Path(__file__).resolve().parents[1]
+    packaged = package / "schemas"
     if packaged.is_dir():
         return packaged
-    checkout = here.parents[1] / "schemas"
+    checkout = package.parents[1] / "schemas"
     if checkout.is_dir():
         return checkout
     raise SchemaError(f"no schemas found: neither {packaged} nor {checkout} exists")
@@ -172,10 +171,3 @@ class SchemaSet:
             return self.entries[name]
         except KeyError:
             raise UnknownSchemaError(name, tuple(self.entries)) from None
-
-    def validator(self, name: str) -> JSONSchemaValidator:
-        """A jsonschema validator for one entry schema. Build it once and keep it."""
-        from jsonschema import Draft202012Validator  # loaded only once a payload needs the slow path
-
-        validator: JSONSchemaValidator = Draft202012Validator(self.entry(name).contents, registry=self.registry)
-        return validator

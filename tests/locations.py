@@ -13,7 +13,7 @@ from urllib.parse import urljoin
 if TYPE_CHECKING:
     from referencing import Registry
 
-from .messages import pointer
+from runstep_validator.core.messages import pointer
 
 
 def _holds(node: object, token: str | int) -> bool:

@@ -1,40 +1,33 @@
 """The validation core: one `Validator` per entry schema, built once, used for every payload.
 
-A payload first meets the msgspec Structs. If they decode it, it is valid (they are never looser than the schema)
-and only the linter runs. If they refuse, the slow path's engine (the schema compiled into closures, or jsonschema)
-gives the verdict and the full report.
+A payload first meets the entry's msgspec Structs (`entries.STRUCTS`). If they decode it, it is valid (they are
+never looser than the schema) and only the warnings remain to compute, when someone reads them. If they refuse,
+or the entry has no Structs, jsonschema-rs gives the verdict and the full report.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from functools import cache, cached_property
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from .entries import STRUCTS, Structs
 from .errors import InvalidJSONError, RunStepDecodeError, SchemaError
-from .lint import lint
+from .headlines import Headlines
 from .messages import redacting
-from .models import AnyRunStep, RunStep
+from .models import RunStep
 from .parsing import NOT_JSON, UTF8_BOM, parse, strip_bom
 from .report import Deferred, OutputUnit, Report
 from .schemas import DEFAULT_SCHEMA, SchemaSet
-from .strict_models import AnyStrictRunStep
 
 if TYPE_CHECKING:
-    from .engines import Engine
+    from .engine import Engine
     from .vocabulary import VocabularyWalker
-
-EngineName = Literal["auto", "compiled", "jsonschema"]
 
 Payload = bytes | bytearray | memoryview | str | object
 
-# The Structs that give each entry schema its fast verdict.
-FAST_TYPES: Final[dict[str, Any]] = {
-    "run_step": AnyRunStep,
-    "run_step.strict": AnyStrictRunStep,
-}
 _NOT_DECODED = NOT_JSON  # the Structs raise the same as the parser, and ValidationError (a DecodeError)
 
 
@@ -56,23 +49,33 @@ def _json_error(exc: InvalidJSONError) -> OutputUnit:
 
 
 class Validator:
-    """Validates run steps against one entry schema of a `SchemaSet`."""
+    """Validates payloads against one entry schema of a `SchemaSet`."""
 
-    def __init__(
-        self, schemas: SchemaSet, name: str = DEFAULT_SCHEMA, engine: EngineName = "auto", max_depth: int | None = None
-    ) -> None:
-        """`engine` picks the slow path's engine: `compiled`, `jsonschema`, or `auto` (compiled when the schema
-        compiles, jsonschema otherwise). `max_depth` refuses JSON nested deeper than that many levels (by
-        default only the parser's own limit applies; a valid run step nests about ten)."""
+    def __init__(self, schemas: SchemaSet, name: str = DEFAULT_SCHEMA, max_depth: int | None = None) -> None:
+        """`max_depth` refuses JSON nested deeper than that many levels (by default only the parser's own limit
+        applies; a valid run step nests about ten)."""
         entry = schemas.entry(name)
         self.name = name
-        self.engine = engine
         self.max_depth = max_depth
         self.schema_id = entry.id
-        self._fast = msgspec.json.Decoder(FAST_TYPES[name])
-        self._typed = msgspec.json.Decoder(AnyRunStep)
         self._schemas = schemas
-        self._tolerant = FAST_TYPES[name] is AnyRunStep  # its fast verdict is already the typed RunStep
+        self._structs: Structs | None = STRUCTS.get(name)
+        self._fast: msgspec.json.Decoder[Any] | None = None
+        self._typed: msgspec.json.Decoder[Any] | None = None
+        if self._structs is not None:
+            try:
+                self._fast = msgspec.json.Decoder(self._structs.accept)
+                self._typed = msgspec.json.Decoder(self._structs.typed)
+            except TypeError as exc:
+                raise SchemaError(f"the Structs declared for entry {name!r} are not msgspec types: {exc}") from None
+        # When the fast verdict's types are the typed view themselves, no second decode is needed.
+        self._tolerant = self._structs is not None and self._structs.accept is self._structs.typed
+        self._headlines = Headlines(schemas, name)
+
+    @property
+    def has_fast_path(self) -> bool:
+        """Whether Structs give this entry its fast verdict (otherwise every payload takes the full engine)."""
+        return self._fast is not None
 
     def validate(self, data: Payload) -> Report:
         """The report for one payload: raw JSON (bytes or str) or an already-parsed value."""
@@ -83,24 +86,29 @@ class Validator:
         # The common case, spelled out in one method: at 600 B each extra call is a tenth of the cost.
         if data.startswith(UTF8_BOM):
             data = data[3:]
+        fast = self._fast
+        if fast is None:
+            return self._judge_json(data)[0]
         try:
-            decoded = self._fast.decode(data)
+            decoded = fast.decode(data)
         except _NOT_DECODED:
             return self._judge_json(data)[0]
-        return self._accepted(decoded if self._tolerant else self._typed.decode(data))
+        return self._accepted(decoded if self._tolerant else self._typed.decode(data))  # type: ignore[union-attr]
 
-    def decode(self, data: Payload) -> RunStep:
-        """The typed run step, or `RunStepDecodeError` carrying the report."""
+    def decode(self, data: Payload) -> Any:
+        """The typed value (a `RunStep` for the run-step entries), or `RunStepDecodeError` carrying the report."""
         report, step = self.check(data)
         if step is None:
             raise RunStepDecodeError(report)
         return step
 
-    def check(self, data: Payload) -> tuple[Report, RunStep | None]:
-        """The report, and the typed run step when there is one: one pass for pipelines that validate and load."""
+    def check(self, data: Payload) -> tuple[Report, Any]:
+        """The report, and the typed value when there is one: one pass for pipelines that validate and load."""
         if not isinstance(data, bytes | bytearray | memoryview | str):
             return self._judge(data)
         raw = strip_bom(_as_bytes(data))
+        if self._fast is None or self._typed is None:
+            return self._judge_json(raw)
         try:
             decoded = self._fast.decode(raw)
         except _NOT_DECODED:
@@ -108,57 +116,68 @@ class Validator:
         step = decoded if self._tolerant else self._typed.decode(raw)
         return self._accepted(step), step
 
-    # The fast path: the Structs accepted the payload. Strict Structs give only the verdict; the typed view, and
-    # what the linter reads, is always the tolerant RunStep.
+    def accepts_fast(self, data: bytes) -> bool:
+        """Whether the Structs alone accept `data`: what keeps valid payloads off the slow path (tests use it)."""
+        if self._fast is None:
+            return False
+        try:
+            self._fast.decode(strip_bom(data))
+        except _NOT_DECODED:
+            return False
+        return True
 
-    def _accepted(self, step: RunStep) -> Report:
-        return Report(True, self.schema_id, (), Deferred(lint, step))
+    # The fast path: the Structs accepted the payload. Strict Structs give only the verdict; the typed view, and
+    # what the warnings read, is the entry's tolerant type.
+
+    def _accepted(self, step: Any) -> Report:
+        assert self._structs is not None  # only the fast path gets here
+        return Report(True, self.schema_id, (), Deferred(self._structs.warnings, step))
 
     def _validate_value(self, value: object) -> Report:
+        structs = self._structs
+        if structs is None:
+            return self._judge(value)[0]
         try:
-            decoded = msgspec.convert(value, FAST_TYPES[self.name])
+            decoded = msgspec.convert(value, structs.accept)
         except msgspec.ValidationError:
             return self._judge(value)[0]
-        step = decoded if isinstance(decoded, RunStep) else msgspec.convert(value, AnyRunStep)
+        step = decoded if self._tolerant else msgspec.convert(value, structs.typed)
         return self._accepted(step)
 
-    # The slow path: jsonschema decides and explains.
+    # The slow path: jsonschema-rs decides and explains.
 
-    def _judge_json(self, raw: bytes) -> tuple[Report, RunStep | None]:
+    def _judge_json(self, raw: bytes) -> tuple[Report, Any]:
         try:
             document = parse(raw, self.max_depth)
         except InvalidJSONError as exc:
             return Report(valid=False, schema=self.schema_id, errors=(_json_error(exc),)), None
         return self._judge(document)
 
-    def _judge(self, document: Any) -> tuple[Report, RunStep | None]:
+    def _judge(self, document: Any) -> tuple[Report, Any]:
         errors = self._engine.errors(document)
         if errors:
-            return Report(valid=False, schema=self.schema_id, errors=errors), None
+            return Report(valid=False, schema=self.schema_id, errors=self._headlines.first(document, errors)), None
+        structs = self._structs
+        if structs is None:
+            return Report(True, self.schema_id), None
         typable, vocabulary_warnings, dropped = self._walker.walk(document)
-        step = msgspec.convert(typable, AnyRunStep, strict=False)
-        report = Report(True, self.schema_id, (), vocabulary_warnings + lint(step))
+        step = msgspec.convert(typable, structs.typed, strict=False)
+        report = Report(True, self.schema_id, (), vocabulary_warnings + structs.warnings(step))
         return report, None if dropped else step
 
     @cached_property
     def _walker(self) -> VocabularyWalker:
         from .vocabulary import VocabularyWalker
 
-        return VocabularyWalker(AnyRunStep)
+        assert self._structs is not None
+        return VocabularyWalker(self._structs.typed)
 
     @cached_property
     def _engine(self) -> Engine:
-        # Built on first need: a run that only sees valid payloads never loads either engine.
-        from .compiled import NotCompilable
-        from .engines import CompiledEngine, JSONSchemaEngine
+        # Built on first need: a run that only sees valid payloads never loads it.
+        from .engine import Engine
 
-        if self.engine != "jsonschema":
-            try:
-                return CompiledEngine(self._schemas, self.name)
-            except NotCompilable as exc:
-                if self.engine == "compiled":
-                    raise SchemaError(f"{self.schema_id} does not compile: {exc}") from None
-        return JSONSchemaEngine(self._schemas, self.name)
+        return Engine(self._schemas, self.name)
 
 
 class RedactingValidator(Validator):
@@ -169,7 +188,7 @@ class RedactingValidator(Validator):
         with redacting():
             return self._scrubbed(super().validate(data))
 
-    def check(self, data: Payload) -> tuple[Report, RunStep | None]:
+    def check(self, data: Payload) -> tuple[Report, Any]:
         with redacting():
             report, step = super().check(data)
             return self._scrubbed(report), step
@@ -228,4 +247,5 @@ def validate(data: Payload, schema: str = DEFAULT_SCHEMA, *, redact: bool = Fals
 
 def decode(data: Payload) -> RunStep:
     """Decode and validate one run step against the default schema; raises `RunStepDecodeError` with the report."""
-    return get_validator(DEFAULT_SCHEMA).decode(data)
+    step: RunStep = get_validator(DEFAULT_SCHEMA).decode(data)
+    return step

@@ -14,7 +14,7 @@ from granian.constants import Interfaces
 
 from .config import ENV_PREFIX, Settings
 
-APP_FACTORY = "runstep_validator.web:create_app"
+APP_FACTORY = "runstep_validator.http:create_app"
 
 
 def logging_config(level: str = "INFO") -> dict[str, Any]:

@@ -1,39 +1,25 @@
-"""The HTTP service: Flask app factory, routes and RFC 9457 errors. It only translates HTTP to the core and back.
-
-    create_app()                                  # settings from the environment
-    create_app({"max_body_bytes": 1024})          # tests pass overrides by setting name
-
-`POST /v1/validate` is the product's hot path. Its common case (a JSON body with a Content-Length within the
-limit, valid query parameters) is answered by `ValidateFastLane`, a WSGI middleware in front of Flask that skips
-Flask's request and response objects, which cost several times the validation itself. It calls the same
-`Service` methods as the Flask route; anything unusual falls through to Flask.
-"""
+"""What the service does for a request, apart from HTTP's own machinery: validators, schema files and the
+OpenAPI document built once per process, and the handling that both the Flask routes and the fast lane use."""
 
 from __future__ import annotations
 
 import hashlib
-import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qsl
 
 import msgspec
-from flask import Flask, Request, Response, request
+from flask import Request, Response
 from msgspec import UNSET, UnsetType
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
-from werkzeug.http import HTTP_STATUS_CODES
 
+from ..core.errors import InvalidJSONError, UnknownSchemaError
+from ..core.report import INVALID_JSON, OUTPUT_FORMATS, OutputFormat, OutputUnit, Report
+from ..core.validator import RedactingValidator, Validator, default_schemas
+from ..sources.records import Record, split_document, split_lines
 from .config import Settings
-from .core import RedactingValidator, Validator, default_schemas
-from .errors import InvalidJSONError, UnknownSchemaError
 from .openapi import build_openapi, serve_names
 from .problems import PROBLEM_MEDIA_TYPE, Problem
-from .records import Record, split_document, split_lines
-from .report import INVALID_JSON, OUTPUT_FORMATS, OutputFormat, OutputUnit, Report
-
-log = logging.getLogger(__name__)
-access_log = logging.getLogger("runstep_validator.access")
 
 JSON_MEDIA_TYPE = "application/json"
 JSON_TYPES = frozenset({JSON_MEDIA_TYPE})
@@ -77,19 +63,6 @@ def not_json(reason: str, line: int | None, column: int | None) -> Problem:
 
 def media_type(content_type: str) -> str:
     return content_type.partition(";")[0].strip().lower()
-
-
-def _http_problem(exc: HTTPException, settings: Settings) -> Problem:
-    status = exc.code or 500
-    if isinstance(exc, RequestEntityTooLarge):
-        return too_large(settings.max_body_bytes)
-    if status == 405:
-        allowed = sorted(getattr(exc, "valid_methods", None) or [])
-        detail = f"{request.method} is not allowed here"
-        return Problem(405, "method-not-allowed", "Method not allowed", detail, allowed=allowed)
-    if status == 404:
-        return Problem(404, "not-found", "Not found", f"no route for {request.path[:100]}")
-    return Problem(status, f"http-{status}", exc.name, exc.description or exc.name)
 
 
 class Service:
@@ -230,127 +203,3 @@ class BatchResult(msgspec.Struct, frozen=True, gc=False, omit_defaults=True, kw_
     def of(cls, record: Record, report: Report, with_line: bool) -> BatchResult:
         line = record.line if with_line else UNSET
         return cls(index=record.index, line=line, valid=report.valid, errors=report.errors, warnings=report.warnings)
-
-
-class ValidateFastLane:
-    """WSGI middleware answering the common case of `POST /v1/validate` without Flask; see the module docstring."""
-
-    def __init__(self, app: WSGIApp, service: Service) -> None:
-        self.app = app
-        self.service = service
-        self.limit = service.settings.max_body_bytes
-
-    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        if environ.get("PATH_INFO") != "/v1/validate" or environ.get("REQUEST_METHOD") != "POST":
-            return self.app(environ, start_response)
-        length_header = environ.get("CONTENT_LENGTH", "")
-        if not length_header.isdigit() or not 0 < int(length_header) <= self.limit:
-            return self.app(environ, start_response)
-        if media_type(environ.get("CONTENT_TYPE", "")) != JSON_MEDIA_TYPE:
-            return self.app(environ, start_response)
-        try:
-            validator, output = self.service.parse_query(environ.get("QUERY_STRING", ""))
-            answer = self.service.validate(validator, output, read_exactly(environ, int(length_header)))
-        except Problem as problem:
-            if problem.slug != "truncated-body":
-                return self.app(environ, start_response)
-            answer = Encoded.problem(problem)
-        except Exception:  # the same answer as Flask's handler gives: logged here, a bare problem for the client
-            log.exception("unexpected error on POST /v1/validate")
-            answer = Encoded.problem(INTERNAL_ERROR)
-        headers = [("Content-Type", answer.media_type), ("Content-Length", str(len(answer.body)))]
-        start_response(f"{answer.status} {HTTP_STATUS_CODES[answer.status].upper()}", headers)  # as werkzeug does
-        return [answer.body]
-
-
-class AccessLog:
-    """WSGI middleware logging one line per request: method, path, status, response size and latency.
-    Never bodies or query strings: those carry client data."""
-
-    def __init__(self, app: WSGIApp) -> None:
-        self.app = app
-
-    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        started = time.perf_counter()
-        status = ""
-
-        def recording_start_response(status_line: str, headers: list[tuple[str, str]], *args: Any) -> Any:
-            nonlocal status
-            status = status_line.partition(" ")[0]
-            return start_response(status_line, headers, *args)
-
-        chunks = list(self.app(environ, recording_start_response))
-        access_log.info(
-            "%s %s %s %d %.2fms",
-            environ.get("REQUEST_METHOD", "-"),
-            environ.get("PATH_INFO", "")[:200],
-            status,
-            sum(len(chunk) for chunk in chunks),
-            (time.perf_counter() - started) * 1000,
-        )
-        return chunks
-
-
-def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """The WSGI application. Settings: defaults, then RUNSTEP_VALIDATOR_* variables, then `config`."""
-    settings = Settings.load(overrides=config)
-    service = Service(settings)
-    app = Flask(__name__)
-    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    app.extensions["runstep_validator"] = service
-    app.wsgi_app = ValidateFastLane(app.wsgi_app, service)  # type: ignore[method-assign]
-    if settings.access_log:
-        app.wsgi_app = AccessLog(app.wsgi_app)  # type: ignore[method-assign]
-
-    @app.errorhandler(Problem)
-    def on_problem(problem: Problem) -> Response:
-        response = Encoded.problem(problem).to_flask()
-        if problem.status == 405:
-            response.headers["Allow"] = ", ".join(problem.extensions["allowed"])
-        if problem.slug == "payload-too-large":
-            # The body was refused unread, so the connection cannot carry another request: say so.
-            response.headers["Connection"] = "close"
-        return response
-
-    @app.errorhandler(HTTPException)
-    def on_http_error(exc: HTTPException) -> Response:
-        return on_problem(_http_problem(exc, settings))
-
-    @app.errorhandler(Exception)
-    def on_unexpected(exc: Exception) -> Response:
-        log.exception("unexpected error on %s %s", request.method, request.path[:100])
-        return on_problem(INTERNAL_ERROR)
-
-    @app.post("/v1/validate")
-    def validate() -> Response:
-        validator, output = service.parse_query(request.query_string.decode("latin-1"))
-        return service.validate(validator, output, service.read_body(request, JSON_TYPES)).to_flask()
-
-    @app.post("/v1/validate/batch")
-    def validate_batch() -> Response:
-        validator, _ = service.parse_query(request.query_string.decode("latin-1"))
-        body = service.read_body(request, NDJSON_TYPES | JSON_TYPES)
-        return service.validate_batch(validator, body, request.mimetype in NDJSON_TYPES).to_flask()
-
-    @app.get("/v1/schemas")
-    def list_schemas() -> Response:
-        return Encoded.json(service.schema_index).to_flask()
-
-    @app.get("/v1/schemas/<path:name>")
-    def get_schema(name: str) -> Response:
-        if name not in service.schema_files:
-            raise Problem(404, "unknown-schema", "Unknown schema", f"no schema named {name[:64]!r}")
-        response = Response(service.schema_files[name], mimetype="application/schema+json")
-        response.set_etag(service.schema_etags[name])
-        response.make_conditional(request)
-        return response
-
-    @app.get("/healthz")
-    def healthz() -> Response:
-        return Encoded.json({"status": "ok"}).to_flask()
-
-    @app.get("/openapi.json")
-    def openapi() -> Response:
-        return Response(service.openapi, mimetype=JSON_MEDIA_TYPE)
-
-    return app

@@ -13,11 +13,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
-from .errors import RunStepValidatorError
-from .schemas import DEFAULT_SCHEMA
+from ..core.errors import RunStepValidatorError
+from ..core.schemas import DEFAULT_SCHEMA
 
 if TYPE_CHECKING:
-    from .importing import Tally
+    from ..importing.pipeline import Tally
 
 EXIT_OK, EXIT_INVALID, EXIT_ERROR = 0, 1, 2
 
@@ -90,8 +90,8 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO, stdin: BinaryIO | N
 
 
 def _validate(args: argparse.Namespace, stdout: TextIO, stdin: BinaryIO | None) -> int:
+    from ..core.validator import get_validator
     from .checker import Checker, expand
-    from .core import get_validator
     from .reporters import REPORTERS, Reporter, TextReporter
 
     checker = Checker(get_validator(args.schema, args.redact))
@@ -109,8 +109,8 @@ def _wants_color(stream: TextIO) -> bool:
 
 
 def _check_schemas(args: argparse.Namespace, stdout: TextIO) -> int:
+    from ..core.schemas import default_schema_dir
     from .schema_checks import check_schemas
-    from .schemas import default_schema_dir
 
     directory = args.directory or default_schema_dir()
     problems = check_schemas(directory, fix=args.fix)
@@ -124,8 +124,8 @@ def _check_schemas(args: argparse.Namespace, stdout: TextIO) -> int:
 def _import(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     import json
 
-    from .core import get_validator
-    from .importing import Importer, Interrupted
+    from ..core.validator import get_validator
+    from ..importing.pipeline import Importer, Interrupted
     from .progress import progress_bar
 
     get_validator(args.schema)  # an unknown schema is a usage error before any output exists
@@ -161,8 +161,8 @@ def _summary_table(tally: Tally, summary: dict[str, Any]) -> str:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from .config import Settings
-    from .server import serve
+    from ..http.config import Settings
+    from ..http.server import serve
 
     overrides = {name: getattr(args, name) for name in ("host", "port", "workers") if getattr(args, name) is not None}
     serve(Settings.load(overrides=overrides))

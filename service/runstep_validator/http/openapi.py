@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urljoin
 
-from .report import OUTPUT_FORMATS
-from .schemas import DATA_KEYWORDS, SCHEMA_SUFFIX, SchemaDocument, SchemaSet
+from ..core.report import OUTPUT_FORMATS
+from ..core.schemas import DATA_KEYWORDS, SCHEMA_SUFFIX, SchemaDocument, SchemaSet
 
 COMPONENTS = "#/components/schemas/"
 

@@ -9,12 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgspec
-
-if TYPE_CHECKING:
-    from jsonschema.exceptions import ValidationError
 
 EXCERPT_CHARS = 40
 _redacting: ContextVar[bool] = ContextVar("runstep_validator_redacting", default=False)
@@ -82,18 +79,6 @@ def _literals(values: Iterable[Any]) -> str:
     return ", ".join(msgspec.json.encode(value).decode() for value in values)
 
 
-def describe(error: ValidationError) -> str:
-    """The message for one jsonschema error, rewritten wherever jsonschema would paste the instance."""
-    return describe_failure(
-        str(error.validator),
-        error.instance,
-        error.validator_value,
-        error.schema if isinstance(error.schema, dict) else {},
-        in_property_names="propertyNames" in error.relative_schema_path,
-        fallback=error.message,
-    )
-
-
 def describe_failure(
     keyword: str, instance: Any, expected: Any, schema: dict[str, Any], *, in_property_names: bool, fallback: str
 ) -> str:
@@ -122,4 +107,23 @@ def describe_failure(
             known = schema.get("properties", {})
             extra = [key for key in instance if key not in known]
             return f"unexpected propert{'y' if len(extra) == 1 else 'ies'} {_names(extra)}"
+        case "minLength":
+            return f"a string of {len(instance)} characters is shorter than the minimum of {expected}"
+        case "minItems" | "maxItems":
+            bound = "fewer" if keyword == "minItems" else "more"
+            return f"an array of {len(instance)} items has {bound} than the {keyword[:3]}imum of {expected}"
+        case "minProperties":
+            return f"{len(instance)} members are fewer than the minimum of {expected}"
+        case "exclusiveMinimum":
+            return f"{excerpt(instance)} is not greater than {expected}"
+        case "exclusiveMaximum":
+            return f"{excerpt(instance)} is not less than {expected}"
+        case "multipleOf":
+            return f"{excerpt(instance)} is not a multiple of {expected}"
+        case "pattern":
+            return f"{excerpt(instance)} does not match the pattern {_literals([expected])}"
+        case "false":
+            return f"{excerpt(instance)} is not allowed here"
+    if _redacting.get():  # the engine's own words may quote the payload
+        return f"{kind(instance)} fails the {keyword} keyword"
     return fallback if len(fallback) <= 2 * EXCERPT_CHARS else fallback[: 2 * EXCERPT_CHARS - 1] + "…"

@@ -1,0 +1,204 @@
+"""The full-report engine: every error of a payload the Structs refused, found by jsonschema-rs.
+
+jsonschema-rs walks the schema (offline, through a registry of the shipped files) and gives each error's instance
+path, its keyword location through `$ref`s and its absolute keyword location. This module turns them into report
+units with messages of our own (short excerpts, never whole values, nothing at all when redacting) and puts the
+most relevant error first, by the rule python-jsonschema's `best_match` uses, so that the headline is the one
+people who know that library expect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, Final
+from urllib.parse import unquote
+
+import jsonschema_rs
+
+from .errors import SchemaError
+from .messages import describe_failure, pointer
+from .report import OutputUnit
+from .schemas import SchemaSet
+
+WEAK_KEYWORDS: Final = frozenset({"anyOf", "oneOf"})
+
+
+def _refuse_to_fetch(uri: str) -> Any:
+    # Every schema is in the registry: a reference outside it is a broken schema, never a download.
+    raise SchemaError(f"{uri} is not one of the shipped schemas, and nothing is fetched")
+
+
+def is_type(instance: Any, kind: str) -> bool:
+    """JSON Schema's types over parsed JSON: booleans are not numbers, and 5.0 is an integer."""
+    match kind:
+        case "object":
+            return isinstance(instance, dict)
+        case "array":
+            return isinstance(instance, list)
+        case "string":
+            return isinstance(instance, str)
+        case "null":
+            return instance is None
+        case "boolean":
+            return isinstance(instance, bool)
+        case "integer":
+            if isinstance(instance, bool):
+                return False
+            return isinstance(instance, int) or (isinstance(instance, float) and instance.is_integer())
+        case "number":
+            return isinstance(instance, int | float) and not isinstance(instance, bool)
+    return False
+
+
+def _true_path(document: Any, path: list[str | int], instance: Any) -> list[str | int]:
+    """The instance path with the empty member names jsonschema-rs leaves out of it (0.60 reports `{"": 1}`'s
+    error at the object, not at its member ""). Cheap unless a member named "" lies on the path."""
+    node = document
+    for token in path:
+        if isinstance(node, dict) and "" in node:
+            break
+        node = node[token] if isinstance(node, dict) else node[int(token)] if isinstance(node, list) else None
+    else:
+        if not (isinstance(node, dict) and "" in node):
+            return path
+    for candidate in _candidate_paths(document, path):
+        if _value_at(document, candidate) == instance:
+            return candidate
+    return path
+
+
+def _candidate_paths(node: Any, rest: list[str | int]) -> Iterator[list[str | int]]:
+    if isinstance(node, dict) and "" in node:
+        for tail in _candidate_paths(node[""], rest):
+            yield ["", *tail]
+    if not rest:
+        yield []
+        return
+    token, *remaining = rest
+    if isinstance(node, dict):
+        if token not in node:
+            return
+        child = node[token]
+    elif isinstance(node, list) and isinstance(token, int) and 0 <= token < len(node):
+        child = node[token]
+    else:
+        return
+    for tail in _candidate_paths(child, remaining):
+        yield [token, *tail]
+
+
+def _document_order(document: Any, path: list[str | int]) -> list[int]:
+    """Where a value sits in the payload's own order: the position of each member and item on its path."""
+    order: list[int] = []
+    for token in path:
+        if isinstance(document, dict):
+            order.append(list(document).index(token))
+        else:
+            order.append(int(token))
+        document = document[token]
+    return order
+
+
+def _value_at(document: Any, path: list[str | int]) -> Any:
+    for token in path:
+        document = document[token] if isinstance(document, dict) else document[int(token)]
+    return document
+
+
+class _Located:
+    """What an absolute keyword location stands for, resolved once: the keyword and the schema object holding it."""
+
+    __slots__ = ("keyword", "schema")
+
+    def __init__(self, keyword: str, schema: dict[str, Any]) -> None:
+        self.keyword = keyword
+        self.schema = schema
+
+
+class Engine:
+    """Every error of a document against one entry schema, the most relevant first. Build it once per entry."""
+
+    def __init__(self, schemas: SchemaSet, name: str) -> None:
+        entry = schemas.entry(name)
+        self.schema_id = entry.id
+        self._documents = {doc.id: doc.contents for doc in schemas.documents}
+        try:
+            registry = jsonschema_rs.Registry(
+                [(doc.id, doc.contents) for doc in schemas.documents], retriever=_refuse_to_fetch
+            )
+            self._validator = jsonschema_rs.Draft202012Validator(
+                entry.contents, registry=registry, retriever=_refuse_to_fetch, validate_formats=False
+            )
+        except (ValueError, jsonschema_rs.ReferencingError) as exc:
+            raise SchemaError(f"{entry.path}: {exc}") from None
+        self._located: dict[str, _Located] = {}
+
+    def is_valid(self, document: Any) -> bool:
+        return bool(self._validator.is_valid(document))
+
+    def errors(self, document: Any) -> tuple[OutputUnit, ...]:
+        """Every error of `document`; empty when it is valid."""
+        found = [self._unit(error, document) for error in self._validator.iter_errors(document)]
+        if not found:
+            return ()
+        best = max(range(len(found)), key=lambda index: found[index][1])
+        # After the best match, errors in the order their values appear in the payload, as people read it.
+        rest = sorted((entry for index, entry in enumerate(found) if index != best), key=lambda entry: entry[2])
+        return (found[best][0], *(unit for unit, _, _ in rest))
+
+    def _unit(
+        self, error: jsonschema_rs.ValidationError, document: Any
+    ) -> tuple[OutputUnit, tuple[Any, ...], list[int]]:
+        path = _true_path(document, list(error.instance_path), error.instance)
+        # The value as the payload has it: jsonschema-rs hands back a copy whose objects have their keys sorted.
+        instance = _value_at(document, path)
+        kind = error.kind
+        details = kind.as_dict()
+        in_property_names = kind.name == "propertyNames"
+        failed = details["error"] if in_property_names else error  # the keyword that failed on the member's name
+        located = self._locate(failed)
+        keyword = located.keyword
+        fallback = f"{details['property']!r} is a required property" if kind.name == "required" else str(failed.message)
+        message = describe_failure(
+            keyword,
+            failed.instance if in_property_names else instance,
+            located.schema.get(keyword),
+            located.schema,
+            in_property_names=in_property_names,
+            fallback=fallback,
+        )
+        unit = OutputUnit(
+            instance_location=pointer(path),
+            keyword_location=pointer(error.evaluation_path),
+            absolute_keyword_location=failed.absolute_keyword_location or self._absolute(failed),
+            error=message,
+            code=keyword,
+        )
+        return unit, self._relevance(path, keyword, instance, located.schema), _document_order(document, path)
+
+    @staticmethod
+    def _relevance(path: list[str | int], keyword: str, instance: Any, schema: dict[str, Any]) -> tuple[Any, ...]:
+        # python-jsonschema's `by_relevance`: nearer the root first, then later siblings, strong keywords over weak
+        # ones, and an error whose schema at least accepts the instance's type.
+        expected = schema.get("type")
+        kinds = [] if expected is None else [expected] if isinstance(expected, str) else expected
+        matches = any(is_type(instance, kind) for kind in kinds)
+        return (-len(path), path, keyword not in WEAK_KEYWORDS, False, not matches)
+
+    def _absolute(self, error: jsonschema_rs.ValidationError) -> str:
+        return f"{self.schema_id}#{pointer(error.schema_path)}"
+
+    def _locate(self, error: jsonschema_rs.ValidationError) -> _Located:
+        where = error.absolute_keyword_location or self._absolute(error)
+        located = self._located.get(where)
+        if located is None:
+            located = self._located[where] = self._resolve(where)
+        return located
+
+    def _resolve(self, absolute: str) -> _Located:
+        uri, _, fragment = absolute.partition("#")
+        node: Any = self._documents[uri]
+        tokens = [unquote(token).replace("~1", "/").replace("~0", "~") for token in fragment.split("/")[1:]]
+        for token in tokens[:-1]:
+            node = node[int(token)] if isinstance(node, list) else node[token]
+        return _Located(tokens[-1] if tokens else "", node if isinstance(node, dict) else {})

@@ -1,0 +1,104 @@
+"""The HTTP service's Flask app factory: routes and RFC 9457 errors. It only translates HTTP to the core and back.
+
+    create_app()                                  # settings from the environment
+    create_app({"max_body_bytes": 1024})          # tests pass overrides by setting name
+
+`POST /v1/validate` is the product's hot path. Its common case (a JSON body with a Content-Length within the
+limit, valid query parameters) is answered by `middleware.ValidateFastLane`, in front of Flask, which skips
+Flask's request and response objects (they cost several times the validation itself). It calls the same
+`Service` methods as the Flask route; anything unusual falls through to Flask.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from .config import Settings
+from .middleware import AccessLog, ValidateFastLane
+from .problems import Problem
+from .service import INTERNAL_ERROR, JSON_MEDIA_TYPE, JSON_TYPES, NDJSON_TYPES, Encoded, Service, too_large
+
+log = logging.getLogger("runstep_validator.http")
+
+
+def _http_problem(exc: HTTPException, settings: Settings) -> Problem:
+    status = exc.code or 500
+    if isinstance(exc, RequestEntityTooLarge):
+        return too_large(settings.max_body_bytes)
+    if status == 405:
+        allowed = sorted(getattr(exc, "valid_methods", None) or [])
+        detail = f"{request.method} is not allowed here"
+        return Problem(405, "method-not-allowed", "Method not allowed", detail, allowed=allowed)
+    if status == 404:
+        return Problem(404, "not-found", "Not found", f"no route for {request.path[:100]}")
+    return Problem(status, f"http-{status}", exc.name, exc.description or exc.name)
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """The WSGI application. Settings: defaults, then RUNSTEP_VALIDATOR_* variables, then `config`."""
+    settings = Settings.load(overrides=config)
+    service = Service(settings)
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.extensions["runstep_validator"] = service
+    app.wsgi_app = ValidateFastLane(app.wsgi_app, service)  # type: ignore[method-assign]
+    if settings.access_log:
+        app.wsgi_app = AccessLog(app.wsgi_app)  # type: ignore[method-assign]
+
+    @app.errorhandler(Problem)
+    def on_problem(problem: Problem) -> Response:
+        response = Encoded.problem(problem).to_flask()
+        if problem.status == 405:
+            response.headers["Allow"] = ", ".join(problem.extensions["allowed"])
+        if problem.slug == "payload-too-large":
+            # The body was refused unread, so the connection cannot carry another request: say so.
+            response.headers["Connection"] = "close"
+        return response
+
+    @app.errorhandler(HTTPException)
+    def on_http_error(exc: HTTPException) -> Response:
+        return on_problem(_http_problem(exc, settings))
+
+    @app.errorhandler(Exception)
+    def on_unexpected(exc: Exception) -> Response:
+        log.exception("unexpected error on %s %s", request.method, request.path[:100])
+        return on_problem(INTERNAL_ERROR)
+
+    @app.post("/v1/validate")
+    def validate() -> Response:
+        validator, output = service.parse_query(request.query_string.decode("latin-1"))
+        return service.validate(validator, output, service.read_body(request, JSON_TYPES)).to_flask()
+
+    @app.post("/v1/validate/batch")
+    def validate_batch() -> Response:
+        validator, _ = service.parse_query(request.query_string.decode("latin-1"))
+        body = service.read_body(request, NDJSON_TYPES | JSON_TYPES)
+        return service.validate_batch(validator, body, request.mimetype in NDJSON_TYPES).to_flask()
+
+    @app.get("/v1/schemas")
+    def list_schemas() -> Response:
+        return Encoded.json(service.schema_index).to_flask()
+
+    @app.get("/v1/schemas/<path:name>")
+    def get_schema(name: str) -> Response:
+        if name not in service.schema_files:
+            raise Problem(404, "unknown-schema", "Unknown schema", f"no schema named {name[:64]!r}")
+        response = Response(service.schema_files[name], mimetype="application/schema+json")
+        response.set_etag(service.schema_etags[name])
+        response.make_conditional(request)
+        return response
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        return Encoded.json({"status": "ok"}).to_flask()
+
+    @app.get("/openapi.json")
+    def openapi() -> Response:
+        return Response(service.openapi, mimetype=JSON_MEDIA_TYPE)
+
+    return app

@@ -36,6 +36,7 @@ class Case:
     valid: bool
     errors: list[str]
     warnings: list[str]
+    slow_path: str | None = None  # why a valid payload may leave the fast path, when it is by design
 
     @classmethod
     def load(cls, path: Path) -> Case:
@@ -49,6 +50,7 @@ class Case:
             valid=spec["valid"],
             errors=spec["errors"],
             warnings=spec["warnings"],
+            slow_path=spec.get("slow_path"),
         )
 
 

@@ -123,3 +123,32 @@ def test_validators_are_reusable_and_independent() -> None:
 
     assert [tolerant.validate(data).valid for _ in range(3)] == [True] * 3
     assert [strict.validate(data).valid for _ in range(3)] == [False] * 3
+
+
+@pytest.mark.parametrize(
+    ("payload", "headline"),
+    [
+        (
+            {"object": "thread.run.step.delta", "id": "step_1", "delta": {}},
+            '/object: "thread.run.step.delta" is not "thread.run.step": a run-step delta',
+        ),
+        ({"object": "list", "data": []}, '/object: "list" is not "thread.run.step": a list response'),
+        (
+            {**example("message_creation.json"), "type": "tool_calls"},
+            '/step_details/type: type is "tool_calls" but step_details.type is "message_creation"',
+        ),
+    ],
+    ids=["delta", "list-response", "type-mismatch"],
+)
+def test_headline_points_at_the_real_mistake(payload: dict[str, object], headline: str) -> None:
+    report = validate(json.dumps(payload))
+
+    assert report.headline is not None
+    assert report.headline.startswith(headline)
+
+
+def test_v1_retrieval_is_valid_with_a_warning_that_sdks_cannot_load_it() -> None:
+    report = validate((EXAMPLES / "v1_retrieval_in_progress.json").read_bytes())
+
+    assert report.valid
+    assert [unit.code for unit in report.warnings] == ["legacy-type"]

@@ -124,3 +124,59 @@ def test_struct_mirrors_schema(struct: type[msgspec.Struct], location: str) -> N
             set(declared["enum"]) if "enum" in declared else {declared["const"]} if "const" in declared else None
         )
         assert literal_values(field.type) == vocabulary, field.name
+
+
+BOUNDS = ("minimum", "maximum", "minLength", "maxLength", "minItems", "maxItems", "minProperties", "maxProperties")
+
+
+def struct_bounds(kind: mi.Type) -> tuple[dict[str, Any], bool]:
+    """The bounds a field's msgspec type enforces, in JSON Schema's words, and whether it accepts null."""
+    members = kind.types if isinstance(kind, mi.UnionType) else (kind,)
+    nullable = any(isinstance(member, mi.NoneType) for member in members)
+    bounds: dict[str, Any] = {}
+    for member in members:
+        if isinstance(member, mi.IntType | mi.FloatType):
+            bounds.update(minimum=member.ge, maximum=member.le)
+        elif isinstance(member, mi.StrType):
+            bounds.update(minLength=member.min_length, maxLength=member.max_length)
+        elif isinstance(member, mi.ListType):
+            bounds.update(minItems=member.min_length, maxItems=member.max_length)
+        elif isinstance(member, mi.DictType):
+            bounds.update(minProperties=member.min_length, maxProperties=member.max_length)
+            key, _ = struct_bounds(member.key_type)
+            value, _ = struct_bounds(member.value_type)
+            bounds.update({f"propertyNames.{name}": bound for name, bound in key.items()})
+            bounds.update({f"additionalProperties.{name}": bound for name, bound in value.items()})
+    return {name: bound for name, bound in bounds.items() if bound is not None}, nullable
+
+
+def schema_bounds(registry: Registry[Any], uri: str, declared: dict[str, Any]) -> tuple[dict[str, Any], bool | None]:
+    """The same for a property's schema; nullability None where the schema does not say by `type`."""
+    if "$ref" in declared:
+        declared = lookup(registry, uri, declared["$ref"])
+    bounds = {name: declared[name] for name in BOUNDS if name in declared}
+    for keyword in ("propertyNames", "additionalProperties"):
+        sub = declared.get(keyword)
+        if isinstance(sub, dict):
+            sub = lookup(registry, uri, sub["$ref"]) if "$ref" in sub else sub
+            bounds.update({f"{keyword}.{name}": sub[name] for name in BOUNDS if name in sub})
+    kinds = declared.get("type")
+    nullable = None if kinds is None else "null" in ([kinds] if isinstance(kinds, str) else kinds)
+    return bounds, nullable
+
+
+@pytest.mark.parametrize(("struct", "location"), MIRRORS, ids=[location for _, location in MIRRORS])
+def test_struct_bounds_and_nullability_mirror_the_schema(struct: type[msgspec.Struct], location: str) -> None:
+    registry = default_schemas().registry
+    uri = BASE + location
+    schema = lookup(registry, uri)
+    info = mi.type_info(struct)
+    assert isinstance(info, mi.StructType)
+    for field in info.fields:
+        declared = schema["properties"][field.encode_name]
+        expected_bounds, expected_nullable = schema_bounds(registry, uri, declared)
+        bounds, nullable = struct_bounds(field.type)
+
+        assert bounds == expected_bounds, field.name
+        if expected_nullable is not None:
+            assert nullable is expected_nullable, field.name

@@ -13,7 +13,7 @@ from typing import Final, get_args
 from msgspec import UNSET
 
 from .messages import excerpt, pointer
-from .models import FileSearchToolCall, RunStep, ToolCallsDetails
+from .models import FileSearchToolCall, RetrievalToolCall, RunStep, ToolCallsDetails
 from .report import OutputUnit
 from .strict_models import KnownErrorCode, KnownRanker
 
@@ -105,7 +105,10 @@ def _lint_tool_calls(details: ToolCallsDetails, found: list[OutputUnit]) -> None
             found.append(
                 warning(_call_path(index, "id"), "id-prefix", f"{excerpt(call_id)} does not start with 'call_'")
             )
-        if type(call) is FileSearchToolCall:
+        if type(call) is RetrievalToolCall:
+            message = "retrieval is the v1 API's tool call, replaced by file_search: current SDKs cannot load it"
+            found.append(warning(_call_path(index, "type"), "legacy-type", message))
+        elif type(call) is FileSearchToolCall:
             options = call.file_search.ranking_options
             if options is not UNSET and options.ranker not in KNOWN_RANKERS:
                 where = _call_path(index, "file_search", "ranking_options", "ranker")

@@ -63,7 +63,7 @@ def test_gzip_crlf_missing_final_newline_and_a_malformed_line(tmp_path: Path) ->
     code, out, _ = do_import(tmp_path, str(tmp_path / "in.ndjson.gz"))
 
     assert code == 1
-    assert (tmp_path / "ok.jsonl").read_bytes() == VALID + b"\n" + MESSAGE + b"\n"
+    assert (tmp_path / "ok.jsonl").read_bytes() == VALID + b"\r\n" + MESSAGE + b"\n"  # as read; a last line gets one
     (entry,) = [json.loads(line) for line in (tmp_path / "bad.jsonl").read_bytes().splitlines()]
     assert (entry["line"], entry["text"]) == (2, '{"id": "step_x", "object": ')
     assert entry["errors"][0]["code"] == "invalid-json"
@@ -115,7 +115,7 @@ def test_fixed_rejected_lines_import_again(tmp_path: Path) -> None:
     entry["text"] = json.dumps(fixed)
     (tmp_path / "fixed.jsonl").write_text(json.dumps(entry) + "\n")
 
-    code, _, _ = do_import(tmp_path, str(tmp_path / "fixed.jsonl"))
+    code, _, _ = do_import(tmp_path, str(tmp_path / "fixed.jsonl"), extra=("--unwrap-rejected",))
 
     assert code == 0
     assert json.loads((tmp_path / "ok.jsonl").read_bytes()) == fixed
@@ -168,3 +168,72 @@ def test_library_api_reads_binary_files(tmp_path: Path) -> None:
         verdicts = [result.valid for result in iter_validate(stream)]
 
     assert verdicts == [number % 10 != 3 for number in range(20)]
+
+
+def test_a_rejected_line_is_a_record_of_its_own_unless_asked_to_unwrap(tmp_path: Path) -> None:
+    entry = {"source": "x.jsonl", "line": 1, "text": VALID.decode(), "errors": [], "warnings": []}
+    (tmp_path / "in.jsonl").write_text(json.dumps(entry) + "\n")
+
+    assert do_import(tmp_path, str(tmp_path / "in.jsonl"))[0] == 1
+    assert do_import(tmp_path, str(tmp_path / "in.jsonl"), extra=("--unwrap-rejected",))[0] == 0
+
+
+@pytest.mark.parametrize(
+    ("accepted", "rejected", "message"),
+    [
+        ("same.jsonl", "same.jsonl", "--accepted {d}/same.jsonl and --rejected {d}/same.jsonl are the same file"),
+        ("in.jsonl", "bad.jsonl", "--accepted {d}/in.jsonl and input {d}/in.jsonl are the same file"),
+        ("link.jsonl", "bad.jsonl", "--accepted {d}/link.jsonl and input {d}/in.jsonl are the same file"),
+    ],
+    ids=["accepted-is-rejected", "accepted-is-input", "through-a-link"],
+)
+def test_outputs_that_collide_are_refused_before_anything_is_touched(
+    tmp_path: Path, accepted: str, rejected: str, message: str
+) -> None:
+    original = VALID + b"\n" + INVALID + b"\n"
+    (tmp_path / "in.jsonl").write_bytes(original)
+    (tmp_path / "link.jsonl").symlink_to(tmp_path / "in.jsonl")
+    stdout, stderr = io.StringIO(), io.StringIO()
+    argv = ["import", str(tmp_path / "in.jsonl"), "--accepted", str(tmp_path / accepted)]
+
+    code = run([*argv, "--rejected", str(tmp_path / rejected)], stdout, stderr)
+
+    assert code == 2
+    assert message.format(d=tmp_path) in stderr.getvalue()
+    assert (tmp_path / "in.jsonl").read_bytes() == original
+    assert not (tmp_path / "same.jsonl").exists()
+
+
+def test_crlf_records_pass_through_byte_for_byte(tmp_path: Path) -> None:
+    (tmp_path / "in.jsonl").write_bytes(VALID + b"\r\n" + INVALID + b"\r\n" + VALID + b"\r\n")
+
+    assert do_import(tmp_path, str(tmp_path / "in.jsonl"))[0] == 1
+    assert (tmp_path / "ok.jsonl").read_bytes() == VALID + b"\r\n" + VALID + b"\r\n"
+
+
+@pytest.mark.parametrize("damage", ["truncated", "corrupt"])
+@pytest.mark.parametrize("command", ["import", "validate"])
+def test_a_damaged_gzip_names_the_file_and_leaves_nothing(tmp_path: Path, damage: str, command: str) -> None:
+    packed = gzip.compress((VALID + b"\n") * 2000)
+    broken = packed[:700] if damage == "truncated" else packed[:40] + bytes(200) + packed[240:]
+    source = tmp_path / "in.jsonl.gz"
+    source.write_bytes(broken)
+    stdout, stderr = io.StringIO(), io.StringIO()
+    argv = [command, str(source)]
+    if command == "import":
+        argv += ["--accepted", str(tmp_path / "ok.jsonl"), "--rejected", str(tmp_path / "bad.jsonl")]
+
+    code = run(argv, stdout, stderr)
+
+    assert code == 2
+    assert str(source) in stdout.getvalue() + stderr.getvalue()
+    assert "gzip" in stdout.getvalue() + stderr.getvalue()
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["in.jsonl.gz"]
+
+
+def test_a_json_array_is_streamed_item_by_item(tmp_path: Path) -> None:
+    (tmp_path / "in.json").write_bytes(b"[\n" + VALID + b",\n" + INVALID + b"\n]\n")
+
+    assert do_import(tmp_path, str(tmp_path / "in.json"))[0] == 1
+    assert (tmp_path / "ok.jsonl").read_bytes() == VALID + b"\n"
+    assert json.loads((tmp_path / "bad.jsonl").read_bytes())["line"] == 3

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 from ..core.errors import RunStepValidatorError
 from ..core.schemas import DEFAULT_SCHEMA
+from ..sources.reading import INPUT_FORMATS
 
 if TYPE_CHECKING:
     from ..importing.pipeline import Tally
@@ -48,18 +49,39 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("--format", choices=("text", "json", "github"), default="text", help="output format")
     validate.add_argument("--warnings-as-errors", action="store_true", help="fail on warnings too")
     validate.add_argument("--redact", action="store_true", help="quote no payload values in messages")
+    validate.add_argument(
+        "--input-format",
+        choices=INPUT_FORMATS,
+        default="auto",
+        help="json (one document: a run step, an array or a list response) or jsonl; auto goes by the file's "
+        "suffix, and for standard input and other names by the content (default: %(default)s)",
+    )
 
     check = commands.add_parser("check-schemas", help="check the schema files themselves")
     check.add_argument("directory", nargs="?", type=Path, help="folder of *.schema.json (default: the shipped one)")
     check.add_argument("--fix", action="store_true", help="rewrite files that are not canonically formatted")
 
     bulk = commands.add_parser("import", help="sort run steps into accepted and rejected files, for import pipelines")
-    bulk.add_argument("inputs", nargs="+", metavar="INPUT", help="*.jsonl / *.ndjson (streamed), *.json, .gz, or -")
+    bulk.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="INPUT",
+        help="*.jsonl / *.ndjson, *.json (an array or list response), any of them .gz, or - (all streamed)",
+    )
     bulk.add_argument("--accepted", required=True, type=Path, help="valid records, as they came, one per line")
     bulk.add_argument("--rejected", required=True, type=Path, help="invalid records with their errors, JSON Lines")
     bulk.add_argument("--report", type=Path, help="write the summary as JSON here too")
     bulk.add_argument("--schema", default=DEFAULT_SCHEMA, help="entry schema (default: %(default)s)")
     bulk.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes (default: %(default)s)")
+    bulk.add_argument(
+        "--input-format", choices=INPUT_FORMATS, default="auto", help="as for validate (default: %(default)s)"
+    )
+    bulk.add_argument(
+        "--unwrap-rejected",
+        action="store_true",
+        help='read a line of a --rejected file ({"source", "line", "text", ...}) as the record in its text, so that '
+        "fixed rejected records can be imported again",
+    )
 
     serve = commands.add_parser("serve", help="serve the HTTP API (settings also from RUNSTEP_VALIDATOR_*)")
     serve.add_argument("--host", help="address to listen on (default: 127.0.0.1)")
@@ -82,7 +104,7 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO, stdin: BinaryIO | N
         if args.command == "check-schemas":
             return _check_schemas(args, stdout)
         if args.command == "import":
-            return _import(args, stdout, stderr)
+            return _import(args, stdout, stderr, stdin)
         return _serve(args)
     except RunStepValidatorError as exc:
         stderr.write(f"runstep-validator: {exc}\n")
@@ -91,10 +113,11 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO, stdin: BinaryIO | N
 
 def _validate(args: argparse.Namespace, stdout: TextIO, stdin: BinaryIO | None) -> int:
     from ..core.validator import get_validator
-    from .checker import Checker, expand
+    from ..sources.reading import expand
+    from .checker import Checker
     from .reporters import REPORTERS, Reporter, TextReporter
 
-    checker = Checker(get_validator(args.schema, args.redact))
+    checker = Checker(get_validator(args.schema, args.redact), args.input_format)
     results = [checker.check(name, stdin) for name in expand(args.paths)]
     reporter: Reporter = TextReporter(_wants_color(stdout)) if args.format == "text" else REPORTERS[args.format]()
     reporter.report(results, stdout)
@@ -121,7 +144,23 @@ def _check_schemas(args: argparse.Namespace, stdout: TextIO) -> int:
     return EXIT_INVALID if problems else EXIT_OK
 
 
-def _import(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+def _same_file(args: argparse.Namespace) -> str | None:
+    """Two of the outputs and inputs that are one file (through a link or another spelling), said in words."""
+    named = [("--accepted", args.accepted), ("--rejected", args.rejected)]
+    if args.report is not None:
+        named.append(("--report", args.report))
+    named += [("input", Path(name)) for name in args.inputs if name != "-"]
+    seen: dict[Path, tuple[str, Path]] = {}
+    for role, path in named:
+        resolved = path.resolve()
+        if resolved in seen:
+            first_role, first_path = seen[resolved]
+            return f"{first_role} {first_path} and {role} {path} are the same file"
+        seen[resolved] = (role, path)
+    return None
+
+
+def _import(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: BinaryIO | None) -> int:
     import json
 
     from ..core.validator import get_validator
@@ -132,11 +171,23 @@ def _import(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     if args.workers < 1:
         stderr.write("runstep-validator: --workers must be at least 1\n")
         return EXIT_ERROR
+    collision = _same_file(args)
+    if collision is not None:
+        stderr.write(f"runstep-validator: {collision}; nothing was read or written\n")
+        return EXIT_ERROR
     sizes = [Path(name).stat().st_size for name in args.inputs if name != "-" and Path(name).is_file()]
     total = sum(sizes) if len(sizes) == len(args.inputs) else None
     try:
         with progress_bar(total, stderr) as on_progress:
-            tally = Importer(args.schema, args.workers, on_progress).run(args.inputs, args.accepted, args.rejected)
+            importer = Importer(
+                args.schema,
+                args.workers,
+                on_progress,
+                input_format=args.input_format,
+                unwrap_rejected=args.unwrap_rejected,
+                stdin=stdin,
+            )
+            tally = importer.run(args.inputs, args.accepted, args.rejected)
     except Interrupted as exc:
         stderr.write(f"runstep-validator: interrupted by {exc}; no output was written\n")
         return 128 + exc.signal_number

@@ -8,7 +8,6 @@ outputs, a summary).
 from __future__ import annotations
 
 import base64
-import gzip
 import io
 import os
 import re
@@ -28,11 +27,11 @@ from ..core.models import RunStep
 from ..core.report import Report
 from ..core.schemas import DEFAULT_SCHEMA
 from ..core.validator import get_validator
-from ..sources.records import split_document
+from ..sources.documents import iter_document_records
+from ..sources.reading import InputFormat, Source, detect, open_source
+from ..sources.records import Record
 
-STDIN = "-"
 BLOCK_BYTES = 1 << 20  # input travels to workers about a megabyte at a time
-LINES_SUFFIXES = (".jsonl", ".ndjson")
 _INDEX = re.compile(r"/\d+(?=/|$)")
 _encoder = msgspec.json.Encoder()
 
@@ -72,39 +71,6 @@ def iter_validate(source: Iterable[bytes | str] | BinaryIO, schema: str = DEFAUL
 # Reading inputs ------------------------------------------------------------------------------------------------
 
 
-@dataclass
-class Input:
-    """One input: a binary stream of its (gunzipped) content, and how far into the file reading has got."""
-
-    name: str
-    stream: BinaryIO | gzip.GzipFile
-    size: int | None
-    position: Callable[[], int]
-    underlying: BinaryIO | None = None  # the file under a GzipFile, which does not close it
-
-    def close(self) -> None:
-        self.stream.close()
-        if self.underlying is not None:
-            self.underlying.close()
-
-
-def open_input(name: str) -> Input:
-    if name == STDIN:
-        stdin = os.fdopen(os.dup(0), "rb")
-        return Input(name, stdin, None, lambda: 0)
-    raw = open(name, "rb")  # noqa: SIM115  # closed by Input.close
-    size = os.fstat(raw.fileno()).st_size
-    if raw.peek(2)[:2] == b"\x1f\x8b":
-        return Input(name, gzip.GzipFile(fileobj=raw, mode="rb"), size, raw.tell, raw)
-    return Input(name, raw, size, raw.tell)
-
-
-def _is_lines(item: Input) -> bool:
-    if item.name == STDIN:
-        return True
-    return item.name.removesuffix(".gz").endswith(LINES_SUFFIXES)
-
-
 class Block(msgspec.Struct, frozen=True):
     """A run of whole lines of one input. Line `first_line + i` of the input is line `i` of `data`, unless
     `lines` numbers them (the members of a JSON document, flattened one per line). `offset` is where `data`
@@ -131,30 +97,38 @@ class Block(msgspec.Struct, frozen=True):
             return os.pread(stream.fileno(), self.length, self.offset)
 
 
-def blocks(item: Input, block_bytes: int = BLOCK_BYTES) -> Iterator[Block]:
-    """The input in blocks of about `block_bytes`, cut at line ends: JSON Lines are streamed; a JSON array or
-    list response is one document, read whole and flattened one member per line."""
-    if not _is_lines(item):
-        records = split_document(item.stream.read())
-        for start in range(0, len(records), 1000):
-            part = records[start : start + 1000]
-            data = b"\n".join(_one_line(record.raw) for record in part)
-            yield Block(item.name, 1, data, [record.line for record in part])
+def blocks(source: Source, forced: InputFormat = "auto", block_bytes: int = BLOCK_BYTES) -> Iterator[Block]:
+    """The source in blocks of about `block_bytes`, cut at line ends: JSON Lines as read; a JSON array or list
+    response streamed item by item, its members one per line (memory stays that of a block either way)."""
+    kind, stream = detect(source, forced)
+    if kind == "json":
+        pending: list[Record] = []
+        for record in iter_document_records(stream):
+            pending.append(record)
+            if len(pending) == 1000:
+                yield _document_block(source.name, pending)
+                pending = []
+        if pending:
+            yield _document_block(source.name, pending)
         return
-    plain = item.name != STDIN and not isinstance(item.stream, gzip.GzipFile)
+    plain = source.is_plain_file
     line, carry, start = 1, b"", 0
-    while piece := item.stream.read(block_bytes):
+    while piece := stream.read(block_bytes):
         data = carry + piece
         cut = data.rfind(b"\n") + 1
         if not cut:
             carry = data
             continue
         carry = data[cut:]
-        yield Block(item.name, line, data[:cut], offset=start if plain else None)
+        yield Block(source.name, line, data[:cut], offset=start if plain else None)
         line += data.count(b"\n", 0, cut)
         start += cut
     if carry:
-        yield Block(item.name, line, carry, offset=start if plain else None)
+        yield Block(source.name, line, carry, offset=start if plain else None)
+
+
+def _document_block(name: str, records: list[Record]) -> Block:
+    return Block(name, 1, b"\n".join(_one_line(record.raw) for record in records), [r.line for r in records])
 
 
 def _one_line(raw: bytes) -> bytes:
@@ -194,7 +168,7 @@ class BlockResult(msgspec.Struct, frozen=True):
         return b"\n".join(lines) + b"\n" if lines else b""
 
 
-def process_block(schema: str, block: Block) -> BlockResult:
+def process_block(schema: str, block: Block, unwrap_rejected: bool = False) -> BlockResult:
     """Validate every record of a block, render the rejected ones, count everything; runs in a worker."""
     validator = get_validator(schema)
     rejected: list[bytes] = []
@@ -207,12 +181,14 @@ def process_block(schema: str, block: Block) -> BlockResult:
         if not raw or raw.isspace():
             dropped.append(offset)
             continue
-        if raw.startswith(b'{"source":'):
-            raw = unwrap_rejection(raw)
+        unwrapped = False
+        if unwrap_rejected and raw.startswith(b'{"source":'):
+            record = unwrap_rejection(raw)
+            unwrapped, raw = record is not raw, record
         report = validator.validate(raw)
         if report.valid:  # the common case, counted without a call; its warnings are never computed
             clean += 1
-            if raw is not line:
+            if unwrapped:  # otherwise the line is passed on as read, its line ending included
                 replaced[offset] = raw
             continue
         tally.count(report)
@@ -339,6 +315,9 @@ class Importer:
     workers: int = 1
     on_progress: Callable[[int, int], None] | None = None  # (bytes read, records read)
     block_bytes: int = BLOCK_BYTES
+    input_format: InputFormat = "auto"
+    unwrap_rejected: bool = False  # a line of a --rejected file stands for the record in its `text`
+    stdin: BinaryIO | None = None
     tally: Tally = field(default_factory=Tally)
 
     def run(self, inputs: list[str], accepted: Path, rejected: Path) -> Tally:
@@ -368,29 +347,27 @@ class Importer:
     def _run(self, inputs: list[str], accepted: IO[bytes], rejected: IO[bytes]) -> None:
         done_bytes = 0
         for name in inputs:
-            item = open_input(name)
-            try:
-                for block, result in self._processed(blocks(item, self.block_bytes)):
+            with open_source(name, self.stdin) as source:
+                for block, result in self._processed(blocks(source, self.input_format, self.block_bytes)):
                     accepted.write(result.accepted(block))
                     rejected.write(result.rejected)
                     self.tally.add(result.tally)
                     if self.on_progress is not None:
-                        self.on_progress(done_bytes + item.position(), self.tally.records)
-                done_bytes += item.size or 0
-            finally:
-                item.close()
+                        self.on_progress(done_bytes + source.position(), self.tally.records)
+                done_bytes += source.size or 0
 
     def _processed(self, pieces: Iterator[Block]) -> Iterator[tuple[Block, BlockResult]]:
         if self.workers <= 1:
             for block in pieces:
-                yield block, process_block(self.schema, block)
+                yield block, process_block(self.schema, block, self.unwrap_rejected)
             return
         # Bounded and in order: at most two blocks per worker in flight, results taken oldest first.
         pool = ProcessPoolExecutor(self.workers, initializer=_ignore_interrupts)
         pending: deque[tuple[Block, Future[BlockResult]]] = deque()
         try:
             for block in pieces:
-                pending.append((block, pool.submit(process_block, self.schema, block.for_worker())))
+                future = pool.submit(process_block, self.schema, block.for_worker(), self.unwrap_rejected)
+                pending.append((block, future))
                 if len(pending) >= 2 * self.workers:
                     done, future = pending.popleft()
                     yield done, future.result()

@@ -12,11 +12,14 @@ from ..core.parsing import NOT_JSON, parse, strip_bom
 
 
 class Record(msgspec.Struct, frozen=True, gc=False):
-    """One payload: its 0-based `index` among the records, its 1-based `line` in the input, its raw bytes."""
+    """One payload: its 0-based `index` among the records, its 1-based `line` (and character `column`) in the
+    input, its raw bytes exactly as read, and the line ending that followed it in JSON Lines (b"" for none)."""
 
     index: int
     line: int
     raw: bytes
+    column: int = 1
+    ending: bytes = b""
 
 
 def split_lines(data: bytes) -> Iterator[Record]:

@@ -1,0 +1,231 @@
+"""Streaming the records of a JSON document: the items of an array, or of an API list response's `data`, one at a
+time with the line and column where each starts; any other document is one record.
+
+Memory is bounded by the largest record, not the document: a 10 GB export is read a block at a time. Records are
+found without parsing them (strings skipped, brackets counted); each keeps its bytes exactly as written, and what
+they say is the validator's business. Text between records that is not JSON's (a missing comma, trailing data)
+ends the document with `InvalidJSONError` at its position.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Generator, Iterator
+from typing import BinaryIO, Final
+
+from ..core.errors import InvalidJSONError
+from ..core.parsing import UTF8_BOM
+from .records import Record
+
+BLOCK_BYTES: Final = 1 << 20
+_STRUCTURE = re.compile(rb'[\[\]{}"]')
+_BACKSLASH = ord("\\")
+_SPACE = re.compile(rb"[ \t\r\n]*")
+_DELIMITER = re.compile(rb"[ \t\r\n,\]}]")
+
+
+def _characters(data: bytes | bytearray) -> int:
+    return len(data.decode("utf-8", errors="replace"))
+
+
+class _Text:
+    """The document's bytes from `base` on, read a block at a time, with the line and column of `base`."""
+
+    def __init__(self, stream: BinaryIO, block_bytes: int) -> None:
+        self._stream = stream
+        self._block_bytes = block_bytes
+        self.data = bytearray()  # grows in place: a long record is not copied once per block
+        self.base = 0  # offset in the document of data[0]
+        self.line = 1  # line of data[0]
+        self.column = 0  # characters before data[0] on its line
+        self.eof = False
+
+    def more(self) -> bool:
+        if self.eof:
+            return False
+        piece = self._stream.read(self._block_bytes)
+        if not piece:
+            self.eof = True
+            return False
+        self.data += piece
+        return True
+
+    def byte(self, at: int) -> bytes:
+        """The byte at `at` (relative to data), reading on when needed; b"" at the end."""
+        while at >= len(self.data) and self.more():
+            pass
+        return bytes(self.data[at : at + 1])
+
+    def skip_space(self, at: int) -> int:
+        while True:
+            end = _SPACE.match(self.data, at)
+            at = end.end() if end else at
+            if at < len(self.data) or not self.more():
+                return at
+
+    def position(self, at: int) -> tuple[int, int]:
+        """1-based line and character column of `at` (relative to data)."""
+        newlines = self.data.count(b"\n", 0, at)
+        if newlines:
+            prefix = self.data[self.data.rfind(b"\n", 0, at) + 1 : at]
+            return self.line + newlines, _characters(prefix) + 1
+        return self.line, self.column + _characters(self.data[:at]) + 1
+
+    def drop(self, at: int) -> None:
+        """Forget data before `at`, keeping count of lines and columns."""
+        dropped = self.data[:at]
+        newlines = dropped.count(b"\n")
+        if newlines:
+            self.line += newlines
+            self.column = _characters(dropped[dropped.rfind(b"\n") + 1 :])
+        else:
+            self.column += _characters(dropped)
+        del self.data[:at]
+        self.base += at
+
+    def error(self, at: int, reason: str) -> InvalidJSONError:
+        line, column = self.position(at)
+        return InvalidJSONError(reason, line, column, self.base + at)
+
+    def string_end(self, at: int) -> int:
+        """Where the string whose `"` is at `at` ends. The search resumes where it stopped, so a long string is
+        read once, however many blocks it spans."""
+        position = at + 1
+        while True:
+            quote = self.data.find(b'"', position)
+            if quote == -1:
+                position = len(self.data)
+                if not self.more():
+                    raise self.error(at, "unterminated string")
+                continue
+            backslashes = 0
+            while self.data[quote - 1 - backslashes] == _BACKSLASH:
+                backslashes += 1
+            if backslashes % 2 == 0:  # an even run escapes itself, not the quote
+                return quote + 1
+            position = quote + 1
+
+    def value_end(self, at: int) -> int:
+        """Where the JSON value starting at `at` ends (relative to data): strings skipped, brackets counted."""
+        opener = self.byte(at)
+        if opener == b'"':
+            return self.string_end(at)
+        if opener not in (b"[", b"{"):
+            while True:  # a scalar: up to the next delimiter
+                stop = _DELIMITER.search(self.data, at)
+                if stop or not self.more():
+                    return stop.start() if stop else len(self.data)
+        depth, position = 0, at
+        while True:
+            found = _STRUCTURE.search(self.data, position)
+            if found is None:
+                position = len(self.data)
+                if not self.more():
+                    raise self.error(at, "the document ends inside this value")
+                continue
+            symbol = self.data[found.start()]
+            if symbol == ord('"'):
+                position = self.string_end(found.start())
+                continue
+            position = found.end()
+            depth += 1 if symbol in b"[{" else -1
+            if depth == 0:
+                return position
+
+
+def iter_document_records(stream: BinaryIO, block_bytes: int = BLOCK_BYTES) -> Iterator[Record]:
+    """The records of one JSON document read from `stream`. Raises `InvalidJSONError` where the text between
+    records is not JSON; what is inside a record is left to the validator."""
+    text = _Text(stream, block_bytes)
+    if text.byte(0) and text.data.startswith(UTF8_BOM):
+        text.drop(3)
+        text.column = 0  # a byte order mark is not a column
+    start = text.skip_space(0)
+    opener = text.byte(start)
+    if not opener:
+        yield _record(text, 0, start, start)  # empty: the validator says so
+        return
+    if opener == b"[":
+        close = yield from _items(text, start)
+        _expect_end(text, close + 1)
+        return
+    if opener == b"{":
+        items = _list_response_items(text, start)
+        if items is not None:
+            yield from items
+            return
+    end = text.value_end(start)
+    yield _record(text, 0, start, end if text.skip_space(end) >= len(text.data) else _rest(text))
+
+
+def _rest(text: _Text) -> int:
+    while text.more():
+        pass
+    return len(text.data)  # trailing data: the whole text is the record, and the validator reports where
+
+
+def _record(text: _Text, index: int, start: int, end: int) -> Record:
+    line, column = text.position(start)
+    return Record(index, line, bytes(text.data[start:end]), column=column)
+
+
+def _items(text: _Text, opener: int) -> Generator[Record, None, int]:
+    """The items of the array whose `[` is at `opener`; the generator returns where its `]` is."""
+    index = 0
+    at = text.skip_space(opener + 1)
+    if text.byte(at) == b"]":
+        return at
+    while True:
+        end = text.value_end(at)
+        yield _record(text, index, at, end)
+        index += 1
+        after = text.skip_space(end)
+        separator = text.byte(after)
+        if separator == b",":
+            text.drop(after + 1)
+            at = text.skip_space(0)
+        elif separator == b"]":
+            return after
+        else:
+            reason = "expected ',' or ']' after an array item" if separator else "the array is not closed"
+            raise text.error(after, reason)
+
+
+def _expect_end(text: _Text, at: int) -> None:
+    rest = text.skip_space(at)
+    if text.byte(rest):
+        raise text.error(rest, "extra data after the document")
+
+
+def _list_response_items(text: _Text, opener: int) -> Iterator[Record] | None:
+    """The items of a list response's `data` array, or None if this object has no array `data` member (then the
+    object is one record: everything read so far is still in `text`)."""
+    at = text.skip_space(opener + 1)
+    while text.byte(at) == b'"':
+        key_end = text.value_end(at)
+        key = bytes(text.data[at:key_end])
+        colon = text.skip_space(key_end)
+        if text.byte(colon) != b":":
+            return None
+        value = text.skip_space(colon + 1)
+        if key == b'"data"' and text.byte(value) == b"[":
+            return _rest_of_list(text, value)
+        at = text.skip_space(text.value_end(value))
+        if text.byte(at) != b",":
+            return None
+        at = text.skip_space(at + 1)
+    return None
+
+
+def _rest_of_list(text: _Text, opener: int) -> Generator[Record, None, None]:
+    """The `data` items; then the list response's other members are skipped to its close."""
+    at = yield from _items(text, opener)
+    at = text.skip_space(at + 1)
+    while text.byte(at) == b",":
+        colon = text.skip_space(text.value_end(text.skip_space(at + 1)))
+        if text.byte(colon) != b":":
+            raise text.error(colon, "expected ':' after a member name")
+        at = text.skip_space(text.value_end(text.skip_space(colon + 1)))
+    if text.byte(at) != b"}":
+        raise text.error(at, "expected ',' or '}' in the list response")
+    _expect_end(text, at + 1)

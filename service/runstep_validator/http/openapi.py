@@ -90,7 +90,7 @@ SERVICE_SCHEMAS: dict[str, Any] = {
     },
     "BatchResult": {
         "type": "object",
-        "required": ["index", "valid", "errors", "warnings"],
+        "required": ["index", "line", "valid", "errors", "warnings"],
         "properties": {
             "index": {"type": "integer", "minimum": 0},
             "line": {"type": "integer", "minimum": 1},

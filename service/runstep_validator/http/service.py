@@ -11,12 +11,12 @@ from urllib.parse import parse_qsl
 
 import msgspec
 from flask import Request, Response
-from msgspec import UNSET, UnsetType
 
 from ..core.errors import InvalidJSONError, UnknownSchemaError
 from ..core.report import INVALID_JSON, OUTPUT_FORMATS, OutputFormat, OutputUnit, Report
 from ..core.validator import RedactingValidator, Validator, default_schemas
-from ..sources.records import Record, split_document, split_lines
+from ..sources.reading import body_records
+from ..sources.records import Record
 from .config import Settings
 from .openapi import build_openapi, serve_names
 from .problems import PROBLEM_MEDIA_TYPE, Problem
@@ -130,7 +130,7 @@ class Service:
 
     def validate_batch(self, validator: Validator, body: bytes, ndjson: bool) -> Encoded:
         try:
-            records = list(split_lines(body)) if ndjson else split_document(body)
+            records = body_records(body, ndjson)
         except InvalidJSONError as exc:
             return Encoded.problem(not_json(str(exc), exc.line, exc.column))
         limit = self.settings.max_batch_records
@@ -145,7 +145,7 @@ class Service:
                 detail = f"validating took longer than the limit of {seconds:g} s after {record.index} records"
                 problem = Problem(413, "time-limit", "Too long to validate", detail, limit=seconds)
                 return Encoded.problem(problem)
-            results.append(BatchResult.of(record, validator.validate(record.raw), ndjson))
+            results.append(BatchResult.of(record, validator.validate(record.raw)))
         valid = sum(result.valid for result in results)
         summary = {"total": len(results), "valid": valid, "invalid": len(results) - valid}
         return Encoded.json({"summary": summary, "results": results})
@@ -190,16 +190,17 @@ def read_chunked(environ: dict[str, Any], limit: int) -> bytes:
     return b"".join(pieces)
 
 
-class BatchResult(msgspec.Struct, frozen=True, gc=False, omit_defaults=True, kw_only=True):
-    """One record's verdict in a batch; `line` is its line in an NDJSON body (absent for JSON arrays)."""
+class BatchResult(msgspec.Struct, frozen=True, gc=False, kw_only=True):
+    """One record's verdict in a batch; `line` is where the record starts in the body (for every kind of body)."""
 
     index: int
-    line: int | UnsetType = UNSET
+    line: int
     valid: bool
     errors: tuple[OutputUnit, ...]
     warnings: tuple[OutputUnit, ...]
 
     @classmethod
-    def of(cls, record: Record, report: Report, with_line: bool) -> BatchResult:
-        line = record.line if with_line else UNSET
-        return cls(index=record.index, line=line, valid=report.valid, errors=report.errors, warnings=report.warnings)
+    def of(cls, record: Record, report: Report) -> BatchResult:
+        return cls(
+            index=record.index, line=record.line, valid=report.valid, errors=report.errors, warnings=report.warnings
+        )

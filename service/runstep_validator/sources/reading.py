@@ -6,6 +6,7 @@ JSON document; standard input and other names are detected from their first line
 from __future__ import annotations
 
 import gzip
+import io
 import os
 import zlib
 from collections.abc import Iterable, Iterator
@@ -207,3 +208,9 @@ def iter_records(source: Source, forced: InputFormat = "auto") -> Iterator[Recor
     """Every record of a source, streamed: JSON Lines line by line, JSON documents item by item."""
     kind, stream = detect(source, forced)
     return iter_lines(stream) if kind == "jsonl" else iter_document_records(stream)
+
+
+def body_records(body: bytes, lines: bool) -> list[Record]:
+    """The records of a request body: JSON Lines, or one JSON document (a run step, an array, a list response)."""
+    stream = io.BytesIO(body)
+    return list(iter_lines(stream) if lines else iter_document_records(stream))

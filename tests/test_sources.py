@@ -1,0 +1,108 @@
+"""The input layer: one reader for every command and route, streaming, with exact bytes and positions."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from runstep_validator.cli import run
+from runstep_validator.sources import documents
+from runstep_validator.sources.documents import iter_document_records
+from runstep_validator.sources.reading import expand, format_of, iter_lines
+
+from .support import EXAMPLES
+
+VALID = (EXAMPLES / "message_creation.json").read_bytes()
+COMPACT = json.dumps(json.loads(VALID)).encode()
+ITEM_STRING = b'"a ] \\" string"'  # brackets and an escaped quote inside a string
+
+
+def test_folders_skip_hidden_and_tool_folders(tmp_path: Path) -> None:
+    for folder in ("fixtures", ".git", ".venv", "node_modules", "fixtures/.cache"):
+        (tmp_path / folder).mkdir(parents=True, exist_ok=True)
+        (tmp_path / folder / "step.json").write_bytes(VALID)
+
+    assert list(expand([str(tmp_path)])) == [str(tmp_path / "fixtures" / "step.json")]
+
+
+@pytest.mark.parametrize(
+    ("head", "expected"),
+    [
+        (COMPACT + b"\n" + COMPACT + b"\n", "jsonl"),
+        (COMPACT + b"\n", "json"),
+        (VALID, "json"),
+        (b"[" + COMPACT + b",\n" + COMPACT + b"]", "json"),
+        (b'{"object": "list", "data": []}\n', "json"),
+    ],
+    ids=["json-lines", "one-line", "pretty-printed", "array", "list-response"],
+)
+def test_standard_input_is_detected_by_one_rule(head: bytes, expected: str) -> None:
+    assert format_of("-", head) == expected
+
+
+@pytest.mark.parametrize("command", ["validate", "import"])
+def test_validate_and_import_read_standard_input_alike(tmp_path: Path, command: str) -> None:
+    body = b"[\n" + VALID + b",\n" + VALID + b"\n]\n"  # a pretty-printed array: not JSON Lines
+    argv = [command, "-"]
+    if command == "import":
+        argv += ["--accepted", str(tmp_path / "ok.jsonl"), "--rejected", str(tmp_path / "bad.jsonl")]
+    stdout, stderr = io.StringIO(), io.StringIO()
+
+    assert run(argv, stdout, stderr, io.BytesIO(body)) == 0, stdout.getvalue() + stderr.getvalue()
+    assert "2" in stdout.getvalue()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    items=st.lists(
+        st.sampled_from([COMPACT, VALID.strip(), b'"a ] \\" string"', b"[1, [2, {}]]", b"null"]), max_size=6
+    ),
+    block=st.integers(min_value=1, max_value=64),
+    newline=st.sampled_from([b"\n", b"\r\n"]),
+)
+def test_any_block_size_finds_the_same_array_items(items: list[bytes], block: int, newline: bytes) -> None:
+    body = b"[" + (b"," + newline).join(items) + b"]"
+
+    found = [record.raw for record in iter_document_records(io.BytesIO(body), block)]
+
+    assert found == items
+    assert [json.loads(raw) for raw in found] == json.loads(body)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    lines=st.lists(st.sampled_from([COMPACT, b"", b"  ", b"{broken"]), max_size=8),
+    block=st.integers(min_value=1, max_value=64),
+    newline=st.sampled_from([b"\n", b"\r\n"]),
+)
+def test_json_lines_keep_bytes_endings_and_line_numbers(lines: list[bytes], block: int, newline: bytes) -> None:
+    body = newline.join(lines) + newline
+
+    records = list(iter_lines(io.BytesIO(body), block))
+
+    expected = [(number, line) for number, line in enumerate(lines, start=1) if line.strip()]
+    assert [(record.line, record.raw) for record in records] == expected
+    assert all(record.ending == newline for record in records)
+
+
+def test_memory_is_that_of_the_largest_record_not_the_document(monkeypatch: pytest.MonkeyPatch) -> None:
+    largest: list[int] = [0]
+    original = documents._Text.more
+
+    def watched(text: Any) -> bool:
+        largest[0] = max(largest[0], len(text.data))
+        return original(text)
+
+    monkeypatch.setattr(documents._Text, "more", watched)
+    body = b"[" + b",".join([COMPACT] * 5000) + b"]"  # about 4 MB
+
+    count = sum(1 for _ in iter_document_records(io.BytesIO(body), block_bytes=4096))
+
+    assert count == 5000
+    assert largest[0] < 2 * len(COMPACT) + 2 * 4096

@@ -241,3 +241,19 @@ def test_fast_lane_failure_is_a_500_problem(app: Flask, monkeypatch: pytest.Monk
 
     assert (response.status_code, response.mimetype) == (500, "application/problem+json")
     assert "secret" not in response.get_data(as_text=True)
+
+
+def test_access_log_closes_the_iterable_it_wraps() -> None:
+    from runstep_validator.http.middleware import AccessLog
+
+    closed: list[bool] = []
+
+    class Body(list[bytes]):
+        def close(self) -> None:
+            closed.append(True)
+
+    def app(environ: dict[str, object], start_response: object) -> Body:
+        return Body([b"ok"])
+
+    assert list(AccessLog(app)({"REQUEST_METHOD": "GET", "PATH_INFO": "/"}, lambda *args: None)) == [b"ok"]
+    assert closed == [True]

@@ -63,7 +63,13 @@ class AccessLog:
             status = status_line.partition(" ")[0]
             return start_response(status_line, headers, *args)
 
-        chunks = list(self.app(environ, recording_start_response))
+        iterable = self.app(environ, recording_start_response)
+        try:
+            chunks = list(iterable)
+        finally:
+            close = getattr(iterable, "close", None)
+            if close is not None:  # PEP 3333: whoever iterates the application's iterable must close it
+                close()
         access_log.info(
             "%s %s %s %d %.2fms",
             environ.get("REQUEST_METHOD", "-"),

@@ -14,7 +14,7 @@ from werkzeug.test import Client, TestResponse
 
 from runstep_validator.http.app import create_app
 from runstep_validator.http.config import ConfigError, Settings
-from runstep_validator.http.middleware import ValidateFastLane
+from runstep_validator.http.middleware import AccessLog, ValidateFastLane
 
 from .support import EXAMPLES, ROOT
 
@@ -244,8 +244,6 @@ def test_fast_lane_failure_is_a_500_problem(app: Flask, monkeypatch: pytest.Monk
 
 
 def test_access_log_closes_the_iterable_it_wraps() -> None:
-    from runstep_validator.http.middleware import AccessLog
-
     closed: list[bool] = []
 
     class Body(list[bytes]):

@@ -4,6 +4,7 @@ on every error location, for valid payloads and for their mutations."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from collections import Counter
 from typing import Any
 
@@ -16,7 +17,7 @@ from runstep_validator.core.engine import Engine
 
 from .reference import REFERENCE, locations
 from .strategies import NEAR_MISSES, SWAPS, delete, mutated, paths, replace, run_steps
-from .support import EXAMPLES, example
+from .support import EXAMPLES, Case, all_cases, corpus_files, example, load_json
 
 SCHEMA_NAMES = ["run_step", "run_step.strict"]
 DIFFERENTIAL = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -92,3 +93,17 @@ def single_mutations(document: Any) -> list[Any]:
 def test_every_single_mutation_of_the_examples_gets_the_reference_verdict(schema: str, name: str) -> None:
     for document in single_mutations(example(name)):
         assert_agree(document, schema)
+
+
+CASES = all_cases()
+
+
+@pytest.mark.parametrize("case", CASES, ids=[f"{case.schema}/{case.name}" for case in CASES])
+def test_every_case_gets_the_reference_verdict_and_locations(case: Case) -> None:
+    assert_agree(case.payload, case.schema)
+
+
+@pytest.mark.parametrize("schema", SCHEMA_NAMES)
+@pytest.mark.parametrize("path", corpus_files("thread.run.step") + corpus_files("thread.run.step.delta"), ids=lambda p: p.name)
+def test_every_real_payload_gets_the_reference_verdict_and_locations(path: Path, schema: str) -> None:
+    assert_agree(load_json(path), schema)

@@ -4,8 +4,8 @@ on every error location, for valid payloads and for their mutations."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -96,6 +96,7 @@ def test_every_single_mutation_of_the_examples_gets_the_reference_verdict(schema
 
 
 CASES = all_cases()
+REAL_PAYLOADS = corpus_files("thread.run.step") + corpus_files("thread.run.step.delta")
 
 
 @pytest.mark.parametrize("case", CASES, ids=[f"{case.schema}/{case.name}" for case in CASES])
@@ -104,6 +105,6 @@ def test_every_case_gets_the_reference_verdict_and_locations(case: Case) -> None
 
 
 @pytest.mark.parametrize("schema", SCHEMA_NAMES)
-@pytest.mark.parametrize("path", corpus_files("thread.run.step") + corpus_files("thread.run.step.delta"), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", REAL_PAYLOADS, ids=lambda path: path.name)
 def test_every_real_payload_gets_the_reference_verdict_and_locations(path: Path, schema: str) -> None:
     assert_agree(load_json(path), schema)

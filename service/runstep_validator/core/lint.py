@@ -45,8 +45,8 @@ def lint(step: RunStep) -> tuple[OutputUnit, ...]:
     usage = step.usage
     if usage is not None and usage is not UNSET and usage.total_tokens != usage.prompt_tokens + usage.completion_tokens:
         message = (
-            f"total_tokens {usage.total_tokens} is not prompt_tokens + completion_tokens "
-            f"({usage.prompt_tokens} + {usage.completion_tokens})"
+            f"total_tokens {excerpt(usage.total_tokens)} is not prompt_tokens + completion_tokens "
+            f"({excerpt(usage.prompt_tokens)} + {excerpt(usage.completion_tokens)})"
         )
         found.append(warning(("usage", "total_tokens"), "token-sum", message))
     details = step.step_details
@@ -74,7 +74,11 @@ def _lint_lifecycle(step: RunStep, found: list[OutputUnit]) -> None:
         for name in ENDING_TIMESTAMPS:
             value = getattr(step, name)
             if type(value) is int and value < created:
-                found.append(warning((name,), "timestamp-order", f"{name} {value} is before created_at {created}"))
+                found.append(
+                    warning(
+                        (name,), "timestamp-order", f"{name} {excerpt(value)} is before created_at {excerpt(created)}"
+                    )
+                )
     status = step.status
     error = step.last_error
     if error is not None and error is not UNSET and error.code not in KNOWN_ERROR_CODES:

@@ -1,0 +1,98 @@
+"""Redaction quotes no payload value at all: markers planted in every leaf of valid and invalid payloads appear in
+no report, in any output format, from the core, the command line or the HTTP service."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from runstep_validator import validate
+from runstep_validator.cli import run
+from runstep_validator.core.report import OUTPUT_FORMATS
+from runstep_validator.http.app import create_app
+
+from .strategies import mutated, run_steps
+
+# Members whose values are the schema's vocabulary: a marker there would only make every payload invalid alike.
+VOCABULARY = frozenset({"type", "object", "status"})
+REDACTED = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@st.composite
+def planted(draw: st.DrawFn) -> tuple[Any, list[str]]:
+    """A run step (maybe mutated) whose every free leaf holds a marker value, and the markers' texts."""
+    markers: list[str] = []
+    counter = iter(range(10**6, 10**7))
+
+    def plant(node: Any, key: str | None) -> Any:
+        if isinstance(node, dict):
+            return {name: plant(value, name) for name, value in node.items()}
+        if isinstance(node, list):
+            return [plant(item, key) for item in node]
+        if key in VOCABULARY or node is None or isinstance(node, bool):
+            return node
+        number = next(counter) * 7 + draw(st.integers(0, 6))
+        if isinstance(node, str):
+            marker = f"zqx{number}"
+            markers.append(marker)
+            return marker
+        if isinstance(node, float):
+            markers.append(str(number))
+            return number / 10**7 if node <= 1 else float(number)
+        markers.append(str(number))
+        return number
+
+    document = plant(draw(run_steps(strict=draw(st.booleans()))), None)
+    for _ in range(draw(st.integers(0, 2))):
+        document = draw(mutated(document))
+    return document, markers
+
+
+def assert_quotes_none(text: str, markers: list[str]) -> None:
+    leaked = [marker for marker in markers if marker in text]
+    assert not leaked, text
+
+
+@REDACTED
+@given(case=planted())
+def test_no_marker_in_any_output_format(case: tuple[Any, list[str]]) -> None:
+    document, markers = case
+    report = validate(json.dumps(document).encode(), redact=True)
+
+    for output in OUTPUT_FORMATS:
+        assert_quotes_none(json.dumps(report.render(output)), markers)
+    assert_quotes_none(json.dumps(report.to_dict()), markers)
+
+
+@REDACTED
+@given(case=planted())
+def test_no_marker_from_the_command_line(tmp_path_factory: pytest.TempPathFactory, case: tuple[Any, list[str]]) -> None:
+    document, markers = case
+    path: Path = tmp_path_factory.mktemp("redact") / "step.json"
+    path.write_text(json.dumps(document, indent=2))
+    for output in ("text", "json", "github"):
+        stdout, stderr = io.StringIO(), io.StringIO()
+        run(["validate", str(path), "--redact", "--format", output], stdout, stderr)
+        assert_quotes_none(stdout.getvalue() + stderr.getvalue(), markers)
+
+
+APP = create_app({"redact_values": True, "access_log": False})
+
+
+@REDACTED
+@given(case=planted())
+def test_no_marker_over_http(case: tuple[Any, list[str]]) -> None:
+    document, markers = case
+    client = APP.test_client()
+    body = json.dumps(document).encode()
+    for output in OUTPUT_FORMATS:
+        response = client.post(f"/v1/validate?output={output}", data=body, content_type="application/json")
+        assert_quotes_none(response.get_data(as_text=True), markers)
+    batch = client.post("/v1/validate/batch", data=body + b"\n" + body, content_type="application/x-ndjson")
+    assert_quotes_none(batch.get_data(as_text=True), markers)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
@@ -31,6 +31,19 @@ class _Parser(argparse.ArgumentParser):
     # argparse would print and exit; run() must return instead.
     def error(self, message: str) -> None:  # type: ignore[override]
         raise _UsageError(f"{self.prog}: {message}\n{self.format_usage()}")
+
+
+def _bounded(low: int, high: int) -> Callable[[str], int]:
+    def whole_number(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is out of range: give {low} to {high}")
+        return value
+
+    return whole_number
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -72,7 +85,9 @@ def _parser() -> argparse.ArgumentParser:
     bulk.add_argument("--rejected", required=True, type=Path, help="invalid records with their errors, JSON Lines")
     bulk.add_argument("--report", type=Path, help="write the summary as JSON here too")
     bulk.add_argument("--schema", default=DEFAULT_SCHEMA, help="entry schema (default: %(default)s)")
-    bulk.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes (default: %(default)s)")
+    bulk.add_argument(
+        "--workers", type=_bounded(1, 256), default=os.cpu_count() or 1, help="processes (default: %(default)s)"
+    )
     bulk.add_argument(
         "--input-format", choices=INPUT_FORMATS, default="auto", help="as for validate (default: %(default)s)"
     )
@@ -85,8 +100,11 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="serve the HTTP API (settings also from RUNSTEP_VALIDATOR_*)")
     serve.add_argument("--host", help="address to listen on (default: 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="port to listen on (default: 8000)")
-    serve.add_argument("--workers", type=int, help="worker processes (default: 2)")
+    serve.add_argument("--port", type=_bounded(1, 65535), help="port to listen on, 1 to 65535 (default: 8000)")
+    serve.add_argument("--workers", type=_bounded(1, 64), help="worker processes, 1 to 64 (default: 2)")
+    serve.add_argument(
+        "--share-port", action="store_true", default=None, help="start even if another process listens on the port"
+    )
     return parser
 
 
@@ -168,9 +186,6 @@ def _import(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: Bin
     from .progress import progress_bar
 
     get_validator(args.schema)  # an unknown schema is a usage error before any output exists
-    if args.workers < 1:
-        stderr.write("runstep-validator: --workers must be at least 1\n")
-        return EXIT_ERROR
     collision = _same_file(args)
     if collision is not None:
         stderr.write(f"runstep-validator: {collision}; nothing was read or written\n")
@@ -215,7 +230,8 @@ def _serve(args: argparse.Namespace) -> int:
     from ..http.config import Settings
     from ..http.server import serve
 
-    overrides = {name: getattr(args, name) for name in ("host", "port", "workers") if getattr(args, name) is not None}
+    names = ("host", "port", "workers", "share_port")
+    overrides = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
     serve(Settings.load(overrides=overrides))
     return EXIT_OK
 

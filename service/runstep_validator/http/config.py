@@ -30,6 +30,7 @@ class Settings:
     default_schema: str = DEFAULT_SCHEMA
     access_log: bool = True
     redact_values: bool = False  # reports name the kind of a payload value instead of quoting an excerpt
+    share_port: bool = False  # start even if another process listens on the port (it then shares the requests)
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None) -> Settings:
@@ -45,7 +46,24 @@ class Settings:
             if name not in fields:
                 raise ConfigError(f"unknown setting {name!r}; known: {', '.join(fields)}")
             values[name] = value
-        return cls(**values)
+        settings = cls(**values)
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        """Every value in its range, said once before anything starts: `ConfigError` names the setting."""
+        ranges: dict[str, tuple[float, float]] = {
+            "port": (1, 65535),
+            "workers": (1, 64),
+            "max_body_bytes": (1, 2**40),
+            "max_batch_records": (1, 10**9),
+            "max_depth": (1, 10_000),
+            "max_request_seconds": (0.001, 86_400),
+        }
+        for name, (low, high) in ranges.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+                raise ConfigError(f"{ENV_PREFIX}{name.upper()}={value!r} is out of range: give {low:g} to {high:g}")
 
 
 def _convert(name: str, raw: str, kind: object) -> Any:

@@ -6,13 +6,16 @@ rate of gunicorn (sync workers), with the same worker count.
 
 from __future__ import annotations
 
+import errno
 import os
+import socket
 from typing import Any
 
 from granian import Granian
 from granian.constants import Interfaces
 
-from .config import ENV_PREFIX, Settings
+from ..core.validator import default_schemas
+from .config import ENV_PREFIX, ConfigError, Settings
 
 APP_FACTORY = "runstep_validator.http:create_app"
 
@@ -31,8 +34,34 @@ def logging_config(level: str = "INFO") -> dict[str, Any]:
     }
 
 
+def check_can_serve(settings: Settings) -> None:
+    """What would make every worker fail, or two servers split the requests, found before any worker starts."""
+    schemas = default_schemas()
+    if settings.default_schema not in schemas.entries:
+        known = ", ".join(sorted(schemas.entries))
+        raise ConfigError(
+            f"{ENV_PREFIX}DEFAULT_SCHEMA={settings.default_schema!r} is not an entry schema: give {known}"
+        )
+    if settings.share_port:
+        return
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a port in TIME_WAIT is free to take
+        try:
+            probe.bind((settings.host, settings.port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise ConfigError(
+                    f"port {settings.port} on {settings.host} is already in use by another process: choose another "
+                    "--port, stop that process, or set RUNSTEP_VALIDATOR_SHARE_PORT=true to share it on purpose"
+                ) from None
+            raise ConfigError(f"cannot listen on {settings.host} port {settings.port}: {exc.strerror}") from None
+
+
 def serve(settings: Settings) -> None:
-    """Serve until SIGTERM or SIGINT: granian stops accepting, lets in-flight requests finish, then returns."""
+    """Serve until SIGTERM or SIGINT: granian stops accepting, lets in-flight requests finish, then returns.
+    Settings that could not work are refused first, with `ConfigError`."""
+    check_can_serve(settings)
     # The workers build their app with create_app(), which reads the environment: pass our settings through it.
     for name, value in vars(settings).items():
         os.environ[ENV_PREFIX + name.upper()] = str(value)

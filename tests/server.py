@@ -6,6 +6,7 @@ with running_server(tmp_path, max_body_bytes="65536") as server:
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import signal
@@ -17,6 +18,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+# Every server process group a test started, checked at the end of the session: none may outlive it.
+STARTED_GROUPS: set[int] = set()
 
 
 def free_port() -> int:
@@ -53,9 +57,13 @@ class RunningServer:
             connection.close()
 
     def stop(self) -> int:
-        """SIGTERM, then the exit code."""
+        """As an operator stops it: SIGTERM and its exit code; then whatever of its process group is left (granian's
+        workers, if the server died without them) is killed, so that nothing outlives a test."""
         self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout=30)
+        try:
+            return self.process.wait(timeout=30)
+        finally:
+            kill_group(self.process.pid)
 
     @property
     def log(self) -> str:
@@ -75,15 +83,40 @@ def running_server(log_dir: Path, workers: int = 2, **settings: str) -> Iterator
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,
+            start_new_session=True,  # its own process group: the server and its workers are stopped together
         )
+    STARTED_GROUPS.add(process.pid)
     server = RunningServer(process, port, log_path)
     try:
         _wait_until_up(server)
         yield server
     finally:
         if process.poll() is None:
-            process.kill()
-            process.wait(timeout=30)
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=15)
+        kill_group(process.pid)
+
+
+def kill_group(group: int) -> None:
+    """SIGKILL whatever is left of a process group; nothing if it is gone."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(group, signal.SIGKILL)
+
+
+def group_alive(group: int) -> bool:
+    """Whether any process of the group is still running (a zombie, killed and not yet reaped, is not)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if int(fields[2]) == group and fields[0] != "Z":
+            return True
+    return False
 
 
 def _wait_until_up(server: RunningServer, timeout: float = 30) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from .server import RunningServer, running_server
+from .server import RunningServer, group_alive, running_server
 from .support import EXAMPLES
 
 VALID = (EXAMPLES / "tool_calls_function.json").read_bytes()
@@ -103,3 +103,13 @@ def test_shutdown_on_sigterm_is_clean(tmp_path: Path) -> None:
         log = server.log
     assert "POST /v1/validate 200" in log
     assert "step_8cVbZ3mQ2rTn5yWk1LdPx4Ha" not in log  # the access log holds no payload
+
+
+def test_no_worker_outlives_its_server_even_one_killed_outright(tmp_path: Path) -> None:
+    with running_server(tmp_path, workers=2) as server:
+        group = server.process.pid
+        server.process.kill()  # SIGKILL orphans granian's workers: the helper must still stop them
+        server.process.wait(timeout=30)
+        assert group_alive(group)
+
+    assert not group_alive(group), "a worker outlived its server"

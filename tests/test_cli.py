@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -113,3 +114,33 @@ def test_check_schemas_on_a_missing_folder_is_exit_2(tmp_path: Path) -> None:
     code, _, err = invoke(["check-schemas", str(tmp_path / "nope")])
 
     assert (code, err) == (2, f"runstep-validator: {tmp_path / 'nope'}: not a folder\n")
+
+
+@pytest.mark.parametrize(
+    "layout",
+    [[], ["notes.txt"], ["sub/readme.md"]],
+    ids=["empty-folder", "no-run-step-files", "nested-no-run-step-files"],
+)
+def test_a_folder_without_run_step_files_fails_unless_allowed(tmp_path: Path, layout: list[str]) -> None:
+    for name in layout:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("not a run step")
+
+    code, _, err = invoke(["validate", str(tmp_path)])
+
+    assert code == 2
+    assert err == f"runstep-validator: no run-step files found under {tmp_path} (--allow-empty accepts that)\n"
+    assert invoke(["validate", "--allow-empty", str(tmp_path)])[0] == 0
+
+
+@pytest.mark.parametrize("command", ["validate", "import"])
+def test_an_empty_json_file_is_not_a_run_step_in_either_command(tmp_path: Path, command: str) -> None:
+    (tmp_path / "empty.json").write_bytes(b"")
+    argv = [command, str(tmp_path / "empty.json")]
+    if command == "import":
+        argv += ["--accepted", str(tmp_path / "ok.jsonl"), "--rejected", str(tmp_path / "bad.jsonl")]
+
+    code, out, _ = invoke(argv)
+
+    assert code == 1
+    assert re.search(r"1 invalid|rejected +1\n", out), out

@@ -48,6 +48,14 @@ class FileResult:
     def warnings(self) -> int:
         return sum(len(record.report.warnings) for record in self.records)
 
+    def with_warnings_as_errors(self) -> FileResult:
+        """The same results with every warning made an error, and its record invalid."""
+        records = [
+            RecordResult(record.index, record.line, _as_errors(record.report)) if record.report.warnings else record
+            for record in self.records
+        ]
+        return FileResult(self.path, records, self.problem)
+
 
 class Checker:
     """Validates files with one `Validator`; build it once per run."""
@@ -73,6 +81,10 @@ class Checker:
             index = len(result.records)
             result.records.append(RecordResult(index, exc.line, Report(False, self.validator.schema_id, (unit,))))
         return result
+
+
+def _as_errors(report: Report) -> Report:
+    return Report(False, report.schema, report.errors + report.warnings)
 
 
 def _placed(report: Report, record: Record) -> Report:

@@ -27,6 +27,10 @@ class _UsageError(Exception):
     pass
 
 
+class _NothingToCheck(RunStepValidatorError):
+    pass
+
+
 class _Parser(argparse.ArgumentParser):
     # argparse would print and exit; run() must return instead.
     def error(self, message: str) -> None:  # type: ignore[override]
@@ -60,7 +64,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     validate.add_argument("--schema", default=DEFAULT_SCHEMA, help="entry schema (default: %(default)s)")
     validate.add_argument("--format", choices=("text", "json", "github"), default="text", help="output format")
-    validate.add_argument("--warnings-as-errors", action="store_true", help="fail on warnings too")
+    validate.add_argument(
+        "--warnings-as-errors",
+        action="store_true",
+        help="fail on warnings too: they are reported and counted as errors",
+    )
+    validate.add_argument("--allow-empty", action="store_true", help="exit 0 when the paths hold no run-step files")
     validate.add_argument("--redact", action="store_true", help="quote no payload values in messages")
     validate.add_argument(
         "--input-format",
@@ -136,13 +145,18 @@ def _validate(args: argparse.Namespace, stdout: TextIO, stdin: BinaryIO | None) 
     from .reporters import REPORTERS, Reporter, TextReporter
 
     checker = Checker(get_validator(args.schema, args.redact), args.input_format)
-    results = [checker.check(name, stdin) for name in expand(args.paths)]
+    names = list(expand(args.paths))
+    if not names and not args.allow_empty:
+        # A CI step that checks nothing must not pass.
+        raise _NothingToCheck(f"no run-step files found under {', '.join(args.paths)} (--allow-empty accepts that)")
+    results = [checker.check(name, stdin) for name in names]
+    if args.warnings_as_errors:
+        results = [result.with_warnings_as_errors() for result in results]
     reporter: Reporter = TextReporter(_wants_color(stdout)) if args.format == "text" else REPORTERS[args.format]()
     reporter.report(results, stdout)
     if any(result.problem is not None for result in results):
         return EXIT_ERROR
-    failed = any(result.invalid or (args.warnings_as_errors and result.warnings) for result in results)
-    return EXIT_INVALID if failed else EXIT_OK
+    return EXIT_INVALID if any(result.invalid for result in results) else EXIT_OK
 
 
 def _wants_color(stream: TextIO) -> bool:

@@ -178,7 +178,7 @@ def process_block(schema: str, block: Block, unwrap_rejected: bool = False) -> B
     clean = 0
     for offset, line in enumerate(block.content().split(b"\n")):
         raw = line[:-1] if line.endswith(b"\r") else line
-        if not raw or raw.isspace():
+        if (not raw or raw.isspace()) and block.lines is None:  # a blank line; in a document, an empty record
             dropped.append(offset)
             continue
         unwrapped = False

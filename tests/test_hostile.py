@@ -35,7 +35,12 @@ def with_member(name: str, value: bytes) -> bytes:
 
 # (name, body, valid, message of the first error or None)
 HOSTILE: list[tuple[str, bytes, bool, str | None]] = [
-    ("nesting 100,000 deep", DEEP, False, "invalid JSON: nested deeper than the parser's limit"),
+    (
+        "nesting 100,000 deep",
+        DEEP,
+        False,
+        "invalid JSON: nested deeper than the limit of 64 levels at line 1, column 65",
+    ),
     ("nesting in an unknown member", with_member("x", DEEP), False, "invalid JSON: nested deeper"),
     ("50 MB string", BASE.replace(b'"completed"', b'"' + b"x" * 50_000_000 + b'"'), False, '/status: "xxxxxxxx'),
     ("10,000-digit integer", BASE.replace(b"1730284800", b"1" + b"0" * 10_000), False, "invalid JSON: a number with"),
@@ -192,7 +197,7 @@ def test_depth_limit_is_a_setting_and_reported() -> None:
 
 
 def test_time_limit_stops_a_batch_and_says_so() -> None:
-    app = create_app({"access_log": False, "max_request_seconds": 0.0})
+    app = create_app({"access_log": False, "max_request_seconds": 1e-6})
     lines = b"\n".join([BASE.replace(b"\n", b"")] * 300)
 
     response = app.test_client().post("/v1/validate/batch", data=lines, content_type="application/x-ndjson")
@@ -201,4 +206,14 @@ def test_time_limit_stops_a_batch_and_says_so() -> None:
         413,
         "https://runstep-validator.dev/problems/time-limit",
     )
-    assert response.get_json()["detail"] == "validating took longer than the limit of 0 s after 0 records"
+    assert response.get_json()["detail"] == "validating took longer than the limit of 1e-06 s after 0 records"
+
+
+@pytest.mark.parametrize("depth", [65, 500, 985, 990, 995, 999, 1000, 1005, 5000])
+@pytest.mark.parametrize("closed", [True, False], ids=["closed", "unclosed"])
+def test_the_configured_depth_limit_wins_at_every_depth(app: Flask, depth: int, closed: bool) -> None:
+    body = b"[" * depth + (b"]" * depth if closed else b"")
+
+    assert validate(body).headline == "invalid JSON: nested deeper than the limit of 64 levels at line 1, column 65"
+    problem = app.test_client().post("/v1/validate", data=body, content_type="application/json").get_json()
+    assert problem["detail"] == "invalid JSON: nested deeper than the limit of 64 levels at line 1, column 65"

@@ -255,3 +255,19 @@ def test_access_log_closes_the_iterable_it_wraps() -> None:
 
     assert list(AccessLog(app)({"REQUEST_METHOD": "GET", "PATH_INFO": "/"}, lambda *args: None)) == [b"ok"]
     assert closed == [True]
+
+
+@pytest.mark.parametrize("output", ["flag", "basic", "detailed"])
+def test_batch_results_follow_the_output_parameter(client: FlaskClient, output: str) -> None:
+    valid = (EXAMPLES / "message_creation.json").read_bytes()
+    invalid = (EXAMPLES / "invalid_tool_calls.json").read_bytes()
+    body = json.dumps(json.loads(valid)).encode() + b"\n" + json.dumps(json.loads(invalid)).encode() + b"\n"
+
+    response = client.post(f"/v1/validate/batch?output={output}", data=body, content_type="application/x-ndjson")
+
+    results = response.get_json()["results"]
+    assert [(result["index"], result["line"], result["valid"]) for result in results] == [(0, 1, True), (1, 2, False)]
+    single = client.post(f"/v1/validate?output={output}", data=invalid, content_type="application/json").get_json()
+    for key in ("schema", "headline"):
+        single.pop(key, None)
+    assert {key: value for key, value in results[1].items() if key not in {"index", "line"}} == single

@@ -44,12 +44,18 @@ def parse(data: bytes, max_depth: int | None = None) -> Any:
     try:
         value = _decoder.decode(data)
     except NOT_JSON as exc:
+        # Input too deep for the parser itself is also deeper than any configured limit: that limit is the news.
+        if max_depth is not None and _depth_offset(data, max_depth) >= 0:
+            raise _too_deep(data, max_depth) from None
         raise diagnose(data, exc) from None
     if max_depth is not None and _deeper_than(value, max_depth):
-        offset = _depth_offset(data, max_depth)
-        text = data[:offset].decode("utf-8", errors="replace")
-        raise _error(text, len(text), f"nested deeper than the limit of {max_depth} levels")
+        raise _too_deep(data, max_depth)
     return value
+
+
+def _too_deep(data: bytes, max_depth: int) -> InvalidJSONError:
+    text = data[: _depth_offset(data, max_depth)].decode("utf-8", errors="replace")
+    return _error(text, len(text), f"nested deeper than the limit of {max_depth} levels")
 
 
 def _deeper_than(value: Any, limit: int) -> bool:
@@ -66,7 +72,7 @@ def _deeper_than(value: Any, limit: int) -> bool:
 
 
 def _depth_offset(data: bytes, limit: int) -> int:
-    """Where the text first opens more than `limit` objects and arrays (strings skipped)."""
+    """Where the text first opens more than `limit` objects and arrays (strings skipped), or -1 if it never does."""
     depth = 0
     for match in _STRUCTURE.finditer(data):
         symbol = match.group()[:1]
@@ -76,7 +82,7 @@ def _depth_offset(data: bytes, limit: int) -> int:
                 return match.start()
         elif symbol in b"]}":
             depth -= 1
-    return 0
+    return -1
 
 
 class _NotInteroperable(ValueError):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from functools import cache, cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 Payload = bytes | bytearray | memoryview | str | object
 
+DEFAULT_MAX_DEPTH: Final = 64
 _NOT_DECODED = NOT_JSON  # the Structs raise the same as the parser, and ValidationError (a DecodeError)
 
 
@@ -51,9 +52,11 @@ def _json_error(exc: InvalidJSONError) -> OutputUnit:
 class Validator:
     """Validates payloads against one entry schema of a `SchemaSet`."""
 
-    def __init__(self, schemas: SchemaSet, name: str = DEFAULT_SCHEMA, max_depth: int | None = None) -> None:
-        """`max_depth` refuses JSON nested deeper than that many levels (by default only the parser's own limit
-        applies; a valid run step nests about ten)."""
+    def __init__(
+        self, schemas: SchemaSet, name: str = DEFAULT_SCHEMA, max_depth: int | None = DEFAULT_MAX_DEPTH
+    ) -> None:
+        """`max_depth` refuses JSON nested deeper than that many levels, with the position where it passes the
+        limit (a valid run step nests about ten; None leaves only the parser's own limit of about 1000)."""
         entry = schemas.entry(name)
         self.name = name
         self.max_depth = max_depth

@@ -76,9 +76,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     @app.post("/v1/validate/batch")
     def validate_batch() -> Response:
-        validator, _ = service.parse_query(request.query_string.decode("latin-1"))
+        validator, output = service.parse_query(request.query_string.decode("latin-1"))
         body = service.read_body(request, NDJSON_TYPES | JSON_TYPES)
-        return service.validate_batch(validator, body, request.mimetype in NDJSON_TYPES).to_flask()
+        return service.validate_batch(validator, body, request.mimetype in NDJSON_TYPES, output).to_flask()
 
     @app.get("/v1/schemas")
     def list_schemas() -> Response:

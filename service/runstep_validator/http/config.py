@@ -10,6 +10,7 @@ from typing import Any
 
 from ..core.errors import RunStepValidatorError
 from ..core.schemas import DEFAULT_SCHEMA
+from ..core.validator import DEFAULT_MAX_DEPTH
 
 ENV_PREFIX = "RUNSTEP_VALIDATOR_"
 
@@ -25,7 +26,7 @@ class Settings:
     workers: int = 2
     max_body_bytes: int = 10 * 1024 * 1024
     max_batch_records: int = 10_000
-    max_depth: int = 64  # levels of nested objects and arrays; a valid run step has about ten
+    max_depth: int = DEFAULT_MAX_DEPTH  # levels of nested objects and arrays; a valid run step has about ten
     max_request_seconds: float = 10.0  # a batch still validating after this is refused
     default_schema: str = DEFAULT_SCHEMA
     access_log: bool = True
@@ -58,7 +59,7 @@ class Settings:
             "max_body_bytes": (1, 2**40),
             "max_batch_records": (1, 10**9),
             "max_depth": (1, 10_000),
-            "max_request_seconds": (0.001, 86_400),
+            "max_request_seconds": (1e-6, 86_400),
         }
         for name, (low, high) in ranges.items():
             value = getattr(self, name)

@@ -89,13 +89,15 @@ SERVICE_SCHEMAS: dict[str, Any] = {
         },
     },
     "BatchResult": {
+        "description": "One record's report in the requested output format (flag: index, line and valid only; "
+        "basic: errors as a flat list; detailed: errors nested), with the record's index and the line it starts on.",
         "type": "object",
-        "required": ["index", "line", "valid", "errors", "warnings"],
+        "required": ["index", "line", "valid"],
         "properties": {
             "index": {"type": "integer", "minimum": 0},
             "line": {"type": "integer", "minimum": 1},
             "valid": {"type": "boolean"},
-            "errors": {"type": "array", "items": _ref("OutputUnit")},
+            "errors": {"type": "array", "items": {}},
             "warnings": {"type": "array", "items": _ref("OutputUnit")},
         },
     },
@@ -183,7 +185,7 @@ def build_openapi(schemas: SchemaSet, default_schema: str) -> dict[str, Any]:
                 "post": {
                     "operationId": "validateBatch",
                     "summary": "Validate many run steps: NDJSON lines or a JSON array",
-                    "parameters": [schema_param],
+                    "parameters": [schema_param, output_param],
                     "requestBody": {
                         "required": True,
                         "content": {

@@ -128,7 +128,9 @@ class Service:
             return Encoded.problem(not_json(unit.error, unit.line, unit.column))
         return Encoded.json(report.render(output))
 
-    def validate_batch(self, validator: Validator, body: bytes, ndjson: bool) -> Encoded:
+    def validate_batch(
+        self, validator: Validator, body: bytes, ndjson: bool, output: OutputFormat = "basic"
+    ) -> Encoded:
         try:
             records = body_records(body, ndjson)
         except InvalidJSONError as exc:
@@ -138,15 +140,17 @@ class Service:
             detail = f"{len(records)} records are more than the limit of {limit}"
             return Encoded.problem(Problem(413, "batch-too-large", "Batch too large", detail, limit=limit))
         deadline = time.monotonic() + self.settings.max_request_seconds
-        results = []
+        results: list[Any] = []
+        valid = 0
         for record in records:
             if not record.index % 256 and time.monotonic() > deadline:
                 seconds = self.settings.max_request_seconds
                 detail = f"validating took longer than the limit of {seconds:g} s after {record.index} records"
                 problem = Problem(413, "time-limit", "Too long to validate", detail, limit=seconds)
                 return Encoded.problem(problem)
-            results.append(BatchResult.of(record, validator.validate(record.raw)))
-        valid = sum(result.valid for result in results)
+            report = validator.validate(record.raw)
+            valid += report.valid
+            results.append(batch_result(record, report, output))
         summary = {"total": len(results), "valid": valid, "invalid": len(results) - valid}
         return Encoded.json({"summary": summary, "results": results})
 
@@ -188,6 +192,16 @@ def read_chunked(environ: dict[str, Any], limit: int) -> bytes:
         if size > limit:
             raise too_large(limit)
     return b"".join(pieces)
+
+
+def batch_result(record: Record, report: Report, output: OutputFormat) -> Any:
+    """One record's result in the requested output format, with its index and line."""
+    if output == "basic":
+        return BatchResult.of(record, report)
+    rendered = report.render(output)
+    rendered.pop("schema", None)
+    rendered.pop("headline", None)
+    return {"index": record.index, "line": record.line, **rendered}
 
 
 class BatchResult(msgspec.Struct, frozen=True, gc=False, kw_only=True):

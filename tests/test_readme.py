@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import re
+
+from runstep_validator.http.app import create_app
 
 from .support import ROOT
 
@@ -20,3 +23,20 @@ def test_python_example_runs_as_documented() -> None:
         exec(compile(code.group(1), "README.md", "exec"), {})
 
     assert printed.getvalue().splitlines() == expected
+
+
+def test_batch_example_answers_as_documented() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    shown = re.search(r"--data-binary @steps\.jsonl [^\n]*\n```\n```json\n(.*?)\n```", readme, re.DOTALL)
+    assert shown
+    lines = [
+        json.dumps(json.loads((ROOT / "examples" / name).read_text())).encode()
+        for name in ("message_creation.json", "invalid_tool_calls.json")
+    ]
+    client = create_app({"access_log": False}).test_client()
+
+    response = client.post(
+        "/v1/validate/batch?output=flag", data=b"\n".join(lines) + b"\n", content_type="application/x-ndjson"
+    )
+
+    assert response.get_data(as_text=True) == shown.group(1)

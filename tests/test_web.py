@@ -271,3 +271,34 @@ def test_batch_results_follow_the_output_parameter(client: FlaskClient, output: 
     for key in ("schema", "headline"):
         single.pop(key, None)
     assert {key: value for key, value in results[1].items() if key not in {"index", "line"}} == single
+
+
+ROUTES = ["/v1/validate", "/v1/validate/batch", "/v1/schemas", "/v1/schemas/run_step", "/healthz", "/openapi.json"]
+METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+@pytest.mark.parametrize("route", [*ROUTES, "/nope"])
+@pytest.mark.parametrize("method", METHODS)
+def test_every_method_on_every_route_is_a_problem_or_a_documented_answer(
+    client: FlaskClient, route: str, method: str
+) -> None:
+    response = client.open(route, method=method)
+
+    if response.status_code >= 400:
+        assert response.mimetype == "application/problem+json", (method, route)
+        if method != "HEAD":
+            assert response.get_json()["status"] == response.status_code
+    elif method == "OPTIONS":
+        assert response.status_code == 204
+        assert response.data == b""
+        assert "OPTIONS" in response.headers["Allow"]
+    else:
+        assert response.mimetype in {"application/json", "application/schema+json"}, (method, route)
+
+
+def test_an_unknown_schema_lists_the_known_ones(client: FlaskClient) -> None:
+    body = client.get("/v1/schemas/nope").get_json()
+
+    assert body["status"] == 404
+    assert "run_step" in body["known"]
+    assert "components/usage" in body["known"]

@@ -50,6 +50,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if settings.access_log:
         app.wsgi_app = AccessLog(app.wsgi_app)  # type: ignore[method-assign]
 
+    @app.after_request
+    def options_say_nothing_but_allow(response: Response) -> Response:
+        # Flask answers OPTIONS with an empty text/html 200: a documented 204 with Allow says the same, exactly.
+        if request.method == "OPTIONS" and response.status_code == 200:
+            response.status_code = 204
+            response.set_data(b"")
+            del response.headers["Content-Type"]
+        return response
+
     @app.errorhandler(Problem)
     def on_problem(problem: Problem) -> Response:
         response = Encoded.problem(problem).to_flask()
@@ -87,7 +96,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     @app.get("/v1/schemas/<path:name>")
     def get_schema(name: str) -> Response:
         if name not in service.schema_files:
-            raise Problem(404, "unknown-schema", "Unknown schema", f"no schema named {name[:64]!r}")
+            detail = f"no schema named {name[:64]!r}"
+            raise Problem(404, "unknown-schema", "Unknown schema", detail, known=sorted(service.schema_files))
         response = Response(service.schema_files[name], mimetype="application/schema+json")
         response.set_etag(service.schema_etags[name])
         response.make_conditional(request)

@@ -157,8 +157,11 @@ class Service:
     def read_body(self, req: Request, accepted: frozenset[str]) -> bytes:
         """The body of a request to a route that takes one: of an accepted type, within the limit, not empty."""
         if req.mimetype not in accepted:
-            given = req.mimetype or "no Content-Type"
-            detail = f"{given[:64]} is not accepted here"
+            kinds = " or ".join(sorted(accepted))
+            if req.mimetype:
+                detail = f"{req.mimetype[:64]} is not accepted here: send {kinds}"
+            else:
+                detail = f"the request has no Content-Type: send {kinds}"
             raise Problem(415, "unsupported-media-type", "Unsupported media type", detail, accepted=sorted(accepted))
         length = req.content_length
         if length is None:

@@ -53,7 +53,11 @@ constraints: $(STAMP) ## Re-pin constraints.txt to what is installed in .venv
 	  $(BIN)/python -m pip freeze --exclude-editable | grep -v '^runstep-validator') > constraints.txt
 
 audit: $(STAMP) ## pip-audit the pinned dependencies (needs PyPI's or OSV's vulnerability data)
-	$(BIN)/pip-audit --strict --no-deps --disable-pip -r constraints.txt
+	@$(BIN)/pip-audit --strict --no-deps --disable-pip -r constraints.txt || { \
+	  echo "make audit: pip-audit did not finish. If it could not fetch vulnerability data (PyPI's JSON API or OSV" >&2; \
+	  echo "unreachable), the package it names is not at fault: run make audit where those services are reachable." >&2; \
+	  exit 1; }
 
-clean: ## Remove the virtualenv and caches
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist
+clean: ## Remove the virtualenv, caches, benchmark results and test state
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .schemathesis .import_linter_cache \
+	  build dist bench/results

@@ -6,6 +6,8 @@
 False
 """
 
+from importlib.metadata import PackageNotFoundError, version
+
 from .core.errors import (
     InvalidJSONError,
     RunStepDecodeError,
@@ -17,6 +19,11 @@ from .core.models import RunStep
 from .core.report import OutputUnit, Report
 from .core.schemas import DEFAULT_SCHEMA, SchemaSet
 from .core.validator import RedactingValidator, Validator, decode, default_schemas, get_validator, validate
+
+try:
+    __version__ = version("runstep-validator")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "DEFAULT_SCHEMA",
@@ -31,6 +38,7 @@ __all__ = [
     "SchemaSet",
     "UnknownSchemaError",
     "Validator",
+    "__version__",
     "decode",
     "default_schemas",
     "get_validator",

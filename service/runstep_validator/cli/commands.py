@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
+from .. import __version__
 from ..core.errors import RunStepValidatorError
 from ..core.schemas import DEFAULT_SCHEMA
 from ..sources.reading import INPUT_FORMATS
@@ -52,7 +53,8 @@ def _bounded(low: int, high: int) -> Callable[[str], int]:
 
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="runstep-validator", description="Validate OpenAI Assistants run steps.")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    commands = parser.add_subparsers(dest="command", parser_class=_Parser)
 
     validate = commands.add_parser("validate", help="validate files of run steps")
     validate.add_argument(
@@ -108,6 +110,7 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     serve = commands.add_parser("serve", help="serve the HTTP API (settings also from RUNSTEP_VALIDATOR_*)")
+    serve.add_argument("--version", action="store_true", help="print the version and exit")
     serve.add_argument("--host", help="address to listen on (default: 127.0.0.1)")
     serve.add_argument("--port", type=_bounded(1, 65535), help="port to listen on, 1 to 65535 (default: 8000)")
     serve.add_argument("--workers", type=_bounded(1, 64), help="worker processes, 1 to 64 (default: 2)")
@@ -125,6 +128,12 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO, stdin: BinaryIO | N
         return EXIT_ERROR
     except SystemExit as exc:  # --help and --version print and stop
         return EXIT_OK if exc.code in (0, None) else EXIT_ERROR
+    if args.version:
+        stdout.write(f"runstep-validator {__version__}\n")
+        return EXIT_OK
+    if args.command is None:
+        stderr.write(f"runstep-validator: a command is required\n{_parser().format_usage()}")
+        return EXIT_ERROR
     try:
         if args.command == "validate":
             return _validate(args, stdout, stdin)
@@ -168,12 +177,26 @@ def _check_schemas(args: argparse.Namespace, stdout: TextIO) -> int:
     from .schema_checks import check_schemas
 
     directory = args.directory or default_schema_dir()
-    problems = check_schemas(directory, fix=args.fix)
+    rewritten: list[Path] = []
+    problems = check_schemas(directory, fix=args.fix, rewritten=rewritten)
+    for path in rewritten:
+        stdout.write(f"{_shown(path)}: rewritten in canonical format\n")
     for problem in problems:
-        stdout.write(f"{problem.path}: {problem.message}\n")
+        stdout.write(f"{_shown(problem.path)}: {problem.message}\n")
     files = len(list(directory.rglob("*.schema.json")))
-    stdout.write(f"{files} schema files: {len(problems) or 'no'} problem{'' if len(problems) == 1 else 's'}\n")
+    summary = f"{files} schema files: {len(problems) or 'no'} problem{'' if len(problems) == 1 else 's'}"
+    if args.fix:
+        summary += f", {len(rewritten)} rewritten"
+    stdout.write(summary + "\n")
     return EXIT_INVALID if problems else EXIT_OK
+
+
+def _shown(path: Path) -> str:
+    """A path as the user would write it: relative to the working folder when it is below it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 def _same_file(args: argparse.Namespace) -> str | None:
@@ -196,10 +219,19 @@ def _import(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: Bin
     import json
 
     from ..core.validator import get_validator
-    from ..importing.pipeline import Importer, Interrupted
+    from ..importing.pipeline import AtomicFile, Importer, Interrupted
+    from ..sources.reading import expand
     from .progress import progress_bar
 
     get_validator(args.schema)  # an unknown schema is a usage error before any output exists
+    args.inputs = [*expand(args.inputs)]
+    if not args.inputs:
+        stderr.write("runstep-validator: no run-step files found in the folders given\n")
+        return EXIT_ERROR
+    for option, path in (("--accepted", args.accepted), ("--rejected", args.rejected), ("--report", args.report)):
+        if path is not None and not path.parent.is_dir():
+            stderr.write(f"runstep-validator: {option} {path}: the folder {path.parent} does not exist\n")
+            return EXIT_ERROR
     collision = _same_file(args)
     if collision is not None:
         stderr.write(f"runstep-validator: {collision}; nothing was read or written\n")
@@ -225,7 +257,9 @@ def _import(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: Bin
         return EXIT_ERROR
     summary = tally.report(list(args.inputs))
     if args.report is not None:
-        args.report.write_text(json.dumps(summary, indent=2) + "\n")
+        report = AtomicFile(args.report)
+        report.stream.write(json.dumps(summary, indent=2).encode() + b"\n")
+        report.commit()
     stdout.write(_summary_table(tally, summary))
     return EXIT_INVALID if tally.rejected else EXIT_OK
 

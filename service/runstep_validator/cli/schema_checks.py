@@ -76,9 +76,9 @@ def _metaschema_problems(documents: list[SchemaDocument]) -> list[tuple[Path, st
     return problems
 
 
-def check_schemas(directory: Path, fix: bool = False) -> list[SchemaProblem]:
-    """Every problem of the schema files below `directory`. With `fix`, non-canonical files are rewritten
-    (and not reported). Raises `SchemaError` if the folder cannot be read at all."""
+def check_schemas(directory: Path, fix: bool = False, rewritten: list[Path] | None = None) -> list[SchemaProblem]:
+    """Every problem of the schema files below `directory`. With `fix`, non-canonical files are rewritten (and
+    listed in `rewritten` instead of reported). Raises `SchemaError` if the folder cannot be read at all."""
     if not directory.is_dir():
         raise SchemaError(f"{directory}: not a folder")
     root = directory.resolve()
@@ -95,6 +95,8 @@ def check_schemas(directory: Path, fix: bool = False) -> list[SchemaProblem]:
         if text != canonical_text(document.contents):
             if fix:
                 path.write_text(canonical_text(document.contents), encoding="utf-8")
+                if rewritten is not None:
+                    rewritten.append(path)
             else:
                 problems.append(
                     SchemaProblem(path, "not canonically formatted (check-schemas --fix rewrites it)", True)

@@ -203,6 +203,12 @@ def process_block(schema: str, block: Block, unwrap_rejected: bool = False) -> B
 # Writing outputs -----------------------------------------------------------------------------------------------
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)  # the only way to read it is to set it: put it straight back
+    os.umask(mask)
+    return mask
+
+
 class AtomicFile:
     """Written under a temporary name beside its target and renamed over it only by `commit()`: an interrupted
     run leaves no partial output."""
@@ -210,6 +216,7 @@ class AtomicFile:
     def __init__(self, target: Path) -> None:
         self.target = target
         handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
+        os.fchmod(handle, 0o666 & ~_umask())  # mkstemp makes it private; the output is a file like any other
         self.temporary = Path(temporary)
         self.stream = io.BufferedWriter(io.FileIO(handle, "wb"), buffer_size=1 << 20)
 

@@ -1,0 +1,99 @@
+"""The small things a user trips on: versions, file modes, folders, byte order marks, what --fix did."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import runstep_validator
+from runstep_validator.cli import run
+
+from .support import EXAMPLES, SCHEMAS
+
+VALID = (EXAMPLES / "message_creation.json").read_bytes()
+INVALID = (EXAMPLES / "invalid_tool_calls.json").read_bytes()
+
+
+def invoke(argv: list[str], stdin: bytes = b"") -> tuple[int, str, str]:
+    stdout, stderr = io.StringIO(), io.StringIO()
+    code = run(argv, stdout, stderr, io.BytesIO(stdin))
+    return code, stdout.getvalue(), stderr.getvalue()
+
+
+@pytest.mark.parametrize("argv", [["--version"], ["serve", "--version"]])
+def test_version(argv: list[str]) -> None:
+    assert invoke(argv) == (0, f"runstep-validator {runstep_validator.__version__}\n", "")
+    assert runstep_validator.__version__ != "0+unknown"
+
+
+@pytest.fixture
+def umask_027() -> Iterator[None]:
+    previous = os.umask(0o027)
+    yield
+    os.umask(previous)
+
+
+@pytest.mark.usefixtures("umask_027")
+def test_import_outputs_follow_the_umask_like_any_file(tmp_path: Path) -> None:
+    (tmp_path / "in.json").write_bytes(VALID)
+    outputs = {name: tmp_path / f"{name}.out" for name in ("accepted", "rejected", "report")}
+
+    code, _, _ = invoke(["import", str(tmp_path / "in.json"), *[f"--{k}={v}" for k, v in outputs.items()]])
+
+    assert code == 0
+    assert {stat.S_IMODE(path.stat().st_mode) for path in outputs.values()} == {0o640}
+
+
+def test_a_missing_output_folder_is_named(tmp_path: Path) -> None:
+    (tmp_path / "in.json").write_bytes(VALID)
+    accepted = tmp_path / "no" / "such" / "ok.jsonl"
+
+    code, _, err = invoke(["import", str(tmp_path / "in.json"), "--accepted", str(accepted), "--rejected", "x"])
+
+    assert code == 2
+    assert err == f"runstep-validator: --accepted {accepted}: the folder {accepted.parent} does not exist\n"
+    assert not (tmp_path / "x").exists()
+
+
+def test_import_takes_folders_as_validate_does(tmp_path: Path) -> None:
+    (tmp_path / "in" / "deeper").mkdir(parents=True)
+    (tmp_path / "in" / "a.json").write_bytes(VALID)
+    (tmp_path / "in" / "deeper" / "b.json").write_bytes(INVALID)
+    argv = ["import", str(tmp_path / "in"), "--accepted", str(tmp_path / "ok"), "--rejected", str(tmp_path / "bad")]
+
+    code, out, _ = invoke(argv)
+
+    assert code == 1
+    assert "records                2" in out
+
+
+@pytest.mark.parametrize("suffix", [".json", ".jsonl"])
+def test_a_byte_order_mark_shifts_no_column(tmp_path: Path, suffix: str) -> None:
+    text = b'{"id": 5, "object": "thread.run.step"}'
+    (tmp_path / f"plain{suffix}").write_bytes(text)
+    (tmp_path / f"marked{suffix}").write_bytes(b"\xef\xbb\xbf" + text)
+
+    plain = invoke(["validate", str(tmp_path / f"plain{suffix}")])[1]
+    marked = invoke(["validate", str(tmp_path / f"marked{suffix}")])[1]
+
+    assert ":1:8: /id: 5 is not of type 'string'" in plain
+    assert marked.replace("marked", "plain") == plain
+
+
+def test_check_schemas_fix_says_what_it_rewrote(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    shutil.copytree(SCHEMAS, tmp_path / "schemas")
+    usage = tmp_path / "schemas" / "components" / "usage.schema.json"
+    usage.write_text(usage.read_text().replace("\n", "\n\n", 3))
+    monkeypatch.chdir(tmp_path)
+
+    code, out, _ = invoke(["check-schemas", "schemas", "--fix"])
+
+    assert code == 0
+    assert out.splitlines()[0] == "schemas/components/usage.schema.json: rewritten in canonical format"
+    assert out.splitlines()[-1].endswith("schema files: no problems, 1 rewritten")

@@ -107,7 +107,7 @@ def test_check_schemas_reports_and_fixes(tmp_path: Path) -> None:
         "10 schema files: 2 problems",
     ]
     code, out, _ = invoke(["check-schemas", "--fix", str(schemas)])
-    assert (code, out.splitlines()[-1]) == (1, "10 schema files: 1 problem")
+    assert (code, out.splitlines()[-1]) == (1, "10 schema files: 1 problem, 1 rewritten")
 
 
 def test_check_schemas_on_a_missing_folder_is_exit_2(tmp_path: Path) -> None:

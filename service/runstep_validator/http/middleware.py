@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import time
 from collections.abc import Iterable
@@ -31,13 +32,14 @@ class ValidateFastLane:
         if not length_header.isdigit() or not 0 < int(length_header) <= self.limit:
             return self.app(environ, start_response)
         if media_type(environ.get("CONTENT_TYPE", "")) != JSON_MEDIA_TYPE:
-            return self.app(environ, start_response)
+            return self.app(environ, start_response)  # before reading: Flask refuses it without reading either
         try:
-            validator, output = self.service.parse_query(environ.get("QUERY_STRING", ""))
-            answer = self.service.validate(validator, output, read_exactly(environ, int(length_header)))
-        except Problem as problem:
-            if problem.slug != "truncated-body":
+            body = read_exactly(environ, int(length_header))
+            answer = self.service.answer_fast(environ.get("QUERY_STRING", ""), environ.get("CONTENT_TYPE", ""), body)
+            if answer is None:
+                environ["wsgi.input"] = io.BytesIO(body)  # read already: Flask reads it again from here
                 return self.app(environ, start_response)
+        except Problem as problem:  # a truncated body
             answer = Encoded.problem(problem)
         except Exception:  # the same answer as Flask's handler gives: logged here, a bare problem for the client
             log.exception("unexpected error on POST /v1/validate")

@@ -177,7 +177,7 @@ def build_openapi(schemas: SchemaSet, default_schema: str) -> dict[str, Any]:
                     },
                     "responses": {
                         "200": _json(_ref("Report"), "The report, for valid and invalid payloads alike"),
-                        **_problems(400, 404, 413, 415),
+                        **_problems(400, 404, 408, 413, 415, 431),
                     },
                 }
             },
@@ -201,7 +201,7 @@ def build_openapi(schemas: SchemaSet, default_schema: str) -> dict[str, Any]:
                     },
                     "responses": {
                         "200": _json(_ref("BatchReport"), "One result per record, in input order"),
-                        **_problems(400, 404, 413, 415),
+                        **_problems(400, 404, 408, 413, 415, 431),
                     },
                 }
             },

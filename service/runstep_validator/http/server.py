@@ -1,7 +1,9 @@
-"""Serving the app under granian, a production WSGI server, with an access log and a clean shutdown on SIGTERM.
+"""Serving the app under granian, with an access log and a clean shutdown on SIGTERM.
 
 granian was chosen by measurement: on this 2-core machine it served a trivial Flask endpoint at about twice the
-rate of gunicorn (sync workers), with the same worker count.
+rate of gunicorn (sync workers), with the same worker count. It serves the front door (`front.py`, granian's RSGI
+interface) rather than the WSGI app directly: under WSGI each request's body is read by a thread, and slow
+clients could hold all of them.
 """
 
 from __future__ import annotations
@@ -13,11 +15,12 @@ from typing import Any
 
 from granian import Granian
 from granian.constants import Interfaces
+from granian.http import HTTP1Settings
 
 from ..core.validator import default_schemas
 from .config import ENV_PREFIX, ConfigError, Settings
 
-APP_FACTORY = "runstep_validator.http:create_app"
+APP_FACTORY = "runstep_validator.http.front:create_front"
 
 
 def logging_config(level: str = "INFO") -> dict[str, Any]:
@@ -68,13 +71,20 @@ def serve(settings: Settings) -> None:
     Granian(
         APP_FACTORY,
         factory=True,
-        interface=Interfaces.WSGI,
+        interface=Interfaces.RSGI,  # the front door receives whole requests first (see front.py)
         address=settings.host,
         port=settings.port,
         workers=settings.workers,
         respawn_failed_workers=True,
-        # Validation is CPU-bound: more queued requests per worker than this only add latency and memory.
-        backpressure=64,
+        # Requests whose bodies are still arriving cost a coroutine each, so many may be open at once; the limits
+        # on header and body time bound how long each can stay.
+        backpressure=4096,
+        http1_settings=HTTP1Settings(
+            header_read_timeout=int(settings.header_timeout_seconds * 1000),
+            # Room for headers well over the limit, so that the front door answers them with a 431 problem (past
+            # this, hyper refuses them itself, without a body).
+            max_buffer_size=max(1024 * 1024, 4 * settings.max_header_bytes),
+        ),
         log_dictconfig=logging_config(),
         log_access=False,  # the app's AccessLog middleware logs sizes too
         websockets=False,

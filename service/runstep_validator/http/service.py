@@ -128,6 +128,17 @@ class Service:
             return Encoded.problem(not_json(unit.error, unit.line, unit.column))
         return Encoded.json(report.render(output))
 
+    def answer_fast(self, query: str, content_type: str, body: bytes) -> Encoded | None:
+        """The answer to the common `POST /v1/validate` (a JSON body, known parameters) without Flask, or None when
+        anything about it is unusual: then Flask answers, with the same methods, and its error handling."""
+        if not body or media_type(content_type) != JSON_MEDIA_TYPE:
+            return None
+        try:
+            validator, output = self.parse_query(query)
+        except Problem:
+            return None
+        return self.validate(validator, output, body)
+
     def validate_batch(
         self, validator: Validator, body: bytes, ndjson: bool, output: OutputFormat = "basic"
     ) -> Encoded:

@@ -1,0 +1,235 @@
+"""The front door: an RSGI application (granian's native interface) that receives each request whole on the event
+loop, within size and time limits, and only then hands it to the WSGI application (the fast lane and Flask).
+
+Under plain WSGI a request's body is read by the thread that will validate it, so a client that sends its headers
+and then one byte a minute holds a thread for as long as it likes, and a few hundred such clients starve the
+server. Here a slow client holds only a coroutine: the body must arrive within `body_timeout_seconds` (else 408),
+headers within `header_timeout_seconds` (granian closes the connection), and neither may exceed its size limit
+(413, 431). Small complete requests are then answered right on the event loop, which costs less than a hop to a
+thread; large ones (big batches) go to a thread pool so that they do not hold up the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from flask import Flask
+from granian._granian import RSGIHTTPProtocol as HTTPProtocol
+from granian._granian import RSGIProtocolClosed
+from granian.rsgi import Scope
+
+from .app import create_app
+from .problems import Problem
+from .service import INTERNAL_ERROR, Encoded, Service, WSGIApp, too_large
+
+log = logging.getLogger("runstep_validator.http")
+access_log = logging.getLogger("runstep_validator.access")
+
+Response = tuple[int, list[tuple[str, str]], bytes]
+
+INLINE_BYTES = 256 * 1024  # bodies up to this are validated on the event loop: microseconds, not worth a thread
+
+
+class _Disconnected(Exception):
+    pass
+
+
+def request_timeout(seconds: float) -> Problem:
+    detail = f"the request body did not arrive within {seconds:g} s"
+    return Problem(408, "request-timeout", "Request timeout", detail, limit=seconds)
+
+
+def headers_too_large(limit: int) -> Problem:
+    detail = f"the request's headers are larger than the limit of {limit} bytes"
+    return Problem(431, "headers-too-large", "Request header fields too large", detail, limit=limit)
+
+
+class Front:
+    """RSGI in front of the Flask app: whole requests only, within the limits of its settings."""
+
+    def __init__(self, app: Flask) -> None:
+        self.wsgi_app: WSGIApp = app.wsgi_app
+        self.service: Service = app.extensions["runstep_validator"]
+        self.settings = self.service.settings
+        self.pool = ThreadPoolExecutor(max_workers=self.settings.threads, thread_name_prefix="validate")
+        self._deadlines = Deadlines(self.settings.body_timeout_seconds)
+
+    async def __rsgi__(self, scope: Scope, protocol: HTTPProtocol) -> None:
+        if scope.proto != "http":
+            return
+        started = time.perf_counter()
+        try:
+            body = await self._receive_body(scope, protocol)
+            answer = None
+            if scope.method == "POST" and scope.path == "/v1/validate":
+                content_type = scope.headers.get("content-type", "")
+                answer = self.service.answer_fast(scope.query_string, content_type, body)
+            if answer is not None:
+                status, headers, content = answer.status, [("content-type", answer.media_type)], answer.body
+                self._log(scope, status, len(content), started)
+            elif len(body) <= INLINE_BYTES:
+                status, headers, content = self._call(wsgi_environ(scope, body))
+            else:
+                loop = asyncio.get_running_loop()
+                status, headers, content = await loop.run_in_executor(self.pool, self._call, wsgi_environ(scope, body))
+        except _Disconnected:
+            return
+        except Problem as problem:  # refused before the app saw it: the connection cannot carry another request
+            status, headers, content = _problem(problem)
+            headers.append(("connection", "close"))
+            self._log(scope, status, len(content), started)
+        except Exception:  # a bug: logged here, a bare problem for the client
+            log.exception("unexpected error on %s %s", scope.method, scope.path[:100])
+            status, headers, content = _problem(INTERNAL_ERROR)
+        protocol.response_bytes(status, headers, content)
+
+    async def _receive_body(self, scope: Scope, protocol: HTTPProtocol) -> bytes:
+        limit, header_limit = self.settings.max_body_bytes, self.settings.max_header_bytes
+        headers = scope.headers
+        if sum(len(name) + len(value) + 4 for name, value in headers.items()) > header_limit:
+            raise headers_too_large(header_limit)
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise too_large(limit)
+        if not declared and "transfer-encoding" not in headers:
+            return b""
+        task = self._deadlines.start()
+        try:
+            if declared.isdigit():  # its size is known and within the limit: read it in one go
+                return await protocol()
+            pieces: list[bytes] = []
+            size = 0
+            async for piece in protocol:
+                size += len(piece)
+                if size > limit:
+                    raise too_large(limit)
+                pieces.append(piece)
+            return b"".join(pieces)
+        except asyncio.CancelledError:
+            if self._deadlines.expired(task):
+                raise request_timeout(self.settings.body_timeout_seconds) from None
+            raise
+        except RSGIProtocolClosed:
+            raise _Disconnected from None
+        finally:
+            self._deadlines.stop(task)
+
+    def _call(self, environ: dict[str, Any]) -> Response:
+        answer: list[Any] = []
+
+        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[..., None]:
+            answer[:] = [int(status.partition(" ")[0]), headers]
+            return _no_write
+
+        result: Iterable[bytes] = self.wsgi_app(environ, start_response)
+        try:
+            content = b"".join(result)
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+        status, headers = answer
+        return status, headers, content
+
+    def _log(self, scope: Scope, status: int, size: int, started: float) -> None:
+        if self.settings.access_log:
+            elapsed = (time.perf_counter() - started) * 1000
+            access_log.info("%s %s %s %d %.2fms", scope.method, scope.path[:200], status, size, elapsed)
+
+
+class Deadlines:
+    """Time limits for many waits at the cost of a dict entry each: one sweeper task, twice a second or so,
+    cancels the waits that have run out (an asyncio.timeout per request cost a fifth of the hot path)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._waiting: dict[asyncio.Task[Any], float] = {}
+        self._expired: set[asyncio.Task[Any]] = set()
+        self._sweeper: asyncio.Task[None] | None = None
+
+    def start(self, task: asyncio.Task[Any] | None = None) -> asyncio.Task[Any]:
+        """From now on, the task (the current one by default) is cancelled once `seconds` have passed."""
+        task = task or asyncio.current_task()
+        assert task is not None, "granian runs each request as an asyncio task"
+        loop = task.get_loop()
+        self._waiting[task] = loop.time() + self.seconds
+        if self._sweeper is None or self._sweeper.done():
+            self._sweeper = loop.create_task(self._sweep())
+        return task
+
+    def stop(self, task: asyncio.Task[Any]) -> None:
+        self._waiting.pop(task, None)
+        self._expired.discard(task)
+
+    def expired(self, task: asyncio.Task[Any]) -> bool:
+        """Whether the task was cancelled for its deadline (and not for any other reason)."""
+        if task in self._expired:
+            task.uncancel()
+            return True
+        return False
+
+    async def _sweep(self) -> None:
+        interval = min(0.5, self.seconds / 4)
+        loop = asyncio.get_running_loop()
+        while self._waiting:
+            await asyncio.sleep(interval)
+            now = loop.time()
+            for task, deadline in list(self._waiting.items()):
+                if deadline <= now and task not in self._expired:
+                    self._expired.add(task)
+                    task.cancel()
+
+
+def wsgi_environ(scope: Scope, body: bytes) -> dict[str, Any]:
+    """The WSGI environ (PEP 3333) of a request whose whole body is `body`."""
+    server_name, _, server_port = scope.server.rpartition(":")
+    client, _, client_port = scope.client.rpartition(":")
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": scope.method,
+        "SCRIPT_NAME": "",
+        "PATH_INFO": scope.path.encode("utf-8").decode("latin-1"),
+        "QUERY_STRING": scope.query_string,
+        "SERVER_PROTOCOL": f"HTTP/{scope.http_version}",
+        "SERVER_NAME": server_name,
+        "SERVER_PORT": server_port,
+        "REMOTE_ADDR": client,
+        "REMOTE_PORT": client_port,
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": scope.scheme,
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.input_terminated": True,  # the whole body is here: no Content-Length is needed to read it
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+    }
+    for name, value in scope.headers.items():
+        if name == "content-type":
+            environ["CONTENT_TYPE"] = value
+        elif name == "content-length":
+            environ["CONTENT_LENGTH"] = value
+        else:
+            key = "HTTP_" + name.upper().replace("-", "_")
+            environ[key] = f"{environ[key]},{value}" if key in environ else value
+    return environ
+
+
+def _no_write(data: bytes) -> None:
+    raise RuntimeError("the app used WSGI's write(), which this front does not support")
+
+
+def _problem(problem: Problem) -> Response:
+    encoded = Encoded.problem(problem)
+    return encoded.status, [("content-type", encoded.media_type)], encoded.body
+
+
+def create_front(config: Mapping[str, Any] | None = None) -> Front:
+    """The RSGI application granian serves: the Flask app (with its middleware) behind the front door."""
+    return Front(create_app(config))

@@ -27,8 +27,8 @@ test: $(STAMP) lint typecheck check-schemas ## Lint, type-check, check the schem
 	$(BIN)/python -m pytest
 
 lint: $(STAMP) ## ruff (lint and formatting) and import-linter (the direction of imports between subpackages)
-	$(BIN)/ruff check service tests bench
-	$(BIN)/ruff format --check service tests bench
+	$(BIN)/ruff check service tests bench tools
+	$(BIN)/ruff format --check service tests bench tools
 	$(BIN)/lint-imports
 
 typecheck: $(STAMP) ## mypy --strict over the package and the tests
@@ -47,10 +47,8 @@ bench: $(STAMP) ## Benchmarks: figures and ratios against peers, measured in one
 loadtest: $(STAMP) ## Load and fault test on loopback: 64 connections, a killed worker, SIGTERM (LOAD_SECONDS=60)
 	PYTHONPATH=. $(BIN)/python bench/loadtest.py
 
-constraints: $(STAMP) ## Re-pin constraints.txt to what is installed in .venv
-	@(echo "# Pinned versions of every dependency (runtime, dev and bench), used by the Makefile's install."; \
-	  echo "# Regenerate with: make constraints"; \
-	  $(BIN)/python -m pip freeze --exclude-editable | grep -v '^runstep-validator') > constraints.txt
+constraints: $(STAMP) ## Re-pin constraints.txt to what is installed in .venv (pins of packages it lacks are kept)
+	$(BIN)/python -m pip freeze --exclude-editable | $(BIN)/python tools/pin_constraints.py constraints.txt
 
 audit: $(STAMP) ## pip-audit the pinned dependencies (needs PyPI's or OSV's vulnerability data)
 	@$(BIN)/pip-audit --strict --no-deps --disable-pip -r constraints.txt || { \

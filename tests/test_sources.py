@@ -21,6 +21,8 @@ from .support import EXAMPLES
 VALID = (EXAMPLES / "message_creation.json").read_bytes()
 COMPACT = json.dumps(json.loads(VALID)).encode()
 ITEM_STRING = b'"a ] \\" string"'  # brackets and an escaped quote inside a string
+# Items that are not JSON (found by counting brackets, then reported by the validator) and brackets inside strings.
+ODD = [b'{"a": x}', b'{"s": "}]", "t": [1, {"u": "\\"}]"}]}', b"[tru]"]
 
 
 def test_folders_skip_hidden_and_tool_folders(tmp_path: Path) -> None:
@@ -60,9 +62,7 @@ def test_validate_and_import_read_standard_input_alike(tmp_path: Path, command: 
 
 @settings(max_examples=200, deadline=None)
 @given(
-    items=st.lists(
-        st.sampled_from([COMPACT, VALID.strip(), b'"a ] \\" string"', b"[1, [2, {}]]", b"null"]), max_size=6
-    ),
+    items=st.lists(st.sampled_from([COMPACT, VALID.strip(), ITEM_STRING, b"[1, [2, {}]]", b"null", *ODD]), max_size=6),
     block=st.integers(min_value=1, max_value=64),
     newline=st.sampled_from([b"\n", b"\r\n"]),
 )
@@ -72,7 +72,8 @@ def test_any_block_size_finds_the_same_array_items(items: list[bytes], block: in
     found = [record.raw for record in iter_document_records(io.BytesIO(body), block)]
 
     assert found == items
-    assert [json.loads(raw) for raw in found] == json.loads(body)
+    if not set(items) & set(ODD):
+        assert [json.loads(raw) for raw in found] == json.loads(body)
 
 
 @settings(max_examples=200, deadline=None)

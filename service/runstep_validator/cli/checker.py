@@ -34,11 +34,13 @@ class RecordResult:
 
 @dataclass
 class FileResult:
-    """Every record of one file, or why the file could not be read."""
+    """The records of one file that have something to say (or all of them, when kept), how many were read, or why
+    the file could not be read. Keeping only what is reported bounds memory by that, not by the file's size."""
 
     path: str
     records: list[RecordResult] = field(default_factory=list)
     problem: str | None = None
+    total: int = 0  # records read, kept or not
 
     @property
     def invalid(self) -> int:
@@ -54,15 +56,17 @@ class FileResult:
             RecordResult(record.index, record.line, _as_errors(record.report)) if record.report.warnings else record
             for record in self.records
         ]
-        return FileResult(self.path, records, self.problem)
+        return FileResult(self.path, records, self.problem, self.total)
 
 
 class Checker:
     """Validates files with one `Validator`; build it once per run."""
 
-    def __init__(self, validator: Validator, input_format: InputFormat = "auto") -> None:
+    def __init__(self, validator: Validator, input_format: InputFormat = "auto", keep_valid: bool = True) -> None:
+        """`keep_valid=False` keeps only the records with errors or warnings (the rest are counted)."""
         self.validator = validator
         self.input_format = input_format
+        self.keep_valid = keep_valid
 
     def check(self, name: str, stdin: BinaryIO | None = None) -> FileResult:
         """Every record of the file, streamed: memory is that of the largest record, not of the file."""
@@ -70,16 +74,20 @@ class Checker:
         try:
             with open_source(name, stdin) as source:
                 for record in iter_records(source, self.input_format):
+                    result.total += 1
                     report = self.validator.validate(record.raw)
                     if report.errors or report.warnings:  # positions are only worth computing for what is reported
-                        report = _placed(report, record)
-                    result.records.append(RecordResult(record.index, record.line, report))
+                        result.records.append(RecordResult(record.index, record.line, _placed(report, record)))
+                    elif self.keep_valid:
+                        result.records.append(RecordResult(record.index, record.line, report))
         except SourceError as exc:
             result.problem = exc.reason
         except InvalidJSONError as exc:  # the text between records is not JSON: the file stops there
             unit = OutputUnit("", "", str(exc), code=INVALID_JSON, line=exc.line, column=exc.column)
-            index = len(result.records)
-            result.records.append(RecordResult(index, exc.line, Report(False, self.validator.schema_id, (unit,))))
+            result.records.append(
+                RecordResult(result.total, exc.line, Report(False, self.validator.schema_id, (unit,)))
+            )
+            result.total += 1
         return result
 
 

@@ -153,7 +153,8 @@ def _validate(args: argparse.Namespace, stdout: TextIO, stdin: BinaryIO | None) 
     from .checker import Checker
     from .reporters import REPORTERS, Reporter, TextReporter
 
-    checker = Checker(get_validator(args.schema, args.redact), args.input_format)
+    # Only the JSON format lists valid records; the others need them counted, not kept.
+    checker = Checker(get_validator(args.schema, args.redact), args.input_format, keep_valid=args.format == "json")
     names = list(expand(args.paths))
     if not names and not args.allow_empty:
         # A CI step that checks nothing must not pass.

@@ -22,12 +22,13 @@ class Summary(msgspec.Struct, frozen=True):
 
     @classmethod
     def of(cls, results: Sequence[FileResult]) -> Summary:
-        records = [record for result in results for record in result.records]
+        records = [record for result in results for record in result.records]  # every invalid one is among them
         invalid = sum(not record.valid for record in records)
+        total = sum(result.total for result in results)
         return cls(
             files=len(results),
-            records=len(records),
-            valid=len(records) - invalid,
+            records=total,
+            valid=total - invalid,
             invalid=invalid,
             errors=sum(len(record.report.errors) for record in records),
             warnings=sum(len(record.report.warnings) for record in records),

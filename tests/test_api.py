@@ -141,7 +141,7 @@ def test_validators_are_reusable_and_independent() -> None:
     ids=["delta", "list-response", "type-mismatch"],
 )
 def test_headline_points_at_the_real_mistake(payload: dict[str, object], headline: str) -> None:
-    report = validate(json.dumps(payload))
+    report = validate(json.dumps(payload), schema="run_step")
 
     assert report.headline is not None
     assert report.headline.startswith(headline)

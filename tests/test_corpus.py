@@ -75,9 +75,12 @@ def test_no_real_payload_meets_the_strict_contract() -> None:
 
 @needs_corpus
 @pytest.mark.parametrize("path", DELTAS, ids=lambda path: path.name)
-def test_stream_delta_is_not_a_run_step(path: Path) -> None:
-    report = validate(path.read_bytes())
+def test_real_delta_is_valid_by_default_and_not_a_run_step(path: Path) -> None:
+    raw = path.read_bytes()
+    report = validate(raw)
 
-    assert not report.valid
-    assert report.headline is not None
-    assert report.headline.startswith('/object: "thread.run.step.delta" is not "thread.run.step": a run-step delta')
+    assert report.valid, report.errors
+    assert report.schema.endswith("/run_step_delta.schema.json")
+    forced = validate(raw, schema="run_step")
+    assert forced.headline is not None
+    assert forced.headline.startswith('/object: "thread.run.step.delta" is not "thread.run.step": a run-step delta')

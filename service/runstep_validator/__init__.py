@@ -8,6 +8,8 @@ False
 
 from importlib.metadata import PackageNotFoundError, version
 
+from .core.api import PayloadValidator, decode, default_schemas, get_validator, make_validator, validate
+from .core.auto import AutoValidator
 from .core.errors import (
     InvalidJSONError,
     RunStepDecodeError,
@@ -17,8 +19,8 @@ from .core.errors import (
 )
 from .core.models import RunStep
 from .core.report import OutputUnit, Report
-from .core.schemas import DEFAULT_SCHEMA, SchemaSet
-from .core.validator import RedactingValidator, Validator, decode, default_schemas, get_validator, validate
+from .core.schemas import AUTO, DEFAULT_SCHEMA, SchemaSet
+from .core.validator import RedactingValidator, Validator
 
 try:
     __version__ = version("runstep-validator")
@@ -26,9 +28,12 @@ except PackageNotFoundError:  # running from a source tree that was never instal
     __version__ = "0+unknown"
 
 __all__ = [
+    "AUTO",
     "DEFAULT_SCHEMA",
+    "AutoValidator",
     "InvalidJSONError",
     "OutputUnit",
+    "PayloadValidator",
     "RedactingValidator",
     "Report",
     "RunStep",
@@ -42,5 +47,6 @@ __all__ = [
     "decode",
     "default_schemas",
     "get_validator",
+    "make_validator",
     "validate",
 ]

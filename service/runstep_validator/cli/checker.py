@@ -9,9 +9,9 @@ from typing import BinaryIO
 
 import msgspec
 
+from ..core.api import PayloadValidator
 from ..core.errors import InvalidJSONError
 from ..core.report import INVALID_JSON, OutputUnit, Report
-from ..core.validator import Validator
 from ..sources.positions import line_and_column, value_offset
 from ..sources.reading import InputFormat, SourceError, iter_records, open_source
 from ..sources.records import Record
@@ -62,7 +62,9 @@ class FileResult:
 class Checker:
     """Validates files with one `Validator`; build it once per run."""
 
-    def __init__(self, validator: Validator, input_format: InputFormat = "auto", keep_valid: bool = True) -> None:
+    def __init__(
+        self, validator: PayloadValidator, input_format: InputFormat = "auto", keep_valid: bool = True
+    ) -> None:
         """`keep_valid=False` keeps only the records with errors or warnings (the rest are counted)."""
         self.validator = validator
         self.input_format = input_format

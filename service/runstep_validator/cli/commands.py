@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 from .. import __version__
 from ..core.errors import RunStepValidatorError
-from ..core.schemas import DEFAULT_SCHEMA
+from ..core.schemas import AUTO
 from ..sources.reading import INPUT_FORMATS
 
 if TYPE_CHECKING:
@@ -64,7 +64,12 @@ def _parser() -> argparse.ArgumentParser:
         help="*.json (a run step, an array, or a list response), *.jsonl / *.ndjson, any of them .gz; "
         "folders are searched recursively; - reads standard input",
     )
-    validate.add_argument("--schema", default=DEFAULT_SCHEMA, help="entry schema (default: %(default)s)")
+    validate.add_argument(
+        "--schema",
+        default=AUTO,
+        help="an entry schema by name, or auto: the entry each payload's object names (default: %(default)s)",
+    )
+    validate.add_argument("--strict", action="store_true", help="with auto: the strict (OpenAPI contract) variants")
     validate.add_argument("--format", choices=("text", "json", "github"), default="text", help="output format")
     validate.add_argument(
         "--warnings-as-errors",
@@ -95,7 +100,12 @@ def _parser() -> argparse.ArgumentParser:
     bulk.add_argument("--accepted", required=True, type=Path, help="valid records, as they came, one per line")
     bulk.add_argument("--rejected", required=True, type=Path, help="invalid records with their errors, JSON Lines")
     bulk.add_argument("--report", type=Path, help="write the summary as JSON here too")
-    bulk.add_argument("--schema", default=DEFAULT_SCHEMA, help="entry schema (default: %(default)s)")
+    bulk.add_argument(
+        "--schema",
+        default=AUTO,
+        help="an entry schema by name, or auto: the entry each payload's object names (default: %(default)s)",
+    )
+    bulk.add_argument("--strict", action="store_true", help="with auto: the strict (OpenAPI contract) variants")
     bulk.add_argument(
         "--workers", type=_bounded(1, 256), default=os.cpu_count() or 1, help="processes (default: %(default)s)"
     )
@@ -148,13 +158,15 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO, stdin: BinaryIO | N
 
 
 def _validate(args: argparse.Namespace, stdout: TextIO, stdin: BinaryIO | None) -> int:
-    from ..core.validator import get_validator
+    from ..core.api import get_validator
     from ..sources.reading import expand
     from .checker import Checker
     from .reporters import REPORTERS, Reporter, TextReporter
 
     # Only the JSON format lists valid records; the others need them counted, not kept.
-    checker = Checker(get_validator(args.schema, args.redact), args.input_format, keep_valid=args.format == "json")
+    checker = Checker(
+        get_validator(args.schema, args.redact, args.strict), args.input_format, keep_valid=args.format == "json"
+    )
     names = list(expand(args.paths))
     if not names and not args.allow_empty:
         # A CI step that checks nothing must not pass.
@@ -219,12 +231,12 @@ def _same_file(args: argparse.Namespace) -> str | None:
 def _import(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: BinaryIO | None) -> int:
     import json
 
-    from ..core.validator import get_validator
+    from ..core.api import get_validator
     from ..importing.pipeline import AtomicFile, Importer, Interrupted
     from ..sources.reading import expand
     from .progress import progress_bar
 
-    get_validator(args.schema)  # an unknown schema is a usage error before any output exists
+    get_validator(args.schema, strict=args.strict)  # an unknown schema is a usage error before any output exists
     args.inputs = [*expand(args.inputs)]
     if not args.inputs:
         stderr.write("runstep-validator: no run-step files found in the folders given\n")
@@ -245,6 +257,7 @@ def _import(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: Bin
                 args.schema,
                 args.workers,
                 on_progress,
+                strict=args.strict,
                 input_format=args.input_format,
                 unwrap_rejected=args.unwrap_rejected,
                 stdin=stdin,

@@ -50,24 +50,34 @@ def is_type(instance: Any, kind: str) -> bool:
     return False
 
 
-def _true_path(document: Any, path: list[str | int], instance: Any) -> list[str | int]:
-    """The instance path with the empty member names jsonschema-rs leaves out of it (0.60 reports `{"": 1}`'s
-    error at the object, not at its member ""). Cheap unless a member named "" lies on the path."""
+def _true_path(document: Any, reported: Any, instance: Any) -> list[str | int]:
+    """The instance path as the payload spells it. jsonschema-rs 0.60 loses two things in its instance paths: an
+    empty member name ("" is left out) and a member name made of digits (given as a number: "00" becomes 0). The
+    common path has neither and is walked once; otherwise the spellings that fit are tried, keeping the first
+    that leads to the failing value."""
+    path = list(reported)
     node = document
     for token in path:
-        if isinstance(node, dict) and "" in node:
+        if isinstance(node, dict):
+            if "" in node or not isinstance(token, str) or token not in node:
+                break
+            node = node[token]
+        elif isinstance(node, list) and isinstance(token, int) and 0 <= token < len(node):
+            node = node[token]
+        else:
             break
-        node = node[token] if isinstance(node, dict) else node[int(token)] if isinstance(node, list) else None
     else:
         if not (isinstance(node, dict) and "" in node):
             return path
+    fallback: list[str | int] | None = None
     for candidate in _candidate_paths(document, path):
+        fallback = fallback or candidate
         if _value_at(document, candidate) == instance:
             return candidate
-    return path
+    return fallback or [str(token) if isinstance(token, int) else token for token in path]
 
 
-def _candidate_paths(node: Any, rest: list[str | int]) -> Iterator[list[str | int]]:
+def _candidate_paths(node: Any, rest: list[Any]) -> Iterator[list[str | int]]:
     if isinstance(node, dict) and "" in node:
         for tail in _candidate_paths(node[""], rest):
             yield ["", *tail]
@@ -76,15 +86,16 @@ def _candidate_paths(node: Any, rest: list[str | int]) -> Iterator[list[str | in
         return
     token, *remaining = rest
     if isinstance(node, dict):
-        if token not in node:
-            return
-        child = node[token]
+        names = [token] if isinstance(token, str) else []
+        if isinstance(token, int):  # a member named with digits, reported as a number
+            names = [name for name in node if name.isdecimal() and name.isascii() and int(name) == token]
+        for name in names:
+            if name in node:
+                for tail in _candidate_paths(node[name], remaining):
+                    yield [name, *tail]
     elif isinstance(node, list) and isinstance(token, int) and 0 <= token < len(node):
-        child = node[token]
-    else:
-        return
-    for tail in _candidate_paths(child, remaining):
-        yield [token, *tail]
+        for tail in _candidate_paths(node[token], remaining):
+            yield [token, *tail]
 
 
 def _document_order(document: Any, path: list[str | int]) -> list[int]:
@@ -149,7 +160,7 @@ class Engine:
     def _unit(
         self, error: jsonschema_rs.ValidationError, document: Any
     ) -> tuple[OutputUnit, tuple[Any, ...], list[int]]:
-        path = _true_path(document, list(error.instance_path), error.instance)
+        path = _true_path(document, error.instance_path, error.instance)
         # The value as the payload has it: jsonschema-rs hands back a copy whose objects have their keys sorted.
         instance = _value_at(document, path)
         kind = error.kind

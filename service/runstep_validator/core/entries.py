@@ -12,7 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from .lint import lint
+from .delta_models import RunStepDelta, StrictRunStepDelta
+from .lint import lint, lint_delta
 from .models import AnyRunStep
 from .report import OutputUnit
 from .strict_models import AnyStrictRunStep
@@ -34,4 +35,6 @@ class Structs:
 STRUCTS: Final[Mapping[str, Structs]] = {
     "run_step": Structs(AnyRunStep, AnyRunStep, lint),
     "run_step.strict": Structs(AnyStrictRunStep, AnyRunStep, lint),
+    "run_step_delta": Structs(RunStepDelta, RunStepDelta, lint_delta),
+    "run_step_delta.strict": Structs(StrictRunStepDelta, RunStepDelta, lint_delta),
 }

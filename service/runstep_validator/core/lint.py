@@ -12,6 +12,7 @@ from typing import Final, get_args
 
 from msgspec import UNSET
 
+from .delta_models import DeltaToolCallsDetails, RunStepDelta
 from .messages import excerpt, pointer
 from .models import FileSearchToolCall, RetrievalToolCall, RunStep, ToolCallsDetails
 from .report import OutputUnit
@@ -121,3 +122,17 @@ def _lint_tool_calls(details: ToolCallsDetails, found: list[OutputUnit]) -> None
 
 def _call_path(index: int, *rest: str) -> tuple[str | int, ...]:
     return ("step_details", "tool_calls", index, *rest)
+
+
+def lint_delta(delta: RunStepDelta) -> tuple[OutputUnit, ...]:
+    """Everything suspicious about a valid delta: an odd step id, odd or repeated tool-call ids."""
+    found: list[OutputUnit] = []
+    if not delta.id.startswith("step_"):
+        found.append(warning(("id",), "id-prefix", f"{excerpt(delta.id)} does not start with 'step_'"))
+    details = delta.delta.step_details
+    if type(details) is DeltaToolCallsDetails and details.tool_calls:
+        for position, call in enumerate(details.tool_calls):
+            if call.id is not UNSET and not call.id.startswith("call_"):
+                where = ("delta", "step_details", "tool_calls", position, "id")
+                found.append(warning(where, "id-prefix", f"{excerpt(call.id)} does not start with 'call_'"))
+    return tuple(found)

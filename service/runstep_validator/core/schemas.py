@@ -20,7 +20,8 @@ if TYPE_CHECKING:
     from referencing import Registry, Resource
 
 SCHEMA_SUFFIX = ".schema.json"
-DEFAULT_SCHEMA = "run_step"
+DEFAULT_SCHEMA = "run_step"  # the entry for run steps, where one must be named
+AUTO = "auto"  # not an entry: the entry is picked by each payload's `object`
 # Subtrees holding instance data rather than subschemas: a "$ref" key there is not a reference.
 DATA_KEYWORDS = frozenset({"examples", "const", "enum", "default"})
 

@@ -8,7 +8,7 @@ or the entry has no Structs, jsonschema-rs gives the verdict and the full report
 from __future__ import annotations
 
 from collections.abc import Iterator
-from functools import cache, cached_property
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
@@ -17,7 +17,6 @@ from .entries import STRUCTS, Structs
 from .errors import InvalidJSONError, RunStepDecodeError, SchemaError
 from .headlines import Headlines
 from .messages import redacting
-from .models import RunStep
 from .parsing import NOT_JSON, UTF8_BOM, parse, strip_bom
 from .report import Deferred, OutputUnit, Report
 from .schemas import DEFAULT_SCHEMA, SchemaSet
@@ -96,6 +95,19 @@ class Validator:
             decoded = fast.decode(data)
         except _NOT_DECODED:
             return self._judge_json(data)[0]
+        return self._accepted(decoded if self._tolerant else self._typed.decode(data))  # type: ignore[union-attr]
+
+    def fast_report(self, data: bytes) -> Report | None:
+        """The report of a payload the Structs accept, or None (then `validate` has more to do)."""
+        fast = self._fast
+        if fast is None:
+            return None
+        if data.startswith(UTF8_BOM):
+            data = data[3:]
+        try:
+            decoded = fast.decode(data)
+        except _NOT_DECODED:
+            return None
         return self._accepted(decoded if self._tolerant else self._typed.decode(data))  # type: ignore[union-attr]
 
     def decode(self, data: Payload) -> Any:
@@ -191,6 +203,11 @@ class RedactingValidator(Validator):
         with redacting():
             return self._scrubbed(super().validate(data))
 
+    def fast_report(self, data: bytes) -> Report | None:
+        with redacting():
+            report = super().fast_report(data)
+            return None if report is None else self._scrubbed(report)
+
     def check(self, data: Payload) -> tuple[Report, Any]:
         with redacting():
             report, step = super().check(data)
@@ -225,30 +242,3 @@ def _property_names(node: object) -> Iterator[str]:
     elif isinstance(node, list):
         for item in node:
             yield from _property_names(item)
-
-
-@cache
-def default_schemas() -> SchemaSet:
-    """The schemas shipped with this package, loaded and checked once per process."""
-    return SchemaSet.load()
-
-
-@cache
-def get_validator(name: str = DEFAULT_SCHEMA, redact: bool = False) -> Validator:
-    """The shared validator for an entry schema of the shipped schemas; `redact` quotes no payload values."""
-    return (RedactingValidator if redact else Validator)(default_schemas(), name)
-
-
-def validate(data: Payload, schema: str = DEFAULT_SCHEMA, *, redact: bool = False) -> Report:
-    """Validate one run step (JSON bytes or text, or a parsed value) against an entry schema.
-
-    >>> validate(b'{"object": "thread.run.step"}').valid
-    False
-    """
-    return get_validator(schema, redact).validate(data)
-
-
-def decode(data: Payload) -> RunStep:
-    """Decode and validate one run step against the default schema; raises `RunStepDecodeError` with the report."""
-    step: RunStep = get_validator(DEFAULT_SCHEMA).decode(data)
-    return step

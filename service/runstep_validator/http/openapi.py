@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import urljoin
 
 from ..core.report import OUTPUT_FORMATS
-from ..core.schemas import DATA_KEYWORDS, SCHEMA_SUFFIX, SchemaDocument, SchemaSet
+from ..core.schemas import AUTO, DATA_KEYWORDS, SCHEMA_SUFFIX, SchemaDocument, SchemaSet
 
 COMPONENTS = "#/components/schemas/"
 
@@ -42,10 +42,10 @@ def _ref(name: str) -> dict[str, str]:
     return {"$ref": COMPONENTS + name}
 
 
-def _any_payload(schema_name: str) -> dict[str, Any]:
+def _any_payload(schema_names: list[str]) -> dict[str, Any]:
     # Any JSON value is a legal request: a payload that is not a run step is answered with a negative report,
-    # not refused. The run-step schema is named so that clients and fuzzers know what a valid one looks like.
-    return {"anyOf": [_ref(schema_name), {}]}
+    # not refused. The entry schemas are named so that clients and fuzzers know what a valid one looks like.
+    return {"anyOf": [*(_ref(name) for name in schema_names), {}]}
 
 
 def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
@@ -143,12 +143,20 @@ def build_openapi(schemas: SchemaSet, default_schema: str) -> dict[str, Any]:
     names = {document.id: component_name(document) for document in schemas.documents}
     bundled = {names[doc.id]: _bundle(doc.contents, doc.id, names) for doc in schemas.documents}
     entries = sorted(schemas.entries)
+    payloads = [default_schema] if default_schema != AUTO else [name for name in entries if "." not in name]
     schema_param = {
         "name": "schema",
         "in": "query",
         "required": False,
-        "description": "The entry schema to validate against.",
-        "schema": {"type": "string", "enum": entries, "default": default_schema},
+        "description": "The entry schema to validate against, or auto: the entry each payload's object names.",
+        "schema": {"type": "string", "enum": [AUTO, *entries], "default": default_schema},
+    }
+    strict_param = {
+        "name": "strict",
+        "in": "query",
+        "required": False,
+        "description": "With auto: the strict (OpenAPI contract) variant of the entry each object names.",
+        "schema": {"type": "string", "enum": ["true", "false", "1", "0", ""], "default": "false"},
     }
     output_param = {
         "name": "output",
@@ -169,11 +177,11 @@ def build_openapi(schemas: SchemaSet, default_schema: str) -> dict[str, Any]:
                 "post": {
                     "operationId": "validate",
                     "summary": "Validate one run step",
-                    "parameters": [schema_param, output_param],
+                    "parameters": [schema_param, strict_param, output_param],
                     "requestBody": {
                         "required": True,
                         "description": "A run step. Any JSON is accepted: an invalid run step gets a negative report.",
-                        "content": {"application/json": {"schema": _any_payload(default_schema)}},
+                        "content": {"application/json": {"schema": _any_payload(payloads)}},
                     },
                     "responses": {
                         "200": _json(_ref("Report"), "The report, for valid and invalid payloads alike"),
@@ -185,7 +193,7 @@ def build_openapi(schemas: SchemaSet, default_schema: str) -> dict[str, Any]:
                 "post": {
                     "operationId": "validateBatch",
                     "summary": "Validate many run steps: NDJSON lines or a JSON array",
-                    "parameters": [schema_param, output_param],
+                    "parameters": [schema_param, strict_param, output_param],
                     "requestBody": {
                         "required": True,
                         "content": {
@@ -194,7 +202,7 @@ def build_openapi(schemas: SchemaSet, default_schema: str) -> dict[str, Any]:
                                 "schema": {
                                     "description": "An array of run steps or an API list response; any other JSON "
                                     "value is validated as a single record.",
-                                    "anyOf": [{"type": "array", "items": _any_payload(default_schema)}, {}],
+                                    "anyOf": [{"type": "array", "items": _any_payload(payloads)}, {}],
                                 }
                             },
                         },

@@ -17,7 +17,8 @@ from granian import Granian
 from granian.constants import Interfaces
 from granian.http import HTTP1Settings
 
-from ..core.validator import default_schemas
+from ..core.api import default_schemas
+from ..core.schemas import AUTO
 from .config import ENV_PREFIX, ConfigError, Settings
 
 APP_FACTORY = "runstep_validator.http.front:create_front"
@@ -40,8 +41,8 @@ def logging_config(level: str = "INFO") -> dict[str, Any]:
 def check_can_serve(settings: Settings) -> None:
     """What would make every worker fail, or two servers split the requests, found before any worker starts."""
     schemas = default_schemas()
-    if settings.default_schema not in schemas.entries:
-        known = ", ".join(sorted(schemas.entries))
+    if settings.default_schema != AUTO and settings.default_schema not in schemas.entries:
+        known = ", ".join([AUTO, *sorted(schemas.entries)])
         raise ConfigError(
             f"{ENV_PREFIX}DEFAULT_SCHEMA={settings.default_schema!r} is not an entry schema: give {known}"
         )

@@ -12,9 +12,10 @@ from urllib.parse import parse_qsl
 import msgspec
 from flask import Request, Response
 
+from ..core.api import PayloadValidator, default_schemas, make_validator
 from ..core.errors import InvalidJSONError, UnknownSchemaError
 from ..core.report import INVALID_JSON, OUTPUT_FORMATS, OutputFormat, OutputUnit, Report
-from ..core.validator import RedactingValidator, Validator, default_schemas
+from ..core.schemas import AUTO
 from ..sources.reading import body_records
 from ..sources.records import Record
 from .config import Settings
@@ -72,10 +73,19 @@ class Service:
     def __init__(self, settings: Settings) -> None:
         schemas = default_schemas()
         self.settings = settings
-        kind = RedactingValidator if settings.redact_values else Validator
-        self.validators = {name: kind(schemas, name, max_depth=settings.max_depth) for name in schemas.entries}
-        if settings.default_schema not in self.validators:
-            raise UnknownSchemaError(settings.default_schema, tuple(self.validators))
+        options = {"redact": settings.redact_values, "max_depth": settings.max_depth}
+        # (name, strict): every entry by name, and auto in both variants; strict changes nothing for a named entry.
+        self.validators: dict[tuple[str, bool], PayloadValidator] = {}
+        for name in [AUTO, *schemas.entries]:
+            for strict in (False, True):
+                self.validators[name, strict] = (
+                    make_validator(schemas, name, strict=strict, **options)  # type: ignore[arg-type]
+                    if name == AUTO or not strict
+                    else self.validators[name, False]
+                )
+        self.known = [AUTO, *sorted(schemas.entries)]
+        if settings.default_schema not in self.known:
+            raise UnknownSchemaError(settings.default_schema, tuple(self.known))
         self.openapi = _encoder.encode(build_openapi(schemas, settings.default_schema))
         served = sorted(serve_names(schemas).items())
         self.schema_files = {name: doc.path.read_bytes() for name, doc in served}
@@ -90,25 +100,35 @@ class Service:
             }
             for name, doc in served
         ]
-        self._queries: dict[str, tuple[Validator, OutputFormat]] = {}
+        self._queries: dict[str, tuple[PayloadValidator, OutputFormat]] = {}
 
-    def parse_query(self, query: str) -> tuple[Validator, OutputFormat]:
+    def parse_query(self, query: str) -> tuple[PayloadValidator, OutputFormat]:
         """The validator and output format named by a query string; `Problem` if either is unknown."""
         found = self._queries.get(query)
         if found is None:
             params = dict(parse_qsl(query, keep_blank_values=True))  # `?schema=` names no schema: a 404
-            found = self._validator(params.get("schema")), self._output(params.get("output"))
+            strict = self._flag("strict", params.get("strict"))
+            found = self._validator(params.get("schema"), strict), self._output(params.get("output"))
             if len(self._queries) < 256:  # bounded: query strings come from clients
                 self._queries[query] = found
         return found
 
-    def _validator(self, name: str | None) -> Validator:
+    def _validator(self, name: str | None, strict: bool) -> PayloadValidator:
         name = self.settings.default_schema if name is None else name
         try:
-            return self.validators[name]
+            return self.validators[name, strict]
         except KeyError:
             detail = f"no schema named {name[:64]!r}"
-            raise Problem(404, "unknown-schema", "Unknown schema", detail, known=sorted(self.validators)) from None
+            raise Problem(404, "unknown-schema", "Unknown schema", detail, known=self.known) from None
+
+    @staticmethod
+    def _flag(parameter: str, value: str | None) -> bool:
+        if value is None or value in {"false", "0"}:
+            return False
+        if value in {"true", "1", ""}:
+            return True
+        detail = f"{parameter} must be true or false"
+        raise Problem(400, "invalid-parameter", "Invalid parameter", detail, parameter=parameter)
 
     @staticmethod
     def _output(name: str | None) -> OutputFormat:
@@ -120,7 +140,7 @@ class Service:
         detail = f"output must be one of {', '.join(OUTPUT_FORMATS)}"
         raise Problem(400, "invalid-parameter", "Invalid parameter", detail, parameter="output")
 
-    def validate(self, validator: Validator, output: OutputFormat, body: bytes) -> Encoded:
+    def validate(self, validator: PayloadValidator, output: OutputFormat, body: bytes) -> Encoded:
         """The answer to `POST /v1/validate` for a non-empty body: the report, or a 400 problem if it is not JSON."""
         report = validator.validate(body)
         if not report.valid and report.errors[0].code == INVALID_JSON:
@@ -140,7 +160,7 @@ class Service:
         return self.validate(validator, output, body)
 
     def validate_batch(
-        self, validator: Validator, body: bytes, ndjson: bool, output: OutputFormat = "basic"
+        self, validator: PayloadValidator, body: bytes, ndjson: bool, output: OutputFormat = "basic"
     ) -> Encoded:
         try:
             records = body_records(body, ndjson)

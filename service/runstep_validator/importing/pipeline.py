@@ -23,10 +23,10 @@ from typing import IO, Any, BinaryIO
 
 import msgspec
 
+from ..core.api import get_validator
 from ..core.models import RunStep
 from ..core.report import Report
-from ..core.schemas import DEFAULT_SCHEMA
-from ..core.validator import get_validator
+from ..core.schemas import AUTO
 from ..sources.documents import iter_document_records
 from ..sources.reading import InputFormat, Source, detect, open_source
 from ..sources.records import Record
@@ -59,10 +59,12 @@ def _lines(source: Iterable[bytes | str] | BinaryIO) -> Iterator[tuple[int, byte
             yield number, raw
 
 
-def iter_validate(source: Iterable[bytes | str] | BinaryIO, schema: str = DEFAULT_SCHEMA) -> Iterator[ImportResult]:
+def iter_validate(
+    source: Iterable[bytes | str] | BinaryIO, schema: str = AUTO, *, strict: bool = False
+) -> Iterator[ImportResult]:
     """Validate JSON Lines one record at a time: `source` is a binary file or any iterable of lines. Blank
     lines are skipped; memory stays that of one record."""
-    validator = get_validator(schema)
+    validator = get_validator(schema, strict=strict)
     for index, (line, raw) in enumerate(_lines(source)):
         report, step = validator.check(raw)
         yield ImportResult(index, line, report.valid, report, step if report.valid else None, raw)
@@ -168,9 +170,9 @@ class BlockResult(msgspec.Struct, frozen=True):
         return b"\n".join(lines) + b"\n" if lines else b""
 
 
-def process_block(schema: str, block: Block, unwrap_rejected: bool = False) -> BlockResult:
+def process_block(schema: str, block: Block, unwrap_rejected: bool = False, strict: bool = False) -> BlockResult:
     """Validate every record of a block, render the rejected ones, count everything; runs in a worker."""
-    validator = get_validator(schema)
+    validator = get_validator(schema, strict=strict)
     rejected: list[bytes] = []
     dropped: list[int] = []
     replaced: dict[int, bytes] = {}
@@ -318,13 +320,14 @@ class Importer:
     """Reads inputs, validates records (in `workers` processes when more than one) in order, writes accepted
     and rejected records atomically, and tallies everything."""
 
-    schema: str = DEFAULT_SCHEMA
+    schema: str = AUTO
     workers: int = 1
     on_progress: Callable[[int, int], None] | None = None  # (bytes read, records read)
     block_bytes: int = BLOCK_BYTES
     input_format: InputFormat = "auto"
     unwrap_rejected: bool = False  # a line of a --rejected file stands for the record in its `text`
     stdin: BinaryIO | None = None
+    strict: bool = False  # with auto: the strict variant of the entry each object names
     tally: Tally = field(default_factory=Tally)
 
     def run(self, inputs: list[str], accepted: Path, rejected: Path) -> Tally:
@@ -366,14 +369,14 @@ class Importer:
     def _processed(self, pieces: Iterator[Block]) -> Iterator[tuple[Block, BlockResult]]:
         if self.workers <= 1:
             for block in pieces:
-                yield block, process_block(self.schema, block, self.unwrap_rejected)
+                yield block, process_block(self.schema, block, self.unwrap_rejected, self.strict)
             return
         # Bounded and in order: at most two blocks per worker in flight, results taken oldest first.
         pool = ProcessPoolExecutor(self.workers, initializer=_ignore_interrupts)
         pending: deque[tuple[Block, Future[BlockResult]]] = deque()
         try:
             for block in pieces:
-                future = pool.submit(process_block, self.schema, block.for_worker(), self.unwrap_rejected)
+                future = pool.submit(process_block, self.schema, block.for_worker(), self.unwrap_rejected, self.strict)
                 pending.append((block, future))
                 if len(pending) >= 2 * self.workers:
                     done, future = pending.popleft()

@@ -1,0 +1,136 @@
+"""The right schema without being told: the entry is picked by the payload's `object`.
+
+Which entry validates which object is read from the schema files themselves (each entry's `properties.object.const`),
+so a new entry for a new object is picked up without code. Of the entries for one object, the tolerant one is the
+entry without `.strict` in its name (the shortest, if there are several) and the strict one is its `.strict` twin.
+A run step, the common case, costs nothing extra: the run-step Structs are tried first, and only a payload they
+refuse has its `object` looked at.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import msgspec
+
+from .errors import SchemaError
+from .headlines import KNOWN_OBJECTS, object_constants
+from .messages import excerpt
+from .parsing import NOT_JSON, strip_bom
+from .report import OutputUnit, Report
+from .schemas import AUTO, DEFAULT_SCHEMA, SchemaSet
+from .validator import Payload, RedactingValidator, Validator
+
+STRICT_SUFFIX: Final = ".strict"
+
+
+class _ObjectOnly(msgspec.Struct):
+    object: Any = None
+
+
+_object_of = msgspec.json.Decoder(_ObjectOnly)
+
+
+def entry_for_objects(schemas: SchemaSet, strict: bool) -> dict[str, str]:
+    """The entry that validates each known `object`, tolerant or strict."""
+    chosen: dict[str, str] = {}
+    for value, names in object_constants(schemas).items():
+        fitting = sorted((name for name in names if name.endswith(STRICT_SUFFIX) is strict), key=lambda n: (len(n), n))
+        if fitting:
+            chosen[value] = fitting[0]
+    return chosen
+
+
+class AutoValidator:
+    """Validates each payload against the entry its `object` names; quacks like a `Validator`."""
+
+    name = AUTO
+
+    def __init__(
+        self, schemas: SchemaSet, strict: bool = False, redact: bool = False, max_depth: int | None = None
+    ) -> None:
+        kind = RedactingValidator if redact else Validator
+        entries = entry_for_objects(schemas, strict)
+        if not entries:
+            raise SchemaError("no entry schema names its object (properties.object.const): nothing to pick from")
+        options = {} if max_depth is None else {"max_depth": max_depth}
+        self.by_object = {value: kind(schemas, name, **options) for value, name in entries.items()}
+        primary = DEFAULT_SCHEMA + (STRICT_SUFFIX if strict else "")
+        self.primary = next(
+            (v for v in self.by_object.values() if v.name == primary), next(iter(self.by_object.values()))
+        )
+        self.schema_id = self.primary.schema_id
+        self.strict = strict
+        self._known = ", ".join(sorted(self.by_object))
+
+    def validate(self, data: Payload) -> Report:
+        if type(data) is bytes:
+            accepted = self.primary.fast_report(data)
+            if accepted is not None:
+                return accepted
+        return self.pick(data).validate(data)
+
+    def check(self, data: Payload) -> tuple[Report, Any]:
+        return self.pick(data).check(data)
+
+    def decode(self, data: Payload) -> Any:
+        return self.pick(data).decode(data)
+
+    def accepts_fast(self, data: bytes) -> bool:
+        chosen = self.pick(data)
+        return isinstance(chosen, Validator) and chosen.accepts_fast(data)
+
+    def pick(self, data: Payload) -> Validator | _Unknown:
+        """The validator for this payload's `object`; the run-step one when there is no telling (not JSON, not an
+        object), so that its report says what is wrong; `_Unknown` for a missing or unknown `object`."""
+        if isinstance(data, bytes | bytearray | memoryview | str):
+            raw = data.encode("utf-8", errors="surrogatepass") if isinstance(data, str) else strip_bom(bytes(data))
+            try:
+                given = _object_of.decode(raw).object
+            except NOT_JSON:  # not JSON, or JSON that is not an object: the primary entry reports it
+                return self.primary
+        elif isinstance(data, dict):
+            given, raw = data.get("object"), None
+        else:
+            return self.primary
+        found = self.by_object.get(given) if isinstance(given, str) else None
+        if found is not None:
+            return found
+        if raw is not None:
+            try:  # finding `object` skipped the rest without checking it: is the rest JSON at all?
+                msgspec.json.decode(raw)
+            except NOT_JSON:
+                return self.primary
+        return _Unknown(self, given)
+
+
+class _Unknown:
+    """A payload whose `object` names nothing known: one error that says which objects are."""
+
+    def __init__(self, auto: AutoValidator, given: Any) -> None:
+        self._auto = auto
+        self._given = given
+
+    def report(self) -> Report:
+        known = self._auto._known
+        if self._given is None:
+            unit = OutputUnit(
+                "", "", f'no "object" member says what this is: the objects known here are {known}', code="object"
+            )
+        else:
+            explained = KNOWN_OBJECTS.get(self._given) if isinstance(self._given, str) else None
+            about = f" ({explained})" if explained else ""
+            message = f"{excerpt(self._given)} is not an object known here{about}: the objects known here are {known}"
+            unit = OutputUnit("/object", "", message, code="object")
+        return Report(False, self._auto.schema_id, (unit,))
+
+    def validate(self, data: Payload) -> Report:
+        return self.report()
+
+    def check(self, data: Payload) -> tuple[Report, Any]:
+        return self.report(), None
+
+    def decode(self, data: Payload) -> Any:
+        from .errors import RunStepDecodeError  # noqa: PLC0415  # the rare path
+
+        raise RunStepDecodeError(self.report())

@@ -17,6 +17,7 @@ from runstep_validator import (
     validate,
 )
 from runstep_validator.core.models import FunctionToolCall, ToolCallsDetails
+from runstep_validator.http.app import create_app
 
 from .support import EXAMPLES, example
 
@@ -152,3 +153,45 @@ def test_v1_retrieval_is_valid_with_a_warning_that_sdks_cannot_load_it() -> None
 
     assert report.valid
     assert [unit.code for unit in report.warnings] == ["legacy-type"]
+
+
+DELTA = b'{"id": "step_1", "object": "thread.run.step.delta", "delta": {}}'
+
+
+def test_the_entry_is_picked_by_object_and_strict_picks_the_contract() -> None:
+    step = (EXAMPLES / "message_creation.json").read_bytes()
+
+    assert validate(step).schema.endswith("/run_step.schema.json")
+    assert validate(DELTA).schema.endswith("/run_step_delta.schema.json")
+    assert validate(DELTA, strict=True).schema.endswith("/run_step_delta.strict.schema.json")
+    assert not validate(step, strict=True).valid  # the example omits what the contract requires
+    assert validate(json.loads(DELTA)).valid  # parsed values too
+
+
+@pytest.mark.parametrize(
+    ("payload", "headline"),
+    [
+        (b'{"id": "x"}', 'no "object" member says what this is: the objects known here are thread.run.step, thread'),
+        (b'{"object": "thread.message"}', '/object: "thread.message" is not an object known here (a message'),
+        (b'{"object": "list", "data": []}', '/object: "list" is not an object known here (a list response'),
+    ],
+    ids=["no-object", "unknown-object", "list-response"],
+)
+def test_no_or_an_unknown_object_is_one_clear_error(payload: bytes, headline: str) -> None:
+    report = validate(payload)
+
+    assert len(report.errors) == 1
+    assert report.headline is not None
+    assert report.headline.startswith(headline)
+
+
+def test_a_batch_validates_each_item_by_its_own_object() -> None:
+    step = json.dumps(example("message_creation.json"))
+    body = f'{{"object": "list", "data": [{step}, {DELTA.decode()}]}}'.encode()
+    response = (
+        create_app({"access_log": False})
+        .test_client()
+        .post("/v1/validate/batch", data=body, content_type="application/json")
+    )
+
+    assert response.get_json()["summary"] == {"total": 2, "valid": 2, "invalid": 0}

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from runstep_validator import validate
+from runstep_validator import default_schemas, validate
 
 from .support import Case, all_cases
 
@@ -32,4 +32,4 @@ def test_parsed_value_gets_the_same_report(case: Case) -> None:
 def test_every_schema_has_valid_and_invalid_cases() -> None:
     kinds = {(case.schema, case.valid) for case in CASES}
 
-    assert kinds == {(schema, valid) for schema in ("run_step", "run_step.strict") for valid in (True, False)}
+    assert kinds == {(schema, valid) for schema in default_schemas().entries for valid in (True, False)}

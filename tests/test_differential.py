@@ -20,9 +20,10 @@ from .strategies import NEAR_MISSES, SWAPS, delete, mutated, paths, replace, run
 from .support import EXAMPLES, Case, all_cases, corpus_files, example, load_json
 
 SCHEMA_NAMES = ["run_step", "run_step.strict"]
+DELTA_NAMES = ["run_step_delta", "run_step_delta.strict"]
 DIFFERENTIAL = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-ENGINES = {name: Engine(default_schemas(), name) for name in SCHEMA_NAMES}
+ENGINES = {name: Engine(default_schemas(), name) for name in SCHEMA_NAMES + DELTA_NAMES}
 
 
 def assert_agree(document: Any, schema: str) -> None:
@@ -104,7 +105,19 @@ def test_every_case_gets_the_reference_verdict_and_locations(case: Case) -> None
     assert_agree(case.payload, case.schema)
 
 
-@pytest.mark.parametrize("schema", SCHEMA_NAMES)
+@pytest.mark.parametrize("schema", SCHEMA_NAMES + DELTA_NAMES)
 @pytest.mark.parametrize("path", REAL_PAYLOADS, ids=lambda path: path.name)
 def test_every_real_payload_gets_the_reference_verdict_and_locations(path: Path, schema: str) -> None:
     assert_agree(load_json(path), schema)
+
+
+DELTA_EXAMPLES = [example for name in DELTA_NAMES for example in default_schemas().entry(name).contents["examples"]] + [
+    load_json(path) for path in corpus_files("thread.run.step.delta")[::4]
+]
+
+
+@pytest.mark.parametrize("schema", DELTA_NAMES)
+@pytest.mark.parametrize("index", range(len(DELTA_EXAMPLES)))
+def test_every_single_mutation_of_deltas_gets_the_reference_verdict(schema: str, index: int) -> None:
+    for document in single_mutations(DELTA_EXAMPLES[index]):
+        assert_agree(document, schema)

@@ -14,6 +14,7 @@ import pytest
 from referencing import Registry
 
 from runstep_validator import default_schemas
+from runstep_validator.core import delta_models as dm
 from runstep_validator.core import models as m
 from runstep_validator.core import strict_models as s
 
@@ -63,6 +64,23 @@ MIRRORS: list[tuple[type[msgspec.Struct], str]] = [
     (m.FileSearchContent, f"{SEARCH}#/$defs/content_strict"),
     (s.StrictLastError, "components/last_error.schema.json#/$defs/strict"),
     (s.StrictUsage, "components/usage.schema.json#/$defs/strict"),
+]
+
+DELTAS = "components/deltas.schema.json"
+MIRRORS += [
+    (dm.RunStepDelta, "run_step_delta.schema.json#"),
+    (dm.Delta, f"{DELTAS}#/$defs/delta"),
+    (dm.DeltaFunction, f"{DELTAS}#/$defs/function"),
+    (dm.DeltaCodeInterpreter, f"{DELTAS}#/$defs/code_interpreter"),
+    (dm.DeltaMessageCreationDetails, f"{DELTAS}#/$defs/message_creation_details"),
+    (dm.DeltaToolCallsDetails, f"{DELTAS}#/$defs/tool_calls_details"),
+    (dm.StrictRunStepDelta, "run_step_delta.strict.schema.json#"),
+    (dm.StrictDelta, f"{DELTAS}#/$defs/delta_strict"),
+    (dm.StrictDeltaCodeInterpreterCall, f"{DELTAS}#/$defs/code_interpreter_call_strict"),
+    (dm.StrictDeltaCodeInterpreter, f"{DELTAS}#/$defs/code_interpreter_call_strict/properties/code_interpreter"),
+    (dm.StrictDeltaFileSearchCall, f"{DELTAS}#/$defs/file_search_call_strict"),
+    (dm.StrictDeltaFunctionCall, f"{DELTAS}#/$defs/function_call_strict"),
+    (dm.StrictDeltaToolCallsDetails, f"{DELTAS}#/$defs/tool_calls_details_strict"),
 ]
 
 

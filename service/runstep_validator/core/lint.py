@@ -132,7 +132,10 @@ def lint_delta(delta: RunStepDelta) -> tuple[OutputUnit, ...]:
     details = delta.delta.step_details
     if type(details) is DeltaToolCallsDetails and details.tool_calls:
         for position, call in enumerate(details.tool_calls):
+            where = ("delta", "step_details", "tool_calls", position)
             if call.id is not UNSET and not call.id.startswith("call_"):
-                where = ("delta", "step_details", "tool_calls", position, "id")
-                found.append(warning(where, "id-prefix", f"{excerpt(call.id)} does not start with 'call_'"))
+                found.append(warning((*where, "id"), "id-prefix", f"{excerpt(call.id)} does not start with 'call_'"))
+            if call.index < 0:
+                message = f"index {excerpt(call.index)} is negative: no fragment can be placed there"
+                found.append(warning((*where, "index"), "negative-index", message))
     return tuple(found)

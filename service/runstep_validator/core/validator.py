@@ -95,7 +95,7 @@ class Validator:
             decoded = fast.decode(data)
         except _NOT_DECODED:
             return self._judge_json(data)[0]
-        return self._accepted(decoded if self._tolerant else self._typed.decode(data))  # type: ignore[union-attr]
+        return self._accepted(decoded) if self._tolerant else self._typed_report(data)
 
     def fast_report(self, data: bytes) -> Report | None:
         """The report of a payload the Structs accept, or None (then `validate` has more to do)."""
@@ -108,7 +108,7 @@ class Validator:
             decoded = fast.decode(data)
         except _NOT_DECODED:
             return None
-        return self._accepted(decoded if self._tolerant else self._typed.decode(data))  # type: ignore[union-attr]
+        return self._accepted(decoded) if self._tolerant else self._typed_report(data)
 
     def decode(self, data: Payload) -> Any:
         """The typed value (a `RunStep` for the run-step entries), or `RunStepDecodeError` carrying the report."""
@@ -128,7 +128,12 @@ class Validator:
             decoded = self._fast.decode(raw)
         except _NOT_DECODED:
             return self._judge_json(raw)
-        step = decoded if self._tolerant else self._typed.decode(raw)
+        if self._tolerant:
+            return self._accepted(decoded), decoded
+        try:
+            step = self._typed.decode(raw)
+        except _NOT_DECODED:
+            return self._judge_json(raw)
         return self._accepted(step), step
 
     def accepts_fast(self, data: bytes) -> bool:
@@ -140,6 +145,14 @@ class Validator:
         except _NOT_DECODED:
             return False
         return True
+
+    def _typed_report(self, data: bytes) -> Report:
+        # Strict Structs accepted it; the typed view is the tolerant one, whose closed Structs may refuse what a
+        # contract leaves open (a map): then the slow path types it, naming what it had to leave out.
+        try:
+            return self._accepted(self._typed.decode(data))  # type: ignore[union-attr]  # set with the Structs
+        except _NOT_DECODED:
+            return self._judge_json(data)[0]
 
     # The fast path: the Structs accepted the payload. Strict Structs give only the verdict; the typed view, and
     # what the warnings read, is the entry's tolerant type.
@@ -156,8 +169,12 @@ class Validator:
             decoded = msgspec.convert(value, structs.accept)
         except msgspec.ValidationError:
             return self._judge(value)[0]
-        step = decoded if self._tolerant else msgspec.convert(value, structs.typed)
-        return self._accepted(step)
+        if self._tolerant:
+            return self._accepted(decoded)
+        try:
+            return self._accepted(msgspec.convert(value, structs.typed))
+        except msgspec.ValidationError:
+            return self._judge(value)[0]
 
     # The slow path: jsonschema-rs decides and explains.
 
@@ -176,7 +193,12 @@ class Validator:
         if structs is None:
             return Report(True, self.schema_id), None
         typable, vocabulary_warnings, dropped = self._walker.walk(document)
-        step = msgspec.convert(typable, structs.typed, strict=False)
+        try:
+            step = msgspec.convert(typable, structs.typed, strict=False)
+        except msgspec.ValidationError as exc:
+            # Valid under a contract that leaves something open (a map) that the typed view closes.
+            unit = OutputUnit("", "", f"valid, but the typed view cannot hold it: {exc}", code="untyped")
+            return Report(True, self.schema_id, (), (*vocabulary_warnings, unit)), None
         report = Report(True, self.schema_id, (), vocabulary_warnings + structs.warnings(step))
         return report, None if dropped else step
 

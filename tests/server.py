@@ -101,10 +101,13 @@ def running_server(log_dir: Path, workers: int = 2, **settings: str) -> Iterator
         kill_group(process.pid)
 
 
-def kill_group(group: int) -> None:
-    """SIGKILL whatever is left of a process group; nothing if it is gone."""
+def kill_group(group: int, seconds: float = 5) -> None:
+    """SIGKILL whatever is left of a process group, and wait (a little) until it is gone."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(group, signal.SIGKILL)
+    deadline = time.monotonic() + seconds
+    while group_alive(group) and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def group_alive(group: int) -> bool:

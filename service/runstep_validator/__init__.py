@@ -21,6 +21,7 @@ from .core.models import RunStep
 from .core.report import OutputUnit, Report
 from .core.schemas import AUTO, DEFAULT_SCHEMA, SchemaSet
 from .core.validator import RedactingValidator, Validator
+from .sources.sse import validate_stream
 
 try:
     __version__ = version("runstep-validator")
@@ -49,4 +50,5 @@ __all__ = [
     "get_validator",
     "make_validator",
     "validate",
+    "validate_stream",
 ]

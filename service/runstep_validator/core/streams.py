@@ -1,0 +1,449 @@
+"""Checking a stream of run events as a whole: each run-step event against the entry its name implies and against
+its name, the order of each step's events, and the deltas of each step added up, as the official SDKs add them up,
+and held to the step's final event.
+
+The input layer frames the transcript (`sources.sse`) and hands over `Event`s; `StreamChecker.finish()` returns the
+`StreamReport`. Nothing here reads a file or knows about HTTP.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import msgspec
+
+from .api import default_schemas, get_validator
+from .auto import entry_for_objects
+from .messages import excerpt, pointer
+from .parsing import NOT_JSON
+from .report import OutputUnit, Report
+from .schemas import DEFAULT_SCHEMA
+
+STEP_OBJECT: Final = "thread.run.step"
+DELTA_OBJECT: Final = "thread.run.step.delta"
+DELTA_EVENT: Final = "thread.run.step.delta"
+# The status each step event's name implies; created and in_progress steps are still in progress.
+STEP_EVENTS: Final = {
+    "thread.run.step.created": "in_progress",
+    "thread.run.step.in_progress": "in_progress",
+    "thread.run.step.completed": "completed",
+    "thread.run.step.failed": "failed",
+    "thread.run.step.cancelled": "cancelled",
+    "thread.run.step.expired": "expired",
+}
+TERMINAL_EVENTS: Final = frozenset(name for name, status in STEP_EVENTS.items() if status != "in_progress")
+DONE_EVENT: Final = "done"
+ERROR_EVENT: Final = "error"
+DATA_COLUMN: Final = len("data: ") + 1
+# Members that name a thing: the first non-null value is kept. Members streamed as text: the pieces are joined.
+# Any other member is sent whole by each fragment that has it (file_search results, say): the last one stands.
+IDENTITY_KEYS: Final = frozenset({"index", "id", "type", "name", "file_id", "message_id"})
+TEXT_KEYS: Final = frozenset({"arguments", "input", "logs"})
+
+
+class Event(msgspec.Struct, frozen=True, gc=False):
+    """One framed event: its 1-based number, name, data (None when it had no data line), SSE id, the line it
+    starts on and the line of its first data line."""
+
+    number: int
+    name: str
+    data: bytes | None
+    id: str | None
+    line: int
+    data_line: int
+
+
+class Warning_(msgspec.Struct, frozen=True, gc=False):  # `Warning` is a builtin
+    """A framing problem found by the input layer, for the report."""
+
+    event: int
+    line: int
+    message: str
+    code: str
+
+
+class StreamUnit(msgspec.Struct, frozen=True, gc=False, omit_defaults=True, rename="camel"):
+    """One error or warning of a stream: the event it concerns (its number and name), where in the transcript,
+    and, for a value, where in the event's data (a JSON Pointer)."""
+
+    error: str
+    code: str
+    event: int | None = None
+    event_name: str | None = None
+    instance_location: str | None = None
+    keyword_location: str | None = None
+    line: int | None = None
+    column: int | None = None
+
+
+class EventResult(msgspec.Struct, frozen=True, gc=False, omit_defaults=True):
+    """The verdict on one run-step event."""
+
+    event: int
+    name: str
+    line: int
+    valid: bool
+    step: str | None = None
+    errors: tuple[StreamUnit, ...] = ()
+    warnings: tuple[StreamUnit, ...] = ()
+
+
+class StepResult(msgspec.Struct, frozen=True, gc=False, omit_defaults=True):
+    """One step's life in the stream: its events, how it ended, and whether its deltas add up to its end."""
+
+    id: str
+    events: int
+    deltas: int
+    final: str | None
+    valid: bool
+    errors: tuple[StreamUnit, ...] = ()
+
+
+@dataclass
+class _Step:
+    id: str
+    created: dict[str, Any] | None = None
+    built: dict[str, Any] = field(default_factory=dict)  # the step_details the deltas set, added up
+    sources: dict[tuple[str | int, ...], list[int]] = field(default_factory=dict)  # leaf -> [first, last] event
+    events: int = 0
+    deltas: int = 0
+    final: dict[str, Any] | None = None
+    final_event: Event | None = None
+    errors: list[StreamUnit] = field(default_factory=list)
+    partial: bool = False  # first seen after its creation: its deltas are not all in the transcript
+
+
+@dataclass
+class StreamReport:
+    """The verdict on a whole stream. `to_dict()` is its JSON form; `steps()` the run steps it produced."""
+
+    valid: bool
+    events: dict[str, int]
+    verdicts: dict[str, int]
+    results: list[EventResult]
+    step_results: list[StepResult]
+    errors: list[StreamUnit]
+    warnings: list[StreamUnit]
+    produced: dict[str, dict[str, Any]]
+    _typed: Callable[[dict[str, Any]], Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "valid": self.valid,
+            "summary": {"events": sum(self.events.values()), "by_kind": self.events, **self.verdicts},
+            "errors": msgspec.to_builtins(self.errors),
+            "warnings": msgspec.to_builtins(self.warnings),
+            "events": msgspec.to_builtins(self.results),
+            "steps": msgspec.to_builtins(self.step_results),
+        }
+
+    def steps(self) -> dict[str, Any]:
+        """The run steps the stream produced, by id, typed (`RunStep`) where they can be: each step's final
+        event where there is one, otherwise its created step with the deltas added up."""
+        if self._typed is None:
+            return dict(self.produced)
+        return {step_id: self._typed(step) for step_id, step in self.produced.items()}
+
+
+class StreamChecker:
+    """Takes a stream's events in order; `finish()` gives the report. Build one per stream."""
+
+    def __init__(self, strict: bool = False, locate: Callable[[bytes, str], int | None] | None = None) -> None:
+        """`locate(data, pointer)` gives the offset of a value in an event's data, for columns (the input layer
+        knows text; without it, units point at the data line's start)."""
+        entries = entry_for_objects(default_schemas(), strict)
+        self._step = get_validator(entries[STEP_OBJECT])
+        self._delta = get_validator(entries[DELTA_OBJECT])
+        self._typed_step = get_validator(DEFAULT_SCHEMA)
+        self._locate = locate
+        self._steps: dict[str, _Step] = {}
+        self._kinds: Counter[str] = Counter()
+        self._results: list[EventResult] = []
+        self._errors: list[StreamUnit] = []
+        self._warnings: list[StreamUnit] = []
+        self._done = False
+        self._last: Event | None = None
+        self._run_created = False
+
+    def warn(self, item: Warning_) -> None:
+        self._warnings.append(StreamUnit(item.message, item.code, event=item.event, line=item.line, column=1))
+
+    def add(self, event: Event) -> None:
+        self._kinds[event.name] += 1
+        self._last = event
+        if self._done:
+            self._errors.append(self._unit(event, "an event after the done event", "order"))
+        if event.name == DELTA_EVENT or event.name in STEP_EVENTS:
+            self._run_step_event(event)
+        elif event.name == DONE_EVENT:
+            self._done = True
+            if event.data is None:
+                self._warnings.append(self._unit(event, "the done event has no data: [DONE]", "done"))
+            elif event.data != b"[DONE]":
+                self._errors.append(self._unit(event, "the done event's data is not [DONE]", "done"))
+        else:
+            self._other_event(event)
+
+    def _other_event(self, event: Event) -> None:
+        if event.name == "thread.run.created":
+            self._run_created = True
+        if event.data is None:
+            self._errors.append(self._unit(event, f"{event.name} has no data", "no-data"))
+            return
+        try:
+            data = msgspec.json.decode(event.data)
+        except NOT_JSON:
+            self._errors.append(self._unit(event, f"the data of {event.name} is not JSON", "invalid-json", data=True))
+            return
+        if event.name == ERROR_EVENT:
+            message = data.get("message") if isinstance(data, dict) else None
+            said = f": {excerpt(message)}" if message is not None else ""
+            self._warnings.append(self._unit(event, f"the stream reports an error{said}", "error-event"))
+
+    def _run_step_event(self, event: Event) -> None:
+        validator = self._delta if event.name == DELTA_EVENT else self._step
+        if event.data is None:
+            unit = self._unit(event, f"{event.name} has no data", "no-data")
+            self._results.append(EventResult(event.number, event.name, event.line, False, errors=(unit,)))
+            return
+        report, _ = validator.check(event.data)
+        errors = [self._placed(event, unit) for unit in report.errors]
+        warnings = [self._placed(event, unit) for unit in report.warnings]
+        data: Any = None
+        if report.valid or (report.errors and report.errors[0].code != "invalid-json"):
+            data = msgspec.json.decode(event.data)
+        step_id = data.get("id") if isinstance(data, dict) else None
+        if isinstance(step_id, str) and report.valid:
+            errors += self._follow(event, step_id, data)
+        self._results.append(
+            EventResult(
+                event.number,
+                event.name,
+                event.line,
+                not errors,
+                step_id if isinstance(step_id, str) else None,
+                tuple(errors),
+                tuple(warnings),
+            )
+        )
+
+    def _follow(self, event: Event, step_id: str, data: dict[str, Any]) -> list[StreamUnit]:
+        """The order and agreement checks of one valid run-step event; the deltas added up."""
+        found: list[StreamUnit] = []
+        step = self._steps.get(step_id)
+        if event.name == "thread.run.step.created":
+            if step is not None:
+                return [self._unit(event, f"step {excerpt(step_id)} is created a second time", "order")]
+            self._steps[step_id] = step = _Step(step_id, created=data)
+        elif step is None:
+            if self._run_created:
+                message = f"{event.name} for step {excerpt(step_id)}, which was never created"
+                return [self._unit(event, message, "order")]
+            # The transcript starts in the middle of a run (after a tool-output submission, or a fragment kept as
+            # a fixture): the step was created before it. Say so, follow the step, and do not hold its final
+            # event to deltas that are not all here.
+            message = f"step {excerpt(step_id)} was created before this transcript starts"
+            self._warnings.append(self._unit(event, message, "order"))
+            self._steps[step_id] = step = _Step(step_id, partial=True)
+        if step.final_event is not None:
+            last = step.final_event.number
+            return [self._unit(event, f"{event.name} after the step's final event (event {last})", "order")]
+        step.events += 1
+        if event.name in STEP_EVENTS:
+            status = data.get("status")
+            expected = STEP_EVENTS[event.name]
+            if status != expected:
+                message = f"status is {excerpt(status)}, but {event.name} says {expected!r}"
+                found.append(self._unit(event, message, "status", pointer=("status",), data=True))
+        if event.name == DELTA_EVENT:
+            step.deltas += 1
+            details = data.get("delta", {}).get("step_details")
+            if isinstance(details, dict):
+                _add_up(step.built, details, ("step_details",), step.sources, event.number)
+        elif event.name in TERMINAL_EVENTS:
+            step.final, step.final_event = data, event
+            if not step.partial:
+                step.errors += self._compare(step, event)
+        return found
+
+    def _compare(self, step: _Step, final: Event) -> list[StreamUnit]:
+        """What the deltas set, the final step must carry unchanged."""
+        found: list[StreamUnit] = []
+        assert step.final is not None
+        for path, built in _leaves(step.built, ("step_details",)):
+            have, present = _at(step.final, path)
+            if built is None or (present and _same(have, built)):
+                continue
+            first, last = step.sources.get(path, [0, 0])
+            origin = f"event {first}" if first == last else f"events {first} to {last}"
+            if not present:
+                message = f"the deltas ({origin}) set {excerpt(built)} here, but {final.name} has nothing here"
+            else:
+                message = f"the deltas ({origin}) add up to {excerpt(built)}, but {final.name} has {excerpt(have)}"
+            found.append(self._unit(final, message, "accumulation", pointer=path, data=True))
+        return found
+
+    def finish(self) -> StreamReport:
+        if not self._done:
+            where = self._last
+            message = "the stream ends without the done event: it may have been cut"
+            self._warnings.append(
+                StreamUnit(message, "no-done", event=where.number if where else None, line=where.line if where else 1)
+            )
+        step_results = []
+        produced: dict[str, dict[str, Any]] = {}
+        for step in self._steps.values():
+            ending = step.final_event.name if step.final_event else None
+            step_errors = tuple(step.errors)
+            step_results.append(StepResult(step.id, step.events, step.deltas, ending, not step_errors, step_errors))
+            produced[step.id] = step.final or _snapshot(step)
+        invalid_events = sum(not result.valid for result in self._results)
+        errors = self._errors + [unit for result in step_results for unit in result.errors]
+        valid = not errors and not invalid_events
+        verdicts = {"run_step_events": len(self._results), "invalid_events": invalid_events, "steps": len(step_results)}
+        warnings = self._warnings + [unit for result in self._results for unit in result.warnings]
+        return StreamReport(
+            valid,
+            dict(self._kinds),
+            verdicts,
+            self._results,
+            step_results,
+            errors,
+            warnings,
+            produced,
+            self._typed,
+        )
+
+    def _typed(self, step: dict[str, Any]) -> Any:
+        return self._typed_step.check(step)[1]
+
+    @staticmethod
+    def _unit(
+        event: Event, message: str, code: str, pointer: tuple[str | int, ...] = (), data: bool = False
+    ) -> StreamUnit:
+        location = _pointer(pointer) if pointer or data else None
+        return StreamUnit(
+            message,
+            code,
+            event=event.number,
+            event_name=event.name,
+            instance_location=location,
+            line=event.data_line if data and event.data_line else event.line,
+            column=DATA_COLUMN if data and event.data_line else 1,
+        )
+
+    def _placed(self, event: Event, unit: OutputUnit) -> StreamUnit:
+        # A report unit's line and column are within the event's data (one line, in the common case).
+        line, column = event.data_line, DATA_COLUMN
+        if unit.line is not None and unit.column is not None:
+            line, column = event.data_line + unit.line - 1, (DATA_COLUMN - 1 if unit.line == 1 else 0) + unit.column
+        elif event.data is not None and unit.instance_location and self._locate is not None:
+            offset = self._locate(event.data, unit.instance_location)
+            if offset is not None:
+                column = DATA_COLUMN + offset
+        return StreamUnit(
+            unit.error,
+            unit.code or "error",
+            event=event.number,
+            event_name=event.name,
+            instance_location=unit.instance_location,
+            keyword_location=unit.keyword_location or None,
+            line=line,
+            column=column,
+        )
+
+
+def _pointer(path: tuple[str | int, ...]) -> str:
+    return pointer(path)
+
+
+def _add_up(
+    built: dict[str, Any],
+    fragment: dict[str, Any],
+    path: tuple[str | int, ...],
+    sources: dict[tuple[str | int, ...], list[int]],
+    event: int,
+) -> None:
+    """Merge one fragment into what the deltas have built, as the SDKs do: lists of indexed items by index, text
+    members concatenated, names (id, type, name, ...) kept from their first non-null value."""
+    for key, value in fragment.items():
+        where = (*path, key)
+        current = built.get(key)
+        if isinstance(value, dict):
+            if not isinstance(current, dict):
+                current = built[key] = {}
+            _add_up(current, value, where, sources, event)
+        elif isinstance(value, list) and all(_indexed(item) for item in value):
+            if not isinstance(current, list):
+                current = built[key] = []
+            for item in value:
+                position = item["index"]
+                while len(current) <= position:
+                    current.append({})
+                _add_up(current[position], item, (*where, position), sources, event)
+        elif value is None:
+            built.setdefault(key, None)  # null while streaming: nothing known yet
+        elif current is None:
+            built[key] = value
+            sources[where] = [event, event]
+        elif key in IDENTITY_KEYS:
+            continue  # the first value stands
+        elif key in TEXT_KEYS and isinstance(value, str) and isinstance(current, str):
+            built[key] = current + value
+            sources[where][1] = event
+        elif isinstance(value, list) and isinstance(current, list):
+            built[key] = [*current, *value]  # the SDKs extend a list of items without an index
+            sources[where][1] = event
+        else:
+            built[key] = value
+            sources[where][1] = event
+
+
+def _indexed(item: object) -> bool:
+    return isinstance(item, dict) and isinstance(item.get("index"), int) and item["index"] >= 0
+
+
+def _leaves(node: Any, path: tuple[str | int, ...]) -> list[tuple[tuple[str | int, ...], Any]]:
+    """Every scalar the deltas set, with its path in the final step (an item's index is its position there)."""
+    if isinstance(node, dict):
+        found = []
+        for key, value in node.items():
+            if key == "index" and isinstance(value, int):
+                continue
+            found += _leaves(value, (*path, key))
+        return found
+    if isinstance(node, list):
+        return [leaf for index, item in enumerate(node) for leaf in _leaves(item, (*path, index))]
+    return [(path, node)]
+
+
+def _at(document: Any, path: tuple[str | int, ...]) -> tuple[Any, bool]:
+    for token in path:
+        if isinstance(document, dict):
+            if token not in document:
+                return None, False
+            document = document[token]
+        elif isinstance(document, list) and isinstance(token, int) and 0 <= token < len(document):
+            document = document[token]
+        else:
+            return None, False
+    return document, True
+
+
+def _same(have: Any, built: Any) -> bool:
+    return type(have) is type(built) and have == built
+
+
+def _snapshot(step: _Step) -> dict[str, Any]:
+    """A step never ended in the stream: its created form, with what the deltas added up."""
+    snapshot = dict(step.created or {"id": step.id})
+    details = snapshot.get("step_details")
+    if step.built:
+        snapshot["step_details"] = {**(details if isinstance(details, dict) else {}), **step.built}
+    return snapshot
+
+
+__all__ = ["Event", "EventResult", "Report", "StepResult", "StreamChecker", "StreamReport", "StreamUnit", "Warning_"]

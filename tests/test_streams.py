@@ -1,0 +1,190 @@
+"""Event streams: SSE framing, every run-step event checked against its name, and deltas that must add up to the
+step's final event. A synthetic transcript (built here, so that the tests run anywhere) and its mutations, the real
+transcripts of ../shared/corpus/streams where present, and hypothesis over chunking and line endings."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from runstep_validator import RunStep, validate_stream
+from runstep_validator.sources.sse import frame
+
+from .support import ROOT, example, load_json
+
+STREAMS = ROOT.parent / "shared" / "corpus" / "streams"
+STEP_ID = "step_stream1"
+PIECES = ['{"city"', ': "Li', 'ma"}']
+
+
+def step(status: str, **changes: Any) -> dict[str, Any]:
+    base = example("tool_calls_function.json")
+    call = {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "", "output": None}}
+    base.update(id=STEP_ID, status=status, step_details={"type": "tool_calls", "tool_calls": [call]})
+    base.update(completed_at=base["created_at"] + 5 if status == "completed" else None)
+    base.update(changes)
+    return base
+
+
+def delta(index: int, **function: Any) -> dict[str, Any]:
+    fragment: dict[str, Any] = {"index": index, "type": "function", "function": function}
+    details = {"type": "tool_calls", "tool_calls": [fragment]}
+    return {"id": STEP_ID, "object": "thread.run.step.delta", "delta": {"step_details": details}}
+
+
+def events() -> list[tuple[str, Any]]:
+    created = step("in_progress")
+    created["step_details"]["tool_calls"] = []
+    first = delta(0, name="get_weather", arguments="", output=None)
+    first["delta"]["step_details"]["tool_calls"][0]["id"] = "call_1"
+    completed = step("completed")
+    completed["step_details"]["tool_calls"][0]["function"].update(arguments="".join(PIECES), output="18C")
+    return [
+        ("thread.run.created", {"id": "run_1", "object": "thread.run"}),
+        ("thread.run.step.created", created),
+        ("thread.run.step.delta", first),
+        *[("thread.run.step.delta", delta(0, arguments=piece)) for piece in PIECES],
+        ("thread.run.step.completed", completed),
+        ("thread.run.completed", {"id": "run_1", "object": "thread.run"}),
+        ("done", "[DONE]"),
+    ]
+
+
+def transcript(items: list[tuple[str, Any]], end: str = "\n") -> bytes:
+    lines = []
+    for name, data in items:
+        lines += [f"event: {name}", f"data: {data if isinstance(data, str) else json.dumps(data)}", ""]
+    return end.join(lines).encode() + end.encode()
+
+
+def test_a_whole_stream_is_valid_and_yields_its_typed_steps() -> None:
+    report = validate_stream(transcript(events()))
+
+    assert report.valid, report.to_dict()
+    document = report.to_dict()
+    assert document["summary"]["run_step_events"] == 6
+    assert document["steps"] == [
+        {"id": STEP_ID, "events": 6, "deltas": 4, "final": "thread.run.step.completed", "valid": True}
+    ]
+    typed = report.steps()[STEP_ID]
+    assert isinstance(typed, RunStep)
+
+
+def errors_of(items: list[tuple[str, Any]]) -> list[str]:
+    return [unit.code for unit in validate_stream(transcript(items)).errors] + [
+        unit.code for result in validate_stream(transcript(items)).results for unit in result.errors
+    ]
+
+
+def test_a_dropped_delta_is_caught() -> None:
+    items = events()
+    del items[4]
+
+    assert "accumulation" in errors_of(items)
+
+
+def test_a_reordered_pair_is_caught() -> None:
+    items = events()
+    items[3], items[4] = items[4], items[3]
+
+    assert "accumulation" in errors_of(items)
+
+
+def test_a_changed_fragment_is_caught() -> None:
+    items = events()
+    items[4] = ("thread.run.step.delta", delta(0, arguments=": 'Li"))
+
+    report = validate_stream(transcript(items))
+    (unit,) = report.errors
+    assert unit.instance_location == "/step_details/tool_calls/0/function/arguments"
+    assert unit.event == 7
+    assert "events 3 to 6" in unit.error
+
+
+def test_a_status_that_contradicts_its_event_is_caught() -> None:
+    items = events()
+    items[6] = ("thread.run.step.completed", step("failed", failed_at=1))
+
+    assert "status" in errors_of(items)
+
+
+def test_a_delta_for_an_unknown_step_is_caught() -> None:
+    items = events()
+    stray = delta(0, arguments="x")
+    stray["id"] = "step_other"
+    items.insert(5, ("thread.run.step.delta", stray))
+
+    assert "order" in errors_of(items)
+
+
+def test_final_arguments_that_differ_from_the_deltas_are_caught() -> None:
+    items = events()
+    final = step("completed")
+    final["step_details"]["tool_calls"][0]["function"].update(arguments='{"city": "Quito"}', output="18C")
+    items[6] = ("thread.run.step.completed", final)
+
+    assert errors_of(items) == ["accumulation"]
+
+
+def test_an_event_after_the_final_one_is_caught() -> None:
+    items = events()
+    items.insert(7, ("thread.run.step.delta", delta(0, arguments="x")))
+
+    assert "order" in errors_of(items)
+
+
+def test_a_cut_stream_is_only_warned_about() -> None:
+    items = events()[:-1]
+
+    report = validate_stream(transcript(items))
+    assert report.valid
+    assert [unit.code for unit in report.warnings] == ["no-done"]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    cuts=st.lists(st.integers(min_value=0, max_value=4000), max_size=12),
+    end=st.sampled_from(["\n", "\r\n", "\r"]),
+)
+def test_any_chunking_and_any_line_end_give_the_same_report(cuts: list[int], end: str) -> None:
+    body = transcript(events(), end)
+    points = sorted({min(cut, len(body)) for cut in cuts})
+    chunks = [body[start:stop] for start, stop in zip([0, *points], [*points, len(body)], strict=True)]
+
+    assert validate_stream(iter(chunks)).to_dict() == validate_stream(transcript(events())).to_dict()
+
+
+def test_framing_reads_comments_ids_multiline_data_and_a_last_event_without_its_blank_line() -> None:
+    body = (
+        b': a comment\nid: 7\nevent: thread.run.created\ndata: {"a":\ndata: 1}\nretry: 10\n\nevent: done\ndata: [DONE]'
+    )
+
+    found = list(frame(io.BytesIO(body)))
+
+    assert [(event.name, event.data, event.id) for event in found] == [  # type: ignore[union-attr]
+        ("thread.run.created", b'{"a":\n1}', "7"),
+        ("done", b"[DONE]", None),
+    ]
+
+
+needs_streams = pytest.mark.skipif(not (STREAMS / "MANIFEST.json").is_file(), reason="no shared/corpus/streams")
+
+
+@needs_streams
+@pytest.mark.parametrize(
+    "entry",
+    load_json(STREAMS / "MANIFEST.json") if (STREAMS / "MANIFEST.json").is_file() else [],
+    ids=lambda e: e["file"],
+)
+def test_every_real_transcript_is_valid(entry: dict[str, Any]) -> None:
+    path: Path = STREAMS / entry["file"]
+    report = validate_stream(path.read_bytes())
+
+    assert report.valid, report.to_dict()["errors"]
+    assert sum(report.events.values()) >= entry["run_step_events"]

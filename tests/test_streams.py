@@ -4,6 +4,7 @@ transcripts of ../shared/corpus/streams where present, and hypothesis over chunk
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 from pathlib import Path
@@ -14,6 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from runstep_validator import RunStep, validate_stream
+from runstep_validator.cli import run
+from runstep_validator.http.app import create_app
 from runstep_validator.sources.sse import frame
 
 from .support import ROOT, example, load_json
@@ -188,3 +191,40 @@ def test_every_real_transcript_is_valid(entry: dict[str, Any]) -> None:
 
     assert report.valid, report.to_dict()["errors"]
     assert sum(report.events.values()) >= entry["run_step_events"]
+
+
+def test_the_stream_route_answers_with_the_report_and_its_limits() -> None:
+    client = create_app({"access_log": False}).test_client()
+    body = transcript(events())
+
+    answer = client.post("/v1/validate/stream", data=body, content_type="text/event-stream")
+    assert answer.status_code == 200
+    assert answer.get_json()["valid"] is True
+    assert answer.get_json() == validate_stream(body).to_dict()
+
+    limited = create_app({"access_log": False, "max_stream_events": 3}).test_client()
+    refused = limited.post("/v1/validate/stream", data=body, content_type="text/event-stream")
+    assert (refused.status_code, refused.mimetype) == (413, "application/problem+json")
+    assert refused.get_json()["type"].endswith("/stream-too-long")
+
+    wrong = client.post("/v1/validate/stream", data=body, content_type="application/json")
+    assert wrong.status_code == 415
+
+
+@pytest.mark.parametrize("name", ["run.sse", "run.sse.gz", "run.txt"])
+def test_the_command_line_reads_transcripts_by_name_or_by_flag(tmp_path: Path, name: str) -> None:
+    items = events()
+    items[4] = ("thread.run.step.delta", delta(0, arguments=": 'Li"))
+    body = transcript(items)
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(body) if name.endswith(".gz") else body)
+    argv = ["validate", str(path), *(["--input-format", "sse"] if name == "run.txt" else [])]
+    stdout, stderr = io.StringIO(), io.StringIO()
+
+    code = run(argv, stdout, stderr)
+
+    assert code == 1, stdout.getvalue() + stderr.getvalue()
+    lines = body.decode().splitlines()
+    line = next(number for number, text in enumerate(lines, 1) if text.startswith("data:") and '"completed"' in text)
+    assert f"{path}:{line}:" in stdout.getvalue()
+    assert "/step_details/tool_calls/0/function/arguments: event 7 (thread.run.step.completed)" in stdout.getvalue()

@@ -12,9 +12,11 @@ import msgspec
 from ..core.api import PayloadValidator
 from ..core.errors import InvalidJSONError
 from ..core.report import INVALID_JSON, OutputUnit, Report
+from ..core.streams import StreamUnit
 from ..sources.positions import line_and_column, value_offset
-from ..sources.reading import InputFormat, SourceError, iter_records, open_source
+from ..sources.reading import InputFormat, SourceError, is_event_stream, iter_records, open_source
 from ..sources.records import Record
+from ..sources.sse import validate_stream
 
 _POSITION = re.compile(r" at line \d+, column \d+$")
 
@@ -63,18 +65,26 @@ class Checker:
     """Validates files with one `Validator`; build it once per run."""
 
     def __init__(
-        self, validator: PayloadValidator, input_format: InputFormat = "auto", keep_valid: bool = True
+        self,
+        validator: PayloadValidator,
+        input_format: InputFormat = "auto",
+        keep_valid: bool = True,
+        strict: bool = False,
     ) -> None:
-        """`keep_valid=False` keeps only the records with errors or warnings (the rest are counted)."""
+        """`keep_valid=False` keeps only the records with errors or warnings (the rest are counted); `strict`
+        applies to event streams, whose events pick their entries by name."""
         self.validator = validator
         self.input_format = input_format
         self.keep_valid = keep_valid
+        self.strict = strict
 
     def check(self, name: str, stdin: BinaryIO | None = None) -> FileResult:
         """Every record of the file, streamed: memory is that of the largest record, not of the file."""
         result = FileResult(name)
         try:
             with open_source(name, stdin) as source:
+                if is_event_stream(name, self.input_format):
+                    return self._stream(result, source.stream)
                 for record in iter_records(source, self.input_format):
                     result.total += 1
                     report = self.validator.validate(record.raw)
@@ -91,6 +101,39 @@ class Checker:
             )
             result.total += 1
         return result
+
+    def _stream(self, result: FileResult, stream: BinaryIO) -> FileResult:
+        """An event stream as records: one per run-step event, and one for what concerns the stream as a whole."""
+        report = validate_stream(stream, strict=self.strict)
+        result.total = sum(report.events.values())
+        schema = self.validator.schema_id
+        for event in report.results:
+            if event.errors or event.warnings or self.keep_valid:
+                errors = tuple(_unit(unit) for unit in event.errors)
+                warnings = tuple(_unit(unit) for unit in event.warnings if unit.code != "framing")
+                verdict = Report(not errors, schema, errors, warnings)
+                result.records.append(RecordResult(event.event, event.line, verdict))
+        per_event = {id(unit) for event in report.results for unit in (*event.errors, *event.warnings)}
+        stream_errors = tuple(_unit(unit) for unit in report.errors if id(unit) not in per_event)
+        stream_warnings = tuple(_unit(unit) for unit in report.warnings if id(unit) not in per_event)
+        if stream_errors or stream_warnings:
+            first = min((unit.line for unit in (*stream_errors, *stream_warnings) if unit.line), default=1)
+            whole = Report(not stream_errors, schema, stream_errors, stream_warnings)
+            result.records.append(RecordResult(0, first, whole))
+        return result
+
+
+def _unit(unit: StreamUnit) -> OutputUnit:
+    """A stream's error or warning as a report unit: its message names the event it concerns."""
+    where = f"event {unit.event} ({unit.event_name}): " if unit.event is not None and unit.event_name else ""
+    return OutputUnit(
+        unit.instance_location or "",
+        unit.keyword_location or "",
+        where + unit.error,
+        code=unit.code,
+        line=unit.line,
+        column=unit.column,
+    )
 
 
 def _as_errors(report: Report) -> Report:

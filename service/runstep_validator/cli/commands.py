@@ -165,7 +165,10 @@ def _validate(args: argparse.Namespace, stdout: TextIO, stdin: BinaryIO | None) 
 
     # Only the JSON format lists valid records; the others need them counted, not kept.
     checker = Checker(
-        get_validator(args.schema, args.redact, args.strict), args.input_format, keep_valid=args.format == "json"
+        get_validator(args.schema, args.redact, args.strict),
+        args.input_format,
+        keep_valid=args.format == "json",
+        strict=args.strict,
     )
     names = list(expand(args.paths))
     if not names and not args.allow_empty:

@@ -36,6 +36,16 @@ class RunStepDecodeError(RunStepValidatorError):
         self.report = report
 
 
+class LimitExceeded(RunStepValidatorError):
+    """Input larger or slower than a configured limit: `kind` says which (events, seconds), `limit` its value."""
+
+    def __init__(self, kind: str, limit: float, detail: str) -> None:
+        super().__init__(detail)
+        self.kind = kind
+        self.limit = limit
+        self.detail = detail
+
+
 class InvalidJSONError(RunStepValidatorError):
     """Input that is not JSON: a syntax error, invalid UTF-8, NaN or Infinity, trailing data, empty input.
 

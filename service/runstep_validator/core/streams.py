@@ -199,7 +199,8 @@ class StreamChecker:
             self._errors.append(self._unit(event, f"the data of {event.name} is not JSON", "invalid-json", data=True))
             return
         if event.name == ERROR_EVENT:
-            message = data.get("message") if isinstance(data, dict) else None
+            said_by = data.get("error", data) if isinstance(data, dict) else None  # {"error": {...}} or flat
+            message = said_by.get("message") if isinstance(said_by, dict) else None
             said = f": {excerpt(message)}" if message is not None else ""
             self._warnings.append(self._unit(event, f"the stream reports an error{said}", "error-event"))
 
@@ -291,7 +292,9 @@ class StreamChecker:
             where = self._last
             message = "the stream ends without the done event: it may have been cut"
             self._warnings.append(
-                StreamUnit(message, "no-done", event=where.number if where else None, line=where.line if where else 1)
+                StreamUnit(
+                    message, "no-done", event=where.number if where else None, line=where.line if where else 1, column=1
+                )
             )
         step_results = []
         produced: dict[str, dict[str, Any]] = {}
@@ -320,11 +323,14 @@ class StreamChecker:
     def _typed(self, step: dict[str, Any]) -> Any:
         return self._typed_step.check(step)[1]
 
-    @staticmethod
     def _unit(
-        event: Event, message: str, code: str, pointer: tuple[str | int, ...] = (), data: bool = False
+        self, event: Event, message: str, code: str, pointer: tuple[str | int, ...] = (), data: bool = False
     ) -> StreamUnit:
         location = _pointer(pointer) if pointer or data else None
+        column = DATA_COLUMN if data and event.data_line else 1
+        if location and event.data is not None and self._locate is not None:
+            offset = self._locate(event.data, location)
+            column += offset or 0
         return StreamUnit(
             message,
             code,
@@ -332,7 +338,7 @@ class StreamChecker:
             event_name=event.name,
             instance_location=location,
             line=event.data_line if data and event.data_line else event.line,
-            column=DATA_COLUMN if data and event.data_line else 1,
+            column=column,
         )
 
     def _placed(self, event: Event, unit: OutputUnit) -> StreamUnit:

@@ -21,7 +21,16 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from .config import Settings
 from .middleware import AccessLog, ValidateFastLane
 from .problems import Problem
-from .service import INTERNAL_ERROR, JSON_MEDIA_TYPE, JSON_TYPES, NDJSON_TYPES, Encoded, Service, too_large
+from .service import (
+    INTERNAL_ERROR,
+    JSON_MEDIA_TYPE,
+    JSON_TYPES,
+    NDJSON_TYPES,
+    STREAM_TYPES,
+    Encoded,
+    Service,
+    too_large,
+)
 
 log = logging.getLogger("runstep_validator.http")
 
@@ -88,6 +97,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         validator, output = service.parse_query(request.query_string.decode("latin-1"))
         body = service.read_body(request, NDJSON_TYPES | JSON_TYPES)
         return service.validate_batch(validator, body, request.mimetype in NDJSON_TYPES, output).to_flask()
+
+    @app.post("/v1/validate/stream")
+    def validate_stream() -> Response:
+        query = request.query_string.decode("latin-1")
+        service.parse_query(query)  # the same parameters as the other routes, refused the same way
+        strict = service.strict_of(query)
+        return service.validate_stream(service.read_body(request, STREAM_TYPES), strict).to_flask()
 
     @app.get("/v1/schemas")
     def list_schemas() -> Response:

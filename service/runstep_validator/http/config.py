@@ -26,6 +26,7 @@ class Settings:
     workers: int = 2
     max_body_bytes: int = 10 * 1024 * 1024
     max_batch_records: int = 10_000
+    max_stream_events: int = 100_000
     max_depth: int = DEFAULT_MAX_DEPTH  # levels of nested objects and arrays; a valid run step has about ten
     max_request_seconds: float = 10.0  # a batch still validating after this is refused
     default_schema: str = AUTO  # auto: the entry each payload's object names
@@ -62,6 +63,7 @@ class Settings:
             "workers": (1, 64),
             "max_body_bytes": (1, 2**40),
             "max_batch_records": (1, 10**9),
+            "max_stream_events": (1, 10**9),
             "max_depth": (1, 10_000),
             "max_request_seconds": (1e-6, 86_400),
             "threads": (1, 256),

@@ -62,7 +62,35 @@ def _problems(*statuses: int) -> dict[str, Any]:
     }
 
 
+# A real transcript's shape (one step of a recorded function-calling run), shortened to its run-step events.
+STREAM_EXAMPLE = (
+    "event: thread.run.step.created\n"
+    'data: {"id":"step_1","object":"thread.run.step","created_at":1712000000,"run_id":"run_1",'
+    '"assistant_id":"asst_1","thread_id":"thread_1","type":"tool_calls","status":"in_progress",'
+    '"step_details":{"type":"tool_calls","tool_calls":[]}}\n\n'
+    "event: thread.run.step.delta\n"
+    'data: {"id":"step_1","object":"thread.run.step.delta","delta":{"step_details":{"type":"tool_calls",'
+    '"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"product","arguments":"",'
+    '"output":null}}]}}}\n\n'
+    "event: done\ndata: [DONE]\n\n"
+)
+
 SERVICE_SCHEMAS: dict[str, Any] = {
+    "StreamReport": {
+        "description": "The verdict on a stream: summary of events by kind, per-event results of the run-step events, "
+        "per-step results (its events, deltas, final event, whether the deltas add up), and the stream's own errors "
+        "and warnings (order, framing, a missing done event). Every unit names its event and its line and column.",
+        "type": "object",
+        "required": ["valid", "summary", "errors", "warnings", "events", "steps"],
+        "properties": {
+            "valid": {"type": "boolean"},
+            "summary": {"type": "object"},
+            "errors": {"type": "array", "items": {"type": "object"}},
+            "warnings": {"type": "array", "items": {"type": "object"}},
+            "events": {"type": "array", "items": {"type": "object"}},
+            "steps": {"type": "array", "items": {"type": "object"}},
+        },
+    },
     "OutputUnit": {
         "type": "object",
         "required": ["instanceLocation", "keywordLocation", "error"],
@@ -210,6 +238,30 @@ def build_openapi(schemas: SchemaSet, default_schema: str) -> dict[str, Any]:
                     "responses": {
                         "200": _json(_ref("BatchReport"), "One result per record, in input order"),
                         **_problems(400, 404, 408, 413, 415, 431),
+                    },
+                }
+            },
+            "/v1/validate/stream": {
+                "post": {
+                    "operationId": "validateStream",
+                    "summary": "Validate a saved Server-Sent Events transcript of a streamed run",
+                    "description": "Frames the transcript, validates every thread.run.step.* event against the "
+                    "entry its name implies, checks each step's events in order, and holds each step's final event "
+                    "to what its deltas add up to.",
+                    "parameters": [strict_param],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "text/event-stream": {
+                                # At least one event: a line that is an event or a data field.
+                                "schema": {"type": "string", "pattern": "(^|[\\r\\n])(event|data)(:|[\\r\\n]|$)"},
+                                "example": STREAM_EXAMPLE,
+                            }
+                        },
+                    },
+                    "responses": {
+                        "200": _json(_ref("StreamReport"), "The stream report, for valid and invalid streams alike"),
+                        **_problems(400, 408, 413, 415, 431),
                     },
                 }
             },

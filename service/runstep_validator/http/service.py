@@ -13,17 +13,19 @@ import msgspec
 from flask import Request, Response
 
 from ..core.api import PayloadValidator, default_schemas, make_validator
-from ..core.errors import InvalidJSONError, UnknownSchemaError
+from ..core.errors import InvalidJSONError, LimitExceeded, UnknownSchemaError
 from ..core.report import INVALID_JSON, OUTPUT_FORMATS, OutputFormat, OutputUnit, Report
 from ..core.schemas import AUTO
 from ..sources.reading import body_records
 from ..sources.records import Record
+from ..sources.sse import validate_stream
 from .config import Settings
 from .openapi import build_openapi, serve_names
 from .problems import PROBLEM_MEDIA_TYPE, Problem
 
 JSON_MEDIA_TYPE = "application/json"
 JSON_TYPES = frozenset({JSON_MEDIA_TYPE})
+STREAM_TYPES = frozenset({"text/event-stream"})
 NDJSON_TYPES = frozenset({"application/x-ndjson", "application/jsonl", "application/x-jsonlines"})
 _encoder = msgspec.json.Encoder()
 
@@ -121,6 +123,9 @@ class Service:
             detail = f"no schema named {name[:64]!r}"
             raise Problem(404, "unknown-schema", "Unknown schema", detail, known=self.known) from None
 
+    def strict_of(self, query: str) -> bool:
+        return self._flag("strict", dict(parse_qsl(query, keep_blank_values=True)).get("strict"))
+
     @staticmethod
     def _flag(parameter: str, value: str | None) -> bool:
         if value is None or value in {"false", "0"}:
@@ -158,6 +163,26 @@ class Service:
         except Problem:
             return None
         return self.validate(validator, output, body)
+
+    def validate_stream(self, body: bytes, strict: bool) -> Encoded:
+        """The answer to `POST /v1/validate/stream`: the stream report, or a 413 problem past a limit."""
+        try:
+            report = validate_stream(
+                body,
+                strict=strict,
+                max_events=self.settings.max_stream_events,
+                max_seconds=self.settings.max_request_seconds,
+            )
+        except LimitExceeded as exc:
+            if exc.kind == "events":
+                problem = Problem(413, "stream-too-long", "Stream too long", exc.detail, limit=exc.limit)
+            else:
+                problem = Problem(413, "time-limit", "Too long to validate", exc.detail, limit=exc.limit)
+            return Encoded.problem(problem)
+        if not report.events:
+            detail = "the body holds no event: a transcript has event: and data: lines, events ending at blank lines"
+            return Encoded.problem(Problem(400, "not-an-event-stream", "Not an event stream", detail))
+        return Encoded.json(report.to_dict())
 
     def validate_batch(
         self, validator: PayloadValidator, body: bytes, ndjson: bool, output: OutputFormat = "basic"

@@ -29,8 +29,9 @@ GZIP_MAGIC: Final = b"\x1f\x8b"
 SKIPPED_FOLDERS: Final = frozenset({"node_modules", "__pycache__", "venv", "site-packages", "build", "dist"})
 SNIFF_BYTES: Final = 1 << 20
 
-InputFormat = Literal["auto", "json", "jsonl"]
-INPUT_FORMATS: Final[tuple[InputFormat, ...]] = ("auto", "json", "jsonl")
+InputFormat = Literal["auto", "json", "jsonl", "sse"]
+INPUT_FORMATS: Final[tuple[InputFormat, ...]] = ("auto", "json", "jsonl", "sse")
+SSE_SUFFIXES: Final = (".sse",)
 
 
 class SourceError(RunStepValidatorError):
@@ -44,7 +45,7 @@ class SourceError(RunStepValidatorError):
 
 def is_checkable(path: Path) -> bool:
     name = path.name.removesuffix(".gz")
-    return name.endswith(DOCUMENT_SUFFIXES + LINES_SUFFIXES)
+    return name.endswith(DOCUMENT_SUFFIXES + LINES_SUFFIXES + SSE_SUFFIXES)
 
 
 def _skipped(folder: str) -> bool:
@@ -129,10 +130,15 @@ def open_source(name: str, stdin: BinaryIO | None = None) -> Source:
     return Source(name, stream, size, raw, False, [raw])
 
 
+def is_event_stream(name: str, forced: InputFormat = "auto") -> bool:
+    """Whether a source is a Server-Sent Events transcript: by --input-format sse, or a name ending in .sse."""
+    return forced == "sse" or (forced == "auto" and name.removesuffix(".gz").endswith(SSE_SUFFIXES))
+
+
 def format_of(name: str, head: bytes, forced: InputFormat = "auto") -> Literal["json", "jsonl"]:
     """JSON Lines or one JSON document. By the name's suffix; for standard input and other names by the content:
     JSON Lines when the first line is a whole JSON value and more follows it."""
-    if forced != "auto":
+    if forced in ("json", "jsonl"):
         return forced
     stem = name.removesuffix(".gz")
     if name != STDIN and stem.endswith(LINES_SUFFIXES):

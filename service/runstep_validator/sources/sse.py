@@ -9,11 +9,12 @@ SDK fixtures) are read as the events they were meant to be, with a warning.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO, Final
 
+from ..core.errors import LimitExceeded
 from ..core.parsing import UTF8_BOM
-from ..core.schemas import AUTO
 from ..core.streams import Event, StreamChecker, StreamReport, Warning_
 from .positions import value_offset
 
@@ -107,14 +108,25 @@ def _locate(data: bytes, location: str) -> int | None:
 
 
 def validate_stream(
-    source: bytes | BinaryIO | Iterable[bytes | str], *, strict: bool = False, schema: str = AUTO
+    source: bytes | BinaryIO | Iterable[bytes | str],
+    *,
+    strict: bool = False,
+    max_events: int | None = None,
+    max_seconds: float | None = None,
 ) -> StreamReport:
     """Validate a Server-Sent Events transcript of a streamed run: `source` is its bytes, a binary file, or an
     iterable of lines or chunks. Every run-step event is validated against the entry its name implies and checked
-    against it; deltas are accumulated per step and held to the step's final event."""
+    against it; deltas are accumulated per step and held to the step's final event. `LimitExceeded` past
+    `max_events` events or `max_seconds` seconds."""
     checker = StreamChecker(strict=strict, locate=_locate)
+    deadline = None if max_seconds is None else time.monotonic() + max_seconds
     for item in frame(source):
         if isinstance(item, Event):
+            if max_events is not None and item.number > max_events:
+                raise LimitExceeded("events", max_events, f"the stream has more than the limit of {max_events} events")
+            if deadline is not None and not item.number % 256 and time.monotonic() > deadline:
+                detail = f"validating took longer than the limit of {max_seconds:g} s after {item.number} events"
+                raise LimitExceeded("seconds", max_seconds or 0, detail)
             checker.add(item)
         else:
             checker.warn(item)

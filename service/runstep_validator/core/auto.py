@@ -62,12 +62,22 @@ class AutoValidator:
         self.schema_id = self.primary.schema_id
         self.strict = strict
         self._known = ", ".join(sorted(self.by_object))
+        others = [(value, v) for value, v in self.by_object.items() if v is not self.primary]
+        self._markers = [(msgspec.json.encode(value), v) for value, v in sorted(others, key=lambda item: -len(item[0]))]
 
     def validate(self, data: Payload) -> Report:
         if type(data) is bytes:
             accepted = self.primary.fast_report(data)
             if accepted is not None:
                 return accepted
+            # Before reading `object` properly, try the entry whose object the bytes name (longest first, since
+            # one object can be the prefix of another): a delta costs one more fast decode, not a parse.
+            for marker, validator in self._markers:
+                if marker in data:
+                    accepted = validator.fast_report(data)
+                    if accepted is not None:
+                        return accepted
+                    break
         return self.pick(data).validate(data)
 
     def check(self, data: Payload) -> tuple[Report, Any]:

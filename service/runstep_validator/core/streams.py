@@ -19,7 +19,7 @@ from .api import default_schemas, get_validator
 from .auto import entry_for_objects
 from .messages import excerpt, pointer
 from .parsing import NOT_JSON
-from .report import OutputUnit, Report
+from .report import OutputUnit
 from .schemas import DEFAULT_SCHEMA
 
 STEP_OBJECT: Final = "thread.run.step"
@@ -34,6 +34,7 @@ STEP_EVENTS: Final = {
     "thread.run.step.cancelled": "cancelled",
     "thread.run.step.expired": "expired",
 }
+_decode = msgspec.json.Decoder().decode
 TERMINAL_EVENTS: Final = frozenset(name for name, status in STEP_EVENTS.items() if status != "in_progress")
 DONE_EVENT: Final = "done"
 ERROR_EVENT: Final = "error"
@@ -210,12 +211,22 @@ class StreamChecker:
             unit = self._unit(event, f"{event.name} has no data", "no-data")
             self._results.append(EventResult(event.number, event.name, event.line, False, errors=(unit,)))
             return
-        report, _ = validator.check(event.data)
+        report = validator.validate(event.data)
+        if report.valid:  # the common case, kept short: a stream has a hundred thousand of these
+            payload = _decode(event.data)
+            step_id = payload["id"]
+            found = self._follow(event, step_id, payload)
+            noted = report.warnings
+            placed = tuple(self._placed(event, unit) for unit in noted) if noted else ()
+            self._results.append(
+                EventResult(event.number, event.name, event.line, not found, step_id, tuple(found), placed)
+            )
+            return
         errors = [self._placed(event, unit) for unit in report.errors]
         warnings = [self._placed(event, unit) for unit in report.warnings]
         data: Any = None
         if report.valid or (report.errors and report.errors[0].code != "invalid-json"):
-            data = msgspec.json.decode(event.data)
+            data = _decode(event.data)
         step_id = data.get("id") if isinstance(data, dict) else None
         if isinstance(step_id, str) and report.valid:
             errors += self._follow(event, step_id, data)
@@ -366,6 +377,13 @@ def _pointer(path: tuple[str | int, ...]) -> str:
     return pointer(path)
 
 
+class _Pieces(list[str]):
+    """A text member's pieces, joined when read: adding each piece to a string would copy it every time."""
+
+    def text(self) -> str:
+        return "".join(self)
+
+
 def _add_up(
     built: dict[str, Any],
     fragment: dict[str, Any],
@@ -376,40 +394,46 @@ def _add_up(
     """Merge one fragment into what the deltas have built, as the SDKs do: lists of indexed items by index, text
     members concatenated, names (id, type, name, ...) kept from their first non-null value."""
     for key, value in fragment.items():
-        where = (*path, key)
         current = built.get(key)
-        if isinstance(value, dict):
-            if not isinstance(current, dict):
+        if current is not None and key in IDENTITY_KEYS:
+            continue  # the first value stands (the common case of every later fragment: checked first)
+        kind = type(value)
+        if kind is dict:
+            if type(current) is not dict:
                 current = built[key] = {}
-            _add_up(current, value, where, sources, event)
-        elif isinstance(value, list) and all(_indexed(item) for item in value):
-            if not isinstance(current, list):
+            _add_up(current, value, (*path, key), sources, event)
+        elif kind is list and _all_indexed(value):
+            if type(current) is not list:
                 current = built[key] = []
             for item in value:
                 position = item["index"]
                 while len(current) <= position:
                     current.append({})
-                _add_up(current[position], item, (*where, position), sources, event)
+                _add_up(current[position], item, (*path, key, position), sources, event)
         elif value is None:
             built.setdefault(key, None)  # null while streaming: nothing known yet
         elif current is None:
             built[key] = value
-            sources[where] = [event, event]
-        elif key in IDENTITY_KEYS:
-            continue  # the first value stands
-        elif key in TEXT_KEYS and isinstance(value, str) and isinstance(current, str):
-            built[key] = current + value
-            sources[where][1] = event
-        elif isinstance(value, list) and isinstance(current, list):
+            sources[(*path, key)] = [event, event]
+        elif key in TEXT_KEYS and kind is str:
+            if type(current) is _Pieces:
+                current.append(value)
+            else:
+                built[key] = _Pieces([current, value])
+            sources[(*path, key)][1] = event
+        elif kind is list and type(current) is list:
             built[key] = [*current, *value]  # the SDKs extend a list of items without an index
-            sources[where][1] = event
+            sources[(*path, key)][1] = event
         else:
             built[key] = value
-            sources[where][1] = event
+            sources[(*path, key)][1] = event
 
 
-def _indexed(item: object) -> bool:
-    return isinstance(item, dict) and isinstance(item.get("index"), int) and item["index"] >= 0
+def _all_indexed(items: list[Any]) -> bool:
+    for item in items:
+        if type(item) is not dict or type(item.get("index")) is not int or item["index"] < 0:
+            return False
+    return True
 
 
 def _leaves(node: Any, path: tuple[str | int, ...]) -> list[tuple[tuple[str | int, ...], Any]]:
@@ -421,9 +445,9 @@ def _leaves(node: Any, path: tuple[str | int, ...]) -> list[tuple[tuple[str | in
                 continue
             found += _leaves(value, (*path, key))
         return found
-    if isinstance(node, list):
+    if isinstance(node, list) and type(node) is not _Pieces:
         return [leaf for index, item in enumerate(node) for leaf in _leaves(item, (*path, index))]
-    return [(path, node)]
+    return [(path, node.text() if type(node) is _Pieces else node)]
 
 
 def _at(document: Any, path: tuple[str | int, ...]) -> tuple[Any, bool]:
@@ -448,8 +472,17 @@ def _snapshot(step: _Step) -> dict[str, Any]:
     snapshot = dict(step.created or {"id": step.id})
     details = snapshot.get("step_details")
     if step.built:
-        snapshot["step_details"] = {**(details if isinstance(details, dict) else {}), **step.built}
+        built = _joined(step.built)
+        snapshot["step_details"] = {**(details if isinstance(details, dict) else {}), **built}
     return snapshot
 
 
-__all__ = ["Event", "EventResult", "Report", "StepResult", "StreamChecker", "StreamReport", "StreamUnit", "Warning_"]
+def _joined(node: Any) -> Any:
+    """What the deltas built, with text pieces joined."""
+    if type(node) is _Pieces:
+        return node.text()
+    if isinstance(node, dict):
+        return {key: _joined(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_joined(item) for item in node]
+    return node

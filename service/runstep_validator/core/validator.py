@@ -147,12 +147,20 @@ class Validator:
         return True
 
     def _typed_report(self, data: bytes) -> Report:
-        # Strict Structs accepted it; the typed view is the tolerant one, whose closed Structs may refuse what a
-        # contract leaves open (a map): then the slow path types it, naming what it had to leave out.
+        # Strict Structs accepted it, which is the verdict. The warnings read the tolerant typed view, decoded only
+        # when someone reads them (a second decode would cost as much as the first).
+        return Report(True, self.schema_id, (), Deferred(self._warnings_of_accepted, data))
+
+    def _warnings_of_accepted(self, data: bytes) -> tuple[OutputUnit, ...]:
+        # The tolerant Structs may refuse what a contract leaves open (a map): then the slow path types it, naming
+        # what it had to leave out.
+        assert self._structs is not None
+        assert self._typed is not None
         try:
-            return self._accepted(self._typed.decode(data))  # type: ignore[union-attr]  # set with the Structs
+            typed = self._typed.decode(data)
         except _NOT_DECODED:
-            return self._judge_json(data)[0]
+            return self._judge_json(data)[0].warnings
+        return self._structs.warnings(typed)
 
     # The fast path: the Structs accepted the payload. Strict Structs give only the verdict; the typed view, and
     # what the warnings read, is the entry's tolerant type.

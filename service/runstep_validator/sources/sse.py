@@ -65,6 +65,13 @@ def frame(source: bytes | BinaryIO | Iterable[bytes | str]) -> Iterator[Event | 
 
     for raw in _lines(source):
         line_number += 1
+        if raw[:6] == b"data: ":  # the common line, first
+            if not data:
+                data_line = line_number
+                if name is None:
+                    start = line_number
+            data.append(raw[6:])
+            continue
         if not raw:
             if name is not None or data:
                 number += 1

@@ -94,6 +94,17 @@ def lookup(registry: Registry[Any], uri: str, ref: str | None = None) -> dict[st
     return contents
 
 
+def mirrored(
+    struct: type[msgspec.Struct], location: str
+) -> tuple[Registry[Any], str, dict[str, Any], mi.StructType]:
+    """The registry, the schema's URI and contents, and the Struct's type info, for one mirror."""
+    registry = default_schemas().registry
+    uri = BASE + location
+    info = mi.type_info(struct)
+    assert isinstance(info, mi.StructType)
+    return registry, uri, lookup(registry, uri), info
+
+
 def literal_values(kind: mi.Type) -> set[Any] | None:
     members = kind.types if isinstance(kind, mi.UnionType) else (kind,)
     for member in members:
@@ -116,11 +127,7 @@ def test_every_struct_is_mirrored() -> None:
 
 @pytest.mark.parametrize(("struct", "location"), MIRRORS, ids=[location for _, location in MIRRORS])
 def test_struct_mirrors_schema(struct: type[msgspec.Struct], location: str) -> None:
-    registry = default_schemas().registry
-    uri = BASE + location
-    schema = lookup(registry, uri)
-    info = mi.type_info(struct)
-    assert isinstance(info, mi.StructType)
+    registry, uri, schema, info = mirrored(struct, location)
     tag_field = info.tag_field
     properties = {name: sub for name, sub in schema.get("properties", {}).items() if name != tag_field}
 
@@ -185,11 +192,7 @@ def schema_bounds(registry: Registry[Any], uri: str, declared: dict[str, Any]) -
 
 @pytest.mark.parametrize(("struct", "location"), MIRRORS, ids=[location for _, location in MIRRORS])
 def test_struct_bounds_and_nullability_mirror_the_schema(struct: type[msgspec.Struct], location: str) -> None:
-    registry = default_schemas().registry
-    uri = BASE + location
-    schema = lookup(registry, uri)
-    info = mi.type_info(struct)
-    assert isinstance(info, mi.StructType)
+    registry, uri, schema, info = mirrored(struct, location)
     for field in info.fields:
         declared = schema["properties"][field.encode_name]
         expected_bounds, expected_nullable = schema_bounds(registry, uri, declared)

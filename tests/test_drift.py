@@ -94,9 +94,7 @@ def lookup(registry: Registry[Any], uri: str, ref: str | None = None) -> dict[st
     return contents
 
 
-def mirrored(
-    struct: type[msgspec.Struct], location: str
-) -> tuple[Registry[Any], str, dict[str, Any], mi.StructType]:
+def mirrored(struct: type[msgspec.Struct], location: str) -> tuple[Registry[Any], str, dict[str, Any], mi.StructType]:
     """The registry, the schema's URI and contents, and the Struct's type info, for one mirror."""
     registry = default_schemas().registry
     uri = BASE + location

@@ -12,12 +12,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from runstep_validator import validate
+from runstep_validator import validate, validate_stream
 from runstep_validator.cli import run
 from runstep_validator.core.report import OUTPUT_FORMATS
 from runstep_validator.http.app import create_app
 
 from .strategies import mutated, run_steps
+from .test_streams import delta, events, transcript
 
 # Members whose values are the schema's vocabulary: a marker there would only make every payload invalid alike.
 VOCABULARY = frozenset({"type", "object", "status"})
@@ -96,3 +97,17 @@ def test_no_marker_over_http(case: tuple[Any, list[str]]) -> None:
         assert_quotes_none(response.get_data(as_text=True), markers)
     batch = client.post("/v1/validate/batch", data=body + b"\n" + body, content_type="application/x-ndjson")
     assert_quotes_none(batch.get_data(as_text=True), markers)
+
+
+def test_no_marker_in_a_stream_report() -> None:
+    items = events()
+    items[4] = ("thread.run.step.delta", delta(0, arguments="zqx9876543"))
+    body = transcript(items)
+
+    report = validate_stream(body, redact=True)
+
+    assert not report.valid
+    assert_quotes_none(json.dumps(report.to_dict()), ["zqx9876543"])
+    app = create_app({"redact_values": True, "access_log": False})
+    answer = app.test_client().post("/v1/validate/stream", data=body, content_type="text/event-stream")
+    assert_quotes_none(answer.get_data(as_text=True), ["zqx9876543"])

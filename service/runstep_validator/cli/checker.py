@@ -70,6 +70,7 @@ class Checker:
         input_format: InputFormat = "auto",
         keep_valid: bool = True,
         strict: bool = False,
+        redact: bool = False,
     ) -> None:
         """`keep_valid=False` keeps only the records with errors or warnings (the rest are counted); `strict`
         applies to event streams, whose events pick their entries by name."""
@@ -77,6 +78,7 @@ class Checker:
         self.input_format = input_format
         self.keep_valid = keep_valid
         self.strict = strict
+        self.redact = redact
 
     def check(self, name: str, stdin: BinaryIO | None = None) -> FileResult:
         """Every record of the file, streamed: memory is that of the largest record, not of the file."""
@@ -104,7 +106,7 @@ class Checker:
 
     def _stream(self, result: FileResult, stream: BinaryIO) -> FileResult:
         """An event stream as records: one per run-step event, and one for what concerns the stream as a whole."""
-        report = validate_stream(stream, strict=self.strict)
+        report = validate_stream(stream, strict=self.strict, redact=self.redact)
         result.total = sum(report.events.values())
         schema = self.validator.schema_id
         for event in report.results:

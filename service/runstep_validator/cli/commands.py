@@ -169,6 +169,7 @@ def _validate(args: argparse.Namespace, stdout: TextIO, stdin: BinaryIO | None) 
         args.input_format,
         keep_valid=args.format == "json",
         strict=args.strict,
+        redact=args.redact,
     )
     names = list(expand(args.paths))
     if not names and not args.allow_empty:

@@ -153,6 +153,7 @@ class Engine:
         if not found:
             return ()
         best = max(range(len(found)), key=lambda index: found[index][1])
+        best = self._first_written(found, best)
         # After the best match, errors in the order their values appear in the payload, as people read it.
         rest = sorted((entry for index, entry in enumerate(found) if index != best), key=lambda entry: entry[2])
         return (found[best][0], *(unit for unit, _, _ in rest))
@@ -187,6 +188,24 @@ class Engine:
         )
         return unit, self._relevance(path, keyword, instance, located.schema), _document_order(document, path)
 
+    def _first_written(self, found: list[Any], best: int) -> int:
+        """Of equally relevant errors from one schema object, the one whose keyword is written first: the order
+        python-jsonschema meets them in (jsonschema-rs orders a schema's keywords by their cost)."""
+        unit, key, _ = found[best]
+        parent = (unit.absolute_keyword_location or "").rpartition("/")[0]
+        rivals = [
+            index
+            for index, (other, other_key, _) in enumerate(found)
+            if other_key == key and (other.absolute_keyword_location or "").rpartition("/")[0] == parent
+        ]
+        if len(rivals) < 2:
+            return best
+        schema = self._locate_absolute(unit.absolute_keyword_location or "").schema
+        order = list(schema)
+        return min(
+            rivals, key=lambda index: order.index(found[index][0].code) if found[index][0].code in order else 1 << 30
+        )
+
     @staticmethod
     def _relevance(path: list[str | int], keyword: str, instance: Any, schema: dict[str, Any]) -> tuple[Any, ...]:
         # python-jsonschema's `by_relevance`: nearer the root first, then later siblings, strong keywords over weak
@@ -200,7 +219,9 @@ class Engine:
         return f"{self.schema_id}#{pointer(error.schema_path)}"
 
     def _locate(self, error: jsonschema_rs.ValidationError) -> _Located:
-        where = error.absolute_keyword_location or self._absolute(error)
+        return self._locate_absolute(error.absolute_keyword_location or self._absolute(error))
+
+    def _locate_absolute(self, where: str) -> _Located:
         located = self._located.get(where)
         if located is None:
             located = self._located[where] = self._resolve(where)

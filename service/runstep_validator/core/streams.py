@@ -17,7 +17,7 @@ import msgspec
 
 from .api import default_schemas, get_validator
 from .auto import entry_for_objects
-from .messages import excerpt, pointer
+from .messages import excerpt, pointer, redacting
 from .parsing import NOT_JSON
 from .report import OutputUnit
 from .schemas import DEFAULT_SCHEMA
@@ -152,12 +152,15 @@ class StreamReport:
 class StreamChecker:
     """Takes a stream's events in order; `finish()` gives the report. Build one per stream."""
 
-    def __init__(self, strict: bool = False, locate: Callable[[bytes, str], int | None] | None = None) -> None:
+    def __init__(
+        self, strict: bool = False, locate: Callable[[bytes, str], int | None] | None = None, redact: bool = False
+    ) -> None:
         """`locate(data, pointer)` gives the offset of a value in an event's data, for columns (the input layer
         knows text; without it, units point at the data line's start)."""
         entries = entry_for_objects(default_schemas(), strict)
-        self._step = get_validator(entries[STEP_OBJECT])
-        self._delta = get_validator(entries[DELTA_OBJECT])
+        self._step = get_validator(entries[STEP_OBJECT], redact)
+        self._delta = get_validator(entries[DELTA_OBJECT], redact)
+        self._redact = redact
         self._typed_step = get_validator(DEFAULT_SCHEMA)
         self._locate = locate
         self._steps: dict[str, _Step] = {}
@@ -173,6 +176,10 @@ class StreamChecker:
         self._warnings.append(StreamUnit(item.message, item.code, event=item.event, line=item.line, column=1))
 
     def add(self, event: Event) -> None:
+        with redacting(self._redact):  # the stream's own messages quote values too
+            self._add(event)
+
+    def _add(self, event: Event) -> None:
         self._kinds[event.name] += 1
         self._last = event
         if self._done:

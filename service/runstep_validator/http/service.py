@@ -172,6 +172,7 @@ class Service:
                 strict=strict,
                 max_events=self.settings.max_stream_events,
                 max_seconds=self.settings.max_request_seconds,
+                redact=self.settings.redact_values,
             )
         except LimitExceeded as exc:
             if exc.kind == "events":

@@ -61,8 +61,8 @@ def _parser() -> argparse.ArgumentParser:
         "paths",
         nargs="+",
         metavar="PATH",
-        help="*.json (a run step, an array, or a list response), *.jsonl / *.ndjson, any of them .gz; "
-        "folders are searched recursively; - reads standard input",
+        help="*.json (a run step, a delta, an array, or a list response), *.jsonl / *.ndjson, *.sse (an event "
+        "stream transcript), any of them .gz; folders are searched recursively; - reads standard input",
     )
     validate.add_argument(
         "--schema",
@@ -82,8 +82,9 @@ def _parser() -> argparse.ArgumentParser:
         "--input-format",
         choices=INPUT_FORMATS,
         default="auto",
-        help="json (one document: a run step, an array or a list response) or jsonl; auto goes by the file's "
-        "suffix, and for standard input and other names by the content (default: %(default)s)",
+        help="json (one document: a run step, an array or a list response), jsonl, or sse (a Server-Sent Events "
+        "transcript); auto goes by the file's suffix, and for standard input and other names by the content "
+        "(JSON Lines or a JSON document; default: %(default)s)",
     )
 
     check = commands.add_parser("check-schemas", help="check the schema files themselves")

@@ -11,6 +11,7 @@ import pytest
 
 from .server import RunningServer, group_alive, running_server
 from .support import EXAMPLES
+from .test_streams import delta, events, transcript
 
 VALID = (EXAMPLES / "tool_calls_function.json").read_bytes()
 INVALID = (EXAMPLES / "invalid_tool_calls.json").read_bytes()
@@ -113,3 +114,20 @@ def test_no_worker_outlives_its_server_even_one_killed_outright(tmp_path: Path) 
         assert group_alive(group)
 
     assert not group_alive(group), "a worker outlived its server"
+
+
+def test_a_large_stream_and_a_delta_through_the_real_server(tmp_path: Path) -> None:
+    # Bodies over the front door's inline size are validated on its thread pool: this one is about 400 KB.
+    body = transcript(
+        events()[:3] + [("thread.run.step.delta", delta(0, arguments="")) for _ in range(2000)] + events()[3:]
+    )
+    assert len(body) > 256 * 1024
+    with running_server(tmp_path, workers=1, access_log="false") as big:
+        status, content_type, answer = big.request(
+            "POST", "/v1/validate/stream", body, {"Content-Type": "text/event-stream"}
+        )
+        assert (status, content_type) == (200, "application/json")
+        assert json.loads(answer)["valid"] is True
+        status, _, answer = big.request("POST", "/v1/validate", json.dumps(events()[2][1]).encode(), JSON)
+        assert status == 200
+        assert json.loads(answer)["schema"].endswith("/run_step_delta.schema.json")

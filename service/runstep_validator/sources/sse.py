@@ -49,63 +49,96 @@ def _lines(source: bytes | BinaryIO | Iterable[bytes | str]) -> Iterator[bytes]:
         yield carry.removesuffix(b"\r")
 
 
-def frame(source: bytes | BinaryIO | Iterable[bytes | str]) -> Iterator[Event | Warning_]:
-    """The events of a stream, in order, each with its number and where it starts; warnings where the framing
-    is off (events run together without a blank line)."""
-    number = 0
-    name: str | None = None
-    data: list[bytes] = []
-    event_id: str | None = None
-    start = data_line = 0
-    line_number = 0
-    warned = False
+class _Framer:
+    """The SSE state machine, fed one line at a time; it numbers events and lines across everything fed."""
 
-    def event() -> Event:
-        return Event(number, name or "message", b"\n".join(data) if data else None, event_id, start, data_line)
+    def __init__(self) -> None:
+        self.number = 0
+        self.line_number = 0
+        self.name: str | None = None
+        self.data: list[bytes] = []
+        self.event_id: str | None = None
+        self.start = self.data_line = 0
+        self.warned = False
 
-    for raw in _lines(source):
-        line_number += 1
+    def _event(self) -> Event:
+        data = b"\n".join(self.data) if self.data else None
+        return Event(self.number, self.name or "message", data, self.event_id, self.start, self.data_line)
+
+    def feed(self, raw: bytes) -> Iterator[Event | Warning_]:
+        self.line_number += 1
         if raw[:6] == b"data: ":  # the common line, first
-            if not data:
-                data_line = line_number
-                if name is None:
-                    start = line_number
-            data.append(raw[6:])
-            continue
+            self._data(raw[6:])
+            return
         if not raw:
-            if name is not None or data:
-                number += 1
-                yield event()
-            name, data, event_id = None, [], None
-            continue
+            yield from self.end()
+            return
         if raw.startswith(b":"):
-            continue
+            return
         field, colon, value = raw.partition(b":")
         if colon and value.startswith(b" "):
             value = value[1:]
         if field == b"event":
-            if name is not None and data:  # a new event before the blank line that should end the last one
-                number += 1
-                yield event()
-                if not warned:
-                    yield Warning_(number + 1, line_number, "events are not separated by a blank line", "framing")
-                    warned = True
-                data, event_id = [], None
-            name = value.decode("utf-8", errors="replace")
-            if not data:
-                start = line_number
+            if self.name is not None and self.data:  # a new event before the blank line that should end the last
+                self.number += 1
+                yield self._event()
+                if not self.warned:
+                    message = "events are not separated by a blank line"
+                    yield Warning_(self.number + 1, self.line_number, message, "framing")
+                    self.warned = True
+                self.data, self.event_id = [], None
+            self.name = value.decode("utf-8", errors="replace")
+            if not self.data:
+                self.start = self.line_number
         elif field == b"data":
-            if not data:
-                data_line = line_number
-                if name is None:
-                    start = line_number
-            data.append(value)
+            self._data(value)
         elif field == b"id":
-            event_id = value.decode("utf-8", errors="replace")
+            self.event_id = value.decode("utf-8", errors="replace")
         # retry and unknown fields carry nothing to check
-    if name is not None or data:
-        number += 1
-        yield event()
+
+    def _data(self, value: bytes) -> None:
+        if not self.data:
+            self.data_line = self.line_number
+            if self.name is None:
+                self.start = self.line_number
+        self.data.append(value)
+
+    def end(self) -> Iterator[Event]:
+        """Dispatch the event under way, if any (a blank line, or the end of the stream)."""
+        if self.name is not None or self.data:
+            self.number += 1
+            yield self._event()
+        self.name, self.data, self.event_id = None, [], None
+
+    def block(self, block: bytes) -> Iterator[Event | Warning_]:
+        """One blank-line-separated block of an LF-only transcript, and the blank line after it. The common
+        block, `event: NAME` then one `data: ...` line, is read without going line by line."""
+        if block[:7] == b"event: " and self.name is None and not self.data:
+            head, newline, tail = block.partition(b"\n")
+            if newline and tail[:6] == b"data: " and b"\n" not in tail:
+                self.number += 1
+                line = self.line_number + 1
+                self.line_number += 3
+                yield Event(self.number, head[7:].decode("utf-8", errors="replace"), tail[6:], None, line, line + 1)
+                return
+        for raw in block.split(b"\n"):
+            yield from self.feed(raw)
+        yield from self.feed(b"")
+
+
+def frame(source: bytes | BinaryIO | Iterable[bytes | str]) -> Iterator[Event | Warning_]:
+    """The events of a stream, in order, each with its number and where it starts; warnings where the framing
+    is off (events run together without a blank line)."""
+    framer = _Framer()
+    if isinstance(source, bytes | bytearray | memoryview):
+        whole = bytes(source).removeprefix(UTF8_BOM)
+        if b"\r" not in whole:  # LF line ends only, the usual transcript: split into events in C first
+            for block in whole.split(b"\n\n"):
+                yield from framer.block(block)
+            return
+    for raw in _lines(source):
+        yield from framer.feed(raw)
+    yield from framer.end()
 
 
 def _locate(data: bytes, location: str) -> int | None:

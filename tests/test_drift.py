@@ -76,10 +76,12 @@ MIRRORS += [
     (dm.DeltaToolCallsDetails, f"{DELTAS}#/$defs/tool_calls_details"),
     (dm.StrictRunStepDelta, "run_step_delta.strict.schema.json#"),
     (dm.StrictDelta, f"{DELTAS}#/$defs/delta_strict"),
-    (dm.StrictDeltaCodeInterpreterCall, f"{DELTAS}#/$defs/code_interpreter_call_strict"),
-    (dm.StrictDeltaCodeInterpreter, f"{DELTAS}#/$defs/code_interpreter_call_strict/properties/code_interpreter"),
+    # Shared by both entries: each mirrors the contract too.
+    (dm.DeltaCodeInterpreterCall, f"{DELTAS}#/$defs/code_interpreter_call_strict"),
+    (dm.DeltaCodeInterpreter, f"{DELTAS}#/$defs/code_interpreter_call_strict/properties/code_interpreter"),
+    (dm.DeltaFunction, f"{DELTAS}#/$defs/function_call_strict/properties/function"),
+    (dm.DeltaFunctionCall, f"{DELTAS}#/$defs/function_call_strict"),
     (dm.StrictDeltaFileSearchCall, f"{DELTAS}#/$defs/file_search_call_strict"),
-    (dm.StrictDeltaFunctionCall, f"{DELTAS}#/$defs/function_call_strict"),
     (dm.StrictDeltaToolCallsDetails, f"{DELTAS}#/$defs/tool_calls_details_strict"),
 ]
 

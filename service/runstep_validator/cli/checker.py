@@ -112,12 +112,11 @@ class Checker:
         for event in report.results:
             if event.errors or event.warnings or self.keep_valid:
                 errors = tuple(_unit(unit) for unit in event.errors)
-                warnings = tuple(_unit(unit) for unit in event.warnings if unit.code != "framing")
+                warnings = tuple(_unit(unit) for unit in event.warnings)
                 verdict = Report(not errors, schema, errors, warnings)
                 result.records.append(RecordResult(event.event, event.line, verdict))
-        per_event = {id(unit) for event in report.results for unit in (*event.errors, *event.warnings)}
-        stream_errors = tuple(_unit(unit) for unit in report.errors if id(unit) not in per_event)
-        stream_warnings = tuple(_unit(unit) for unit in report.warnings if id(unit) not in per_event)
+        stream_errors = tuple(_unit(unit) for unit in report.errors)
+        stream_warnings = tuple(_unit(unit) for unit in report.stream_warnings)
         if stream_errors or stream_warnings:
             first = min((unit.line for unit in (*stream_errors, *stream_warnings) if unit.line), default=1)
             whole = Report(not stream_errors, schema, stream_errors, stream_warnings)

@@ -93,28 +93,8 @@ class RunStepDelta(Closed):
     delta: Delta
 
 
-# The OpenAPI contract (RunStepDeltaObject), member by member.
-
-
-class StrictDeltaLogsOutput(Closed, tag="logs", tag_field="type"):
-    index: int
-    logs: str | UnsetType = UNSET
-
-
-class StrictDeltaImageOutput(Closed, tag="image", tag_field="type"):
-    index: int
-    image: DeltaImageFile | UnsetType = UNSET
-
-
-class StrictDeltaCodeInterpreter(Closed):
-    input: str | UnsetType = UNSET
-    outputs: list[StrictDeltaLogsOutput | StrictDeltaImageOutput] | UnsetType = UNSET
-
-
-class StrictDeltaCodeInterpreterCall(Closed, tag="code_interpreter", tag_field="type"):
-    index: int
-    id: str | UnsetType = UNSET
-    code_interpreter: StrictDeltaCodeInterpreter | UnsetType = UNSET
+# The OpenAPI contract (RunStepDeltaObject). The code interpreter and function fragments are the tolerant Structs
+# themselves (closed, like the contract); only file_search (a required map) and what holds it differ.
 
 
 class StrictDeltaFileSearchCall(Closed, tag="file_search", tag_field="type"):
@@ -123,13 +103,7 @@ class StrictDeltaFileSearchCall(Closed, tag="file_search", tag_field="type"):
     id: str | UnsetType = UNSET
 
 
-class StrictDeltaFunctionCall(Closed, tag="function", tag_field="type"):
-    index: int
-    id: str | UnsetType = UNSET
-    function: DeltaFunction | UnsetType = UNSET
-
-
-StrictDeltaToolCall: TypeAlias = StrictDeltaCodeInterpreterCall | StrictDeltaFileSearchCall | StrictDeltaFunctionCall
+StrictDeltaToolCall: TypeAlias = DeltaCodeInterpreterCall | StrictDeltaFileSearchCall | DeltaFunctionCall
 
 
 class StrictDeltaToolCallsDetails(Closed, tag="tool_calls", tag_field="type"):

@@ -17,7 +17,8 @@ import msgspec
 
 from .api import default_schemas, get_validator
 from .auto import entry_for_objects
-from .messages import excerpt, pointer, redacting
+from .messages import excerpt, redacting
+from .messages import pointer as _pointer_of
 from .parsing import NOT_JSON
 from .report import OutputUnit
 from .schemas import DEFAULT_SCHEMA
@@ -126,8 +127,8 @@ class StreamReport:
     verdicts: dict[str, int]
     results: list[EventResult]
     step_results: list[StepResult]
-    errors: list[StreamUnit]
-    warnings: list[StreamUnit]
+    errors: list[StreamUnit]  # the stream's own: order, accumulation, framing, done (each event's are in `results`)
+    stream_warnings: list[StreamUnit]
     produced: dict[str, dict[str, Any]]
     _typed: Callable[[dict[str, Any]], Any] | None = None
 
@@ -140,6 +141,11 @@ class StreamReport:
             "events": msgspec.to_builtins(self.results),
             "steps": msgspec.to_builtins(self.step_results),
         }
+
+    @property
+    def warnings(self) -> list[StreamUnit]:
+        """The stream's own warnings, then those of its events."""
+        return self.stream_warnings + [unit for result in self.results for unit in result.warnings]
 
     def steps(self) -> dict[str, Any]:
         """The run steps the stream produced, by id, typed (`RunStep`) where they can be: each step's final
@@ -328,7 +334,6 @@ class StreamChecker:
         errors = self._errors + [unit for result in step_results for unit in result.errors]
         valid = not errors and not invalid_events
         verdicts = {"run_step_events": len(self._results), "invalid_events": invalid_events, "steps": len(step_results)}
-        warnings = self._warnings + [unit for result in self._results for unit in result.warnings]
         return StreamReport(
             valid,
             dict(self._kinds),
@@ -336,7 +341,7 @@ class StreamChecker:
             self._results,
             step_results,
             errors,
-            warnings,
+            self._warnings,
             produced,
             self._typed,
         )
@@ -347,7 +352,7 @@ class StreamChecker:
     def _unit(
         self, event: Event, message: str, code: str, pointer: tuple[str | int, ...] = (), data: bool = False
     ) -> StreamUnit:
-        location = _pointer(pointer) if pointer or data else None
+        location = _pointer_of(pointer) if pointer or data else None
         column = DATA_COLUMN if data and event.data_line else 1
         if location and event.data is not None and self._locate is not None:
             offset = self._locate(event.data, location)
@@ -381,10 +386,6 @@ class StreamChecker:
             line=line,
             column=column,
         )
-
-
-def _pointer(path: tuple[str | int, ...]) -> str:
-    return pointer(path)
 
 
 class _Pieces(list[str]):

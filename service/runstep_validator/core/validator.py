@@ -138,13 +138,7 @@ class Validator:
 
     def accepts_fast(self, data: bytes) -> bool:
         """Whether the Structs alone accept `data`: what keeps valid payloads off the slow path (tests use it)."""
-        if self._fast is None:
-            return False
-        try:
-            self._fast.decode(strip_bom(data))
-        except _NOT_DECODED:
-            return False
-        return True
+        return self.fast_report(data) is not None
 
     def _typed_report(self, data: bytes) -> Report:
         # Strict Structs accepted it, which is the verdict. The warnings read the tolerant typed view, decoded only

@@ -52,6 +52,10 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
+def _query_param(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
+
+
 def _problems(*statuses: int) -> dict[str, Any]:
     return {
         str(status): {
@@ -172,27 +176,21 @@ def build_openapi(schemas: SchemaSet, default_schema: str) -> dict[str, Any]:
     bundled = {names[doc.id]: _bundle(doc.contents, doc.id, names) for doc in schemas.documents}
     entries = sorted(schemas.entries)
     payloads = [default_schema] if default_schema != AUTO else [name for name in entries if "." not in name]
-    schema_param = {
-        "name": "schema",
-        "in": "query",
-        "required": False,
-        "description": "The entry schema to validate against, or auto: the entry each payload's object names.",
-        "schema": {"type": "string", "enum": [AUTO, *entries], "default": default_schema},
-    }
-    strict_param = {
-        "name": "strict",
-        "in": "query",
-        "required": False,
-        "description": "With auto: the strict (OpenAPI contract) variant of the entry each object names.",
-        "schema": {"type": "string", "enum": ["true", "false", "1", "0", ""], "default": "false"},
-    }
-    output_param = {
-        "name": "output",
-        "in": "query",
-        "required": False,
-        "description": "JSON Schema 2020-12 output format of the report.",
-        "schema": {"type": "string", "enum": list(OUTPUT_FORMATS), "default": "basic"},
-    }
+    schema_param = _query_param(
+        "schema",
+        "The entry schema to validate against, or auto: the entry each payload's object names.",
+        {"type": "string", "enum": [AUTO, *entries], "default": default_schema},
+    )
+    strict_param = _query_param(
+        "strict",
+        "With auto: the strict (OpenAPI contract) variant of the entry each object names.",
+        {"type": "string", "enum": ["true", "false", "1", "0", ""], "default": "false"},
+    )
+    output_param = _query_param(
+        "output",
+        "JSON Schema 2020-12 output format of the report.",
+        {"type": "string", "enum": list(OUTPUT_FORMATS), "default": "basic"},
+    )
     return {
         "openapi": "3.1.0",
         "info": {

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qsl
 
 import msgspec
@@ -68,6 +68,14 @@ def media_type(content_type: str) -> str:
     return content_type.partition(";")[0].strip().lower()
 
 
+class Query(NamedTuple):
+    """What a request's query string asks for."""
+
+    validator: PayloadValidator
+    output: OutputFormat
+    strict: bool
+
+
 class Service:
     """Everything built once per process (validators, the OpenAPI document, schema files and ETags) and the
     request handling that both the Flask routes and the fast lane use."""
@@ -102,15 +110,15 @@ class Service:
             }
             for name, doc in served
         ]
-        self._queries: dict[str, tuple[PayloadValidator, OutputFormat]] = {}
+        self._queries: dict[str, Query] = {}
 
-    def parse_query(self, query: str) -> tuple[PayloadValidator, OutputFormat]:
-        """The validator and output format named by a query string; `Problem` if either is unknown."""
+    def parse_query(self, query: str) -> Query:
+        """The validator, output format and strictness a query string asks for; `Problem` if any is unknown."""
         found = self._queries.get(query)
         if found is None:
             params = dict(parse_qsl(query, keep_blank_values=True))  # `?schema=` names no schema: a 404
             strict = self._flag("strict", params.get("strict"))
-            found = self._validator(params.get("schema"), strict), self._output(params.get("output"))
+            found = Query(self._validator(params.get("schema"), strict), self._output(params.get("output")), strict)
             if len(self._queries) < 256:  # bounded: query strings come from clients
                 self._queries[query] = found
         return found
@@ -122,9 +130,6 @@ class Service:
         except KeyError:
             detail = f"no schema named {name[:64]!r}"
             raise Problem(404, "unknown-schema", "Unknown schema", detail, known=self.known) from None
-
-    def strict_of(self, query: str) -> bool:
-        return self._flag("strict", dict(parse_qsl(query, keep_blank_values=True)).get("strict"))
 
     @staticmethod
     def _flag(parameter: str, value: str | None) -> bool:
@@ -159,7 +164,7 @@ class Service:
         if not body or media_type(content_type) != JSON_MEDIA_TYPE:
             return None
         try:
-            validator, output = self.parse_query(query)
+            validator, output, _ = self.parse_query(query)
         except Problem:
             return None
         return self.validate(validator, output, body)

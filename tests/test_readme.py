@@ -7,6 +7,9 @@ import io
 import json
 import re
 
+import pytest
+
+from runstep_validator.cli import run
 from runstep_validator.http.app import create_app
 
 from .support import ROOT
@@ -40,3 +43,14 @@ def test_batch_example_answers_as_documented() -> None:
     )
 
     assert response.get_data(as_text=True) == shown.group(1)
+
+
+def test_the_ci_example_prints_what_the_readme_shows(monkeypatch: pytest.MonkeyPatch) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    shown = re.search(r"\$ runstep-validator validate examples/\n(.*?)```", readme, re.DOTALL)
+    assert shown
+    monkeypatch.chdir(ROOT)
+    stdout, stderr = io.StringIO(), io.StringIO()
+
+    assert run(["validate", "examples/"], stdout, stderr) == 1
+    assert stdout.getvalue() == shown.group(1)

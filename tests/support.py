@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,9 @@ EXAMPLES = ROOT / "examples"
 SCHEMAS = ROOT / "schemas"
 CASES = Path(__file__).resolve().parent / "cases"
 CORPUS = ROOT.parent / "shared" / "corpus" / "real"
+AZURE_CAPTURES = (
+    Path(__file__).resolve().parent / "azure" / "real"
+)  # extracted from Azure SDK recordings: MANIFEST.json
 
 
 def load_json(path: Path) -> Any:
@@ -64,3 +68,24 @@ def corpus_files(object_type: str = "thread.run.step") -> list[Path]:
     if not manifest.is_file():
         return []
     return [CORPUS / entry["file"] for entry in load_json(manifest) if entry["object"] == object_type]
+
+
+def azure_steps() -> list[tuple[Path, int, dict[str, Any]]]:
+    """Every run step of the Azure captures (list responses), with its file and position."""
+    return [
+        (path, number, step)
+        for path in sorted(AZURE_CAPTURES.glob("*.json"))
+        if path.name != "MANIFEST.json"
+        for number, step in enumerate(load_json(path)["data"])
+    ]
+
+
+def azure_deltas() -> list[dict[str, Any]]:
+    """Every run-step delta of the Azure captures' event streams."""
+    found = []
+    for path in sorted(AZURE_CAPTURES.glob("*.sse")):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        for name, data in itertools.pairwise(lines):
+            if name == "event: thread.run.step.delta":
+                found.append(json.loads(data.removeprefix("data: ")))
+    return found

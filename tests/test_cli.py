@@ -58,13 +58,18 @@ def test_usage_error_is_exit_2() -> None:
     assert "the following arguments are required: PATH" in err
 
 
-KNOWN = "auto, run_step, run_step.strict, run_step_delta, run_step_delta.strict"
+KNOWN = (
+    "auto, azure_run_step, azure_run_step.strict, azure_run_step_delta, azure_run_step_delta.strict, "
+    "run_step, run_step.strict, run_step_delta, run_step_delta.strict"
+)
 
 
 def test_unknown_command_and_unknown_schema_are_exit_2() -> None:
     assert invoke(["frobnicate"])[0] == 2
     code, _, err = invoke(["validate", "--schema", "run_step.v9", str(ROOT / "examples")])
     assert (code, err) == (2, "runstep-validator: unknown schema 'run_step.v9'; known: " + KNOWN + "\n")
+    code, _, err = invoke(["validate", "--dialect", "bedrock", str(ROOT / "examples")])
+    assert (code, err) == (2, "runstep-validator: unknown dialect 'bedrock'; known: openai, azure\n")
 
 
 def test_help_is_exit_0() -> None:
@@ -88,7 +93,7 @@ def test_color_only_on_a_terminal(tmp_path: Path) -> None:
 def test_check_schemas_passes_on_the_shipped_schemas() -> None:
     code, out, _ = invoke(["check-schemas", str(ROOT / "schemas")])
 
-    assert (code, out.splitlines()[-1]) == (0, "13 schema files: no problems")
+    assert (code, out.splitlines()[-1]) == (0, "18 schema files: no problems")
 
 
 def test_check_schemas_reports_and_fixes(tmp_path: Path) -> None:
@@ -107,10 +112,10 @@ def test_check_schemas_reports_and_fixes(tmp_path: Path) -> None:
     assert out.splitlines() == [
         f"{usage.resolve()}: not canonically formatted (check-schemas --fix rewrites it)",
         f"{usage.resolve()}: #/examples/3/prompt_tokens: -5 is less than the minimum of 0",
-        "13 schema files: 2 problems",
+        "18 schema files: 2 problems",
     ]
     code, out, _ = invoke(["check-schemas", "--fix", str(schemas)])
-    assert (code, out.splitlines()[-1]) == (1, "13 schema files: 1 problem, 1 rewritten")
+    assert (code, out.splitlines()[-1]) == (1, "18 schema files: 1 problem, 1 rewritten")
 
 
 def test_check_schemas_on_a_missing_folder_is_exit_2(tmp_path: Path) -> None:

@@ -17,13 +17,17 @@ from runstep_validator.core.engine import Engine
 
 from .reference import REFERENCE, locations
 from .strategies import NEAR_MISSES, SWAPS, delete, mutated, paths, replace, run_steps
-from .support import EXAMPLES, Case, all_cases, corpus_files, example, load_json
+from .support import EXAMPLES, Case, all_cases, azure_deltas, azure_steps, corpus_files, example, load_json
 
 SCHEMA_NAMES = ["run_step", "run_step.strict"]
 DELTA_NAMES = ["run_step_delta", "run_step_delta.strict"]
+AZURE_NAMES = ["azure_run_step", "azure_run_step.strict"]
+AZURE_DELTA_NAMES = ["azure_run_step_delta", "azure_run_step_delta.strict"]
 DIFFERENTIAL = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-ENGINES = {name: Engine(default_schemas(), name) for name in SCHEMA_NAMES + DELTA_NAMES}
+ENGINES = {
+    name: Engine(default_schemas(), name) for name in SCHEMA_NAMES + DELTA_NAMES + AZURE_NAMES + AZURE_DELTA_NAMES
+}
 
 
 def assert_agree(document: Any, schema: str) -> None:
@@ -121,3 +125,32 @@ DELTA_EXAMPLES = [example for name in DELTA_NAMES for example in default_schemas
 def test_every_single_mutation_of_deltas_gets_the_reference_verdict(schema: str, index: int) -> None:
     for document in single_mutations(DELTA_EXAMPLES[index]):
         assert_agree(document, schema)
+
+
+AZURE_REAL = azure_steps()
+AZURE_EXAMPLES = sorted(path.name for path in (EXAMPLES / "azure").glob("*.json"))
+
+
+@pytest.mark.parametrize("schema", AZURE_NAMES)
+@pytest.mark.parametrize("name", AZURE_EXAMPLES)
+def test_every_single_mutation_of_the_azure_examples_gets_the_reference_verdict(schema: str, name: str) -> None:
+    for document in single_mutations(example(f"azure/{name}")):
+        assert_agree(document, schema)
+
+
+AZURE_DELTAS = [
+    example for name in AZURE_DELTA_NAMES for example in default_schemas().entry(name).contents["examples"]
+] + azure_deltas()
+
+
+@pytest.mark.parametrize("schema", AZURE_DELTA_NAMES)
+@pytest.mark.parametrize("index", range(len(AZURE_DELTAS)))
+def test_every_single_mutation_of_azure_deltas_gets_the_reference_verdict(schema: str, index: int) -> None:
+    for document in single_mutations(AZURE_DELTAS[index]):
+        assert_agree(document, schema)
+
+
+@pytest.mark.parametrize("schema", AZURE_NAMES + AZURE_DELTA_NAMES)
+@pytest.mark.parametrize("index", range(len(AZURE_REAL)), ids=[f"{path.name}-{n}" for path, n, _ in AZURE_REAL])
+def test_every_real_azure_payload_gets_the_reference_verdict(schema: str, index: int) -> None:
+    assert_agree(AZURE_REAL[index][2], schema)

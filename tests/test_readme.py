@@ -47,10 +47,11 @@ def test_batch_example_answers_as_documented() -> None:
 
 def test_the_ci_example_prints_what_the_readme_shows(monkeypatch: pytest.MonkeyPatch) -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    shown = re.search(r"\$ runstep-validator validate examples/\n(.*?)```", readme, re.DOTALL)
+    shown = re.search(r"\$ runstep-validator validate examples/\*\.json\n(.*?)```", readme, re.DOTALL)
     assert shown
     monkeypatch.chdir(ROOT)
     stdout, stderr = io.StringIO(), io.StringIO()
+    expanded = sorted(str(path.relative_to(ROOT)) for path in (ROOT / "examples").glob("*.json"))  # as a shell would
 
-    assert run(["validate", "examples/"], stdout, stderr) == 1
+    assert run(["validate", *expanded], stdout, stderr) == 1
     assert stdout.getvalue() == shown.group(1)

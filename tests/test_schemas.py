@@ -28,7 +28,17 @@ DOCUMENTS = default_schemas().documents
 
 
 def test_entry_schemas() -> None:
-    assert set(default_schemas().entries) == {"run_step", "run_step.strict", "run_step_delta", "run_step_delta.strict"}
+    assert set(default_schemas().entries) == {
+        "run_step",
+        "run_step.strict",
+        "run_step_delta",
+        "run_step_delta.strict",
+        "azure_run_step",
+        "azure_run_step.strict",
+        "azure_run_step_delta",
+        "azure_run_step_delta.strict",
+    }
+    assert default_schemas().dialects == ("openai", "azure")
 
 
 @pytest.mark.parametrize("document", DOCUMENTS, ids=lambda doc: doc.path.name)
@@ -63,7 +73,8 @@ def test_entry_examples_pass_the_product_too() -> None:
 
 def test_unknown_schema_name() -> None:
     with pytest.raises(
-        UnknownSchemaError, match=r"unknown schema 'run_step\.v3'; known: auto, run_step, run_step\.strict"
+        UnknownSchemaError,
+        match=r"unknown schema 'run_step\.v3'; known: auto, azure_run_step, .*, run_step, run_step\.strict",
     ):
         validate(b"{}", schema="run_step.v3")
 

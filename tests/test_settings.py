@@ -62,7 +62,7 @@ def test_an_unknown_default_schema_is_refused_before_any_worker(monkeypatch: pyt
     code, output = serve(["--port", "1"])
 
     assert code == 2
-    assert "RUNSTEP_VALIDATOR_DEFAULT_SCHEMA='nope' is not an entry schema: give auto, run_step," in output
+    assert "RUNSTEP_VALIDATOR_DEFAULT_SCHEMA='nope' is not an entry schema: give auto, azure_run_step," in output
 
 
 def test_a_port_in_use_is_refused_unless_shared_on_purpose(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -15,6 +15,7 @@ from .core.errors import (
     RunStepDecodeError,
     RunStepValidatorError,
     SchemaError,
+    UnknownDialectError,
     UnknownSchemaError,
 )
 from .core.models import RunStep
@@ -42,6 +43,7 @@ __all__ = [
     "RunStepValidatorError",
     "SchemaError",
     "SchemaSet",
+    "UnknownDialectError",
     "UnknownSchemaError",
     "Validator",
     "__version__",

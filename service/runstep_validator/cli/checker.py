@@ -12,6 +12,7 @@ import msgspec
 from ..core.api import PayloadValidator
 from ..core.errors import InvalidJSONError
 from ..core.report import INVALID_JSON, OutputUnit, Report
+from ..core.schemas import DEFAULT_DIALECT
 from ..core.streams import StreamUnit
 from ..sources.positions import line_and_column, value_offset
 from ..sources.reading import InputFormat, SourceError, is_event_stream, iter_records, open_source
@@ -68,17 +69,20 @@ class Checker:
         self,
         validator: PayloadValidator,
         input_format: InputFormat = "auto",
+        *,
         keep_valid: bool = True,
         strict: bool = False,
         redact: bool = False,
+        dialect: str = DEFAULT_DIALECT,
     ) -> None:
         """`keep_valid=False` keeps only the records with errors or warnings (the rest are counted); `strict`
-        applies to event streams, whose events pick their entries by name."""
+        and `dialect` apply to event streams, whose events pick their entries by name."""
         self.validator = validator
         self.input_format = input_format
         self.keep_valid = keep_valid
         self.strict = strict
         self.redact = redact
+        self.dialect = dialect
 
     def check(self, name: str, stdin: BinaryIO | None = None) -> FileResult:
         """Every record of the file, streamed: memory is that of the largest record, not of the file."""
@@ -106,7 +110,7 @@ class Checker:
 
     def _stream(self, result: FileResult, stream: BinaryIO) -> FileResult:
         """An event stream as records: one per run-step event, and one for what concerns the stream as a whole."""
-        report = validate_stream(stream, strict=self.strict, redact=self.redact)
+        report = validate_stream(stream, strict=self.strict, redact=self.redact, dialect=self.dialect)
         result.total = sum(report.events.values())
         schema = self.validator.schema_id
         for event in report.results:

@@ -15,8 +15,13 @@ from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 from .. import __version__
 from ..core.errors import RunStepValidatorError
-from ..core.schemas import AUTO
+from ..core.schemas import AUTO, DEFAULT_DIALECT
 from ..sources.reading import INPUT_FORMATS
+
+DIALECT_HELP = (
+    "with auto: whose run steps these are, which decides the entry each object picks (openai, or azure for Azure "
+    "AI Agents, which shares OpenAI's objects; default: %(default)s)"
+)
 
 if TYPE_CHECKING:
     from ..importing.pipeline import Tally
@@ -70,6 +75,7 @@ def _parser() -> argparse.ArgumentParser:
         help="an entry schema by name, or auto: the entry each payload's object names (default: %(default)s)",
     )
     validate.add_argument("--strict", action="store_true", help="with auto: the strict (OpenAPI contract) variants")
+    validate.add_argument("--dialect", default=DEFAULT_DIALECT, help=DIALECT_HELP)
     validate.add_argument("--format", choices=("text", "json", "github"), default="text", help="output format")
     validate.add_argument(
         "--warnings-as-errors",
@@ -107,6 +113,7 @@ def _parser() -> argparse.ArgumentParser:
         help="an entry schema by name, or auto: the entry each payload's object names (default: %(default)s)",
     )
     bulk.add_argument("--strict", action="store_true", help="with auto: the strict (OpenAPI contract) variants")
+    bulk.add_argument("--dialect", default=DEFAULT_DIALECT, help=DIALECT_HELP)
     bulk.add_argument(
         "--workers", type=_bounded(1, 256), default=os.cpu_count() or 1, help="processes (default: %(default)s)"
     )
@@ -166,11 +173,12 @@ def _validate(args: argparse.Namespace, stdout: TextIO, stdin: BinaryIO | None) 
 
     # Only the JSON format lists valid records; the others need them counted, not kept.
     checker = Checker(
-        get_validator(args.schema, args.redact, args.strict),
+        get_validator(args.schema, args.redact, args.strict, args.dialect),
         args.input_format,
         keep_valid=args.format == "json",
         strict=args.strict,
         redact=args.redact,
+        dialect=args.dialect,
     )
     names = list(expand(args.paths))
     if not names and not args.allow_empty:
@@ -241,7 +249,8 @@ def _import(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: Bin
     from ..sources.reading import expand
     from .progress import progress_bar
 
-    get_validator(args.schema, strict=args.strict)  # an unknown schema is a usage error before any output exists
+    # An unknown schema or dialect is a usage error before any output exists.
+    get_validator(args.schema, strict=args.strict, dialect=args.dialect)
     args.inputs = [*expand(args.inputs)]
     if not args.inputs:
         stderr.write("runstep-validator: no run-step files found in the folders given\n")
@@ -263,6 +272,7 @@ def _import(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: Bin
                 args.workers,
                 on_progress,
                 strict=args.strict,
+                dialect=args.dialect,
                 input_format=args.input_format,
                 unwrap_rejected=args.unwrap_rejected,
                 stdin=stdin,

@@ -9,7 +9,7 @@ from .auto import AutoValidator
 from .errors import UnknownSchemaError
 from .models import RunStep
 from .report import Report
-from .schemas import AUTO, DEFAULT_SCHEMA, SchemaSet
+from .schemas import AUTO, DEFAULT_DIALECT, DEFAULT_SCHEMA, SchemaSet
 from .validator import Payload, RedactingValidator, Validator
 
 
@@ -35,12 +35,19 @@ def default_schemas() -> SchemaSet:
 
 
 def make_validator(
-    schemas: SchemaSet, name: str = AUTO, *, strict: bool = False, redact: bool = False, max_depth: int | None = None
+    schemas: SchemaSet,
+    name: str = AUTO,
+    *,
+    strict: bool = False,
+    redact: bool = False,
+    max_depth: int | None = None,
+    dialect: str = DEFAULT_DIALECT,
 ) -> PayloadValidator:
-    """A validator for an entry schema by name, or for `auto` (the entry each payload's `object` names, its strict
-    variant with `strict`). `UnknownSchemaError` for a name that is neither."""
+    """A validator for an entry schema by name, or for `auto` (the entry of `dialect` each payload's `object` names,
+    its strict variant with `strict`). `UnknownSchemaError` for a name that is neither, `UnknownDialectError` for a
+    dialect no entry declares."""
     if name == AUTO:
-        return AutoValidator(schemas, strict=strict, redact=redact, max_depth=max_depth)
+        return AutoValidator(schemas, strict=strict, redact=redact, max_depth=max_depth, dialect=dialect)
     if name not in schemas.entries:
         raise UnknownSchemaError(name, (AUTO, *sorted(schemas.entries)))
     options = {} if max_depth is None else {"max_depth": max_depth}
@@ -48,19 +55,24 @@ def make_validator(
 
 
 @cache
-def get_validator(name: str = AUTO, redact: bool = False, strict: bool = False) -> PayloadValidator:
+def get_validator(
+    name: str = AUTO, redact: bool = False, strict: bool = False, dialect: str = DEFAULT_DIALECT
+) -> PayloadValidator:
     """The shared validator for the shipped schemas: `auto` (the default) picks the entry by `object`."""
-    return make_validator(default_schemas(), name, strict=strict, redact=redact)
+    return make_validator(default_schemas(), name, strict=strict, redact=redact, dialect=dialect)
 
 
-def validate(data: Payload, schema: str = AUTO, *, redact: bool = False, strict: bool = False) -> Report:
+def validate(
+    data: Payload, schema: str = AUTO, *, redact: bool = False, strict: bool = False, dialect: str = DEFAULT_DIALECT
+) -> Report:
     """Validate one payload (JSON bytes or text, or a parsed value): by default against the entry its `object`
-    names (a run step, a run-step delta), its strict variant with `strict`, or against the entry named.
+    names (a run step, a run-step delta) in `dialect` (`openai`, or `azure` for Azure AI Agents), its strict
+    variant with `strict`, or against the entry named.
 
     >>> validate(b'{"object": "thread.run.step"}').valid
     False
     """
-    return get_validator(schema, redact, strict).validate(data)
+    return get_validator(schema, redact, strict, dialect).validate(data)
 
 
 def decode(data: Payload) -> RunStep:

@@ -3,6 +3,8 @@
 Which entry validates which object is read from the schema files themselves (each entry's `properties.object.const`),
 so a new entry for a new object is picked up without code. Of the entries for one object, the tolerant one is the
 entry without `.strict` in its name (the shortest, if there are several) and the strict one is its `.strict` twin.
+Implementations of the protocol share `object` values, so the choice is made within one dialect (an entry's
+`x-dialect`, OpenAI's by default), which the caller names.
 A run step, the common case, costs nothing extra: the run-step Structs are tried first, and only a payload they
 refuse has its `object` looked at.
 """
@@ -13,15 +15,16 @@ from typing import Any, Final
 
 import msgspec
 
-from .errors import SchemaError
+from .errors import SchemaError, UnknownDialectError
 from .headlines import KNOWN_OBJECTS, object_constants
 from .messages import excerpt
 from .parsing import NOT_JSON, strip_bom
 from .report import OutputUnit, Report
-from .schemas import AUTO, DEFAULT_SCHEMA, SchemaSet
+from .schemas import AUTO, DEFAULT_DIALECT, SchemaSet
 from .validator import Payload, RedactingValidator, Validator
 
 STRICT_SUFFIX: Final = ".strict"
+RUN_STEP_OBJECT: Final = "thread.run.step"
 
 
 class _ObjectOnly(msgspec.Struct):
@@ -31,11 +34,16 @@ class _ObjectOnly(msgspec.Struct):
 _object_of = msgspec.json.Decoder(_ObjectOnly)
 
 
-def entry_for_objects(schemas: SchemaSet, strict: bool) -> dict[str, str]:
-    """The entry that validates each known `object`, tolerant or strict."""
+def entry_for_objects(schemas: SchemaSet, strict: bool, dialect: str = DEFAULT_DIALECT) -> dict[str, str]:
+    """The entry of `dialect` that validates each known `object`, tolerant or strict."""
+    if dialect not in schemas.dialects:
+        raise UnknownDialectError(dialect, schemas.dialects)
     chosen: dict[str, str] = {}
     for value, names in object_constants(schemas).items():
-        fitting = sorted((name for name in names if name.endswith(STRICT_SUFFIX) is strict), key=lambda n: (len(n), n))
+        fitting = sorted(
+            (n for n in names if n.endswith(STRICT_SUFFIX) is strict and schemas.entries[n].dialect == dialect),
+            key=lambda n: (len(n), n),
+        )
         if fitting:
             chosen[value] = fitting[0]
     return chosen
@@ -47,20 +55,24 @@ class AutoValidator:
     name = AUTO
 
     def __init__(
-        self, schemas: SchemaSet, strict: bool = False, redact: bool = False, max_depth: int | None = None
+        self,
+        schemas: SchemaSet,
+        strict: bool = False,
+        redact: bool = False,
+        max_depth: int | None = None,
+        dialect: str = DEFAULT_DIALECT,
     ) -> None:
         kind = RedactingValidator if redact else Validator
-        entries = entry_for_objects(schemas, strict)
+        entries = entry_for_objects(schemas, strict, dialect)
         if not entries:
             raise SchemaError("no entry schema names its object (properties.object.const): nothing to pick from")
         options = {} if max_depth is None else {"max_depth": max_depth}
         self.by_object = {value: kind(schemas, name, **options) for value, name in entries.items()}
-        primary = DEFAULT_SCHEMA + (STRICT_SUFFIX if strict else "")
-        self.primary = next(
-            (v for v in self.by_object.values() if v.name == primary), next(iter(self.by_object.values()))
-        )
+        # Run steps are the common case, so their entry is tried first and reports what is not JSON at all.
+        self.primary = self.by_object.get(RUN_STEP_OBJECT) or next(iter(self.by_object.values()))
         self.schema_id = self.primary.schema_id
         self.strict = strict
+        self.dialect = dialect
         self._known = ", ".join(sorted(self.by_object))
         others = [(value, v) for value, v in self.by_object.items() if v is not self.primary]
         self._markers = [(msgspec.json.encode(value), v) for value, v in sorted(others, key=lambda item: -len(item[0]))]

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from .azure_models import AnyAzureRunStep, AnyStrictAzureRunStep, AzureRunStepDelta, StrictAzureRunStepDelta
 from .delta_models import RunStepDelta, StrictRunStepDelta
 from .lint import lint, lint_delta
 from .models import AnyRunStep
@@ -37,4 +38,8 @@ STRUCTS: Final[Mapping[str, Structs]] = {
     "run_step.strict": Structs(AnyStrictRunStep, AnyRunStep, lint),
     "run_step_delta": Structs(RunStepDelta, RunStepDelta, lint_delta),
     "run_step_delta.strict": Structs(StrictRunStepDelta, RunStepDelta, lint_delta),
+    "azure_run_step": Structs(AnyAzureRunStep, AnyAzureRunStep, lint),
+    "azure_run_step.strict": Structs(AnyStrictAzureRunStep, AnyAzureRunStep, lint),
+    "azure_run_step_delta": Structs(AzureRunStepDelta, AzureRunStepDelta, lint_delta),
+    "azure_run_step_delta.strict": Structs(StrictAzureRunStepDelta, AzureRunStepDelta, lint_delta),
 }

@@ -26,6 +26,14 @@ class UnknownSchemaError(RunStepValidatorError):
         self.known = known
 
 
+class UnknownDialectError(UnknownSchemaError):
+    """A dialect that no entry schema declares (`x-dialect`): the family of entries automatic selection picks from."""
+
+    def __init__(self, name: str, known: tuple[str, ...]) -> None:
+        super().__init__(name, known)
+        self.args = (f"unknown dialect {name!r}; known: {', '.join(known)}",)
+
+
 class RunStepDecodeError(RunStepValidatorError):
     """`decode()` could not produce a typed `RunStep`. `report` says why: either the payload is invalid, or it is
     valid only through vocabulary this version cannot type (a tool-call or output type it does not know)."""

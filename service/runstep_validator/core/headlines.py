@@ -43,7 +43,12 @@ class Headlines:
     """Puts the error that explains a payload first, rewording it where the engine's words would mislead."""
 
     def __init__(self, schemas: SchemaSet, name: str) -> None:
-        self._entries_by_object: Mapping[str, list[str]] = object_constants(schemas)
+        dialect = schemas.entry(name).dialect  # advice names entries of the same family as the one used
+        self._entries_by_object: Mapping[str, list[str]] = {
+            value: kept
+            for value, names in object_constants(schemas).items()
+            if (kept := [n for n in names if schemas.entries[n].dialect == dialect])
+        }
         expected = [value for value, names in self._entries_by_object.items() if name in names]
         self._expected = expected[0] if expected else None
         self._location = f"{schemas.entry(name).id}#/properties/object/const"

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 SCHEMA_SUFFIX = ".schema.json"
 DEFAULT_SCHEMA = "run_step"  # the entry for run steps, where one must be named
 AUTO = "auto"  # not an entry: the entry is picked by each payload's `object`
+DEFAULT_DIALECT = "openai"  # the dialect of an entry that declares none
+DIALECT_KEYWORD = "x-dialect"  # an annotation in an entry schema: whose implementation of the protocol it describes
 # Subtrees holding instance data rather than subschemas: a "$ref" key there is not a reference.
 DATA_KEYWORDS = frozenset({"examples", "const", "enum", "default"})
 
@@ -60,6 +62,12 @@ class SchemaDocument:
     @property
     def title(self) -> str:
         return str(self.contents.get("title", ""))
+
+    @property
+    def dialect(self) -> str:
+        """Whose run steps the entry describes: automatic selection picks among the entries of one dialect, because
+        implementations share `object` values (Azure's run steps are `thread.run.step` too)."""
+        return str(self.contents.get(DIALECT_KEYWORD, DEFAULT_DIALECT))
 
 
 def read_document(path: Path, root: Path) -> SchemaDocument:
@@ -166,6 +174,12 @@ class SchemaSet:
     def entries(self) -> Mapping[str, SchemaDocument]:
         """The entry schemas by name, e.g. `run_step` and `run_step.strict`."""
         return {doc.name: doc for doc in self.documents if doc.name is not None}
+
+    @cached_property
+    def dialects(self) -> tuple[str, ...]:
+        """The dialects the entries declare, the default first."""
+        declared = {doc.dialect for doc in self.entries.values()}
+        return tuple(sorted(declared, key=lambda d: (d != DEFAULT_DIALECT, d)))
 
     def entry(self, name: str) -> SchemaDocument:
         try:

@@ -21,7 +21,7 @@ from .messages import excerpt, redacting
 from .messages import pointer as _pointer_of
 from .parsing import NOT_JSON
 from .report import OutputUnit
-from .schemas import DEFAULT_SCHEMA
+from .schemas import DEFAULT_DIALECT
 
 STEP_OBJECT: Final = "thread.run.step"
 DELTA_OBJECT: Final = "thread.run.step.delta"
@@ -159,15 +159,20 @@ class StreamChecker:
     """Takes a stream's events in order; `finish()` gives the report. Build one per stream."""
 
     def __init__(
-        self, strict: bool = False, locate: Callable[[bytes, str], int | None] | None = None, redact: bool = False
+        self,
+        strict: bool = False,
+        locate: Callable[[bytes, str], int | None] | None = None,
+        redact: bool = False,
+        dialect: str = DEFAULT_DIALECT,
     ) -> None:
         """`locate(data, pointer)` gives the offset of a value in an event's data, for columns (the input layer
-        knows text; without it, units point at the data line's start)."""
-        entries = entry_for_objects(default_schemas(), strict)
+        knows text; without it, units point at the data line's start). `dialect` says whose stream it is (the
+        events are named alike): `openai`, or `azure` for Azure AI Agents."""
+        entries = entry_for_objects(default_schemas(), strict, dialect)
         self._step = get_validator(entries[STEP_OBJECT], redact)
         self._delta = get_validator(entries[DELTA_OBJECT], redact)
         self._redact = redact
-        self._typed_step = get_validator(DEFAULT_SCHEMA)
+        self._typed_step = get_validator(entry_for_objects(default_schemas(), False, dialect)[STEP_OBJECT])
         self._locate = locate
         self._steps: dict[str, _Step] = {}
         self._kinds: Counter[str] = Counter()
@@ -264,6 +269,10 @@ class StreamChecker:
         step = self._steps.get(step_id)
         if event.name == "thread.run.step.created":
             if step is not None:
+                if data == step.created:  # Azure AI Agents has been recorded re-announcing a step, word for word
+                    message = f"step {excerpt(step_id)} is announced as created again, unchanged"
+                    self._warnings.append(self._unit(event, message, "repeated-event"))
+                    return found
                 return [self._unit(event, f"step {excerpt(step_id)} is created a second time", "order")]
             self._steps[step_id] = step = _Step(step_id, created=data)
         elif step is None:

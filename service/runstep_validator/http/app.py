@@ -89,19 +89,20 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     @app.post("/v1/validate")
     def validate() -> Response:
-        validator, output, _ = service.parse_query(request.query_string.decode("latin-1"))
+        validator, output, _, _ = service.parse_query(request.query_string.decode("latin-1"))
         return service.validate(validator, output, service.read_body(request, JSON_TYPES)).to_flask()
 
     @app.post("/v1/validate/batch")
     def validate_batch() -> Response:
-        validator, output, _ = service.parse_query(request.query_string.decode("latin-1"))
+        validator, output, _, _ = service.parse_query(request.query_string.decode("latin-1"))
         body = service.read_body(request, NDJSON_TYPES | JSON_TYPES)
         return service.validate_batch(validator, body, request.mimetype in NDJSON_TYPES, output).to_flask()
 
     @app.post("/v1/validate/stream")
     def validate_stream() -> Response:
         query = service.parse_query(request.query_string.decode("latin-1"))  # refused as on the other routes
-        return service.validate_stream(service.read_body(request, STREAM_TYPES), query.strict).to_flask()
+        body = service.read_body(request, STREAM_TYPES)
+        return service.validate_stream(body, query.strict, query.dialect).to_flask()
 
     @app.get("/v1/schemas")
     def list_schemas() -> Response:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..core.errors import RunStepValidatorError
-from ..core.schemas import AUTO
+from ..core.schemas import AUTO, DEFAULT_DIALECT
 from ..core.validator import DEFAULT_MAX_DEPTH
 
 ENV_PREFIX = "RUNSTEP_VALIDATOR_"
@@ -30,6 +30,7 @@ class Settings:
     max_depth: int = DEFAULT_MAX_DEPTH  # levels of nested objects and arrays; a valid run step has about ten
     max_request_seconds: float = 10.0  # a batch still validating after this is refused
     default_schema: str = AUTO  # auto: the entry each payload's object names
+    default_dialect: str = DEFAULT_DIALECT  # with auto: whose entries the objects name (openai, azure)
     access_log: bool = True
     redact_values: bool = False  # reports name the kind of a payload value instead of quoting an excerpt
     share_port: bool = False  # start even if another process listens on the port (it then shares the requests)

@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import urljoin
 
 from ..core.report import OUTPUT_FORMATS
-from ..core.schemas import AUTO, DATA_KEYWORDS, SCHEMA_SUFFIX, SchemaDocument, SchemaSet
+from ..core.schemas import AUTO, DATA_KEYWORDS, DEFAULT_DIALECT, SCHEMA_SUFFIX, SchemaDocument, SchemaSet
 
 COMPONENTS = "#/components/schemas/"
 
@@ -186,6 +186,12 @@ def build_openapi(schemas: SchemaSet, default_schema: str) -> dict[str, Any]:
         "With auto: the strict (OpenAPI contract) variant of the entry each object names.",
         {"type": "string", "enum": ["true", "false", "1", "0", ""], "default": "false"},
     )
+    dialect_param = _query_param(
+        "dialect",
+        "With auto: whose run steps these are (Azure AI Agents shares OpenAI's objects), which decides the entry "
+        "each object picks.",
+        {"type": "string", "enum": list(schemas.dialects), "default": DEFAULT_DIALECT},
+    )
     output_param = _query_param(
         "output",
         "JSON Schema 2020-12 output format of the report.",
@@ -203,7 +209,7 @@ def build_openapi(schemas: SchemaSet, default_schema: str) -> dict[str, Any]:
                 "post": {
                     "operationId": "validate",
                     "summary": "Validate one run step",
-                    "parameters": [schema_param, strict_param, output_param],
+                    "parameters": [schema_param, strict_param, dialect_param, output_param],
                     "requestBody": {
                         "required": True,
                         "description": "A run step. Any JSON is accepted: an invalid run step gets a negative report.",
@@ -219,7 +225,7 @@ def build_openapi(schemas: SchemaSet, default_schema: str) -> dict[str, Any]:
                 "post": {
                     "operationId": "validateBatch",
                     "summary": "Validate many run steps: NDJSON lines or a JSON array",
-                    "parameters": [schema_param, strict_param, output_param],
+                    "parameters": [schema_param, strict_param, dialect_param, output_param],
                     "requestBody": {
                         "required": True,
                         "content": {
@@ -246,7 +252,7 @@ def build_openapi(schemas: SchemaSet, default_schema: str) -> dict[str, Any]:
                     "description": "Frames the transcript, validates every thread.run.step.* event against the "
                     "entry its name implies, checks each step's events in order, and holds each step's final event "
                     "to what its deltas add up to.",
-                    "parameters": [strict_param],
+                    "parameters": [strict_param, dialect_param],
                     "requestBody": {
                         "required": True,
                         "content": {

@@ -46,6 +46,9 @@ def check_can_serve(settings: Settings) -> None:
         raise ConfigError(
             f"{ENV_PREFIX}DEFAULT_SCHEMA={settings.default_schema!r} is not an entry schema: give {known}"
         )
+    if settings.default_dialect not in schemas.dialects:
+        known = ", ".join(schemas.dialects)
+        raise ConfigError(f"{ENV_PREFIX}DEFAULT_DIALECT={settings.default_dialect!r} is not a dialect: give {known}")
     if settings.share_port:
         return
     family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET

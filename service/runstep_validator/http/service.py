@@ -13,9 +13,9 @@ import msgspec
 from flask import Request, Response
 
 from ..core.api import PayloadValidator, default_schemas, make_validator
-from ..core.errors import InvalidJSONError, LimitExceeded, UnknownSchemaError
+from ..core.errors import InvalidJSONError, LimitExceeded, UnknownDialectError, UnknownSchemaError
 from ..core.report import INVALID_JSON, OUTPUT_FORMATS, OutputFormat, OutputUnit, Report
-from ..core.schemas import AUTO
+from ..core.schemas import AUTO, DEFAULT_DIALECT
 from ..sources.reading import body_records
 from ..sources.records import Record
 from ..sources.sse import validate_stream
@@ -74,6 +74,7 @@ class Query(NamedTuple):
     validator: PayloadValidator
     output: OutputFormat
     strict: bool
+    dialect: str
 
 
 class Service:
@@ -84,18 +85,28 @@ class Service:
         schemas = default_schemas()
         self.settings = settings
         options = {"redact": settings.redact_values, "max_depth": settings.max_depth}
-        # (name, strict): every entry by name, and auto in both variants; strict changes nothing for a named entry.
-        self.validators: dict[tuple[str, bool], PayloadValidator] = {}
-        for name in [AUTO, *schemas.entries]:
+        # (name, strict, dialect): every entry by name, and auto in both variants of every dialect; strict and
+        # dialect change nothing for a named entry.
+        self.validators: dict[tuple[str, bool, str], PayloadValidator] = {}
+        self.dialects = schemas.dialects
+        for dialect in self.dialects:
             for strict in (False, True):
-                self.validators[name, strict] = (
-                    make_validator(schemas, name, strict=strict, **options)  # type: ignore[arg-type]
-                    if name == AUTO or not strict
-                    else self.validators[name, False]
+                self.validators[AUTO, strict, dialect] = make_validator(
+                    schemas,
+                    AUTO,
+                    strict=strict,
+                    dialect=dialect,
+                    **options,  # type: ignore[arg-type]
                 )
+        for name in schemas.entries:
+            named = make_validator(schemas, name, **options)  # type: ignore[arg-type]
+            for dialect in self.dialects:
+                self.validators[name, False, dialect] = self.validators[name, True, dialect] = named
         self.known = [AUTO, *sorted(schemas.entries)]
         if settings.default_schema not in self.known:
             raise UnknownSchemaError(settings.default_schema, tuple(self.known))
+        if settings.default_dialect not in self.dialects:
+            raise UnknownDialectError(settings.default_dialect, self.dialects)
         self.openapi = _encoder.encode(build_openapi(schemas, settings.default_schema))
         served = sorted(serve_names(schemas).items())
         self.schema_files = {name: doc.path.read_bytes() for name, doc in served}
@@ -118,15 +129,25 @@ class Service:
         if found is None:
             params = dict(parse_qsl(query, keep_blank_values=True))  # `?schema=` names no schema: a 404
             strict = self._flag("strict", params.get("strict"))
-            found = Query(self._validator(params.get("schema"), strict), self._output(params.get("output")), strict)
+            dialect = self._dialect(params.get("dialect"))
+            validator = self._validator(params.get("schema"), strict, dialect)
+            found = Query(validator, self._output(params.get("output")), strict, dialect)
             if len(self._queries) < 256:  # bounded: query strings come from clients
                 self._queries[query] = found
         return found
 
-    def _validator(self, name: str | None, strict: bool) -> PayloadValidator:
+    def _dialect(self, name: str | None) -> str:
+        if name is None:
+            return self.settings.default_dialect
+        if name in self.dialects:
+            return name
+        detail = f"dialect must be one of {', '.join(self.dialects)}"
+        raise Problem(400, "invalid-parameter", "Invalid parameter", detail, parameter="dialect")
+
+    def _validator(self, name: str | None, strict: bool, dialect: str) -> PayloadValidator:
         name = self.settings.default_schema if name is None else name
         try:
-            return self.validators[name, strict]
+            return self.validators[name, strict, dialect]
         except KeyError:
             detail = f"no schema named {name[:64]!r}"
             raise Problem(404, "unknown-schema", "Unknown schema", detail, known=self.known) from None
@@ -164,17 +185,18 @@ class Service:
         if not body or media_type(content_type) != JSON_MEDIA_TYPE:
             return None
         try:
-            validator, output, _ = self.parse_query(query)
+            validator, output, _, _ = self.parse_query(query)
         except Problem:
             return None
         return self.validate(validator, output, body)
 
-    def validate_stream(self, body: bytes, strict: bool) -> Encoded:
+    def validate_stream(self, body: bytes, strict: bool, dialect: str = DEFAULT_DIALECT) -> Encoded:
         """The answer to `POST /v1/validate/stream`: the stream report, or a 413 problem past a limit."""
         try:
             report = validate_stream(
                 body,
                 strict=strict,
+                dialect=dialect,
                 max_events=self.settings.max_stream_events,
                 max_seconds=self.settings.max_request_seconds,
                 redact=self.settings.redact_values,

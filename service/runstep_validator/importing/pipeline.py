@@ -26,7 +26,7 @@ import msgspec
 from ..core.api import get_validator
 from ..core.models import RunStep
 from ..core.report import Report
-from ..core.schemas import AUTO
+from ..core.schemas import AUTO, DEFAULT_DIALECT
 from ..sources.documents import iter_document_records
 from ..sources.reading import InputFormat, Source, detect, open_source
 from ..sources.records import Record
@@ -60,11 +60,15 @@ def _lines(source: Iterable[bytes | str] | BinaryIO) -> Iterator[tuple[int, byte
 
 
 def iter_validate(
-    source: Iterable[bytes | str] | BinaryIO, schema: str = AUTO, *, strict: bool = False
+    source: Iterable[bytes | str] | BinaryIO,
+    schema: str = AUTO,
+    *,
+    strict: bool = False,
+    dialect: str = DEFAULT_DIALECT,
 ) -> Iterator[ImportResult]:
     """Validate JSON Lines one record at a time: `source` is a binary file or any iterable of lines. Blank
     lines are skipped; memory stays that of one record."""
-    validator = get_validator(schema, strict=strict)
+    validator = get_validator(schema, strict=strict, dialect=dialect)
     for index, (line, raw) in enumerate(_lines(source)):
         report, step = validator.check(raw)
         yield ImportResult(index, line, report.valid, report, step if report.valid else None, raw)
@@ -170,9 +174,11 @@ class BlockResult(msgspec.Struct, frozen=True):
         return b"\n".join(lines) + b"\n" if lines else b""
 
 
-def process_block(schema: str, block: Block, unwrap_rejected: bool = False, strict: bool = False) -> BlockResult:
+def process_block(
+    schema: str, block: Block, unwrap_rejected: bool = False, strict: bool = False, dialect: str = DEFAULT_DIALECT
+) -> BlockResult:
     """Validate every record of a block, render the rejected ones, count everything; runs in a worker."""
-    validator = get_validator(schema, strict=strict)
+    validator = get_validator(schema, strict=strict, dialect=dialect)
     rejected: list[bytes] = []
     dropped: list[int] = []
     replaced: dict[int, bytes] = {}
@@ -328,6 +334,7 @@ class Importer:
     unwrap_rejected: bool = False  # a line of a --rejected file stands for the record in its `text`
     stdin: BinaryIO | None = None
     strict: bool = False  # with auto: the strict variant of the entry each object names
+    dialect: str = DEFAULT_DIALECT  # with auto: whose entries (openai, azure) the objects name
     tally: Tally = field(default_factory=Tally)
 
     def run(self, inputs: list[str], accepted: Path, rejected: Path) -> Tally:
@@ -369,14 +376,16 @@ class Importer:
     def _processed(self, pieces: Iterator[Block]) -> Iterator[tuple[Block, BlockResult]]:
         if self.workers <= 1:
             for block in pieces:
-                yield block, process_block(self.schema, block, self.unwrap_rejected, self.strict)
+                yield block, process_block(self.schema, block, self.unwrap_rejected, self.strict, self.dialect)
             return
         # Bounded and in order: at most two blocks per worker in flight, results taken oldest first.
         pool = ProcessPoolExecutor(self.workers, initializer=_ignore_interrupts)
         pending: deque[tuple[Block, Future[BlockResult]]] = deque()
         try:
             for block in pieces:
-                future = pool.submit(process_block, self.schema, block.for_worker(), self.unwrap_rejected, self.strict)
+                future = pool.submit(
+                    process_block, self.schema, block.for_worker(), self.unwrap_rejected, self.strict, self.dialect
+                )
                 pending.append((block, future))
                 if len(pending) >= 2 * self.workers:
                     done, future = pending.popleft()

@@ -15,6 +15,7 @@ from typing import BinaryIO, Final
 
 from ..core.errors import LimitExceeded
 from ..core.parsing import UTF8_BOM
+from ..core.schemas import DEFAULT_DIALECT
 from ..core.streams import Event, StreamChecker, StreamReport, Warning_
 from .positions import value_offset
 
@@ -154,12 +155,13 @@ def validate_stream(
     max_events: int | None = None,
     max_seconds: float | None = None,
     redact: bool = False,
+    dialect: str = DEFAULT_DIALECT,
 ) -> StreamReport:
     """Validate a Server-Sent Events transcript of a streamed run: `source` is its bytes, a binary file, or an
     iterable of lines or chunks. Every run-step event is validated against the entry its name implies and checked
     against it; deltas are accumulated per step and held to the step's final event. `LimitExceeded` past
     `max_events` events or `max_seconds` seconds; `redact` quotes no payload value in any message."""
-    checker = StreamChecker(strict=strict, locate=_locate, redact=redact)
+    checker = StreamChecker(strict=strict, locate=_locate, redact=redact, dialect=dialect)
     deadline = None if max_seconds is None else time.monotonic() + max_seconds
     for item in frame(source):
         if isinstance(item, Event):

@@ -137,7 +137,7 @@ MIRRORS += [
     (az.DeltaInputOutput, f"{FRAGMENT}/azure_ai_search"),
     (az.DeltaInputOutput, f"{FRAGMENT}/sharepoint_grounding"),
     (az.DeltaInputOutput, f"{FRAGMENT}/fabric_dataagent"),
-    (az.DeltaInputOutput, f"{FRAGMENT}/deep_research"),
+    (az.DeltaDeepResearch, f"{FRAGMENT}/deep_research"),
     (az.StrictAzureRunStepDelta, "azure_run_step_delta.strict.schema.json#"),
     (az.StrictAzureDelta, f"{AZ}/delta_strict"),
 ]

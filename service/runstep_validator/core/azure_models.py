@@ -326,6 +326,11 @@ class DeltaBingSearch(Closed):
 
 
 class DeltaInputOutput(Closed):
+    input: Text | UnsetType = UNSET  # null in the first fragment of an Azure AI Search call
+    output: Text | UnsetType = UNSET
+
+
+class DeltaDeepResearch(Closed):
     input: str | UnsetType = UNSET
     output: Text | UnsetType = UNSET
 
@@ -381,7 +386,7 @@ class DeltaConnectedAgentCall(Closed, tag="connected_agent", tag_field="type"):
 class DeltaDeepResearchCall(Closed, tag="deep_research", tag_field="type"):
     index: Index
     id: str | UnsetType = UNSET
-    deep_research: DeltaInputOutput | UnsetType = UNSET
+    deep_research: DeltaDeepResearch | UnsetType = UNSET
 
 
 class DeltaMcpCall(Closed, tag="mcp", tag_field="type"):

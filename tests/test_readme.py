@@ -55,3 +55,14 @@ def test_the_ci_example_prints_what_the_readme_shows(monkeypatch: pytest.MonkeyP
 
     assert run(["validate", *expanded], stdout, stderr) == 1
     assert stdout.getvalue() == shown.group(1)
+
+
+def test_the_dialect_example_prints_what_the_readme_shows(monkeypatch: pytest.MonkeyPatch) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    shown = re.search(r"\$ runstep-validator validate --dialect azure examples/azure/\n(.*?)```", readme, re.DOTALL)
+    assert shown
+    monkeypatch.chdir(ROOT)
+    stdout, stderr = io.StringIO(), io.StringIO()
+
+    assert run(["validate", "--dialect", "azure", "examples/azure/"], stdout, stderr) == 1
+    assert stdout.getvalue() == shown.group(1)

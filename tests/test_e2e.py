@@ -131,3 +131,16 @@ def test_a_large_stream_and_a_delta_through_the_real_server(tmp_path: Path) -> N
         status, _, answer = big.request("POST", "/v1/validate", json.dumps(events()[2][1]).encode(), JSON)
         assert status == 200
         assert json.loads(answer)["schema"].endswith("/run_step_delta.schema.json")
+
+
+def test_the_azure_dialect_through_the_real_server(server: RunningServer) -> None:
+    mcp = json.loads((EXAMPLES / "azure" / "invalid" / "mcp_call.json").read_bytes())
+    body = json.dumps(mcp).encode()
+
+    _, _, answer = server.request("POST", "/v1/validate", body, JSON)
+    assert json.loads(answer)["valid"] is True  # OpenAI's entries know no mcp call: a warning only
+    _, _, answer = server.request("POST", "/v1/validate?dialect=azure", body, JSON)
+    report = json.loads(answer)
+    assert (report["valid"], report["schema"].rsplit("/", 1)[1]) == (False, "azure_run_step.schema.json")
+    status, content_type, _ = server.request("POST", "/v1/validate?dialect=bedrock", body, JSON)
+    assert (status, content_type) == (400, "application/problem+json")

@@ -102,10 +102,17 @@ def _parser() -> argparse.ArgumentParser:
         "inputs",
         nargs="+",
         metavar="INPUT",
-        help="*.jsonl / *.ndjson, *.json (an array or list response), any of them .gz, or - (all streamed)",
+        help="*.jsonl / *.ndjson, *.json (an array or list response), any of them .gz, or - (all streamed); "
+        "or a URL or glob of them: s3://bucket/2026/*/steps-*.jsonl.gz, gs://…, file://…",
     )
-    bulk.add_argument("--accepted", required=True, type=Path, help="valid records, as they came, one per line")
-    bulk.add_argument("--rejected", required=True, type=Path, help="invalid records with their errors, JSON Lines")
+    bulk.add_argument(
+        "--accepted",
+        required=True,
+        help="valid records, as they came, one per line: a file or a URL; with --dask, a folder or prefix of parts",
+    )
+    bulk.add_argument(
+        "--rejected", required=True, help="invalid records with their errors, JSON Lines (a file or URL; as --accepted)"
+    )
     bulk.add_argument("--report", type=Path, help="write the summary as JSON here too")
     bulk.add_argument(
         "--schema",
@@ -119,6 +126,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     bulk.add_argument(
         "--input-format", choices=INPUT_FORMATS, default="auto", help="as for validate (default: %(default)s)"
+    )
+    bulk.add_argument(
+        "--storage-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an fsspec storage option for URLs, e.g. endpoint_url=https://… or anon=true (repeatable); credentials "
+        "come from the environment and profiles as for the store's own tools",
+    )
+    bulk.add_argument(
+        "--dask",
+        metavar="ADDRESS",
+        help="run on a Dask cluster: tcp://scheduler:8786, or local[:N] to start N local worker processes; one "
+        "task per input, outputs written as part files plus _SUCCESS under --accepted and --rejected",
     )
     bulk.add_argument(
         "--unwrap-rejected",
@@ -227,17 +248,19 @@ def _shown(path: Path) -> str:
 
 def _same_file(args: argparse.Namespace) -> str | None:
     """Two of the outputs and inputs that are one file (through a link or another spelling), said in words."""
-    named = [("--accepted", args.accepted), ("--rejected", args.rejected)]
+    from ..sources.storage import is_url
+
+    named = [("--accepted", str(args.accepted)), ("--rejected", str(args.rejected))]
     if args.report is not None:
-        named.append(("--report", args.report))
-    named += [("input", Path(name)) for name in args.inputs if name != "-"]
-    seen: dict[Path, tuple[str, Path]] = {}
-    for role, path in named:
-        resolved = path.resolve()
-        if resolved in seen:
-            first_role, first_path = seen[resolved]
-            return f"{first_role} {first_path} and {role} {path} are the same file"
-        seen[resolved] = (role, path)
+        named.append(("--report", str(args.report)))
+    named += [("input", name) for name in args.inputs if name != "-"]
+    seen: dict[object, tuple[str, str]] = {}
+    for role, name in named:
+        key: object = name.rstrip("/") if is_url(name) else Path(name).resolve()
+        if key in seen:
+            first_role, first_name = seen[key]
+            return f"{first_role} {first_name} and {role} {name} are the same file"
+        seen[key] = (role, name)
     return None
 
 
@@ -247,15 +270,20 @@ def _import(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: Bin
     from ..core.api import get_validator
     from ..importing.pipeline import AtomicFile, Importer, Interrupted
     from ..sources.reading import expand
+    from ..sources.storage import is_url, parse_storage_options
     from .progress import progress_bar
 
     # An unknown schema or dialect is a usage error before any output exists.
     get_validator(args.schema, strict=args.strict, dialect=args.dialect)
-    args.inputs = [*expand(args.inputs)]
+    storage_options = parse_storage_options(args.storage_option)
+    args.inputs = [*expand(args.inputs, storage_options)]
     if not args.inputs:
         stderr.write("runstep-validator: no run-step files found in the folders given\n")
         return EXIT_ERROR
-    for option, path in (("--accepted", args.accepted), ("--rejected", args.rejected), ("--report", args.report)):
+    if args.dask is not None:
+        return _import_on_cluster(args, storage_options, stdout, stderr)
+    local = [("--accepted", args.accepted), ("--rejected", args.rejected)]
+    for option, path in [(o, Path(p)) for o, p in local if not is_url(p)] + [("--report", args.report)]:
         if path is not None and not path.parent.is_dir():
             stderr.write(f"runstep-validator: {option} {path}: the folder {path.parent} does not exist\n")
             return EXIT_ERROR
@@ -263,8 +291,8 @@ def _import(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: Bin
     if collision is not None:
         stderr.write(f"runstep-validator: {collision}; nothing was read or written\n")
         return EXIT_ERROR
-    sizes = [Path(name).stat().st_size for name in args.inputs if name != "-" and Path(name).is_file()]
-    total = sum(sizes) if len(sizes) == len(args.inputs) else None
+    sizes = [_size(name, storage_options) for name in args.inputs]
+    total = sum(size for size in sizes if size is not None) if None not in sizes else None
     try:
         with progress_bar(total, stderr) as on_progress:
             importer = Importer(
@@ -276,6 +304,7 @@ def _import(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: Bin
                 input_format=args.input_format,
                 unwrap_rejected=args.unwrap_rejected,
                 stdin=stdin,
+                storage_options=storage_options,
             )
             tally = importer.run(args.inputs, args.accepted, args.rejected)
     except Interrupted as exc:
@@ -291,6 +320,109 @@ def _import(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: Bin
         report.commit()
     stdout.write(_summary_table(tally, summary))
     return EXIT_INVALID if tally.rejected else EXIT_OK
+
+
+def _size(name: str, storage_options: dict[str, Any]) -> int | None:
+    from ..sources.storage import is_url, url_size
+
+    if is_url(name):
+        return url_size(name, storage_options)
+    path = Path(name)
+    return path.stat().st_size if name != "-" and path.is_file() else None
+
+
+def _import_on_cluster(
+    args: argparse.Namespace, storage_options: dict[str, Any], stdout: TextIO, stderr: TextIO
+) -> int:
+    import json
+
+    from ..importing.distributed import ClusterImport, Options, locate, refuse_existing, start_client
+    from ..importing.pipeline import AtomicFile, Interrupted
+
+    if "-" in args.inputs:
+        stderr.write("runstep-validator: --dask reads files and URLs, not standard input\n")
+        return EXIT_ERROR
+    outputs = [locate(name) for name in (args.accepted, args.rejected)]
+    if outputs[0].rstrip("/") == outputs[1].rstrip("/"):
+        stderr.write("runstep-validator: --accepted and --rejected must be different locations\n")
+        return EXIT_ERROR
+    inputs = list(args.inputs)  # named as given in rejected records and the summary
+    sizes = [_size(name, storage_options) for name in inputs]
+    options = Options(args.schema, args.strict, args.dialect, args.input_format, args.unwrap_rejected, storage_options)
+    for role, output in zip(("accepted", "rejected"), outputs, strict=True):
+        refuse_existing(role, output, storage_options)
+    client, close = start_client(args.dask)
+    interrupted = _InterruptAsException()
+    try:
+        if client.dashboard_link:
+            stderr.write(f"runstep-validator: Dask dashboard at {client.dashboard_link}\n")
+        progress = _ClusterProgress(sum(size or 0 for size in sizes), len(inputs), stderr)
+        with interrupted:
+            tally = ClusterImport(client, options, progress.update).run(inputs, sizes, outputs[0], outputs[1])
+    except Interrupted as exc:
+        stderr.write(f"runstep-validator: interrupted by {exc}; no output was written\n")
+        return 128 + exc.signal_number
+    except OSError as exc:
+        stderr.write(f"runstep-validator: {exc}; no output was written\n")
+        return EXIT_ERROR
+    finally:
+        close()
+    summary = tally.report(list(inputs))
+    if args.report is not None:
+        report = AtomicFile(Path(args.report))
+        report.stream.write(json.dumps(summary, indent=2).encode() + b"\n")
+        report.commit()
+    stdout.write(_summary_table(tally, summary))
+    return EXIT_INVALID if tally.rejected else EXIT_OK
+
+
+class _InterruptAsException:
+    """SIGINT and SIGTERM raise `Interrupted` in the driver while a cluster run is under way, so that it cancels
+    its tasks and removes its temporary parts before exiting."""
+
+    def __enter__(self) -> None:
+        import signal
+
+        from ..importing.pipeline import Importer
+
+        self.previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+        for sig in self.previous:
+            signal.signal(sig, Importer._interrupt)
+
+    def __exit__(self, *exc_info: object) -> None:
+        import signal
+
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+
+
+class _ClusterProgress:
+    """Records per second and an ETA (by bytes), as parts complete: a redrawn line on a terminal, a line at most
+    every few seconds elsewhere."""
+
+    def __init__(self, total_bytes: int, parts: int, stream: TextIO) -> None:
+        import time
+
+        self.total_bytes, self.parts, self.stream = total_bytes, parts, stream
+        self.started = self.shown = time.monotonic()
+        self.terminal = stream.isatty()
+
+    def update(self, done_bytes: int, records: int, parts_done: int) -> None:
+        import time
+
+        now = time.monotonic()
+        if not self.terminal and now - self.shown < 5 and parts_done < self.parts:
+            return
+        self.shown = now
+        elapsed = max(now - self.started, 1e-9)
+        rate = records / elapsed
+        left = (self.total_bytes - done_bytes) / (done_bytes / elapsed) if done_bytes else float("nan")
+        eta = f"ETA {left:,.0f} s" if done_bytes and parts_done < self.parts else "done"
+        line = f"{parts_done}/{self.parts} parts, {records:,} records, {rate:,.0f} records/s, {eta}"
+        self.stream.write(("\r" + line) if self.terminal else line + "\n")
+        if self.terminal and parts_done == self.parts:
+            self.stream.write("\n")
+        self.stream.flush()
 
 
 def _summary_table(tally: Tally, summary: dict[str, Any]) -> str:

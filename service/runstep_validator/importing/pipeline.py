@@ -14,7 +14,7 @@ import re
 import signal
 import tempfile
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +30,7 @@ from ..core.schemas import AUTO, DEFAULT_DIALECT
 from ..sources.documents import iter_document_records
 from ..sources.reading import InputFormat, Source, detect, open_source
 from ..sources.records import Record
+from ..sources.storage import filesystem, is_url
 
 BLOCK_BYTES = 1 << 20  # input travels to workers about a megabyte at a time
 _INDEX = re.compile(r"/\d+(?=/|$)")
@@ -239,6 +240,36 @@ class AtomicFile:
         self.temporary.unlink(missing_ok=True)
 
 
+class AtomicUpload:
+    """An output at a URL (object storage): written to a local temporary file, uploaded only by `commit()`.
+    An object store's upload appears whole or not at all, so readers never see a partial output either."""
+
+    def __init__(self, target: str, storage_options: Mapping[str, Any] | None = None) -> None:
+        self.target = target
+        self.fs, self.path = filesystem(target, storage_options)
+        handle, temporary = tempfile.mkstemp(prefix="runstep-validator-", suffix=".partial")
+        self.temporary = Path(temporary)
+        self.stream = io.BufferedWriter(io.FileIO(handle, "wb"), buffer_size=1 << 20)
+
+    def commit(self) -> None:
+        self.stream.close()
+        try:
+            self.fs.put_file(str(self.temporary), self.path)
+        finally:
+            self.temporary.unlink(missing_ok=True)
+
+    def discard(self) -> None:
+        self.stream.close()
+        self.temporary.unlink(missing_ok=True)
+
+
+def atomic_output(target: str | Path, storage_options: Mapping[str, Any] | None = None) -> AtomicFile | AtomicUpload:
+    """The atomic writer for a path or a URL."""
+    if isinstance(target, str) and is_url(target):
+        return AtomicUpload(target, storage_options)
+    return AtomicFile(Path(target))
+
+
 def rejection(source: str, line: int, raw: bytes, report: Report) -> bytes:
     """One line of --rejected: where the record was, its text verbatim, and why it was rejected."""
     entry: dict[str, Any] = {"source": source, "line": line}
@@ -335,10 +366,11 @@ class Importer:
     stdin: BinaryIO | None = None
     strict: bool = False  # with auto: the strict variant of the entry each object names
     dialect: str = DEFAULT_DIALECT  # with auto: whose entries (openai, azure) the objects name
+    storage_options: Mapping[str, Any] = field(default_factory=dict)  # for URLs, as fsspec takes them
     tally: Tally = field(default_factory=Tally)
 
-    def run(self, inputs: list[str], accepted: Path, rejected: Path) -> Tally:
-        outputs = [AtomicFile(accepted), AtomicFile(rejected)]
+    def run(self, inputs: list[str], accepted: str | Path, rejected: str | Path) -> Tally:
+        outputs = [atomic_output(accepted, self.storage_options), atomic_output(rejected, self.storage_options)]
         previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
         for sig in previous:
             signal.signal(sig, self._interrupt)
@@ -364,7 +396,7 @@ class Importer:
     def _run(self, inputs: list[str], accepted: IO[bytes], rejected: IO[bytes]) -> None:
         done_bytes = 0
         for name in inputs:
-            with open_source(name, self.stdin) as source:
+            with open_source(name, self.stdin, self.storage_options) as source:
                 for block, result in self._processed(blocks(source, self.input_format, self.block_bytes)):
                     accepted.write(result.accepted(block))
                     rejected.write(result.rejected)

@@ -9,10 +9,10 @@ import gzip
 import io
 import os
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Final, Literal, cast
+from typing import Any, BinaryIO, Final, Literal, cast
 
 import msgspec
 
@@ -20,6 +20,7 @@ from ..core.errors import RunStepValidatorError
 from ..core.parsing import NOT_JSON, UTF8_BOM, strip_bom
 from .documents import BLOCK_BYTES, iter_document_records
 from .records import Record
+from .storage import expand_url, filesystem, is_url
 
 STDIN: Final = "-"
 LINES_SUFFIXES: Final = (".jsonl", ".ndjson")
@@ -52,10 +53,13 @@ def _skipped(folder: str) -> bool:
     return folder.startswith(".") or folder in SKIPPED_FOLDERS
 
 
-def expand(paths: Iterable[str]) -> Iterator[str]:
-    """Files as given, and the checkable files below each folder (sorted; hidden and tool folders skipped)."""
+def expand(paths: Iterable[str], options: Mapping[str, Any] | None = None) -> Iterator[str]:
+    """Files as given, the checkable files below each folder (sorted; hidden and tool folders skipped), and the
+    files a URL's glob matches (sorted)."""
     for given in paths:
-        if given != STDIN and Path(given).is_dir():
+        if is_url(given):
+            yield from expand_url(given, options)
+        elif given != STDIN and Path(given).is_dir():
             found: list[str] = []
             for root, folders, files in os.walk(given):
                 folders[:] = [folder for folder in folders if not _skipped(folder)]
@@ -90,13 +94,14 @@ class Source:
     raw: BinaryIO
     compressed: bool
     closers: list[BinaryIO] = field(default_factory=list)
+    local: bool = True  # a file on this machine's disk, which workers can read at an offset themselves
 
     def position(self) -> int:
         return self.raw.tell() if self.name != STDIN else 0
 
     @property
     def is_plain_file(self) -> bool:
-        return self.name != STDIN and not self.compressed
+        return self.name != STDIN and self.local and not self.compressed
 
     def close(self) -> None:
         for closer in self.closers:
@@ -109,8 +114,11 @@ class Source:
         self.close()
 
 
-def open_source(name: str, stdin: BinaryIO | None = None) -> Source:
-    """The named file, or standard input for `-`; gunzipped when it starts as gzip does. `SourceError` if not."""
+def open_source(name: str, stdin: BinaryIO | None = None, options: Mapping[str, Any] | None = None) -> Source:
+    """The named file, a URL (read through fsspec with `options`), or standard input for `-`; gunzipped when it
+    starts as gzip does. `SourceError` if it cannot be read."""
+    if is_url(name):
+        return _open_url(name, options)
     if name == STDIN:
         raw = stdin if stdin is not None else os.fdopen(os.dup(0), "rb")
         magic = raw.read(len(GZIP_MAGIC))
@@ -128,6 +136,21 @@ def open_source(name: str, stdin: BinaryIO | None = None) -> Source:
         unzipped = cast(BinaryIO, _CheckedGzip(name, stream))
         return Source(name, unzipped, size, raw, True, [unzipped, raw])
     return Source(name, stream, size, raw, False, [raw])
+
+
+def _open_url(name: str, options: Mapping[str, Any] | None) -> Source:
+    fs, path = filesystem(name, options)
+    try:
+        size = fs.size(path)
+        opened = cast(BinaryIO, fs.open(path, "rb", block_size=1 << 22))
+    except (OSError, ValueError) as exc:
+        raise SourceError(name, str(exc) or type(exc).__name__) from None
+    magic = opened.read(len(GZIP_MAGIC))
+    stream = cast(BinaryIO, _Prefixed(magic, opened))
+    if magic == GZIP_MAGIC:
+        unzipped = cast(BinaryIO, _CheckedGzip(name, stream))
+        return Source(name, unzipped, size, opened, True, [unzipped, opened], local=False)
+    return Source(name, stream, size, opened, False, [opened], local=False)
 
 
 def is_event_stream(name: str, forced: InputFormat = "auto") -> bool:

@@ -1,0 +1,242 @@
+"""The import on a Dask cluster: one task per input file, outputs committed the way engines on object stores
+commit them.
+
+Each task reads one input (any fsspec URL, gzip or not), validates it with the single-machine import's own block
+function, and writes its accepted and rejected records as a part under `<output>/_temporary/<run>/`, named by the
+input's position and the attempt, so a task that Dask reruns after losing a worker never writes over another
+attempt's part. Only when every task has succeeded and every record is accounted for does the driver move the parts
+to `<output>/part-00000.jsonl`, … in input order and write `<output>/_SUCCESS`; a failed or interrupted run deletes
+its temporary parts and leaves no final output. Reading the parts in name order gives the single-machine import's
+output for the same inputs in the same order, byte for byte.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+import msgspec
+
+from ..core.errors import RunStepValidatorError
+from ..core.schemas import AUTO, DEFAULT_DIALECT
+from ..sources.reading import InputFormat, open_source
+from ..sources.storage import StorageError, filesystem, is_url
+from .pipeline import BLOCK_BYTES, Block, Tally, blocks, process_block
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+TEMPORARY: Final = "_temporary"
+SUCCESS: Final = "_SUCCESS"
+PART_DIGITS: Final = 5
+
+
+class RecordCrash(RunStepValidatorError):
+    """Validating a record raised instead of giving a verdict (a bug): the run fails and names the record."""
+
+    def __init__(self, source: str, line: int, detail: str) -> None:
+        super().__init__(f"{source}:{line}: validating this record failed: {detail}")
+        self.source, self.line, self.detail = source, line, detail
+
+    def __reduce__(self) -> tuple[Any, ...]:  # it crosses from a worker to the driver
+        return (RecordCrash, (self.source, self.line, self.detail))
+
+
+class OutputExists(RunStepValidatorError):
+    """An output prefix that already holds files: nothing is read, nothing is overwritten."""
+
+
+@dataclass(frozen=True)
+class Options:
+    """How every task validates and where it reads and writes: the same for the whole run."""
+
+    schema: str = AUTO
+    strict: bool = False
+    dialect: str = DEFAULT_DIALECT
+    input_format: InputFormat = "auto"
+    unwrap_rejected: bool = False
+    storage_options: Mapping[str, Any] = field(default_factory=dict)
+
+
+def locate(name: str) -> str:
+    """Where a task finds an input: a URL as given, a local path made absolute (the workers of a local cluster
+    share this machine's disk; a remote cluster needs URLs)."""
+    return name if is_url(name) else str(Path(name).resolve())
+
+
+class PartResult(msgspec.Struct, frozen=True):
+    part: int
+    source: str
+    bytes_read: int
+    accepted_path: str
+    rejected_path: str
+    tally: Tally
+
+
+def validate_input(part: int, source: str, options: Options, accepted_dir: str, rejected_dir: str) -> PartResult:
+    """One task: validate one input, write its accepted and rejected records as this attempt's part files.
+    Rejected records name `source` as the user gave it, as the single-machine import does."""
+    attempt = uuid.uuid4().hex[:12]
+    name = f"part-{part:0{PART_DIGITS}d}.{attempt}.jsonl"
+    accepted_fs, accepted_root = filesystem(accepted_dir, options.storage_options)
+    rejected_fs, rejected_root = filesystem(rejected_dir, options.storage_options)
+    accepted_path, rejected_path = f"{accepted_root}/{name}", f"{rejected_root}/{name}"
+    accepted_fs.makedirs(accepted_root, exist_ok=True)  # a folder on a disk; nothing on an object store
+    rejected_fs.makedirs(rejected_root, exist_ok=True)
+    tally = Tally()
+    with (
+        open_source(locate(source), options=options.storage_options) as opened,
+        accepted_fs.open(accepted_path, "wb") as accepted,
+        rejected_fs.open(rejected_path, "wb") as rejected,
+    ):
+        opened.name = source
+        for block in blocks(opened, options.input_format, BLOCK_BYTES):
+            try:
+                result = process_block(options.schema, block, options.unwrap_rejected, options.strict, options.dialect)
+            except Exception as exc:
+                raise _locate_crash(block, options, exc) from exc
+            accepted.write(result.accepted(block))
+            rejected.write(result.rejected)
+            tally.add(result.tally)
+        size = opened.size or 0
+    return PartResult(part, source, size, accepted_path, rejected_path, tally)
+
+
+def _locate_crash(block: Block, options: Options, exc: Exception) -> RecordCrash:
+    """Find the record of a block whose validation raised, by validating its records one at a time."""
+    for offset, line in enumerate(block.content().split(b"\n")):
+        number = block.lines[offset] if block.lines is not None else block.first_line + offset
+        try:
+            process_block(
+                options.schema,
+                Block(block.source, number, line),
+                options.unwrap_rejected,
+                options.strict,
+                options.dialect,
+            )
+        except Exception as inner:  # any exception is the crash being located
+            return RecordCrash(block.source, number, f"{type(inner).__name__}: {inner}")
+    return RecordCrash(block.source, block.first_line, f"{type(exc).__name__}: {exc}")
+
+
+@dataclass
+class ClusterImport:
+    """Drives one import on a Dask cluster: submits a task per input, reports progress, commits or cleans up."""
+
+    client: Client
+    options: Options = field(default_factory=Options)
+    on_progress: Callable[[int, int, int], None] | None = None  # (bytes done, records done, parts done)
+    tally: Tally = field(default_factory=Tally)
+
+    def run(self, inputs: list[str], sizes: list[int | None], accepted: str, rejected: str) -> Tally:
+        from distributed import as_completed  # noqa: PLC0415  # the optional extra
+
+        run_id = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+        targets = {"accepted": accepted.rstrip("/"), "rejected": rejected.rstrip("/")}
+        for role, target in targets.items():
+            refuse_existing(role, target, self.options.storage_options)
+        temporary = {role: f"{target}/{TEMPORARY}/{run_id}" for role, target in targets.items()}
+        futures = [
+            self.client.submit(
+                validate_input,
+                part,
+                source,
+                self.options,
+                temporary["accepted"],
+                temporary["rejected"],
+                key=f"runstep-validate-{run_id}-{part}",
+                pure=False,
+                retries=0,
+            )
+            for part, source in enumerate(inputs)
+        ]
+        results: dict[int, PartResult] = {}
+        try:
+            done_bytes = 0
+            for future in as_completed(futures):
+                result: PartResult = future.result()
+                results[result.part] = result
+                self.tally.add(result.tally)
+                done_bytes += result.bytes_read
+                if self.on_progress is not None:
+                    self.on_progress(done_bytes, self.tally.records, len(results))
+            if self.tally.records != self.tally.accepted + self.tally.rejected:  # pragma: no cover - a bug
+                raise RuntimeError("records were lost: accepted + rejected != records read")
+            self._commit([results[part] for part in range(len(inputs))], targets)
+        except BaseException:
+            self.client.cancel(futures, force=True)
+            raise
+        finally:
+            for role, target in targets.items():
+                _remove(temporary[role], self.options.storage_options)
+                _remove(f"{target}/{TEMPORARY}", self.options.storage_options, only_if_empty=True)
+        return self.tally
+
+    def _commit(self, parts: list[PartResult], targets: dict[str, str]) -> None:
+        """Move each part to its final name in input order, then mark success: a reader that waits for `_SUCCESS`
+        never sees a partial output."""
+        for role, target in targets.items():
+            fs, root = filesystem(target, self.options.storage_options)
+            for result in parts:
+                moved = result.accepted_path if role == "accepted" else result.rejected_path
+                fs.mv(moved, f"{root}/part-{result.part:0{PART_DIGITS}d}.jsonl")
+            summary = self.tally.report([result.source for result in parts])
+            with fs.open(f"{root}/{SUCCESS}", "wb") as marker:
+                marker.write(json.dumps({"parts": len(parts), **summary}, indent=2).encode() + b"\n")
+
+
+def refuse_existing(role: str, target: str, storage_options: Mapping[str, Any]) -> None:
+    """An output prefix must be empty or absent: a run never overwrites or mixes with earlier output."""
+    fs, root = filesystem(target, storage_options)
+    try:
+        present = fs.exists(root) and fs.ls(root, detail=False)
+    except FileNotFoundError:
+        present = []
+    if present:
+        raise OutputExists(f"--{role} {target} already holds files; choose an empty or new location")
+
+
+def _remove(url: str, storage_options: Mapping[str, Any], only_if_empty: bool = False) -> None:
+    try:
+        fs, root = filesystem(url, storage_options)
+        if fs.exists(root) and not (only_if_empty and fs.ls(root, detail=False)):
+            fs.rm(root, recursive=True)
+    except (FileNotFoundError, StorageError):
+        pass
+
+
+def start_client(address: str) -> tuple[Client, Callable[[], None]]:
+    """A client for `--dask`: `local[:N]` starts a local cluster of N worker processes (default: one per CPU) on
+    the loopback interface; anything else is a scheduler address. Returns it and what closes what was started."""
+    try:
+        from distributed import Client, LocalCluster  # noqa: PLC0415  # the optional extra
+    except ImportError:  # pragma: no cover - the dev install has it
+        raise StorageError("--dask needs dask.distributed: pip install 'runstep-validator[cluster]'") from None
+    if address == "local" or address.startswith("local:"):
+        count_text = address.partition(":")[2]
+        if count_text and not (count_text.isdigit() and int(count_text) > 0):
+            raise StorageError(f"--dask {address}: give local or local:N with N a positive number of workers")
+        count = int(count_text) if count_text else None
+        cluster = LocalCluster(
+            n_workers=count,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address="127.0.0.1:0",
+            silence_logs=logging.CRITICAL,  # a failed task is reported once, by the driver, naming its record
+        )
+        client = Client(cluster)
+
+        def close() -> None:
+            client.close()
+            cluster.close()
+
+        return client, close
+    client = Client(address)
+    return client, client.close

@@ -12,6 +12,7 @@ output for the same inputs in the same order, byte for byte.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -79,9 +80,20 @@ class PartResult(msgspec.Struct, frozen=True):
     tally: Tally
 
 
-def validate_input(part: int, source: str, options: Options, accepted_dir: str, rejected_dir: str) -> PartResult:
+class Aborted(RunStepValidatorError):
+    """The run this task belongs to is being abandoned: its part was discarded, not written."""
+
+
+def validate_input(
+    part: int, source: str, options: Options, *, accepted_dir: str, rejected_dir: str, abort: str | None = None
+) -> PartResult | None:
     """One task: validate one input, write its accepted and rejected records as this attempt's part files.
-    Rejected records name `source` as the user gave it, as the single-machine import does."""
+    Rejected records name `source` as the user gave it, as the single-machine import does. Between blocks it
+    looks at the run's `abort` event: once the driver has given up, the task discards what it wrote (an object
+    store's unfinished upload is aborted, never completed) and returns None, so that no part appears after the
+    driver has cleaned up."""
+    if _aborted(abort):
+        return None
     attempt = uuid.uuid4().hex[:12]
     name = f"part-{part:0{PART_DIGITS}d}.{attempt}.jsonl"
     accepted_fs, accepted_root = filesystem(accepted_dir, options.storage_options)
@@ -104,8 +116,30 @@ def validate_input(part: int, source: str, options: Options, accepted_dir: str, 
             accepted.write(result.accepted(block))
             rejected.write(result.rejected)
             tally.add(result.tally)
+            if _aborted(abort):
+                for written in (accepted, rejected):
+                    _discard(written)
+                return None
         size = opened.size or 0
     return PartResult(part, source, size, accepted_path, rejected_path, tally)
+
+
+def _aborted(abort: str | None) -> bool:
+    if abort is None:
+        return False
+    from distributed import Event  # noqa: PLC0415  # inside a task, on a worker
+
+    return bool(Event(abort).is_set())
+
+
+def _discard(written: Any) -> None:
+    """Give up a file being written: an object store's multipart upload is aborted, a local file emptied (the
+    driver removes the temporary folder it is in)."""
+    discard = getattr(written, "discard", None)
+    if callable(discard):
+        discard()
+        return
+    written.truncate(0)
 
 
 def _locate_crash(block: Block, options: Options, exc: Exception) -> RecordCrash:
@@ -142,14 +176,16 @@ class ClusterImport:
         for role, target in targets.items():
             refuse_existing(role, target, self.options.storage_options)
         temporary = {role: f"{target}/{TEMPORARY}/{run_id}" for role, target in targets.items()}
+        abort = f"runstep-abort-{run_id}"
         futures = [
             self.client.submit(
                 validate_input,
                 part,
                 source,
                 self.options,
-                temporary["accepted"],
-                temporary["rejected"],
+                accepted_dir=temporary["accepted"],
+                rejected_dir=temporary["rejected"],
+                abort=abort,
                 key=f"runstep-validate-{run_id}-{part}",
                 pure=False,
                 retries=0,
@@ -160,7 +196,9 @@ class ClusterImport:
         try:
             done_bytes = 0
             for future in as_completed(futures):
-                result: PartResult = future.result()
+                result: PartResult | None = future.result()
+                if result is None:  # pragma: no cover - only after the abort event, which ends this loop first
+                    raise RuntimeError("a task was aborted while the run was going on")
                 results[result.part] = result
                 self.tally.add(result.tally)
                 done_bytes += result.bytes_read
@@ -170,13 +208,24 @@ class ClusterImport:
                 raise RuntimeError("records were lost: accepted + rejected != records read")
             self._commit([results[part] for part in range(len(inputs))], targets)
         except BaseException:
-            self.client.cancel(futures, force=True)
+            self._abandon(abort, futures)
             raise
         finally:
             for role, target in targets.items():
                 _remove(temporary[role], self.options.storage_options)
                 _remove(f"{target}/{TEMPORARY}", self.options.storage_options, only_if_empty=True)
         return self.tally
+
+    def _abandon(self, abort: str, futures: list[Any], patience: float = 120) -> None:
+        """Stop every task of a failed or interrupted run and wait until none can write any more: a task that is
+        running sees the abort event at its next block and discards its part; one not yet started returns at
+        once. Only then are the temporary parts removed, so none can appear afterwards."""
+        from distributed import Event, wait  # noqa: PLC0415
+
+        Event(abort, client=self.client).set()
+        with contextlib.suppress(Exception):  # a timeout or a failed task: cancel what is left, clean up
+            wait(futures, timeout=patience)
+        self.client.cancel(futures, force=True)
 
     def _commit(self, parts: list[PartResult], targets: dict[str, str]) -> None:
         """Move each part to its final name in input order, then mark success: a reader that waits for `_SUCCESS`

@@ -1,0 +1,378 @@
+"""The import on a real Dask `LocalCluster` of two worker processes, reading and writing a real S3 endpoint (moto's
+server, its own process on a free loopback port, used through s3fs exactly as AWS would be: only the endpoint
+differs, given the way AWS's own tools take it, `AWS_ENDPOINT_URL`)."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+pytest.importorskip("distributed")
+s3fs = pytest.importorskip("s3fs")
+
+from distributed import Client, LocalCluster  # noqa: E402
+
+from runstep_validator.cli import run  # noqa: E402
+from runstep_validator.importing import Importer  # noqa: E402
+from runstep_validator.importing.distributed import (  # noqa: E402
+    SUCCESS,
+    TEMPORARY,
+    ClusterImport,
+    OutputExists,
+    RecordCrash,
+)
+from runstep_validator.importing.frames import validate_bag, validate_dataframe, validate_partition  # noqa: E402
+
+from .server import STARTED_GROUPS, free_port, kill_group  # noqa: E402
+from .support import EXAMPLES  # noqa: E402
+
+BUCKET = "archive"
+VALID = json.dumps(json.loads((EXAMPLES / "message_creation.json").read_bytes()))
+AWS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+@pytest.fixture(scope="module")
+def s3() -> Iterator[str]:
+    """moto's S3 server on a free loopback port, and the environment that points AWS clients at it."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its own process group, stopped whole
+    )
+    STARTED_GROUPS.add(process.pid)
+    endpoint = f"http://127.0.0.1:{port}"
+    saved = {name: os.environ.get(name) for name in [*AWS, "AWS_ENDPOINT_URL"]}
+    os.environ.update(AWS, AWS_ENDPOINT_URL=endpoint)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                s3fs.S3FileSystem(skip_instance_cache=True).mkdir(BUCKET)
+                break
+            except Exception:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise
+                time.sleep(0.2)
+        yield endpoint
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        finally:
+            kill_group(process.pid)
+
+
+@pytest.fixture(scope="module")
+def client(s3: str) -> Iterator[Client]:
+    """Two worker processes, started after the S3 environment is set so that they inherit it."""
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+        ) as cluster,
+        Client(cluster) as connected,
+    ):
+        yield connected
+
+
+def fs() -> Any:
+    return s3fs.S3FileSystem(skip_instance_cache=True)
+
+
+def put(key: str, lines: list[str], gzipped: bool = False) -> str:
+    data = "".join(lines).encode()
+    with fs().open(f"{BUCKET}/{key}", "wb") as target:
+        target.write(gzip.compress(data) if gzipped else data)
+    return f"s3://{BUCKET}/{key}"
+
+
+def concatenated(prefix: str) -> bytes:
+    store = fs()
+    parts = sorted(path for path in store.ls(prefix, detail=False) if path.rsplit("/", 1)[1].startswith("part-"))
+    return b"".join(store.cat_file(path) for path in parts)
+
+
+def single_machine(inputs: list[str], tmp_path: Path) -> tuple[Any, bytes, bytes]:
+    accepted, rejected = tmp_path / f"{uuid.uuid4().hex}.ok", tmp_path / f"{uuid.uuid4().hex}.bad"
+    tally = Importer(workers=1).run(inputs, accepted, rejected)
+    return tally, accepted.read_bytes(), rejected.read_bytes()
+
+
+def record(kind: str, number: int) -> str:
+    if kind == "valid":
+        return VALID.replace('"step_', f'"step_{number}_', 1) + "\n"
+    if kind == "invalid":
+        return VALID.replace('"completed"', '"finished"', 1) + "\n"
+    if kind == "blank":
+        return "\n"
+    return '{"id": "step_broken", ' + "\n"
+
+
+LINES = st.lists(st.sampled_from(["valid", "valid", "valid", "invalid", "broken", "blank"]), max_size=40)
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(files=st.lists(st.tuples(LINES, st.booleans()), min_size=1, max_size=4))
+def test_the_cluster_import_gives_the_single_machine_outputs(
+    client: Client, tmp_path: Path, files: list[tuple[list[str], bool]]
+) -> None:
+    run_id = uuid.uuid4().hex[:8]
+    inputs = [
+        put(
+            f"{run_id}/in/day-{n}/steps.jsonl" + (".gz" if gzipped else ""),
+            [record(k, i) for i, k in enumerate(kinds)],
+            gzipped,
+        )
+        for n, (kinds, gzipped) in enumerate(files)
+    ]
+    expected_tally, expected_accepted, expected_rejected = single_machine(inputs, tmp_path)
+    accepted, rejected = f"s3://{BUCKET}/{run_id}/accepted", f"s3://{BUCKET}/{run_id}/rejected"
+
+    tally = ClusterImport(client).run(inputs, [None] * len(inputs), accepted, rejected)
+
+    assert (tally.records, tally.accepted, tally.rejected) == (
+        expected_tally.records,
+        expected_tally.accepted,
+        expected_tally.rejected,
+    )
+    assert tally.kinds == expected_tally.kinds
+    assert tally.locations == expected_tally.locations
+    assert concatenated(f"{BUCKET}/{run_id}/accepted") == expected_accepted
+    assert concatenated(f"{BUCKET}/{run_id}/rejected") == expected_rejected
+    listed = fs().ls(f"{BUCKET}/{run_id}/accepted", detail=False)
+    assert f"{BUCKET}/{run_id}/accepted/{SUCCESS}" in listed
+    assert not [path for path in listed if TEMPORARY in path]
+    summary = json.loads(fs().cat_file(f"{BUCKET}/{run_id}/accepted/{SUCCESS}"))
+    assert (summary["parts"], summary["records"], summary["accounted"]) == (len(inputs), tally.records, True)
+
+
+def many_inputs(run_id: str, files: int, records: int) -> list[str]:
+    body = [record("valid", i) if i % 50 else record("invalid", i) for i in range(records)]
+    return [put(f"{run_id}/in/part-{n:03d}.jsonl", body) for n in range(files)]
+
+
+def test_a_worker_killed_mid_run_costs_nothing(client: Client, tmp_path: Path) -> None:
+    run_id = uuid.uuid4().hex[:8]
+    inputs = many_inputs(run_id, files=12, records=4000)
+    expected_tally, expected_accepted, expected_rejected = single_machine(inputs, tmp_path)
+    killed: list[int] = []
+
+    def kill_one_worker(done_bytes: int, records: int, parts: int) -> None:
+        if not killed:  # the first part is in: the others are queued or running on both workers
+            pids = client.run(os.getpid)
+            killed.append(next(iter(pids.values())))
+            os.kill(killed[0], signal.SIGKILL)
+
+    tally = ClusterImport(client, on_progress=kill_one_worker).run(
+        inputs, [None] * len(inputs), f"s3://{BUCKET}/{run_id}/ok", f"s3://{BUCKET}/{run_id}/bad"
+    )
+
+    assert killed
+    assert (tally.records, tally.accepted, tally.rejected) == (
+        expected_tally.records,
+        expected_tally.accepted,
+        expected_tally.rejected,
+    )
+    assert concatenated(f"{BUCKET}/{run_id}/ok") == expected_accepted
+    assert concatenated(f"{BUCKET}/{run_id}/bad") == expected_rejected
+    client.wait_for_workers(2, timeout=60)  # the nanny brings the worker back for the next tests
+
+
+def test_a_record_that_crashes_its_task_fails_the_run_naming_it(client: Client) -> None:
+    run_id = uuid.uuid4().hex[:8]
+    lines = [record("valid", 0), record("valid", 1), VALID.replace("step_", "step_CRASH_", 1) + "\n"]
+    inputs = [put(f"{run_id}/in/a.jsonl", lines[:2]), put(f"{run_id}/in/b.jsonl", lines)]
+
+    def crash_on_marker() -> None:
+        from runstep_validator.importing import pipeline  # noqa: PLC0415  # inside each worker
+
+        real = getattr(pipeline, "get_validator")  # noqa: B009  # the name the block function calls
+
+        class Crashing:
+            def __init__(self, inner: Any) -> None:
+                self.inner = inner
+
+            def validate(self, raw: bytes) -> Any:
+                if b"CRASH" in raw:
+                    raise ZeroDivisionError("a bug")
+                return self.inner.validate(raw)
+
+        setattr(pipeline, "get_validator", lambda *args, **kwargs: Crashing(real(*args, **kwargs)))  # noqa: B010
+        pipeline.__dict__["_real_get_validator"] = real
+
+    def restore() -> None:
+        from runstep_validator.importing import pipeline  # noqa: PLC0415
+
+        setattr(pipeline, "get_validator", pipeline.__dict__.pop("_real_get_validator"))  # noqa: B010
+
+    client.run(crash_on_marker)
+    try:
+        with pytest.raises(RecordCrash, match=rf"s3://{BUCKET}/{run_id}/in/b.jsonl:3: .*ZeroDivisionError: a bug"):
+            ClusterImport(client).run(inputs, [None, None], f"s3://{BUCKET}/{run_id}/ok", f"s3://{BUCKET}/{run_id}/bad")
+    finally:
+        client.run(restore)
+    assert not fs().exists(f"{BUCKET}/{run_id}/ok")  # no final output, and no temporary part left
+    assert not fs().exists(f"{BUCKET}/{run_id}/bad")
+
+
+def test_an_output_that_holds_files_is_never_written_to(client: Client) -> None:
+    run_id = uuid.uuid4().hex[:8]
+    inputs = [put(f"{run_id}/in/a.jsonl", [record("valid", 0)])]
+    put(f"{run_id}/ok/earlier.jsonl", ["kept\n"])
+
+    with pytest.raises(OutputExists, match="already holds files"):
+        ClusterImport(client).run(inputs, [None], f"s3://{BUCKET}/{run_id}/ok", f"s3://{BUCKET}/{run_id}/bad")
+    assert fs().cat_file(f"{BUCKET}/{run_id}/ok/earlier.jsonl") == b"kept\n"
+
+
+def cli(argv: list[str]) -> tuple[int, str, str]:
+    stdout, stderr = io.StringIO(), io.StringIO()
+    code = run(argv, stdout, stderr, io.BytesIO())
+    return code, stdout.getvalue(), stderr.getvalue()
+
+
+def test_the_command_line_on_the_cluster_with_an_s3_glob(client: Client) -> None:
+    run_id = uuid.uuid4().hex[:8]
+    put(f"{run_id}/2026/01/steps-a.jsonl.gz", [record("valid", 0), record("invalid", 1)], gzipped=True)
+    put(f"{run_id}/2026/02/steps-b.jsonl", [record("valid", 2)])
+    put(f"{run_id}/2026/02/other.txt", ["not matched\n"])
+    address: str = client.scheduler_info()["address"]
+
+    code, out, err = cli(
+        [
+            "import",
+            f"s3://{BUCKET}/{run_id}/2026/*/steps-*.jsonl*",
+            "--accepted",
+            f"s3://{BUCKET}/{run_id}/ok",
+            "--rejected",
+            f"s3://{BUCKET}/{run_id}/bad",
+            "--dask",
+            address,
+        ]
+    )
+
+    assert code == 1, err  # one record rejected
+    assert out.splitlines()[:3] == ["records                3", "accepted               2", "rejected               1"]
+    assert "2/2 parts, 3 records" in err
+    assert sorted(path.rsplit("/", 1)[1] for path in fs().ls(f"{BUCKET}/{run_id}/ok", detail=False)) == [
+        SUCCESS,
+        "part-00000.jsonl",
+        "part-00001.jsonl",
+    ]
+    rejected = json.loads(concatenated(f"{BUCKET}/{run_id}/bad"))
+    assert (rejected["source"], rejected["line"]) == (f"s3://{BUCKET}/{run_id}/2026/01/steps-a.jsonl.gz", 2)
+
+
+def test_single_machine_import_reads_and_writes_urls_too(s3: str, tmp_path: Path) -> None:
+    run_id = uuid.uuid4().hex[:8]
+    put(f"{run_id}/in/a.jsonl", [record("valid", 0), record("invalid", 1)])
+    code, _, err = cli(
+        [
+            "import",
+            f"s3://{BUCKET}/{run_id}/in/*.jsonl",
+            "--accepted",
+            f"s3://{BUCKET}/{run_id}/ok.jsonl",
+            "--rejected",
+            str(tmp_path / "bad.jsonl"),
+            "--workers",
+            "1",
+        ]
+    )
+    assert code == 1, err
+    assert fs().cat_file(f"{BUCKET}/{run_id}/ok.jsonl") == record("valid", 0).encode()
+    assert json.loads((tmp_path / "bad.jsonl").read_text())["line"] == 2
+
+
+def test_bad_storage_options_and_unmatched_globs_are_one_line_and_exit_2(s3: str) -> None:
+    code, _, err = cli(["import", f"s3://{BUCKET}/nothing/*.jsonl", "--accepted", "a", "--rejected", "b"])
+    assert (code, err) == (2, f"runstep-validator: s3://{BUCKET}/nothing/*.jsonl: no file matches\n")
+    code, _, err = cli(["import", "x.jsonl", "--accepted", "a", "--rejected", "b", "--storage-option", "anon"])
+    assert (code, err) == (2, "runstep-validator: --storage-option 'anon': give it as key=value\n")
+
+
+def test_an_interrupted_run_leaves_no_output_in_s3(s3: str, tmp_path: Path) -> None:
+    run_id = uuid.uuid4().hex[:8]
+    body = "".join(record("valid", i) for i in range(60_000)).encode()
+    inputs = []
+    for n in range(8):  # local inputs, S3 outputs: the run lasts seconds without a slow upload first
+        path = tmp_path / f"in-{n}.jsonl"
+        path.write_bytes(body)
+        inputs.append(str(path))
+    command = [sys.executable, "-m", "runstep_validator", "import", *inputs, "--dask", "local:2"]
+    command += ["--accepted", f"s3://{BUCKET}/{run_id}/ok", "--rejected", f"s3://{BUCKET}/{run_id}/bad"]
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    STARTED_GROUPS.add(process.pid)
+    try:
+        assert process.stderr is not None
+        first = process.stderr.readline()  # the dashboard line: the cluster is up and the tasks are going in
+        assert "Dask dashboard" in first, first
+        time.sleep(1.0)
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=60)
+    finally:
+        kill_group(process.pid)
+
+    assert process.returncode == 128 + signal.SIGINT, err
+    assert "interrupted by SIGINT; no output was written" in err
+    assert fs().find(f"{BUCKET}/{run_id}") == []
+
+
+def test_the_partition_function_takes_pandas_and_arrow() -> None:
+    pandas = pytest.importorskip("pandas")
+    pyarrow = pytest.importorskip("pyarrow")
+    records = [record("valid", 0).strip(), record("invalid", 1).strip(), "{"]
+
+    frame = validate_partition(pandas.DataFrame({"record": records, "day": [1, 2, 3]}))
+    table = validate_partition(pyarrow.table({"record": records}))
+
+    assert list(frame["valid"]) == [True, False, False]
+    assert list(frame["day"]) == [1, 2, 3]
+    assert (
+        frame["headline"][1]
+        == '/status: "finished" is not one of "in_progress", "cancelled", "failed", "completed", "expired"'
+    )
+    assert json.loads(frame["errors"][2])[0]["code"] == "invalid-json"
+    assert table.column("valid").to_pylist() == [True, False, False]
+    assert table.column("headline").to_pylist()[0] is None
+
+
+def test_bag_and_dataframe_on_the_cluster(client: Client, tmp_path: Path) -> None:
+    import dask.bag as db  # noqa: PLC0415
+    import dask.dataframe as dd  # noqa: PLC0415
+    import pandas as pd  # noqa: PLC0415
+
+    path = tmp_path / "steps.jsonl"
+    path.write_text(record("valid", 0) + "\n" + record("invalid", 1) + record("broken", 2))
+
+    results = validate_bag(db.read_text(str(path))).compute()
+    frame = dd.from_pandas(pd.DataFrame({"record": [record("valid", 0).strip(), "[]"]}), npartitions=2)
+    validated = validate_dataframe(frame).compute()
+
+    assert [result["valid"] for result in results] == [True, False, False]
+    assert list(validated["valid"]) == [True, False]

@@ -44,6 +44,7 @@ bench: $(STAMP) ## Benchmarks: figures and ratios against peers, measured in one
 	PYTHONPATH=. $(BIN)/python bench/bench_cli.py
 	PYTHONPATH=. $(BIN)/python bench/bench_http.py
 	PYTHONPATH=. $(BIN)/python bench/bench_import.py
+	PYTHONPATH=. $(BIN)/python bench/bench_cluster.py
 	PYTHONPATH=. $(BIN)/python bench/bench_streams.py
 
 loadtest: $(STAMP) ## Load and fault test on loopback: 64 connections, a killed worker, SIGTERM (LOAD_SECONDS=60)

@@ -354,8 +354,7 @@ def _import_on_cluster(
     client, close = start_client(args.dask)
     interrupted = _InterruptAsException()
     try:
-        if client.dashboard_link:
-            stderr.write(f"runstep-validator: Dask dashboard at {client.dashboard_link}\n")
+        stderr.write(f"runstep-validator: {_cluster_line(client, len(inputs))}\n")
         progress = _ClusterProgress(sum(size or 0 for size in sizes), len(inputs), stderr)
         with interrupted:
             tally = ClusterImport(client, options, progress.update).run(inputs, sizes, outputs[0], outputs[1])
@@ -374,6 +373,15 @@ def _import_on_cluster(
         report.commit()
     stdout.write(_summary_table(tally, summary))
     return EXIT_INVALID if tally.rejected else EXIT_OK
+
+
+def _cluster_line(client: Any, tasks: int) -> str:
+    """What the run is on, with the dashboard's address when the scheduler serves one (it needs bokeh)."""
+    info = client.scheduler_info()
+    line = f"{tasks} tasks on a Dask cluster of {len(info.get('workers', {}))} workers"
+    if info.get("services", {}).get("dashboard"):
+        line += f"; dashboard at {client.dashboard_link}"
+    return line
 
 
 class _InterruptAsException:

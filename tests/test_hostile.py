@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from jsonschema import Draft202012Validator
 
 from runstep_validator import SchemaSet, Validator, default_schemas, validate
-from runstep_validator.cli import checker, run
+from runstep_validator.cli import run
 from runstep_validator.core import parsing
 from runstep_validator.http.app import create_app
 from runstep_validator.importing import pipeline as importing
@@ -140,7 +140,7 @@ def test_validation_never_opens_a_socket(monkeypatch: pytest.MonkeyPatch) -> Non
 
 def test_the_regular_expressions_run_in_linear_time_on_adversarial_input() -> None:
     patterns = [parsing._LONE_SURROGATE, parsing._NON_FINITE, parsing._LONG_NUMBER, positions._WHITESPACE]
-    patterns += [checker._POSITION, importing._INDEX]
+    patterns += [positions._POSITION, importing._INDEX]
     adversarial = ["\\ud800" * 50_000, ":" + " " * 200_000 + "x", "1" * 200_000 + "x", " at line 1" * 50_000]
     adversarial += ["/" + "9" * 100_000 + "x", "[" + "\t" * 200_000]
     for pattern in patterns:

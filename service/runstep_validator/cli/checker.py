@@ -3,23 +3,17 @@ record, and placing each error at its line and column in the file. The command l
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import BinaryIO
-
-import msgspec
 
 from ..core.api import PayloadValidator
 from ..core.errors import InvalidJSONError
 from ..core.report import INVALID_JSON, OutputUnit, Report
 from ..core.schemas import DEFAULT_DIALECT
 from ..core.streams import StreamUnit
-from ..sources.positions import line_and_column, value_offset
+from ..sources.positions import placed
 from ..sources.reading import InputFormat, SourceError, is_event_stream, iter_records, open_source
-from ..sources.records import Record
 from ..sources.sse import validate_stream
-
-_POSITION = re.compile(r" at line \d+, column \d+$")
 
 
 @dataclass(frozen=True)
@@ -95,7 +89,7 @@ class Checker:
                     result.total += 1
                     report = self.validator.validate(record.raw)
                     if report.errors or report.warnings:  # positions are only worth computing for what is reported
-                        result.records.append(RecordResult(record.index, record.line, _placed(report, record)))
+                        result.records.append(RecordResult(record.index, record.line, placed(report, record)))
                     elif self.keep_valid:
                         result.records.append(RecordResult(record.index, record.line, report))
         except SourceError as exc:
@@ -143,27 +137,3 @@ def _unit(unit: StreamUnit) -> OutputUnit:
 
 def _as_errors(report: Report) -> Report:
     return Report(False, report.schema, report.errors + report.warnings)
-
-
-def _placed(report: Report, record: Record) -> Report:
-    """The report with every unit's line and column set to where its value is in the whole file."""
-    record_text = record.raw.decode("utf-8", errors="replace")
-
-    def place(unit: OutputUnit) -> OutputUnit:
-        if unit.code == INVALID_JSON and unit.line is not None and unit.column is not None:
-            line, column = unit.line, unit.column
-        else:
-            line, column = line_and_column(record_text, value_offset(record_text, unit.instance_location))
-        if line == 1:
-            column += record.column - 1
-        line += record.line - 1
-        if unit.code == INVALID_JSON:  # the message gave the position within the record: give the file's
-            error = _POSITION.sub(f" at line {line}, column {column}", unit.error)
-            return msgspec.structs.replace(unit, error=error, line=line, column=column)
-        return msgspec.structs.replace(unit, line=line, column=column)
-
-    return msgspec.structs.replace(
-        report,
-        errors=tuple(place(unit) for unit in report.errors),
-        pending_warnings=tuple(place(unit) for unit in report.warnings),
-    )

@@ -16,6 +16,7 @@ from ..core.api import PayloadValidator, default_schemas, make_validator
 from ..core.errors import InvalidJSONError, LimitExceeded, UnknownDialectError, UnknownSchemaError
 from ..core.report import INVALID_JSON, OUTPUT_FORMATS, OutputFormat, OutputUnit, Report
 from ..core.schemas import AUTO, DEFAULT_DIALECT
+from ..sources.positions import placed
 from ..sources.reading import body_records
 from ..sources.records import Record
 from ..sources.sse import validate_stream
@@ -177,6 +178,8 @@ class Service:
         if not report.valid and report.errors[0].code == INVALID_JSON:
             unit = report.errors[0]
             return Encoded.problem(not_json(unit.error, unit.line, unit.column))
+        if not report.valid or report.warnings:  # a valid payload without warnings has nothing to place
+            report = placed(report, Record(0, 1, body))
         return Encoded.json(report.render(output))
 
     def answer_fast(self, query: str, content_type: str, body: bytes) -> Encoded | None:
@@ -233,6 +236,8 @@ class Service:
                 problem = Problem(413, "time-limit", "Too long to validate", detail, limit=seconds)
                 return Encoded.problem(problem)
             report = validator.validate(record.raw)
+            if not report.valid or report.warnings:  # units get their line and column in the body
+                report = placed(report, record)
             valid += report.valid
             results.append(batch_result(record, report, output))
         summary = {"total": len(results), "valid": valid, "invalid": len(results) - valid}

@@ -9,7 +9,13 @@ from __future__ import annotations
 import json
 import re
 
+import msgspec
+
+from ..core.report import INVALID_JSON, OutputUnit, Report
+from .records import Record
+
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
+_POSITION = re.compile(r" at line \d+, column \d+$")
 _skipper = json.JSONDecoder()
 
 
@@ -75,3 +81,28 @@ def line_and_column(text: str, offset: int) -> tuple[int, int]:
     """1-based line and column (in characters) of an offset."""
     line = text.count("\n", 0, offset) + 1
     return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
+
+
+def placed(report: Report, record: Record) -> Report:
+    """The report with every unit's line and column set to where its value is in the whole input (a record at
+    `record.line`, `record.column`), for the command line's reports and the HTTP API's alike."""
+    record_text = record.raw.decode("utf-8", errors="replace")
+
+    def place(unit: OutputUnit) -> OutputUnit:
+        if unit.code == INVALID_JSON and unit.line is not None and unit.column is not None:
+            line, column = unit.line, unit.column
+        else:
+            line, column = line_and_column(record_text, value_offset(record_text, unit.instance_location))
+        if line == 1:
+            column += record.column - 1
+        line += record.line - 1
+        if unit.code == INVALID_JSON:  # the message gave the position within the record: give the file's
+            error = _POSITION.sub(f" at line {line}, column {column}", unit.error)
+            return msgspec.structs.replace(unit, error=error, line=line, column=column)
+        return msgspec.structs.replace(unit, line=line, column=column)
+
+    return msgspec.structs.replace(
+        report,
+        errors=tuple(place(unit) for unit in report.errors),
+        pending_warnings=tuple(place(unit) for unit in report.warnings),
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import venv
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,12 @@ def run(*command: str | Path, cwd: Path) -> str:
 def test_wheel_installed_in_a_fresh_virtualenv_validates(tmp_path: Path) -> None:
     run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", tmp_path, ROOT, cwd=tmp_path)
     (wheel,) = tmp_path.glob("runstep_validator-*.whl")
+    with zipfile.ZipFile(wheel) as archive:  # the page ships inside the package, as the schemas do
+        shipped = set(archive.namelist())
+    page = {
+        f"runstep_validator/http/page/{name}" for name in ("index.html", "app.js", "app.css", "docs.html", "docs.js")
+    }
+    assert page <= shipped
     venv.create(tmp_path / "venv", with_pip=True)
     python = tmp_path / "venv" / "bin" / "python"
     run(python, "-m", "pip", "install", "--quiet", wheel, cwd=tmp_path)

@@ -20,6 +20,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from .config import Settings
 from .middleware import AccessLog, ValidateFastLane
+from .pages import page_blueprint
 from .problems import Problem
 from .service import (
     INTERNAL_ERROR,
@@ -126,4 +127,5 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     def openapi() -> Response:
         return Response(service.openapi, mimetype=JSON_MEDIA_TYPE)
 
+    app.register_blueprint(page_blueprint())
     return app

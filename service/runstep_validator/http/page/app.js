@@ -1,0 +1,361 @@
+// The validation page: it sends what the user pastes to the public API and shows each error where it is.
+// Nothing is stored on the server and nothing leaves for another origin; the shared state travels in the URL
+// fragment, which browsers never send.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const text = $("text");
+const gutter = $("gutter");
+const units = $("units");
+const summary = $("summary");
+const status = $("status");
+let lastReport = null;
+
+// ---- the editor: line numbers, marks, and putting the caret on a value
+
+function lineStarts(value) {
+  const starts = [0];
+  for (let i = 0; i < value.length; i++) if (value.charCodeAt(i) === 10) starts.push(i + 1);
+  return starts;
+}
+
+function renderGutter(marks = new Map()) {
+  const count = lineStarts(text.value).length;
+  const parts = [];
+  for (let line = 1; line <= count; line++) {
+    const mark = marks.get(line);
+    parts.push(mark ? `<span class="${mark}">${line}</span>` : String(line));
+  }
+  gutter.innerHTML = parts.join("\n");
+  gutter.scrollTop = text.scrollTop;
+}
+
+function offsetOf(line, column) {
+  const starts = lineStarts(text.value);
+  const start = starts[Math.min(Math.max(line, 1), starts.length) - 1];
+  return Math.min(start + Math.max(column, 1) - 1, text.value.length);
+}
+
+// Where the JSON value starting at `offset` ends: a string, a bracketed value, or a bare literal.
+function valueEnd(value, offset) {
+  const first = value[offset];
+  if (first === '"') {
+    for (let i = offset + 1; i < value.length; i++) {
+      if (value[i] === "\\") i++;
+      else if (value[i] === '"') return i + 1;
+    }
+    return value.length;
+  }
+  if (first === "{" || first === "[") {
+    let depth = 0;
+    for (let i = offset; i < value.length; i++) {
+      const c = value[i];
+      if (c === '"') {
+        for (i++; i < value.length && value[i] !== '"'; i++) if (value[i] === "\\") i++;
+      } else if (c === "{" || c === "[") depth++;
+      else if (c === "}" || c === "]") {
+        depth--;
+        if (depth === 0) return i + 1;
+      }
+    }
+    return value.length;
+  }
+  let i = offset;
+  while (i < value.length && !/[,\]}\s]/.test(value[i])) i++;
+  return Math.max(i, offset + 1);
+}
+
+function goTo(line, column) {
+  const start = offsetOf(line, column);
+  const end = valueEnd(text.value, start);
+  text.focus();
+  text.setSelectionRange(start, end);
+  const lineHeight = parseFloat(getComputedStyle(text).lineHeight) || 20;
+  text.scrollTop = Math.max(0, (line - 3) * lineHeight);
+  gutter.scrollTop = text.scrollTop;
+}
+
+text.addEventListener("scroll", () => { gutter.scrollTop = text.scrollTop; });
+text.addEventListener("input", () => renderGutter());
+text.addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+    event.preventDefault();
+    validate();
+  }
+});
+
+// ---- input: files, drops, examples
+
+async function loadFile(file) {
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  if (bytes[0] === 0x1f && bytes[1] === 0x8b) {
+    say(`${file.name} is gzipped: unzip it first, or check it with "runstep-validator validate", which reads .gz files.`);
+    return;
+  }
+  text.value = new TextDecoder("utf-8").decode(bytes);
+  if (/\.sse$/i.test(file.name)) $("mode").value = "stream";
+  else if (/\.(jsonl|ndjson)$/i.test(file.name)) $("mode").value = "batch";
+  else $("mode").value = "auto";
+  renderGutter();
+  say(`Loaded ${file.name} (${bytes.length.toLocaleString()} bytes).`);
+}
+
+$("file").addEventListener("change", (event) => {
+  if (event.target.files[0]) loadFile(event.target.files[0]);
+});
+const editor = $("editor");
+editor.addEventListener("dragover", (event) => { event.preventDefault(); editor.classList.add("dragging"); });
+editor.addEventListener("dragleave", () => editor.classList.remove("dragging"));
+editor.addEventListener("drop", (event) => {
+  event.preventDefault();
+  editor.classList.remove("dragging");
+  if (event.dataTransfer.files[0]) loadFile(event.dataTransfer.files[0]);
+});
+
+const examples = [];
+$("example").addEventListener("change", (event) => {
+  const chosen = examples[Number(event.target.value)];
+  if (!chosen) return;
+  text.value = JSON.stringify(chosen.payload, null, 2);
+  $("mode").value = "auto";
+  renderGutter();
+  event.target.value = "";
+  say(`Loaded ${chosen.label}.`);
+});
+
+// ---- what the API offers: entries (and their examples) and dialects
+
+async function loadChoices() {
+  const index = await (await fetch("/v1/schemas")).json();
+  const schema = $("schema");
+  schema.add(new Option("Automatic, strict variants", "auto+strict"));
+  for (const entry of index.filter((item) => item.entry)) {
+    const option = new Option(entry.name, entry.name);
+    option.title = entry.title;
+    schema.add(option);
+    const document = await (await fetch(entry.url)).json();
+    (document.examples || []).forEach((payload, number) => {
+      examples.push({ label: `${entry.name} example ${number + 1}`, payload });
+      $("example").add(new Option(`${entry.name} example ${number + 1}`, String(examples.length - 1)));
+    });
+  }
+  const description = await (await fetch("/openapi.json")).json();
+  const parameters = description.paths["/v1/validate"].post.parameters || [];
+  const dialect = parameters.find((parameter) => parameter.name === "dialect");
+  if (dialect) {
+    $("dialect").innerHTML = "";
+    for (const name of dialect.schema.enum) $("dialect").add(new Option(name, name));
+    $("dialect").value = dialect.schema.default;
+  }
+}
+
+// ---- sending: which route, which content type
+
+function detect(value) {
+  const trimmed = value.trim();
+  if (/^(event|data|id|retry)\s*:|^:/.test(trimmed)) return { route: "stream", type: "text/event-stream" };
+  try {
+    const parsed = JSON.parse(trimmed);
+    if (Array.isArray(parsed) || (parsed && parsed.object === "list")) return { route: "batch", type: "application/json" };
+    return { route: "single", type: "application/json" };
+  } catch (error) {
+    const lines = trimmed.split(/\r?\n/).filter((line) => line.trim());
+    if (lines.length > 1) {
+      try {
+        JSON.parse(lines[0]);
+        return { route: "batch", type: "application/x-ndjson" };
+      } catch (ignored) { /* not JSON Lines either: the single route says where the JSON breaks */ }
+    }
+    return { route: "single", type: "application/json" };
+  }
+}
+
+function request() {
+  const mode = $("mode").value;
+  let chosen = detect(text.value);
+  if (mode === "single") chosen = { route: "single", type: "application/json" };
+  if (mode === "stream") chosen = { route: "stream", type: "text/event-stream" };
+  if (mode === "batch" && chosen.route !== "batch") {
+    chosen = { route: "batch", type: text.value.trim().startsWith("[") ? "application/json" : "application/x-ndjson" };
+  }
+  const params = new URLSearchParams();
+  const schema = $("schema").value;
+  if (schema === "auto+strict") params.set("strict", "true");
+  else if (schema !== "auto" && chosen.route !== "stream") params.set("schema", schema);
+  params.set("dialect", $("dialect").value);
+  const path = { single: "/v1/validate", batch: "/v1/validate/batch", stream: "/v1/validate/stream" }[chosen.route];
+  return { ...chosen, url: `${path}?${params}` };
+}
+
+async function validate() {
+  if (!text.value.trim()) {
+    say("Paste or drop something to validate first.");
+    return;
+  }
+  const sent = request();
+  say("Validating…");
+  let response;
+  try {
+    response = await fetch(sent.url, { method: "POST", headers: { "Content-Type": sent.type }, body: text.value });
+  } catch (error) {
+    say(`The service did not answer: ${error.message}`);
+    return;
+  }
+  const body = await response.json().catch(() => null);
+  lastReport = body;
+  $("copy").disabled = body === null;
+  if (!response.ok || (response.headers.get("Content-Type") || "").startsWith("application/problem+json")) {
+    showProblem(body || { title: `HTTP ${response.status}`, detail: "the service answered without a body" });
+  } else if (sent.route === "single") showSingle(body);
+  else if (sent.route === "batch") showBatch(body);
+  else showStream(body);
+  say(`Validated with ${sent.url.split("?")[0]} (${sent.type}).`);
+}
+
+// ---- showing results
+
+function say(message) { status.textContent = message; }
+
+function unitButton(kind, unit, context) {
+  const item = document.createElement("li");
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = `unit ${kind}`;
+  const where = [];
+  if (context) where.push(context);
+  if (unit.instanceLocation !== undefined && unit.instanceLocation !== null) where.push(unit.instanceLocation || "(the whole payload)");
+  if (unit.line) where.push(`line ${unit.line}, column ${unit.column || 1}`);
+  button.innerHTML = `<span class="where"></span><span class="message"><span class="kind"></span></span>`;
+  button.querySelector(".where").textContent = where.join(" · ");
+  button.querySelector(".kind").textContent = kind === "error" ? "Error" : "Warning";
+  button.querySelector(".message").append(unit.error);
+  if (unit.line) {
+    button.dataset.line = unit.line;
+    button.dataset.column = unit.column || 1;
+    button.addEventListener("click", () => goTo(unit.line, unit.column || 1));
+  }
+  item.append(button);
+  return item;
+}
+
+function show(verdict, headline, detail, list) {
+  summary.className = `summary ${verdict}`;
+  summary.innerHTML = `<p class="headline"></p><p class="detail"></p>`;
+  summary.querySelector(".headline").textContent = headline;
+  summary.querySelector(".detail").textContent = detail;
+  units.replaceChildren(...list);
+  const marks = new Map();
+  for (const item of list) {
+    const button = item.firstChild;
+    const line = Number(button.dataset.line);
+    if (line && marks.get(line) !== "error") marks.set(line, button.classList.contains("error") ? "error" : "warning");
+  }
+  renderGutter(marks);
+}
+
+function showSingle(report) {
+  const list = [...report.errors.map((unit) => unitButton("error", unit)), ...(report.warnings || []).map((unit) => unitButton("warning", unit))];
+  const counts = `${report.errors.length} error${report.errors.length === 1 ? "" : "s"}, ${(report.warnings || []).length} warning${(report.warnings || []).length === 1 ? "" : "s"}`;
+  show(report.valid ? "valid" : "invalid", report.valid ? "Valid" : report.headline, `${counts} · schema ${report.schema}`, list);
+}
+
+function showBatch(answer) {
+  const list = [];
+  let warnings = 0;
+  for (const result of answer.results) {
+    const context = `record ${result.index + 1} (line ${result.line})`;
+    for (const unit of result.errors || []) list.push(unitButton("error", unit, context));
+    for (const unit of result.warnings || []) { warnings++; list.push(unitButton("warning", unit, context)); }
+  }
+  const { total, valid, invalid } = answer.summary;
+  const headline = invalid ? `${invalid} of ${total} records invalid` : `All ${total} records valid`;
+  show(invalid ? "invalid" : "valid", headline, `${total} records: ${valid} valid, ${invalid} invalid, ${warnings} warnings`, list);
+}
+
+function showStream(answer) {
+  const list = [];
+  const context = (unit) => (unit.event ? `event ${unit.event}${unit.eventName ? ` (${unit.eventName})` : ""}` : "stream");
+  for (const unit of answer.errors || []) list.push(unitButton("error", unit, context(unit)));
+  for (const result of answer.events || []) {
+    for (const unit of result.errors || []) list.push(unitButton("error", unit, context({ event: result.event, eventName: result.name })));
+  }
+  let warnings = 0;
+  for (const unit of answer.warnings || []) { warnings++; list.push(unitButton("warning", unit, context(unit))); }
+  for (const result of answer.events || []) {
+    for (const unit of result.warnings || []) { warnings++; list.push(unitButton("warning", unit, context({ event: result.event, eventName: result.name }))); }
+  }
+  const events = answer.summary.events;
+  const invalidEvents = (answer.events || []).filter((result) => !result.valid).length;
+  const errors = list.filter((item) => item.firstChild.classList.contains("error")).length;
+  const headline = answer.valid ? `Valid stream of ${events} events` : `Invalid stream: ${errors} error${errors === 1 ? "" : "s"}`;
+  show(answer.valid ? "valid" : "invalid", headline, `${events} events: ${events - invalidEvents} valid, ${invalidEvents} invalid, ${warnings} warnings`, list);
+}
+
+function showProblem(problem) {
+  const list = [];
+  if (problem.line) list.push(unitButton("error", { error: problem.detail, line: problem.line, column: problem.column }));
+  show("problem", problem.title || "The request was refused", problem.detail || "", list);
+}
+
+// ---- sharing: the state in the URL fragment, never sent to the server
+
+function encodeState() {
+  const state = JSON.stringify({ text: text.value, schema: $("schema").value, dialect: $("dialect").value, mode: $("mode").value });
+  const bytes = new TextEncoder().encode(state);
+  let binary = "";
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+function restoreState() {
+  const fragment = location.hash.slice(1);
+  if (!fragment.startsWith("state=")) return;
+  try {
+    const binary = atob(fragment.slice(6).replace(/-/g, "+").replace(/_/g, "/"));
+    const state = JSON.parse(new TextDecoder().decode(Uint8Array.from(binary, (c) => c.charCodeAt(0))));
+    text.value = state.text || "";
+    for (const name of ["schema", "dialect", "mode"]) {
+      if (state[name] && [...$(name).options].some((option) => option.value === state[name])) $(name).value = state[name];
+    }
+    say("Restored from the link: press Validate to check it.");
+  } catch (error) {
+    say("This link's state could not be read.");
+  }
+  renderGutter();
+}
+
+$("share").addEventListener("click", async () => {
+  const link = `${location.origin}${location.pathname}#state=${encodeState()}`;
+  history.replaceState(null, "", link);
+  const field = $("share-link");
+  field.hidden = false;
+  field.value = link;
+  field.select();
+  try {
+    await navigator.clipboard.writeText(link);
+    say("Link copied: it carries the text in its fragment, which is never sent to the server.");
+  } catch (error) {
+    say("Copy the link from the field: it carries the text in its fragment, never sent to the server.");
+  }
+});
+
+$("copy").addEventListener("click", async () => {
+  const json = JSON.stringify(lastReport, null, 2);
+  try {
+    await navigator.clipboard.writeText(json);
+    say("Report copied as JSON.");
+  } catch (error) {
+    const field = $("share-link");
+    field.hidden = false;
+    field.value = json;
+    field.select();
+    say("The clipboard is not available: the report is selected in the field.");
+  }
+});
+
+$("validate").addEventListener("click", validate);
+
+loadChoices()
+  .then(restoreState, (error) => { say(`Could not load the schema list: ${error.message}`); restoreState(); })
+  .finally(() => { document.body.dataset.ready = "true"; });
+renderGutter();

@@ -1,0 +1,263 @@
+"""The page at `/`, in a real browser: Debian's headless Chromium driven by Playwright, against the real server on a
+free loopback port. Each state is saved as a screenshot under build/screenshots/ (a test artifact)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+from .server import RunningServer, running_server  # noqa: E402
+from .support import EXAMPLES, ROOT  # noqa: E402
+from .test_streams import delta, events, transcript  # noqa: E402
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium on this machine (.ci/run installs Debian's)")
+SHOTS = ROOT / "build" / "screenshots"
+LIMIT = 16 * 1024
+FLAGS = [
+    "--no-sandbox",  # CI runs as root, where Chromium's sandbox cannot start
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",  # no calls home: the only traffic is to the server under test
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    with running_server(tmp_path_factory.mktemp("page"), workers=1, max_body_bytes=str(LIMIT)) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+class Page:
+    """One browser page on the server, recording console errors, failed requests and every URL requested."""
+
+    def __init__(self, browser: Any, server: RunningServer, **context: Any) -> None:
+        self.base = f"http://127.0.0.1:{server.port}"
+        self.context = browser.new_context(**context)
+        self.page = self.context.new_page()
+        self.console_errors: list[str] = []
+        self.requested: list[str] = []
+        self.page.on("console", self._console)
+        self.page.on("pageerror", lambda error: self.console_errors.append(str(error)))
+        self.page.on("request", lambda sent: self.requested.append(sent.url))
+
+    def _console(self, message: Any) -> None:
+        if message.type == "error":
+            self.console_errors.append(message.text)
+
+    def open(self, path: str = "/") -> Any:
+        self.page.goto(self.base + path)
+        self.page.wait_for_selector("body[data-ready]", state="attached")  # the choices are in
+        return self.page
+
+    def validate(self, text: str) -> None:
+        self.page.fill("#text", text)
+        self.page.locator("#validate").scroll_into_view_if_needed()  # a phone keeps the caret in view otherwise
+        self.page.click("#validate")
+        self.page.wait_for_selector("#status:has-text('Validated with')")
+
+    def units(self) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = self.page.eval_on_selector_all(
+            "#units .unit",
+            "buttons => buttons.map(b => ({kind: b.classList.contains('error') ? 'error' : 'warning', "
+            "line: Number(b.dataset.line), column: Number(b.dataset.column), text: b.textContent}))",
+        )
+        return found
+
+    def shot(self, name: str) -> None:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture
+def page(browser: Any, server: RunningServer) -> Iterator[Page]:
+    opened = Page(browser, server, viewport={"width": 1280, "height": 860})
+    yield opened
+    opened.close()
+    assert opened.console_errors == []
+    assert [url for url in opened.requested if not url.startswith(opened.base)] == []
+
+
+def test_the_page_loads_with_no_errors_and_talks_to_its_own_origin_only(page: Page) -> None:
+    loaded = page.open()
+
+    assert loaded.title() == "runstep-validator"
+    assert loaded.locator("#schema option").count() >= 5  # auto, auto strict, and every entry
+    assert "azure" in loaded.locator("#dialect").inner_text()
+    page.shot("01-empty")
+
+
+def test_pasting_the_invalid_example_shows_its_three_errors_at_their_lines(page: Page) -> None:
+    page.open()
+    page.validate((EXAMPLES / "invalid_tool_calls.json").read_text())
+
+    assert [(unit["kind"], unit["line"], unit["column"]) for unit in page.units()] == [
+        ("error", 9, 13),
+        ("error", 42, 21),
+        ("error", 50, 21),
+    ]
+    assert page.page.inner_text("#summary .headline").startswith('/status: "requires_action" is not one of')
+    marked = page.page.eval_on_selector_all("#gutter .error", "marks => marks.map(m => Number(m.textContent))")
+    assert marked == [9, 42, 50]
+    page.shot("02-invalid-example")
+
+
+def test_selecting_an_error_puts_the_caret_on_its_value(page: Page) -> None:
+    page.open()
+    text = (EXAMPLES / "invalid_tool_calls.json").read_text()
+    page.validate(text)
+
+    page.page.locator("#units .unit").nth(1).focus()
+    page.page.keyboard.press("Enter")  # usable without a mouse
+
+    start, end = page.page.eval_on_selector("#text", "t => [t.selectionStart, t.selectionEnd]")
+    line_start = sum(len(line) + 1 for line in text.split("\n")[:41])
+    assert (start, text[start:end]) == (line_start + 20, "42")
+    assert page.page.evaluate("document.activeElement.id") == "text"
+    page.shot("03-caret-on-error")
+
+
+def test_a_dropped_json_lines_file_with_one_bad_line(page: Page) -> None:
+    page.open()
+    good = json.dumps(json.loads((EXAMPLES / "message_creation.json").read_text()))
+    bad = good.replace('"completed"', '"finished"')
+    lines = "\n".join([good, bad, good]) + "\n"
+    dropped = page.page.evaluate_handle(
+        "text => { const data = new DataTransfer();"
+        " data.items.add(new File([text], 'steps.jsonl', {type: 'application/x-ndjson'})); return data; }",
+        lines,
+    )
+    page.page.dispatch_event("#editor", "drop", {"dataTransfer": dropped})
+    page.page.wait_for_function("document.getElementById('text').value.length > 0")
+    page.page.click("#validate")
+    page.page.wait_for_selector("#status:has-text('Validated with /v1/validate/batch')")
+
+    assert page.page.inner_text("#summary .headline") == "1 of 3 records invalid"
+    (unit,) = page.units()
+    assert (unit["kind"], unit["line"]) == ("error", 2)
+    assert "record 2 (line 2)" in unit["text"]
+    page.shot("04-dropped-json-lines")
+
+
+def test_a_gzipped_file_is_refused_with_a_clear_message(page: Page) -> None:
+    page.open()
+    page.page.set_input_files(
+        "#file", files=[{"name": "steps.jsonl.gz", "mimeType": "application/gzip", "buffer": b"\x1f\x8b\x08\x00"}]
+    )
+    page.page.wait_for_selector("#status:has-text('is gzipped')")
+
+
+def test_an_sse_transcript_shows_results_per_event(page: Page) -> None:
+    page.open()
+    broken = events()
+    broken.insert(3, ("thread.run.step.delta", {**delta(0, arguments="{"), "object": "thread.run.step.deltaa"}))
+    page.validate(transcript(broken).decode())
+
+    assert page.page.inner_text("#summary .headline").startswith("Invalid stream")
+    texts = [unit["text"] for unit in page.units() if unit["kind"] == "error"]
+    assert any("event 4 (thread.run.step.delta)" in text for text in texts), texts
+    assert "events:" in page.page.inner_text("#summary .detail")
+    page.shot("05-sse-transcript")
+
+
+def test_a_shared_link_restores_the_state_and_sends_nothing_until_asked(browser: Any, server: RunningServer) -> None:
+    first = Page(browser, server)
+    first.open()
+    first.page.fill("#text", '{"object": "thread.run.step.delta"}')
+    first.page.select_option("#schema", "run_step.strict")
+    first.page.click("#share")
+    link = first.page.input_value("#share-link")
+    first.close()
+    assert "#state=" in link
+
+    second = Page(browser, server)
+    second.page.goto(link)
+    second.page.wait_for_selector("body[data-ready]", state="attached")
+    assert "Restored from the link" in second.page.inner_text("#status")
+
+    assert second.page.input_value("#text") == '{"object": "thread.run.step.delta"}'
+    assert second.page.input_value("#schema") == "run_step.strict"
+    assert not [url for url in second.requested if "/v1/validate" in url]  # nothing sent until Validate
+    second.shot("06-shared-link")
+    second.close()
+
+
+def test_an_oversized_body_shows_the_413_message(page: Page) -> None:
+    page.open()
+    page.validate(json.dumps({"object": "thread.run.step", "padding": "x" * LIMIT}))
+
+    assert page.page.inner_text("#summary .headline") == "Payload too large"
+    assert str(LIMIT) in page.page.inner_text("#summary .detail")
+    # Chromium logs every 4xx answer to fetch() in the console; the page itself reported no error.
+    refused = "Failed to load resource: the server responded with a status of 413 (Payload Too Large)"
+    assert page.console_errors == [refused]
+    page.console_errors.clear()
+    page.shot("07-too-large")
+
+
+def test_ctrl_enter_validates_from_the_editor(page: Page) -> None:
+    page.open()
+    page.page.fill("#text", (EXAMPLES / "message_creation.json").read_text())
+    page.page.focus("#text")
+    page.page.keyboard.press("Control+Enter")
+    page.page.wait_for_selector("#summary.valid")
+    assert page.page.inner_text("#summary .headline") == "Valid"
+
+
+def test_dark_scheme_on_a_phone_and_the_api_docs(browser: Any, server: RunningServer) -> None:
+    phone = Page(browser, server, viewport={"width": 390, "height": 844}, color_scheme="dark", is_mobile=True)
+    phone.open()
+    phone.validate((EXAMPLES / "invalid_tool_calls.json").read_text())
+    background = phone.page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert background == "rgb(21, 22, 24)"
+    assert phone.page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")  # no sideways scroll
+    phone.shot("08-phone-dark")
+
+    phone.page.goto(phone.base + "/docs")
+    phone.page.wait_for_selector("main section h3")
+    assert "/v1/validate/stream" in phone.page.inner_text("main")
+    phone.shot("09-docs")
+    assert phone.console_errors == []
+    phone.close()
+
+
+def test_the_readme_screenshot_is_of_this_page() -> None:
+    assert (ROOT / "docs" / "page.png").is_file()
+    assert "docs/page.png" in (ROOT / "README.md").read_text()
+
+
+def test_assets_are_served_with_a_policy_that_allows_this_origin_only(server: RunningServer) -> None:
+    status, content_type, _ = server.request("GET", "/page/app.js")
+    assert (status, content_type) == (200, "text/javascript; charset=utf-8")
+    connection = server.connection()
+    try:
+        connection.request("GET", "/")
+        response = connection.getresponse()
+        response.read()
+        policy = response.getheader("Content-Security-Policy", "")
+    finally:
+        connection.close()
+    assert "default-src 'self'" in policy
+    assert "connect-src 'self'" in policy

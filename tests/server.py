@@ -75,6 +75,7 @@ def running_server(log_dir: Path, workers: int = 2, **settings: str) -> Iterator
     """The server, started with `runstep-validator serve` and the given RUNSTEP_VALIDATOR_* settings, up and
     answering; killed on exit if it is still running."""
     port = free_port()
+    settings = {"drain_seconds": "0", **settings}  # tests stop their servers at once unless they test draining
     env = {**os.environ, **{f"RUNSTEP_VALIDATOR_{name.upper()}": value for name, value in settings.items()}}
     log_path = log_dir / f"server-{port}.log"
     with log_path.open("wb") as log:

@@ -77,7 +77,7 @@ def test_a_port_in_use_is_refused_unless_shared_on_purpose(monkeypatch: pytest.M
         assert f"port {port} on 127.0.0.1 is already in use by another process" in output
         # Shared on purpose, the check is skipped (and the server would start: not started here).
         monkeypatch.setattr(os, "environ", dict(os.environ))  # serve() passes its settings on through the environment
-        monkeypatch.setattr("runstep_validator.http.server.Granian", lambda *args, **kwargs: _NoServer())
+        monkeypatch.setattr("runstep_validator.http.server._Draining", lambda *args, **kwargs: _NoServer())
         assert serve(["--host", "127.0.0.1", "--port", str(port), "--share-port"])[0] == 0
 
 

@@ -16,10 +16,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, Response, request
+from prometheus_client import CONTENT_TYPE_LATEST
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from .config import Settings
 from .middleware import AccessLog, ValidateFastLane
+from .observe import draining
 from .pages import page_blueprint
 from .problems import Problem
 from .service import (
@@ -122,6 +124,21 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     @app.get("/healthz")
     def healthz() -> Response:
         return Encoded.json({"status": "ok"}).to_flask()
+
+    @app.get("/readyz")
+    def readyz() -> Response:
+        # Answering at all means the validators are built: create_app built them before serving.
+        if draining(settings.state_directory):
+            detail = "the server is stopping: it finishes the requests it has and takes no new ones"
+            raise Problem(503, "draining", "Stopping", detail)
+        return Encoded.json({"status": "ready"}).to_flask()
+
+    @app.get("/metrics")
+    def metrics_text() -> Response:
+        exposition = service.metrics.exposition()
+        if exposition is None:
+            raise Problem(404, "not-found", "Not found", "metrics are turned off (RUNSTEP_VALIDATOR_METRICS=false)")
+        return Response(exposition, content_type=CONTENT_TYPE_LATEST)
 
     @app.get("/openapi.json")
     def openapi() -> Response:

@@ -19,6 +19,9 @@ class ConfigError(RunStepValidatorError):
     """A setting that is unknown or has a value of the wrong kind."""
 
 
+LOG_FORMATS = ("text", "json")
+
+
 @dataclass(frozen=True)
 class Settings:
     host: str = "127.0.0.1"
@@ -38,6 +41,10 @@ class Settings:
     max_header_bytes: int = 16 * 1024  # larger request headers get a 431
     header_timeout_seconds: float = 10.0  # a connection that has not sent its headers by then is closed
     body_timeout_seconds: float = 15.0  # a body still arriving after this gets a 408 and the connection is closed
+    metrics: bool = True  # GET /metrics, and the counting behind it
+    log_format: str = "text"  # text (one readable line) or json (one object per line, for log pipelines)
+    drain_seconds: float = 5.0  # after SIGTERM: /readyz answers 503 this long, while requests are still served
+    state_directory: str = ""  # set by serve(): where the workers share metrics and the draining mark
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None) -> Settings:
@@ -71,7 +78,10 @@ class Settings:
             "max_header_bytes": (1024, 1024 * 1024),
             "header_timeout_seconds": (0.1, 3600),
             "body_timeout_seconds": (0.1, 3600),
+            "drain_seconds": (0, 3600),
         }
+        if self.log_format not in LOG_FORMATS:
+            raise ConfigError(f"{ENV_PREFIX}LOG_FORMAT={self.log_format!r} is not a log format: give text or json")
         for name, (low, high) in ranges.items():
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:

@@ -20,13 +20,16 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import msgspec
 from flask import Flask
 from granian._granian import RSGIHTTPProtocol as HTTPProtocol
 from granian._granian import RSGIProtocolClosed
 from granian.rsgi import Scope
 
 from .app import create_app
-from .problems import Problem
+from .middleware import AccessLog
+from .observe import REQUEST_ID_KEY, accept_request_id, method_of, request_id, route_of, verdict
+from .problems import PROBLEM_MEDIA_TYPE, Problem
 from .service import INTERNAL_ERROR, Encoded, Service, WSGIApp, too_large
 
 log = logging.getLogger("runstep_validator.http")
@@ -55,7 +58,10 @@ class Front:
     """RSGI in front of the Flask app: whole requests only, within the limits of its settings."""
 
     def __init__(self, app: Flask) -> None:
-        self.wsgi_app: WSGIApp = app.wsgi_app
+        # The front door logs every request itself (with its id and verdict): the app's own access log would say
+        # each one twice.
+        wsgi_app = app.wsgi_app
+        self.wsgi_app: WSGIApp = wsgi_app.app if isinstance(wsgi_app, AccessLog) else wsgi_app
         self.service: Service = app.extensions["runstep_validator"]
         self.settings = self.service.settings
         self.pool = ThreadPoolExecutor(max_workers=self.settings.threads, thread_name_prefix="validate")
@@ -65,6 +71,9 @@ class Front:
         if scope.proto != "http":
             return
         started = time.perf_counter()
+        identifier = accept_request_id(scope.headers.get("x-request-id"))
+        request_id.set(identifier)
+        found: tuple[bool, int] | None = None
         try:
             body = await self._receive_body(scope, protocol)
             answer = None
@@ -73,22 +82,41 @@ class Front:
                 answer = self.service.answer_fast(scope.query_string, content_type, body)
             if answer is not None:
                 status, headers, content = answer.status, [("content-type", answer.media_type)], answer.body
-                self._log(scope, status, len(content), started)
-            elif len(body) <= INLINE_BYTES:
-                status, headers, content = self._call(wsgi_environ(scope, body))
+                found = verdict.get()
             else:
-                loop = asyncio.get_running_loop()
-                status, headers, content = await loop.run_in_executor(self.pool, self._call, wsgi_environ(scope, body))
+                environ = wsgi_environ(scope, body)
+                environ[REQUEST_ID_KEY] = identifier
+                if len(body) <= INLINE_BYTES:
+                    status, headers, content, found = self._call(environ)
+                else:
+                    loop = asyncio.get_running_loop()
+                    status, headers, content, found = await loop.run_in_executor(self.pool, self._call, environ)
         except _Disconnected:
             return
         except Problem as problem:  # refused before the app saw it: the connection cannot carry another request
             status, headers, content = _problem(problem)
             headers.append(("connection", "close"))
-            self._log(scope, status, len(content), started)
         except Exception:  # a bug: logged here, a bare problem for the client
             log.exception("unexpected error on %s %s", scope.method, scope.path[:100])
             status, headers, content = _problem(INTERNAL_ERROR)
+        if status >= 400 and any(value == PROBLEM_MEDIA_TYPE for _, value in headers):
+            content = self._noted_problem(content, identifier)
+            headers = [(name, value) for name, value in headers if name.lower() != "content-length"]
+        headers.append(("x-request-id", identifier))
+        self._observe(scope, status, len(content), started, found)
         protocol.response_bytes(status, headers, content)
+
+    def _noted_problem(self, content: bytes, identifier: str) -> bytes:
+        """A problem document with the request's id in it, and a limit's refusal counted."""
+        try:
+            document = msgspec.json.decode(content)
+        except msgspec.DecodeError:  # pragma: no cover - ours are always JSON
+            return content
+        if isinstance(document, dict):
+            self.service.metrics.limit_hit(str(document.get("type", "")).rpartition("/")[2])
+            document["request_id"] = identifier
+            return msgspec.json.encode(document)
+        return content  # pragma: no cover
 
     async def _receive_body(self, scope: Scope, protocol: HTTPProtocol) -> bytes:
         limit, header_limit = self.settings.max_body_bytes, self.settings.max_header_bytes
@@ -121,7 +149,9 @@ class Front:
         finally:
             self._deadlines.stop(task)
 
-    def _call(self, environ: dict[str, Any]) -> Response:
+    def _call(self, environ: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes, tuple[bool, int] | None]:
+        request_id.set(environ[REQUEST_ID_KEY])  # this thread's logs name the request too
+        verdict.set(None)
         answer: list[Any] = []
 
         def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[..., None]:
@@ -136,12 +166,30 @@ class Front:
             if close is not None:
                 close()
         status, headers = answer
-        return status, headers, content
+        return status, headers, content, verdict.get()
 
-    def _log(self, scope: Scope, status: int, size: int, started: float) -> None:
-        if self.settings.access_log:
-            elapsed = (time.perf_counter() - started) * 1000
-            access_log.info("%s %s %s %d %.2fms", scope.method, scope.path[:200], status, size, elapsed)
+    def _observe(self, scope: Scope, status: int, size: int, started: float, found: tuple[bool, int] | None) -> None:
+        """The request's metrics, and its access log line: never its body, query string or payload values."""
+        elapsed = time.perf_counter() - started
+        route = route_of(scope.path)
+        self.service.metrics.answered(route, method_of(scope.method), status, elapsed)
+        if not self.settings.access_log:
+            return
+        fields: dict[str, Any] = {
+            "method": scope.method[:16],
+            "route": route,
+            "path": scope.path[:200],
+            "status": status,
+            "bytes": size,
+            "duration_ms": round(elapsed * 1000, 3),
+        }
+        if found is not None:
+            fields["verdict"] = "valid" if found[0] else "invalid"
+            fields["errors"] = found[1]
+        if self.settings.log_format == "json":
+            access_log.info("%s %s %s", scope.method, scope.path[:200], status, extra={"fields": fields})
+        else:
+            access_log.info("%s %s %s %d %.2fms", scope.method, scope.path[:200], status, size, elapsed * 1000)
 
 
 class Deadlines:

@@ -8,29 +8,41 @@ clients could hold all of them.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import os
+import shutil
+import signal
 import socket
+import tempfile
+import threading
+from pathlib import Path
 from typing import Any
 
-from granian import Granian
 from granian.constants import Interfaces
 from granian.http import HTTP1Settings
+from granian.server.mp import MPServer
 
 from ..core.api import default_schemas
 from ..core.schemas import AUTO
 from .config import ENV_PREFIX, ConfigError, Settings
+from .observe import DRAINING_FILE, MULTIPROCESS_ENV
 
 APP_FACTORY = "runstep_validator.http.front:create_front"
 
 
-def logging_config(level: str = "INFO") -> dict[str, Any]:
-    """Our loggers (errors and the access log) to standard error, in the server and in each worker."""
+def logging_config(level: str = "INFO", log_format: str = "text") -> dict[str, Any]:
+    """Our loggers (errors and the access log) to standard error, in the server and in each worker: a readable
+    line each, or a JSON object each; both carry the request's id."""
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain"}},
+        "filters": {"request_id": {"()": "runstep_validator.http.observe.RequestIdFilter"}},
+        "formatters": {
+            "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"},
+            "json": {"()": "runstep_validator.http.observe.JsonFormatter"},
+        },
+        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": log_format, "filters": ["request_id"]}},
         "loggers": {
             name: {"handlers": ["stderr"], "level": level, "propagate": False}
             for name in ("runstep_validator", "_granian")
@@ -69,10 +81,41 @@ def serve(settings: Settings) -> None:
     """Serve until SIGTERM or SIGINT: granian stops accepting, lets in-flight requests finish, then returns.
     Settings that could not work are refused first, with `ConfigError`."""
     check_can_serve(settings)
+    # Made before any worker starts, removed when the server stops: the workers' metric files and the draining
+    # mark. prometheus_client reads the variable when a worker imports it.
+    state = tempfile.mkdtemp(prefix="runstep-validator-")
+    os.environ[MULTIPROCESS_ENV] = state
+    settings = dataclasses.replace(settings, state_directory=state)
     # The workers build their app with create_app(), which reads the environment: pass our settings through it.
     for name, value in vars(settings).items():
         os.environ[ENV_PREFIX + name.upper()] = str(value)
-    Granian(
+    try:
+        _serve(settings)
+    finally:
+        shutil.rmtree(state, ignore_errors=True)
+
+
+class _Draining(MPServer):  # granian.Granian on POSIX systems
+    """granian, with a drain before it stops on SIGTERM: the draining mark makes every worker's /readyz answer
+    503 while requests are still served, so that a load balancer takes the instance out first."""
+
+    drain_seconds = 0.0
+    state_directory = ""
+
+    def signal_handler_interrupt(self, *args: Any, **kwargs: Any) -> None:
+        signal_number = args[0] if args else None
+        if signal_number != signal.SIGTERM or self.drain_seconds <= 0 or getattr(self, "_draining", False):
+            super().signal_handler_interrupt(*args, **kwargs)  # type: ignore[no-untyped-call]
+            return
+        self._draining = True
+        Path(self.state_directory, DRAINING_FILE).touch()
+        timer = threading.Timer(self.drain_seconds, super().signal_handler_interrupt)
+        timer.daemon = True
+        timer.start()
+
+
+def _serve(settings: Settings) -> None:
+    server = _Draining(
         APP_FACTORY,
         factory=True,
         interface=Interfaces.RSGI,  # the front door receives whole requests first (see front.py)
@@ -89,7 +132,10 @@ def serve(settings: Settings) -> None:
             # this, hyper refuses them itself, without a body).
             max_buffer_size=max(1024 * 1024, 4 * settings.max_header_bytes),
         ),
-        log_dictconfig=logging_config(),
+        log_dictconfig=logging_config(log_format=settings.log_format),
         log_access=False,  # the app's AccessLog middleware logs sizes too
         websockets=False,
-    ).serve()
+    )
+    server.drain_seconds = settings.drain_seconds
+    server.state_directory = settings.state_directory
+    server.serve()

@@ -14,13 +14,14 @@ from flask import Request, Response
 
 from ..core.api import PayloadValidator, default_schemas, make_validator
 from ..core.errors import InvalidJSONError, LimitExceeded, UnknownDialectError, UnknownSchemaError
-from ..core.report import INVALID_JSON, OUTPUT_FORMATS, OutputFormat, OutputUnit, Report
+from ..core.report import INVALID_JSON, OUTPUT_FORMATS, Deferred, OutputFormat, OutputUnit, Report
 from ..core.schemas import AUTO, DEFAULT_DIALECT
 from ..sources.positions import placed
 from ..sources.reading import body_records
 from ..sources.records import Record
 from ..sources.sse import validate_stream
 from .config import Settings
+from .observe import Metrics, NoMetrics, metrics, verdict
 from .openapi import build_openapi, serve_names
 from .problems import PROBLEM_MEDIA_TYPE, Problem
 
@@ -103,6 +104,8 @@ class Service:
             named = make_validator(schemas, name, **options)  # type: ignore[arg-type]
             for dialect in self.dialects:
                 self.validators[name, False, dialect] = self.validators[name, True, dialect] = named
+        self.metrics: Metrics | NoMetrics = metrics(schemas.entries) if settings.metrics else NoMetrics()
+        self.metrics.name_ids({document.id: name for name, document in schemas.entries.items()})
         self.known = [AUTO, *sorted(schemas.entries)]
         if settings.default_schema not in self.known:
             raise UnknownSchemaError(settings.default_schema, tuple(self.known))
@@ -177,10 +180,17 @@ class Service:
         report = validator.validate(body)
         if not report.valid and report.errors[0].code == INVALID_JSON:
             unit = report.errors[0]
+            if "nested deeper than the limit" in unit.error:
+                self.metrics.limit_hit("depth")
             return Encoded.problem(not_json(unit.error, unit.line, unit.column))
+        self.metrics.validated(report)
+        verdict.set((report.valid, len(report.errors)))
         if not report.valid or report.warnings:  # a valid payload without warnings has nothing to place
             report = placed(report, Record(0, 1, body))
-        return Encoded.json(report.render(output))
+        rendered = report.render(output)
+        if not isinstance(report.pending_warnings, Deferred):  # counted where they were computed anyway
+            self.metrics.warned(report)
+        return Encoded.json(rendered)
 
     def answer_fast(self, query: str, content_type: str, body: bytes) -> Encoded | None:
         """The answer to the common `POST /v1/validate` (a JSON body, known parameters) without Flask, or None when
@@ -213,6 +223,9 @@ class Service:
         if not report.events:
             detail = "the body holds no event: a transcript has event: and data: lines, events ending at blank lines"
             return Encoded.problem(Problem(400, "not-an-event-stream", "Not an event stream", detail))
+        self.metrics.counted("/v1/validate/stream", len(report.results))
+        self.metrics.stream_errors(unit for result in report.results for unit in result.errors)
+        verdict.set((report.valid, len(report.errors) + sum(len(result.errors) for result in report.results)))
         return Encoded.json(report.to_dict())
 
     def validate_batch(
@@ -238,8 +251,12 @@ class Service:
             report = validator.validate(record.raw)
             if not report.valid or report.warnings:  # units get their line and column in the body
                 report = placed(report, record)
+            self.metrics.validated(report)
+            self.metrics.warned(report)
             valid += report.valid
             results.append(batch_result(record, report, output))
+        self.metrics.counted("/v1/validate/batch", len(results))
+        verdict.set((valid == len(results), sum(len(result_errors(result)) for result in results)))
         summary = {"total": len(results), "valid": valid, "invalid": len(results) - valid}
         return Encoded.json({"summary": summary, "results": results})
 
@@ -284,6 +301,11 @@ def read_chunked(environ: dict[str, Any], limit: int) -> bytes:
         if size > limit:
             raise too_large(limit)
     return b"".join(pieces)
+
+
+def result_errors(result: Any) -> tuple[Any, ...] | list[Any]:
+    errors: tuple[Any, ...] | list[Any] = result.errors if isinstance(result, BatchResult) else result.get("errors", [])
+    return errors
 
 
 def batch_result(record: Record, report: Report, output: OutputFormat) -> Any:

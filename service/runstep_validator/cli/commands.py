@@ -154,6 +154,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=_bounded(1, 65535), help="port to listen on, 1 to 65535 (default: 8000)")
     serve.add_argument("--workers", type=_bounded(1, 64), help="worker processes, 1 to 64 (default: 2)")
     serve.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        help="text: a readable line per request (default); json: one object per line, for log pipelines",
+    )
+    serve.add_argument(
         "--share-port", action="store_true", default=None, help="start even if another process listens on the port"
     )
     return parser
@@ -447,7 +452,7 @@ def _serve(args: argparse.Namespace) -> int:
     from ..http.config import Settings
     from ..http.server import serve
 
-    names = ("host", "port", "workers", "share_port")
+    names = ("host", "port", "workers", "share_port", "log_format")
     overrides = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
     serve(Settings.load(overrides=overrides))
     return EXIT_OK

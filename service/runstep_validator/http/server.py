@@ -42,7 +42,13 @@ def logging_config(level: str = "INFO", log_format: str = "text") -> dict[str, A
             "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"},
             "json": {"()": "runstep_validator.http.observe.JsonFormatter"},
         },
-        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": log_format, "filters": ["request_id"]}},
+        "handlers": {
+            "stderr": {
+                "class": "runstep_validator.http.observe.BatchingStreamHandler",
+                "formatter": log_format,
+                "filters": ["request_id"],
+            }
+        },
         "loggers": {
             name: {"handlers": ["stderr"], "level": level, "propagate": False}
             for name in ("runstep_validator", "_granian")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -114,6 +115,11 @@ def test_no_worker_outlives_its_server_even_one_killed_outright(tmp_path: Path) 
         assert group_alive(group)
 
     assert not group_alive(group), "a worker outlived its server"
+    # Killed outright, it could not remove its state directory; the next server to start does.
+    left = list(Path(tempfile.gettempdir()).glob(f"runstep-validator-{group}-*"))
+    assert left
+    with running_server(tmp_path, workers=1):
+        assert not any(path.exists() for path in left)
 
 
 def test_a_large_stream_and_a_delta_through_the_real_server(tmp_path: Path) -> None:

@@ -89,7 +89,8 @@ def serve(settings: Settings) -> None:
     check_can_serve(settings)
     # Made before any worker starts, removed when the server stops: the workers' metric files and the draining
     # mark. prometheus_client reads the variable when a worker imports it.
-    state = tempfile.mkdtemp(prefix="runstep-validator-")
+    _remove_stale_state()
+    state = tempfile.mkdtemp(prefix=f"{STATE_PREFIX}{os.getpid()}-")
     os.environ[MULTIPROCESS_ENV] = state
     settings = dataclasses.replace(settings, state_directory=state)
     # The workers build their app with create_app(), which reads the environment: pass our settings through it.
@@ -99,6 +100,24 @@ def serve(settings: Settings) -> None:
         _serve(settings)
     finally:
         shutil.rmtree(state, ignore_errors=True)
+
+
+STATE_PREFIX = "runstep-validator-"
+
+
+def _remove_stale_state() -> None:
+    """The state directories of servers that were killed outright (SIGKILL cannot be cleaned up after): each is
+    named by its server's process id, and one whose process is gone is removed."""
+    for path in Path(tempfile.gettempdir()).glob(f"{STATE_PREFIX}*-*"):
+        pid_text = path.name.removeprefix(STATE_PREFIX).partition("-")[0]
+        if not pid_text.isdigit():
+            continue
+        try:
+            os.kill(int(pid_text), 0)
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+        except PermissionError:  # another user's live process
+            continue
 
 
 class _Draining(MPServer):  # granian.Granian on POSIX systems

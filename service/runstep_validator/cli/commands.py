@@ -37,6 +37,17 @@ class _NothingToCheck(RunStepValidatorError):
     pass
 
 
+def _add_selection(parser: argparse.ArgumentParser) -> None:
+    """Which entry validates each record: the same three options for validate and import."""
+    parser.add_argument(
+        "--schema",
+        default=AUTO,
+        help="an entry schema by name, or auto: the entry each payload's object names (default: %(default)s)",
+    )
+    parser.add_argument("--strict", action="store_true", help="with auto: the strict (OpenAPI contract) variants")
+    parser.add_argument("--dialect", default=DEFAULT_DIALECT, help=DIALECT_HELP)
+
+
 class _Parser(argparse.ArgumentParser):
     # argparse would print and exit; run() must return instead.
     def error(self, message: str) -> None:  # type: ignore[override]
@@ -69,13 +80,7 @@ def _parser() -> argparse.ArgumentParser:
         help="*.json (a run step, a delta, an array, or a list response), *.jsonl / *.ndjson, *.sse (an event "
         "stream transcript), any of them .gz; folders are searched recursively; - reads standard input",
     )
-    validate.add_argument(
-        "--schema",
-        default=AUTO,
-        help="an entry schema by name, or auto: the entry each payload's object names (default: %(default)s)",
-    )
-    validate.add_argument("--strict", action="store_true", help="with auto: the strict (OpenAPI contract) variants")
-    validate.add_argument("--dialect", default=DEFAULT_DIALECT, help=DIALECT_HELP)
+    _add_selection(validate)
     validate.add_argument("--format", choices=("text", "json", "github"), default="text", help="output format")
     validate.add_argument(
         "--warnings-as-errors",
@@ -114,13 +119,7 @@ def _parser() -> argparse.ArgumentParser:
         "--rejected", required=True, help="invalid records with their errors, JSON Lines (a file or URL; as --accepted)"
     )
     bulk.add_argument("--report", type=Path, help="write the summary as JSON here too")
-    bulk.add_argument(
-        "--schema",
-        default=AUTO,
-        help="an entry schema by name, or auto: the entry each payload's object names (default: %(default)s)",
-    )
-    bulk.add_argument("--strict", action="store_true", help="with auto: the strict (OpenAPI contract) variants")
-    bulk.add_argument("--dialect", default=DEFAULT_DIALECT, help=DIALECT_HELP)
+    _add_selection(bulk)
     bulk.add_argument(
         "--workers", type=_bounded(1, 256), default=os.cpu_count() or 1, help="processes (default: %(default)s)"
     )
@@ -342,7 +341,8 @@ def _import_on_cluster(
     import json
 
     from ..importing.distributed import ClusterImport, Options, locate, refuse_existing, start_client
-    from ..importing.pipeline import AtomicFile, Interrupted
+    from ..importing.pipeline import AtomicFile, Interrupted, interruptible
+    from .progress import progress_bar
 
     if "-" in args.inputs:
         stderr.write("runstep-validator: --dask reads files and URLs, not standard input\n")
@@ -357,12 +357,14 @@ def _import_on_cluster(
     for role, output in zip(("accepted", "rejected"), outputs, strict=True):
         refuse_existing(role, output, storage_options)
     client, close = start_client(args.dask)
-    interrupted = _InterruptAsException()
+    total = sum(size or 0 for size in sizes)
     try:
         stderr.write(f"runstep-validator: {_cluster_line(client, len(inputs))}\n")
-        progress = _ClusterProgress(sum(size or 0 for size in sizes), len(inputs), stderr)
-        with interrupted:
-            tally = ClusterImport(client, options, progress.update).run(inputs, sizes, outputs[0], outputs[1])
+        with interruptible(), progress_bar(total, stderr) as bar:
+            on_progress: Callable[[int, int, int], None] = _PartLines(total, len(inputs), stderr).update
+            if bar is not None:  # a terminal: the single-machine import's bar, by bytes
+                on_progress = lambda done_bytes, records, _parts: bar(done_bytes, records)  # noqa: E731
+            tally = ClusterImport(client, options, on_progress).run(inputs, sizes, outputs[0], outputs[1])
     except Interrupted as exc:
         stderr.write(f"runstep-validator: interrupted by {exc}; no output was written\n")
         return 128 + exc.signal_number
@@ -389,52 +391,28 @@ def _cluster_line(client: Any, tasks: int) -> str:
     return line
 
 
-class _InterruptAsException:
-    """SIGINT and SIGTERM raise `Interrupted` in the driver while a cluster run is under way, so that it cancels
-    its tasks and removes its temporary parts before exiting."""
-
-    def __enter__(self) -> None:
-        import signal
-
-        from ..importing.pipeline import Importer
-
-        self.previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-        for sig in self.previous:
-            signal.signal(sig, Importer._interrupt)
-
-    def __exit__(self, *exc_info: object) -> None:
-        import signal
-
-        for sig, handler in self.previous.items():
-            signal.signal(sig, handler)
-
-
-class _ClusterProgress:
-    """Records per second and an ETA (by bytes), as parts complete: a redrawn line on a terminal, a line at most
-    every few seconds elsewhere."""
+class _PartLines:
+    """Progress away from a terminal (where the import's progress bar draws it): parts done, records/s and an
+    ETA by bytes, a line at most every few seconds and at the end."""
 
     def __init__(self, total_bytes: int, parts: int, stream: TextIO) -> None:
         import time
 
         self.total_bytes, self.parts, self.stream = total_bytes, parts, stream
         self.started = self.shown = time.monotonic()
-        self.terminal = stream.isatty()
 
     def update(self, done_bytes: int, records: int, parts_done: int) -> None:
         import time
 
         now = time.monotonic()
-        if not self.terminal and now - self.shown < 5 and parts_done < self.parts:
+        if now - self.shown < 5 and parts_done < self.parts:
             return
         self.shown = now
         elapsed = max(now - self.started, 1e-9)
         rate = records / elapsed
         left = (self.total_bytes - done_bytes) / (done_bytes / elapsed) if done_bytes else float("nan")
         eta = f"ETA {left:,.0f} s" if done_bytes and parts_done < self.parts else "done"
-        line = f"{parts_done}/{self.parts} parts, {records:,} records, {rate:,.0f} records/s, {eta}"
-        self.stream.write(("\r" + line) if self.terminal else line + "\n")
-        if self.terminal and parts_done == self.parts:
-            self.stream.write("\n")
+        self.stream.write(f"{parts_done}/{self.parts} parts, {records:,} records, {rate:,.0f} records/s, {eta}\n")
         self.stream.flush()
 
 

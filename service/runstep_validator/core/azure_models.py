@@ -20,6 +20,8 @@ from .delta_models import (
     DeltaFunctionCall,
     DeltaMessageCreationDetails,
     Index,
+    RunStepDelta,
+    StrictRunStepDelta,
 )
 from .models import (
     Closed,
@@ -423,12 +425,10 @@ class AzureDelta(Closed):
     step_details: DeltaMessageCreationDetails | AzureDeltaToolCallsDetails | UnsetType = UNSET
 
 
-class AzureRunStepDelta(Closed):
-    """One fragment of a run step as Azure AI Agents streams it."""
+class AzureRunStepDelta(RunStepDelta):
+    """One fragment of a run step as Azure AI Agents streams it: OpenAI's, with Azure's fragments."""
 
-    id: str
-    object: Literal["thread.run.step.delta"]
-    delta: AzureDelta
+    delta: AzureDelta  # type: ignore[assignment]  # msgspec decodes by the subclass's annotation
 
 
 # The stable contract's deltas (RunStepDeltaChunk): every tool-call fragment names its index, id and type.
@@ -461,7 +461,5 @@ class StrictAzureDelta(Closed):
     step_details: DeltaMessageCreationDetails | StrictAzureDeltaToolCallsDetails | UnsetType = UNSET
 
 
-class StrictAzureRunStepDelta(Closed):
-    id: str
-    object: Literal["thread.run.step.delta"]
-    delta: StrictAzureDelta
+class StrictAzureRunStepDelta(StrictRunStepDelta):
+    delta: StrictAzureDelta  # type: ignore[assignment]

@@ -10,7 +10,7 @@ import json
 import math
 import re
 import sys
-from typing import Any
+from typing import Any, Final
 
 import msgspec
 
@@ -38,6 +38,9 @@ def strip_bom(data: bytes) -> bytes:
     return data[3:] if data[:3] == UTF8_BOM else data
 
 
+TOO_DEEP: Final = "nested deeper than the limit"  # how an invalid-JSON unit says the depth limit was hit
+
+
 def parse(data: bytes, max_depth: int | None = None) -> Any:
     """The JSON value in `data`, or `InvalidJSONError` saying where it breaks, or where it nests deeper than
     `max_depth` levels of objects and arrays."""
@@ -55,7 +58,7 @@ def parse(data: bytes, max_depth: int | None = None) -> Any:
 
 def _too_deep(data: bytes, max_depth: int) -> InvalidJSONError:
     text = data[: _depth_offset(data, max_depth)].decode("utf-8", errors="replace")
-    return _error(text, len(text), f"nested deeper than the limit of {max_depth} levels")
+    return _error(text, len(text), f"{TOO_DEEP} of {max_depth} levels")
 
 
 def _deeper_than(value: Any, limit: int) -> bool:

@@ -239,19 +239,32 @@ def draining(state_directory: str | None) -> bool:
     return bool(state_directory) and os.path.exists(os.path.join(state_directory or "", DRAINING_FILE))
 
 
+class _Clock:
+    """UTC timestamps to the millisecond (`2026-11-25T07:48:10.953`), the date formatted once a second, not once
+    a line."""
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._date = ""
+
+    def stamp(self, moment: float) -> str:
+        second = int(moment)
+        if second != self._second:
+            self._second, self._date = second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        return f"{self._date}.{int((moment - second) * 1000):03d}"
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, the request id, and what the record carries in `fields` (method,
     route, status, bytes, duration, verdict, error count); an error's message and exception type, never a body."""
 
-    _second = -1
-    _stamp = ""
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._clock = _Clock()
 
     def format(self, record: logging.LogRecord) -> str:
-        second = int(record.created)
-        if second != self._second:  # formatting the date once a second, not once a line
-            self._second, self._stamp = second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
         line: dict[str, Any] = {
-            "time": f"{self._stamp}.{int(record.msecs):03d}Z",
+            "time": self._clock.stamp(record.created) + "Z",
             "level": record.levelname.lower(),
             "logger": record.name,
             "request_id": getattr(record, "request_id", None) or request_id.get(),
@@ -296,30 +309,23 @@ class BatchingStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
     def emit(self, record: logging.LogRecord) -> None:  # called with the handler's lock held
         try:
-            self._pending.append(self.format(record))
-            now = time.monotonic()
-            if (
-                record.levelno >= logging.WARNING
-                or len(self._pending) >= self.capacity
-                or now - self._last >= self.interval
-            ):
-                self._write(now)
-            elif self._ticker is None or not self._ticker.is_alive():  # started in the process that logs
-                self._ticker = threading.Thread(target=self._tick, name="log-flush", daemon=True)
-                self._ticker.start()
+            self._add(self.format(record), urgent=record.levelno >= logging.WARNING)
         except Exception:  # as logging.StreamHandler: a failing log line must not fail the request
             self.handleError(record)
 
     def append(self, line: str) -> None:
         """A line formatted by its caller (the access log's), without a log record: the hot path's shortcut."""
         with self.lock:  # type: ignore[union-attr]
-            self._pending.append(line)
-            now = time.monotonic()
-            if len(self._pending) >= self.capacity or now - self._last >= self.interval:
-                self._write(now)
-            elif self._ticker is None or not self._ticker.is_alive():
-                self._ticker = threading.Thread(target=self._tick, name="log-flush", daemon=True)
-                self._ticker.start()
+            self._add(line)
+
+    def _add(self, line: str, urgent: bool = False) -> None:
+        self._pending.append(line)
+        now = time.monotonic()
+        if urgent or len(self._pending) >= self.capacity or now - self._last >= self.interval:
+            self._write(now)
+        elif self._ticker is None or not self._ticker.is_alive():  # started in the process that logs
+            self._ticker = threading.Thread(target=self._tick, name="log-flush", daemon=True)
+            self._ticker.start()
 
     def _write(self, now: float) -> None:
         if self._pending:
@@ -356,14 +362,10 @@ def access_writer(logger: logging.Logger, log_format: str) -> Any:
             logger.info("%s", message, extra=extra)
 
         return through_logging
-    stamp = [-1, ""]
+    clock = _Clock()
 
     def now() -> str:
-        moment = time.time()
-        second = int(moment)
-        if second != stamp[0]:
-            stamp[0], stamp[1] = second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-        return f"{stamp[1]}.{int((moment - second) * 1000):03d}"
+        return clock.stamp(time.time())
 
     name = logger.name
     if log_format == "json":

@@ -14,7 +14,8 @@ from flask import Request, Response
 
 from ..core.api import PayloadValidator, default_schemas, make_validator
 from ..core.errors import InvalidJSONError, LimitExceeded, UnknownDialectError, UnknownSchemaError
-from ..core.report import INVALID_JSON, OUTPUT_FORMATS, Deferred, OutputFormat, OutputUnit, Report
+from ..core.parsing import TOO_DEEP
+from ..core.report import INVALID_JSON, OUTPUT_FORMATS, OutputFormat, OutputUnit, Report
 from ..core.schemas import AUTO, DEFAULT_DIALECT
 from ..sources.positions import placed
 from ..sources.reading import body_records
@@ -180,17 +181,23 @@ class Service:
         report = validator.validate(body)
         if not report.valid and report.errors[0].code == INVALID_JSON:
             unit = report.errors[0]
-            if "nested deeper than the limit" in unit.error:
+            if TOO_DEEP in unit.error:
                 self.metrics.limit_hit("depth")
             return Encoded.problem(not_json(unit.error, unit.line, unit.column))
         self.metrics.validated(report)
         verdict.set((report.valid, len(report.errors)))
-        if not report.valid or report.warnings:  # a valid payload without warnings has nothing to place
-            report = placed(report, Record(0, 1, body))
-        rendered = report.render(output)
-        if not isinstance(report.pending_warnings, Deferred):  # counted where they were computed anyway
+        if output != "flag":  # only a verdict: its units (and a valid payload's warnings) are never computed
+            report = self._shown(report, Record(0, 1, body))
+        return Encoded.json(report.render(output))
+
+    def _shown(self, report: Report, record: Record) -> Report:
+        """A report about to be shown: its units placed at their line and column in the body, its warnings
+        counted (they are computed here, for the answer, and only here)."""
+        if report.warnings:
             self.metrics.warned(report)
-        return Encoded.json(rendered)
+        elif report.valid:
+            return report  # nothing to place
+        return placed(report, record)
 
     def answer_fast(self, query: str, content_type: str, body: bytes) -> Encoded | None:
         """The answer to the common `POST /v1/validate` (a JSON body, known parameters) without Flask, or None when
@@ -241,7 +248,7 @@ class Service:
             return Encoded.problem(Problem(413, "batch-too-large", "Batch too large", detail, limit=limit))
         deadline = time.monotonic() + self.settings.max_request_seconds
         results: list[Any] = []
-        valid = 0
+        valid = errors = 0
         for record in records:
             if not record.index % 256 and time.monotonic() > deadline:
                 seconds = self.settings.max_request_seconds
@@ -249,14 +256,14 @@ class Service:
                 problem = Problem(413, "time-limit", "Too long to validate", detail, limit=seconds)
                 return Encoded.problem(problem)
             report = validator.validate(record.raw)
-            if not report.valid or report.warnings:  # units get their line and column in the body
-                report = placed(report, record)
             self.metrics.validated(report)
-            self.metrics.warned(report)
+            if output != "flag":
+                report = self._shown(report, record)
             valid += report.valid
+            errors += len(report.errors)
             results.append(batch_result(record, report, output))
         self.metrics.counted("/v1/validate/batch", len(results))
-        verdict.set((valid == len(results), sum(len(result_errors(result)) for result in results)))
+        verdict.set((valid == len(results), errors))
         summary = {"total": len(results), "valid": valid, "invalid": len(results) - valid}
         return Encoded.json({"summary": summary, "results": results})
 
@@ -301,11 +308,6 @@ def read_chunked(environ: dict[str, Any], limit: int) -> bytes:
         if size > limit:
             raise too_large(limit)
     return b"".join(pieces)
-
-
-def result_errors(result: Any) -> tuple[Any, ...] | list[Any]:
-    errors: tuple[Any, ...] | list[Any] = result.errors if isinstance(result, BatchResult) else result.get("errors", [])
-    return errors
 
 
 def batch_result(record: Record, report: Report, output: OutputFormat) -> Any:

@@ -16,6 +16,7 @@ import tempfile
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -305,6 +306,24 @@ class Interrupted(Exception):
         self.signal_number = signal_number
 
 
+def _raise_interrupted(signal_number: int, frame: FrameType | None) -> None:
+    raise Interrupted(signal_number)
+
+
+@contextmanager
+def interruptible() -> Iterator[None]:
+    """SIGINT and SIGTERM raise `Interrupted` inside the block, so that a run cleans up what it started (its
+    temporary outputs, its cluster's tasks) before the command exits; the previous handlers come back after."""
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig in previous:
+        signal.signal(sig, _raise_interrupted)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 class Tally(msgspec.Struct):
     """Every count the summary and --report state; records == accepted + rejected is checked at the end.
     Warnings are left out: an import sorts records by validity, and computing the warnings of every accepted
@@ -371,27 +390,18 @@ class Importer:
 
     def run(self, inputs: list[str], accepted: str | Path, rejected: str | Path) -> Tally:
         outputs = [atomic_output(accepted, self.storage_options), atomic_output(rejected, self.storage_options)]
-        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-        for sig in previous:
-            signal.signal(sig, self._interrupt)
-        try:
-            self._run(inputs, outputs[0].stream, outputs[1].stream)
-            if self.tally.records != self.tally.accepted + self.tally.rejected:  # pragma: no cover - a bug
-                raise RuntimeError("records were lost: accepted + rejected != records read")
-            for output in outputs:
-                output.commit()
-        except BaseException:
-            for output in outputs:
-                output.discard()
-            raise
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+        with interruptible():
+            try:
+                self._run(inputs, outputs[0].stream, outputs[1].stream)
+                if self.tally.records != self.tally.accepted + self.tally.rejected:  # pragma: no cover - a bug
+                    raise RuntimeError("records were lost: accepted + rejected != records read")
+                for output in outputs:
+                    output.commit()
+            except BaseException:
+                for output in outputs:
+                    output.discard()
+                raise
         return self.tally
-
-    @staticmethod
-    def _interrupt(signal_number: int, frame: FrameType | None) -> None:
-        raise Interrupted(signal_number)
 
     def _run(self, inputs: list[str], accepted: IO[bytes], rejected: IO[bytes]) -> None:
         done_bytes = 0

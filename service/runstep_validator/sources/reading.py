@@ -132,10 +132,7 @@ def open_source(name: str, stdin: BinaryIO | None = None, options: Mapping[str, 
         except OSError as exc:
             raise SourceError(name, exc.strerror or str(exc)) from None
         magic, stream, raw, size = opened.peek(2)[:2], opened, opened, os.fstat(opened.fileno()).st_size
-    if magic == GZIP_MAGIC:
-        unzipped = cast(BinaryIO, _CheckedGzip(name, stream))
-        return Source(name, unzipped, size, raw, True, [unzipped, raw])
-    return Source(name, stream, size, raw, False, [raw])
+    return _source(name, magic, stream, raw, size)
 
 
 def _open_url(name: str, options: Mapping[str, Any] | None) -> Source:
@@ -146,11 +143,17 @@ def _open_url(name: str, options: Mapping[str, Any] | None) -> Source:
     except (OSError, ValueError) as exc:
         raise SourceError(name, str(exc) or type(exc).__name__) from None
     magic = opened.read(len(GZIP_MAGIC))
-    stream = cast(BinaryIO, _Prefixed(magic, opened))
+    return _source(name, magic, cast(BinaryIO, _Prefixed(magic, opened)), opened, size, local=False)
+
+
+def _source(
+    name: str, magic: bytes, stream: BinaryIO, raw: BinaryIO, size: int | None, *, local: bool = True
+) -> Source:
+    """The opened input, gunzipped when it starts as gzip does."""
     if magic == GZIP_MAGIC:
         unzipped = cast(BinaryIO, _CheckedGzip(name, stream))
-        return Source(name, unzipped, size, opened, True, [unzipped, opened], local=False)
-    return Source(name, stream, size, opened, False, [opened], local=False)
+        return Source(name, unzipped, size, raw, True, [unzipped, raw], local=local)
+    return Source(name, stream, size, raw, False, [raw], local=local)
 
 
 def is_event_stream(name: str, forced: InputFormat = "auto") -> bool:

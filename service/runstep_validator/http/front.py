@@ -28,7 +28,16 @@ from granian.rsgi import Scope
 
 from .app import create_app
 from .middleware import AccessLog
-from .observe import REQUEST_ID_KEY, accept_request_id, access_writer, method_of, request_id, route_of, verdict
+from .observe import (
+    REQUEST_ID_KEY,
+    accept_request_id,
+    access_line,
+    access_writer,
+    method_of,
+    request_id,
+    route_of,
+    verdict,
+)
 from .problems import PROBLEM_MEDIA_TYPE, Problem
 from .service import INTERNAL_ERROR, Encoded, Service, WSGIApp, too_large
 
@@ -109,7 +118,7 @@ class Front:
             content = self._noted_problem(content, identifier)
             headers = [(name, value) for name, value in headers if name.lower() != "content-length"]
         headers.append(("x-request-id", identifier))
-        self._observe(scope, status, len(content), started, found)
+        self._observe(scope, (status, len(content), started), found, identifier)
         protocol.response_bytes(status, headers, content)
 
     def _noted_problem(self, content: bytes, identifier: str) -> bytes:
@@ -174,25 +183,20 @@ class Front:
         status, headers = answer
         return status, headers, content, verdict.get()
 
-    def _observe(self, scope: Scope, status: int, size: int, started: float, found: tuple[bool, int] | None) -> None:
+    def _observe(
+        self, scope: Scope, answered: tuple[int, int, float], found: tuple[bool, int] | None, identifier: str
+    ) -> None:
         """The request's metrics, and its access log line: never its body, query string or payload values."""
+        status, size, started = answered
         elapsed = time.perf_counter() - started
-        route = route_of(scope.path)
-        self.service.metrics.answered(route, method_of(scope.method), status, elapsed)
-        if self._access is None:
-            return
-        fields: dict[str, Any] = {
-            "method": scope.method[:16],
-            "route": route,
-            "path": scope.path[:200],
-            "status": status,
-            "bytes": size,
-            "duration_ms": round(elapsed * 1000, 3),
-        }
-        if found is not None:
-            fields["verdict"] = "valid" if found[0] else "invalid"
-            fields["errors"] = found[1]
-        self._access(f"{scope.method} {scope.path[:200]} {status} {size} {elapsed * 1000:.2f}ms", fields)
+        path, method = scope.path, scope.method
+        route = route_of(path)
+        self.service.metrics.answered(route, method_of(method), status, elapsed)
+        if self._access is not None:
+            line = access_line(identifier, method, route, path, status=status, size=size, seconds=elapsed)
+            if found is not None:
+                line.verdict, line.errors = "valid" if found[0] else "invalid", found[1]
+            self._access(line)
 
 
 class Deadlines:

@@ -11,6 +11,7 @@ codes of this package. Never from a path, a query string or a payload, so no cli
 
 from __future__ import annotations
 
+import collections
 import contextvars
 import itertools
 import logging
@@ -19,7 +20,8 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+import weakref
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Final
 
 import msgspec
@@ -29,6 +31,7 @@ from prometheus_client import values as prometheus_values
 
 from .. import __version__
 from ..core.report import Report
+from .shared_values import MetricName, RequestSeries
 
 _encoder = msgspec.json.Encoder()
 MULTIPROCESS_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
@@ -87,10 +90,17 @@ _id_prefix = uuid.uuid4().hex[:16]  # this process's, random: ids never repeat a
 _id_counter = itertools.count()
 
 
+_pid = os.getpid()
+
+
+def _process_id() -> int:
+    return _pid
+
+
 def _new_process() -> None:
-    """granian forks its workers from one process: each must draw its own prefix."""
-    global _id_prefix, _id_counter  # per-process state, reset in the child of a fork
-    _id_prefix, _id_counter = uuid.uuid4().hex[:16], itertools.count()
+    """granian forks its workers from one process: each must draw its own prefix, and know its own id."""
+    global _id_prefix, _id_counter, _pid  # per-process state, reset in the child of a fork
+    _id_prefix, _id_counter, _pid = uuid.uuid4().hex[:16], itertools.count(), os.getpid()
 
 
 os.register_at_fork(after_in_child=_new_process)
@@ -104,28 +114,60 @@ def accept_request_id(given: str | None) -> str:
     return f"{_id_prefix}{next(_id_counter):016x}"
 
 
+# One histogram for both the request count and the latency, as OpenTelemetry's HTTP conventions and Micrometer
+# have it: its `_count` is the number of requests by route, method and status. A separate counter would cost a
+# third write to shared memory per request.
+DURATION: Final = MetricName(
+    "runstep_validator_http_request_duration_seconds",
+    "Time from the request's arrival to its answer; its count is the number of requests answered.",
+    ("route", "method", "status"),
+)
+DURATION_BUCKETS: Final = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+VALIDATIONS: Final = MetricName(
+    "runstep_validator_validations", "Payloads validated, by entry schema and verdict.", ("schema", "verdict")
+)
+
+
+class LocalRequestSeries:
+    """The series every request changes, in this process's memory (no multiprocess directory: one process)."""
+
+    def __init__(self) -> None:
+        self.duration = Histogram(*DURATION, buckets=DURATION_BUCKETS)
+        self.validations = Counter(*VALIDATIONS)
+        self._answered: dict[tuple[str, str, int], Any] = {}
+
+    def answered(self, route: str, method: str, status: int, seconds: float) -> None:
+        key = (route, method, status)
+        child = self._answered.get(key)
+        if child is None:  # a closed set of keys: routes x methods x statuses
+            child = self._answered[key] = self.duration.labels(route, method, str(status))
+        child.observe(seconds)
+
+    def validated(self, schema: str, valid: bool, count: int = 1) -> None:
+        self.validations.labels(schema, "valid" if valid else "invalid").inc(count)
+
+
 class Metrics:
-    """The service's metrics, built once per process. Label children of the hot path are cached."""
+    """The service's metrics, built once per process."""
 
     def __init__(self, schema_names: Iterable[str]) -> None:
-        self.multiprocess = bool(os.environ.get(MULTIPROCESS_ENV))
-        if self.multiprocess:
+        directory = os.environ.get(MULTIPROCESS_ENV)
+        self.multiprocess = bool(directory)
+        if directory:
             # A granian worker forked from a process that imported prometheus_client before the server set the
-            # directory: choose the value class again, so that this process's counts go to its files.
-            prometheus_values.ValueClass = prometheus_values.get_value_class()  # type: ignore[no-untyped-call]
+            # directory: choose the value class again, so that this process's counts go to its files. The process
+            # id, which those values check on every change to notice a fork, is kept up to date at fork instead,
+            # as prometheus_client's option allows.
+            prometheus_values.ValueClass = prometheus_values.MultiProcessValue(  # type: ignore[no-untyped-call]
+                process_identifier=_process_id
+            )
+            self._requests: RequestSeries | LocalRequestSeries = RequestSeries(
+                directory, DURATION, DURATION_BUCKETS, VALIDATIONS
+            )
+        else:
+            self._requests = LocalRequestSeries()
+        self.answered = self._requests.answered
         one = {"multiprocess_mode": "max"} if self.multiprocess else {}  # one series, whatever the workers
-        self.requests = Counter(
-            "runstep_validator_http_requests", "HTTP requests answered.", ["route", "method", "status"]
-        )
-        self.duration = Histogram(
-            "runstep_validator_http_request_duration_seconds",
-            "Time from the request's arrival to its answer.",
-            ["route"],
-            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
-        )
-        self.validations = Counter(
-            "runstep_validator_validations", "Payloads validated, by entry schema and verdict.", ["schema", "verdict"]
-        )
         self.errors = Counter("runstep_validator_validation_errors", "Errors reported, by keyword.", ["keyword"])
         self.warnings = Counter("runstep_validator_validation_warnings", "Warnings reported, by kind.", ["kind"])
         self.records = Counter(
@@ -134,23 +176,18 @@ class Metrics:
         self.limits = Counter("runstep_validator_limits_hit", "Requests refused at a limit.", ["limit"])
         self.build = Gauge("runstep_validator_build_info", "The version serving.", ["version"], **one)  # type: ignore[arg-type]
         self.build.labels(__version__).set(1)
-        self._schemas = {}
-        for name in schema_names:
-            self._schemas[name] = (self.validations.labels(name, "valid"), self.validations.labels(name, "invalid"))
+        self._schema_names = frozenset(schema_names)
         self._by_id: dict[str, str] = {}
-        self._answered: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        for name in self._schema_names:  # every entry's series, at 0 from the start
+            self._requests.validated(name, True, 0)
+            self._requests.validated(name, False, 0)
 
     def name_ids(self, ids: dict[str, str]) -> None:
         """Which entry each schema `$id` is: a report names its schema by `$id`."""
-        self._by_id = dict(ids)
+        self._by_id = {schema_id: name for schema_id, name in ids.items() if name in self._schema_names}
 
     def validated(self, report: Report) -> None:
-        name = self._by_id.get(report.schema, "other")
-        children = self._schemas.get(name)
-        if children is None:
-            self.validations.labels(name, "valid" if report.valid else "invalid").inc()
-        else:
-            children[0 if report.valid else 1].inc()
+        self._requests.validated(self._by_id.get(report.schema, "other"), report.valid)
         if not report.valid:
             for unit in report.errors:
                 self.errors.labels(code_label(unit.code)).inc()
@@ -170,17 +207,6 @@ class Metrics:
         limit = "depth" if problem_type == "depth" else LIMITS.get(problem_type)
         if limit is not None:
             self.limits.labels(limit).inc()
-
-    def answered(self, route: str, method: str, status: int, seconds: float) -> None:
-        key = (route, method, status)
-        children = self._answered.get(key)
-        if children is None:  # a closed set of keys: routes x methods x statuses
-            children = self._answered[key] = (
-                self.requests.labels(route, method, str(status)),
-                self.duration.labels(route),
-            )
-        children[0].inc()
-        children[1].observe(seconds)
 
     def exposition(self) -> bytes:
         """The text format: every worker's counts added up in multiprocess mode, this process's otherwise."""
@@ -240,18 +266,21 @@ def draining(state_directory: str | None) -> bool:
 
 
 class _Clock:
-    """UTC timestamps to the millisecond (`2026-11-25T07:48:10.953`), the date formatted once a second, not once
-    a line."""
+    """UTC timestamps to the millisecond (`2026-11-25T07:48:10.953`, then `suffix`), each formatted once: a busy
+    worker writes several lines a millisecond."""
 
-    def __init__(self) -> None:
-        self._second = -1
-        self._date = ""
+    def __init__(self, suffix: str = "") -> None:
+        self._suffix = suffix
+        self._millisecond = -1
+        self._stamp = ""
 
     def stamp(self, moment: float) -> str:
-        second = int(moment)
-        if second != self._second:
-            self._second, self._date = second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-        return f"{self._date}.{int((moment - second) * 1000):03d}"
+        millisecond = int(moment * 1000)
+        if millisecond != self._millisecond:
+            second, fraction = divmod(millisecond, 1000)
+            self._millisecond = millisecond
+            self._stamp = f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(second))}.{fraction:03d}{self._suffix}"
+        return self._stamp
 
 
 class JsonFormatter(logging.Formatter):
@@ -260,11 +289,11 @@ class JsonFormatter(logging.Formatter):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._clock = _Clock()
+        self._clock = _Clock("Z")
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
-            "time": self._clock.stamp(record.created) + "Z",
+            "time": self._clock.stamp(record.created),
             "level": record.levelname.lower(),
             "logger": record.name,
             "request_id": getattr(record, "request_id", None) or request_id.get(),
@@ -291,63 +320,123 @@ class RequestIdFilter(logging.Filter):
 class BatchingStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """A stream handler that writes its lines in batches: at most `interval` seconds late, at once for warnings
     and errors, and everything on flush and close. One write per request cost a quarter of the throughput of the
-    smallest requests; one write per batch costs next to nothing."""
+    smallest requests; one write per batch costs next to nothing.
+
+    A line is a formatted string or a msgspec Struct, which is encoded as a JSON line with the rest of its batch,
+    in one call. Lines wait in a deque, whose append and popleft are atomic: adding a line takes no lock, and only
+    the writing of a batch is serialized, under the handler's lock."""
 
     def __init__(self, stream: Any = None, interval: float = 0.1, capacity: int = 512) -> None:
         super().__init__(stream)
         self.interval = interval
         self.capacity = capacity
-        self._pending: list[str] = []
-        self._last = time.monotonic()
+        self._pending: collections.deque[str | msgspec.Struct] = collections.deque()
         self._ticker: threading.Thread | None = None
-        # A forked child (a granian worker) must not write again what its parent has yet to write.
-        os.register_at_fork(after_in_child=self._forget)
+        self._stopped = threading.Event()
+        # A forked child (a granian worker) must not write again what its parent has yet to write. Held weakly:
+        # a callback registered at fork lives as long as the process.
+        forget = weakref.WeakMethod(self._forget)
+        os.register_at_fork(after_in_child=lambda: (method := forget()) is not None and method())
 
     def _forget(self) -> None:
-        self._pending = []
+        self._pending.clear()
         self._ticker = None
 
-    def emit(self, record: logging.LogRecord) -> None:  # called with the handler's lock held
+    def emit(self, record: logging.LogRecord) -> None:
         try:
-            self._add(self.format(record), urgent=record.levelno >= logging.WARNING)
+            self.append(self.format(record), urgent=record.levelno >= logging.WARNING)
         except Exception:  # as logging.StreamHandler: a failing log line must not fail the request
             self.handleError(record)
 
-    def append(self, line: str) -> None:
-        """A line formatted by its caller (the access log's), without a log record: the hot path's shortcut."""
-        with self.lock:  # type: ignore[union-attr]
-            self._add(line)
-
-    def _add(self, line: str, urgent: bool = False) -> None:
-        self._pending.append(line)
-        now = time.monotonic()
-        if urgent or len(self._pending) >= self.capacity or now - self._last >= self.interval:
-            self._write(now)
-        elif self._ticker is None or not self._ticker.is_alive():  # started in the process that logs
+    def append(self, line: str | msgspec.Struct, urgent: bool = False) -> None:
+        """Adds a line without a log record (the access log's): a string formatted already, or a Struct."""
+        pending = self._pending
+        pending.append(line)
+        if urgent or len(pending) >= self.capacity:
+            self.flush()
+        elif self._ticker is None:  # started in the process that logs, which may be a fork of the one that made it
             self._ticker = threading.Thread(target=self._tick, name="log-flush", daemon=True)
             self._ticker.start()
 
-    def _write(self, now: float) -> None:
-        if self._pending:
-            self.stream.write("\n".join(self._pending) + "\n")
-            self._pending.clear()
-            self.stream.flush()
-        self._last = now
-
     def _tick(self) -> None:
-        while True:
-            time.sleep(self.interval)
+        while not self._stopped.wait(self.interval):
             self.flush()
+
+    def close(self) -> None:
+        self._stopped.set()
+        self.flush()
+        super().close()
 
     def flush(self) -> None:
         with self.lock:  # type: ignore[union-attr]
-            self._write(time.monotonic())
+            pending = self._pending
+            # Only the lines present now: others may be appended meanwhile, and wait for the next batch.
+            lines = [pending.popleft() for _ in range(len(pending))]
+            if lines:
+                self.stream.write("".join(_text_lines(lines)))
+                self.stream.flush()
 
 
-def access_writer(logger: logging.Logger, log_format: str) -> Any:
-    """How the front door writes an access line: straight into the batching handler when the server configured
-    one (the line formatted here, as its formatter would), else through `logger`. Returns a function of
-    (text message, fields), or None when the logger would drop INFO lines."""
+def _text_lines(lines: list[str | msgspec.Struct]) -> Iterator[str]:
+    """Each line with its newline; each run of Structs encoded as JSON lines in one call."""
+    structs: list[msgspec.Struct] = []
+    for line in lines:
+        if isinstance(line, str):
+            if structs:
+                yield _encoder.encode_lines(structs).decode()
+                structs = []
+            yield line + "\n"
+        else:
+            structs.append(line)
+    if structs:
+        yield _encoder.encode_lines(structs).decode()
+
+
+class AccessLine(msgspec.Struct, omit_defaults=True):
+    """An access log line's fields, in their order on a JSON line. Never a body, a query string or a payload
+    value: the method and path are cut short, and the rest are ours."""
+
+    time: str
+    level: str
+    logger: str
+    request_id: str
+    method: str
+    route: str
+    path: str
+    status: int
+    bytes: int
+    duration_ms: float
+    verdict: str | None = None
+    errors: int | None = None
+
+    @property
+    def message(self) -> str:
+        """The line of the text format, after its time, level, logger and request id."""
+        return f"{self.method} {self.path} {self.status} {self.bytes} {self.duration_ms:.2f}ms"
+
+
+def access_line(
+    identifier: str, method: str, route: str, path: str, *, status: int, size: int, seconds: float
+) -> AccessLine:
+    """An answered request's line; its time is set when it is written."""
+    return AccessLine(
+        "",
+        "info",
+        "runstep_validator.access",
+        identifier,
+        method[:16],
+        route,
+        path[:200],
+        status,
+        size,
+        int(seconds * 1_000_000) / 1000,  # to the microsecond
+    )
+
+
+def access_writer(logger: logging.Logger, log_format: str) -> Callable[[AccessLine], None] | None:
+    """How the front door writes access lines: straight into the batching handler when the server configured
+    one, which encodes JSON lines a batch at a time (through a log record each, a line cost as much again as the
+    request's validation), else through `logger`. None when the logger would drop INFO lines."""
     if not logger.isEnabledFor(logging.INFO):
         return None
     owner: logging.Logger | None = logger
@@ -357,26 +446,28 @@ def access_writer(logger: logging.Logger, log_format: str) -> Any:
     batching = next((handler for handler in handlers if isinstance(handler, BatchingStreamHandler)), None)
     if batching is None or len(handlers) != 1:
 
-        def through_logging(message: str, fields: dict[str, Any]) -> None:
-            extra = {"fields": fields} if log_format == "json" else {}
-            logger.info("%s", message, extra=extra)
+        def through_logging(line: AccessLine) -> None:
+            extra: dict[str, Any] = {"request_id": line.request_id}
+            if log_format == "json":
+                fields = msgspec.structs.asdict(line)
+                for name in ("time", "level", "logger", "request_id"):
+                    del fields[name]
+                extra["fields"] = {name: value for name, value in fields.items() if value is not None}
+            logger.info("%s", line.message, extra=extra)
 
         return through_logging
-    clock = _Clock()
-
-    def now() -> str:
-        return clock.stamp(time.time())
-
-    name = logger.name
     if log_format == "json":
+        clock = _Clock("Z")
 
-        def json_line(message: str, fields: dict[str, Any]) -> None:
-            line = {"time": now() + "Z", "level": "info", "logger": name, "request_id": request_id.get(), **fields}
-            batching.append(_encoder.encode(line).decode())
+        def json_line(line: AccessLine) -> None:
+            line.time = clock.stamp(time.time())
+            batching.append(line)
 
         return json_line
+    text_clock = _Clock()
 
-    def text_line(message: str, fields: dict[str, Any]) -> None:
-        batching.append(f"{now().replace('T', ' ')} INFO {name} [{request_id.get()}]: {message}")
+    def text_line(line: AccessLine) -> None:
+        stamp = text_clock.stamp(time.time()).replace("T", " ")
+        batching.append(f"{stamp} INFO {line.logger} [{line.request_id}]: {line.message}")
 
     return text_line

@@ -1,0 +1,189 @@
+"""The pieces operations rest on, checked in this process: the request series written straight into shared memory
+(held to prometheus_client's own multiprocess values), the access line's JSON, and the batching log handler."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import msgspec
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.parser import text_string_to_metric_families
+
+from runstep_validator.http.observe import (
+    DURATION,
+    DURATION_BUCKETS,
+    VALIDATIONS,
+    AccessLine,
+    BatchingStreamHandler,
+    access_line,
+    access_writer,
+)
+from runstep_validator.http.shared_values import RequestSeries, SharedValues
+
+ROUTES = st.sampled_from(["/v1/validate", "/v1/validate/batch", "other"])
+METHODS = st.sampled_from(["GET", "POST"])
+STATUSES = st.sampled_from([200, 400, 413])
+# Durations on and around the bucket bounds, where `le` decides, and far from them.
+SECONDS = st.one_of(st.sampled_from([*DURATION_BUCKETS, 0.0, 1e-9, 11.0]), st.floats(0, 20, allow_nan=False))
+ANSWERED = st.tuples(st.just("answered"), ROUTES, METHODS, STATUSES, SECONDS)
+VALIDATED = st.tuples(st.just("validated"), st.sampled_from(["run_step", "other"]), st.booleans(), st.integers(0, 3))
+
+# The same changes made through prometheus_client's own Histogram and Counter, in multiprocess mode (which is
+# chosen when it is imported, hence a process of its own).
+NATIVE = """
+import json, sys
+from prometheus_client import Counter, Histogram
+duration, buckets, validations, changes = json.load(sys.stdin)
+histogram = Histogram(*duration, buckets=buckets)
+counter = Counter(*validations)
+for change in changes:
+    if change[0] == "answered":
+        histogram.labels(change[1], change[2], str(change[3])).observe(change[4])
+    else:
+        counter.labels(change[1], "valid" if change[2] else "invalid").inc(change[3])
+"""
+
+
+def samples(directory: Path) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=str(directory))  # type: ignore[no-untyped-call]
+    exposition = generate_latest(registry).decode()
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(exposition)
+        for sample in family.samples
+    }
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(changes=st.lists(st.one_of(ANSWERED, VALIDATED), max_size=30))
+def test_request_series_expose_what_prometheus_clients_own_values_do(
+    tmp_path_factory: pytest.TempPathFactory, changes: list[tuple[object, ...]]
+) -> None:
+    ours, theirs = tmp_path_factory.mktemp("ours"), tmp_path_factory.mktemp("theirs")
+    series = RequestSeries(str(ours), DURATION, DURATION_BUCKETS, VALIDATIONS)
+    for change in changes:
+        if change[0] == "answered":
+            series.answered(*change[1:])  # type: ignore[arg-type]
+        else:
+            series.validated(*change[1:])  # type: ignore[arg-type]
+    native = subprocess.run(
+        [sys.executable, "-c", NATIVE],
+        input=json.dumps([DURATION, DURATION_BUCKETS, VALIDATIONS, changes]),
+        env={"PROMETHEUS_MULTIPROC_DIR": str(theirs), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert native.returncode == 0, native.stderr
+
+    ours_samples, theirs_samples = samples(ours), samples(theirs)
+    assert ours_samples.keys() >= theirs_samples.keys()
+    for key, value in ours_samples.items():  # ours also shows series at 0 that theirs has not made
+        assert value == pytest.approx(theirs_samples.get(key, 0.0)), key
+
+
+def test_values_written_before_the_file_grows_stay_visible(tmp_path: Path) -> None:
+    values = SharedValues(str(tmp_path / "counter_grow-1.db"))
+    first = values.slot(json.dumps(["m", "m_total", {"n": "first"}, "help"]))
+    values.doubles[first] += 5
+    later = [values.slot(json.dumps(["m", "m_total", {"n": str(n)}, "help"])) for n in range(2000)]  # > 64 KiB
+    values.doubles[first] += 1
+    values.doubles[later[-1]] += 2
+
+    exposed = samples(tmp_path)
+
+    assert exposed["m_total", (("n", "first"),)] == 6
+    assert exposed["m_total", (("n", "1999"),)] == 2
+    assert exposed["m_total", (("n", "0"),)] == 0
+
+
+@given(
+    method=st.text(max_size=40),
+    path=st.text(max_size=300),
+    found=st.none() | st.tuples(st.booleans(), st.integers(0, 99)),
+)
+def test_an_access_line_is_one_json_object_of_its_fields(
+    method: str, path: str, found: tuple[bool, int] | None
+) -> None:
+    stream = io.StringIO()
+    handler = BatchingStreamHandler(stream)
+    logger = logging.getLogger("runstep_validator.test_access")
+    logger.handlers, logger.propagate, logger.level = [handler], False, logging.INFO
+    write = access_writer(logger, "json")
+    assert write is not None
+    line = access_line("rid-1", method, "other", path, status=404, size=12, seconds=0.0123456)
+    if found is not None:
+        line.verdict, line.errors = "valid" if found[0] else "invalid", found[1]
+
+    write(line)
+    handler.close()
+
+    (written,) = stream.getvalue().removesuffix("\n").split("\n")  # JSON Lines end at "\n" only
+    document = json.loads(written)
+    assert document.pop("time").endswith("Z")
+    expected: dict[str, object] = {"level": "info", "logger": "runstep_validator.access", "request_id": "rid-1"}
+    expected |= {"method": method[:16]}
+    expected |= {"route": "other", "path": path[:200], "status": 404, "bytes": 12, "duration_ms": 12.345}
+    if found is not None:
+        expected |= {"verdict": "valid" if found[0] else "invalid", "errors": found[1]}
+    assert document == expected
+
+
+def test_the_batching_handler_writes_every_line_once_in_order_from_many_threads() -> None:
+    stream = io.StringIO()
+    handler = BatchingStreamHandler(stream, interval=0.001, capacity=7)
+    per_thread = 2000
+
+    def write(thread: int) -> None:
+        for number in range(per_thread):
+            if number % 2:
+                handler.append(f"{thread} {number}")
+            else:
+                handler.append(AccessLine("t", "info", "l", str(thread), "GET", "/", "/", 200, number, 0.0))
+
+    threads = [threading.Thread(target=write, args=(thread,)) for thread in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    handler.close()
+
+    seen: dict[str, list[int]] = {}
+    for text in stream.getvalue().splitlines():
+        if text.startswith("{"):
+            line = msgspec.json.decode(text, type=AccessLine)
+            seen.setdefault(line.request_id, []).append(line.bytes)
+        else:
+            name, number = text.split()
+            seen.setdefault(name, []).append(int(number))
+    assert seen == {str(thread): list(range(per_thread)) for thread in range(4)}
+
+
+def test_warnings_are_written_at_once_and_lines_at_most_an_interval_late() -> None:
+    stream = io.StringIO()
+    handler = BatchingStreamHandler(stream, interval=0.05)
+    handler.append("an access line")
+    assert stream.getvalue() == ""  # waits for its batch
+    handler.emit(logging.LogRecord("x", logging.WARNING, __file__, 1, "a warning", None, None))
+    assert stream.getvalue() == "an access line\na warning\n"
+    handler.append("another")
+    ticked = threading.Event()
+    for _ in range(100):
+        if stream.getvalue().endswith("another\n"):
+            ticked.set()
+            break
+        threading.Event().wait(0.01)
+    handler.close()
+    assert ticked.is_set(), "the ticker did not write the pending line"

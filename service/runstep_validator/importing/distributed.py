@@ -241,9 +241,19 @@ class ClusterImport:
         never sees a partial output."""
         for role, target in targets.items():
             fs, root = filesystem(target, self.options.storage_options)
-            for result in parts:
-                moved = result.accepted_path if role == "accepted" else result.rejected_path
-                fs.mv(moved, f"{root}/part-{result.part:0{PART_DIGITS}d}.jsonl")
+            moves = {
+                result.accepted_path if role == "accepted" else result.rejected_path: (
+                    f"{root}/part-{result.part:0{PART_DIGITS}d}.jsonl"
+                )
+                for result in parts
+            }
+            if getattr(fs, "async_impl", False):
+                # An object store has no rename: each move is a server-side copy, and one call makes them all at
+                # once instead of one after another.
+                fs.mv(list(moves), list(moves.values()))
+            else:
+                for moved, final in moves.items():
+                    fs.mv(moved, final)
             summary = self.tally.report([result.source for result in parts])
             with fs.open(f"{root}/{SUCCESS}", "wb") as marker:
                 marker.write(json.dumps({"parts": len(parts), **summary}, indent=2).encode() + b"\n")

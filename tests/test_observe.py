@@ -187,3 +187,12 @@ def test_warnings_are_written_at_once_and_lines_at_most_an_interval_late() -> No
         threading.Event().wait(0.01)
     handler.close()
     assert ticked.is_set(), "the ticker did not write the pending line"
+
+
+def test_a_process_id_used_again_adds_its_counts_to_the_dead_ones(tmp_path: Path) -> None:
+    # Two series in one process stand for a worker and its successor under the same process id.
+    for _ in range(2):
+        series = RequestSeries(str(tmp_path), DURATION, DURATION_BUCKETS, VALIDATIONS)
+        series.validated("run_step", True, 2)
+
+    assert samples(tmp_path)["runstep_validator_validations_total", (("schema", "run_step"), ("verdict", "valid"))] == 4

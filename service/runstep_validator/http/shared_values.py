@@ -17,6 +17,7 @@ import mmap
 import os
 import struct
 import threading
+import uuid
 from collections.abc import Sequence
 from typing import Final, NamedTuple
 
@@ -74,9 +75,11 @@ class RequestSeries:
     as prometheus_client makes them (`mmap_key`), so the two are one series to the collector."""
 
     def __init__(self, directory: str, duration: MetricName, bounds: Sequence[float], validations: MetricName) -> None:
-        pid = os.getpid()
-        self._histograms = SharedValues(os.path.join(directory, f"histogram_requests-{pid}.db"))
-        self._counters = SharedValues(os.path.join(directory, f"counter_requests-{pid}.db"))
+        # Named by the process and a random part: a worker that reuses a dead one's process id must not meet its
+        # file, whose counts still belong in the sums. The collector reads the type from the first word only.
+        owner = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self._histograms = SharedValues(os.path.join(directory, f"histogram_requests-{owner}.db"))
+        self._counters = SharedValues(os.path.join(directory, f"counter_requests-{owner}.db"))
         self._duration = duration
         self._bounds = [*bounds, float("inf")]
         self._validations = validations

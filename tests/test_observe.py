@@ -25,6 +25,7 @@ from runstep_validator.http.observe import (
     VALIDATIONS,
     AccessLine,
     BatchingStreamHandler,
+    JsonFormatter,
     access_line,
     access_writer,
 )
@@ -133,7 +134,7 @@ def test_an_access_line_is_one_json_object_of_its_fields(
     (written,) = stream.getvalue().removesuffix("\n").split("\n")  # JSON Lines end at "\n" only
     document = json.loads(written)
     assert document.pop("time").endswith("Z")
-    expected: dict[str, object] = {"level": "info", "logger": "runstep_validator.access", "request_id": "rid-1"}
+    expected: dict[str, object] = {"level": "info", "logger": logger.name, "request_id": "rid-1"}
     expected |= {"method": method[:16]}
     expected |= {"route": "other", "path": path[:200], "status": 404, "bytes": 12, "duration_ms": 12.345}
     if found is not None:
@@ -196,3 +197,35 @@ def test_a_process_id_used_again_adds_its_counts_to_the_dead_ones(tmp_path: Path
         series.validated("run_step", True, 2)
 
     assert samples(tmp_path)["runstep_validator_validations_total", (("schema", "run_step"), ("verdict", "valid"))] == 4
+
+
+@pytest.mark.parametrize("batching", [True, False], ids=["batching handler", "any other handler"])
+def test_access_lines_read_the_same_through_either_handler(batching: bool) -> None:
+    stream = io.StringIO()
+    handler: logging.Handler = BatchingStreamHandler(stream) if batching else logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger(f"runstep_validator.test_either_{batching}")
+    logger.handlers, logger.propagate, logger.level = [handler], False, logging.INFO
+    write = access_writer(logger, "json")
+    assert write is not None
+    line = access_line("rid-2", "POST", "/v1/validate", "/v1/validate", status=200, size=99, seconds=0.002)
+    line.verdict, line.errors = "invalid", 3
+
+    write(line)
+    handler.close()
+
+    document = json.loads(stream.getvalue())
+    assert document.pop("time").endswith("Z")
+    assert document.pop("logger") == logger.name
+    assert document == {
+        "level": "info",
+        "request_id": "rid-2",
+        "method": "POST",
+        "route": "/v1/validate",
+        "path": "/v1/validate",
+        "status": 200,
+        "bytes": 99,
+        "duration_ms": 2.0,
+        "verdict": "invalid",
+        "errors": 3,
+    }

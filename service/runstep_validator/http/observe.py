@@ -456,11 +456,12 @@ def access_writer(logger: logging.Logger, log_format: str) -> Callable[[AccessLi
             logger.info("%s", line.message, extra=extra)
 
         return through_logging
+    name = logger.name
     if log_format == "json":
         clock = _Clock("Z")
 
         def json_line(line: AccessLine) -> None:
-            line.time = clock.stamp(time.time())
+            line.time, line.logger = clock.stamp(time.time()), name
             batching.append(line)
 
         return json_line
@@ -468,6 +469,6 @@ def access_writer(logger: logging.Logger, log_format: str) -> Callable[[AccessLi
 
     def text_line(line: AccessLine) -> None:
         stamp = text_clock.stamp(time.time()).replace("T", " ")
-        batching.append(f"{stamp} INFO {line.logger} [{line.request_id}]: {line.message}")
+        batching.append(f"{stamp} INFO {name} [{line.request_id}]: {line.message}")
 
     return text_line

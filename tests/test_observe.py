@@ -124,7 +124,7 @@ def test_an_access_line_is_one_json_object_of_its_fields(
     logger.handlers, logger.propagate, logger.level = [handler], False, logging.INFO
     write = access_writer(logger, "json")
     assert write is not None
-    line = access_line("rid-1", method, "other", path, status=404, size=12, seconds=0.0123456)
+    line = access_line("rid-1", method, "other", path, (404, 12, 0.0123456))
     if found is not None:
         line.verdict, line.errors = "valid" if found[0] else "invalid", found[1]
 
@@ -208,7 +208,7 @@ def test_access_lines_read_the_same_through_either_handler(batching: bool) -> No
     logger.handlers, logger.propagate, logger.level = [handler], False, logging.INFO
     write = access_writer(logger, "json")
     assert write is not None
-    line = access_line("rid-2", "POST", "/v1/validate", "/v1/validate", status=200, size=99, seconds=0.002)
+    line = access_line("rid-2", "POST", "/v1/validate", "/v1/validate", (200, 99, 0.002))
     line.verdict, line.errors = "invalid", 3
 
     write(line)

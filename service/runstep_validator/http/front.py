@@ -193,7 +193,7 @@ class Front:
         route = route_of(path)
         self.service.metrics.answered(route, method_of(method), status, elapsed)
         if self._access is not None:
-            line = access_line(identifier, method, route, path, status=status, size=size, seconds=elapsed)
+            line = access_line(identifier, method, route, path, (status, size, elapsed))
             if found is not None:
                 line.verdict, line.errors = "valid" if found[0] else "invalid", found[1]
             self._access(line)

@@ -22,7 +22,7 @@ import time
 import uuid
 import weakref
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import msgspec
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -317,6 +317,15 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+class Timed(Protocol):
+    """A Struct that carries its own time, as UTC text (`JsonFormatter`'s form)."""
+
+    time: str
+
+
+Pending = str | msgspec.Struct | tuple[float, Timed]
+
+
 class BatchingStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """A stream handler that writes its lines in batches: at most `interval` seconds late, at once for warnings
     and errors, and everything on flush and close. One write per request cost a quarter of the throughput of the
@@ -330,7 +339,8 @@ class BatchingStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
         super().__init__(stream)
         self.interval = interval
         self.capacity = capacity
-        self._pending: collections.deque[str | msgspec.Struct] = collections.deque()
+        self._pending: collections.deque[Pending] = collections.deque()
+        self._clock = _Clock("Z")
         self._ticker: threading.Thread | None = None
         self._stopped = threading.Event()
         # A forked child (a granian worker) must not write again what its parent has yet to write. Held weakly:
@@ -349,12 +359,24 @@ class BatchingStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
             self.handleError(record)
 
     def append(self, line: str | msgspec.Struct, urgent: bool = False) -> None:
-        """Adds a line without a log record (the access log's): a string formatted already, or a Struct."""
+        """Adds a line without a log record: a string formatted already, or a Struct."""
         pending = self._pending
         pending.append(line)
         if urgent or len(pending) >= self.capacity:
             self.flush()
         elif self._ticker is None:  # started in the process that logs, which may be a fork of the one that made it
+            self._ticker = threading.Thread(target=self._tick, name="log-flush", daemon=True)
+            self._ticker.start()
+
+    def append_timed(self, moment: float, line: Timed) -> None:
+        """Adds a Struct whose `time` is set, from `moment` (`time.time()`), when its batch is written: formatting a
+        batch's times and encoding its lines in one go costs a third of doing it request by request, when the caches
+        are cold from everything else a request does."""
+        pending = self._pending
+        pending.append((moment, line))
+        if len(pending) >= self.capacity:
+            self.flush()
+        elif self._ticker is None:
             self._ticker = threading.Thread(target=self._tick, name="log-flush", daemon=True)
             self._ticker.start()
 
@@ -373,23 +395,30 @@ class BatchingStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
             # Only the lines present now: others may be appended meanwhile, and wait for the next batch.
             lines = [pending.popleft() for _ in range(len(pending))]
             if lines:
-                self.stream.write("".join(_text_lines(lines)))
+                self.stream.write("".join(self._text_lines(lines)))
                 self.stream.flush()
 
+    def _text_lines(self, lines: list[Pending]) -> Iterator[str]:
+        """Each line with its newline; each run of Structs encoded as JSON lines in one call."""
+        structs: list[Any] = []  # Structs, encoded alike
+        stamp = self._clock.stamp
+        for line in lines:
+            if isinstance(line, str):
+                if structs:
+                    yield _encoder.encode_lines(structs).decode()
+                    structs = []
+                yield line + "\n"
+            elif isinstance(line, tuple):
+                moment, timed = line
+                timed.time = stamp(moment)
+                structs.append(timed)
+            else:
+                structs.append(line)
+        if structs:
+            yield _encoder.encode_lines(structs).decode()
 
-def _text_lines(lines: list[str | msgspec.Struct]) -> Iterator[str]:
-    """Each line with its newline; each run of Structs encoded as JSON lines in one call."""
-    structs: list[msgspec.Struct] = []
-    for line in lines:
-        if isinstance(line, str):
-            if structs:
-                yield _encoder.encode_lines(structs).decode()
-                structs = []
-            yield line + "\n"
-        else:
-            structs.append(line)
-    if structs:
-        yield _encoder.encode_lines(structs).decode()
+
+ACCESS_LOGGER: Final = "runstep_validator.access"
 
 
 class AccessLine(msgspec.Struct, omit_defaults=True):
@@ -415,21 +444,21 @@ class AccessLine(msgspec.Struct, omit_defaults=True):
         return f"{self.method} {self.path} {self.status} {self.bytes} {self.duration_ms:.2f}ms"
 
 
-def access_line(
-    identifier: str, method: str, route: str, path: str, *, status: int, size: int, seconds: float
-) -> AccessLine:
-    """An answered request's line; its time is set when it is written."""
+def access_line(identifier: str, method: str, route: str, path: str, answer: tuple[int, int, float]) -> AccessLine:
+    """An answered request's line, from its (status, size, seconds); its time is set when it is written."""
+    status, size, seconds = answer
+    # to the microsecond
     return AccessLine(
         "",
         "info",
-        "runstep_validator.access",
+        ACCESS_LOGGER,
         identifier,
         method[:16],
         route,
         path[:200],
         status,
         size,
-        int(seconds * 1_000_000) / 1000,  # to the microsecond
+        int(seconds * 1_000_000) / 1000,
     )
 
 
@@ -458,11 +487,10 @@ def access_writer(logger: logging.Logger, log_format: str) -> Callable[[AccessLi
         return through_logging
     name = logger.name
     if log_format == "json":
-        clock = _Clock("Z")
 
         def json_line(line: AccessLine) -> None:
-            line.time, line.logger = clock.stamp(time.time()), name
-            batching.append(line)
+            line.logger = name
+            batching.append_timed(time.time(), line)
 
         return json_line
     text_clock = _Clock()

@@ -28,7 +28,7 @@ RUNS = 3
 SECONDS = 5
 CONNECTIONS = 32
 BATCH_RECORDS = 1000
-OBSERVED_ROUNDS = 7
+OBSERVED_ROUNDS = 11
 OBSERVED = (
     ("on", {"metrics": "true", "log_format": "json"}),
     ("off", {"metrics": "false", "access_log": "false"}),

@@ -111,7 +111,7 @@ MIRRORS += [
     (az.ConnectedAgentToolCall, f"{AZ}/connected_agent_call"),
     (az.ConnectedAgent, f"{AZ}/connected_agent"),
     (az.DeepResearchToolCall, f"{AZ}/deep_research_call"),
-    (az.DeepResearch, f"{AZ}/deep_research"),
+    (az.InputOutput, f"{AZ}/deep_research"),
     (az.McpToolCall, f"{AZ}/mcp_call"),
     (az.BrowserAutomationToolCall, f"{AZ}/browser_automation_call"),
     (az.BrowserAutomation, f"{AZ}/browser_automation"),

@@ -152,7 +152,7 @@ def test_the_batching_handler_writes_every_line_once_in_order_from_many_threads(
             if number % 2:
                 handler.append(f"{thread} {number}")
             else:
-                handler.append(AccessLine("t", "info", "l", str(thread), "GET", "/", "/", 200, number, 0.0))
+                handler.append((0.0, AccessLine("", "info", "l", str(thread), "GET", "/", "/", 200, number, 0.0)))
 
     threads = [threading.Thread(target=write, args=(thread,)) for thread in range(4)]
     for thread in threads:

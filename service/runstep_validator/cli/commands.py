@@ -269,10 +269,9 @@ def _same_file(args: argparse.Namespace) -> str | None:
 
 
 def _import(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: BinaryIO | None) -> int:
-    import json
 
     from ..core.api import get_validator
-    from ..importing.pipeline import AtomicFile, Importer, Interrupted
+    from ..importing.pipeline import Importer, Interrupted
     from ..sources.reading import expand
     from ..sources.storage import is_url, parse_storage_options
     from .progress import progress_bar
@@ -317,13 +316,7 @@ def _import(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: Bin
     except OSError as exc:
         stderr.write(f"runstep-validator: {exc}\n")
         return EXIT_ERROR
-    summary = tally.report(list(args.inputs))
-    if args.report is not None:
-        report = AtomicFile(args.report)
-        report.stream.write(json.dumps(summary, indent=2).encode() + b"\n")
-        report.commit()
-    stdout.write(_summary_table(tally, summary))
-    return EXIT_INVALID if tally.rejected else EXIT_OK
+    return _finished(tally, args.inputs, args.report, stdout)
 
 
 def _size(name: str, storage_options: dict[str, Any]) -> int | None:
@@ -338,10 +331,9 @@ def _size(name: str, storage_options: dict[str, Any]) -> int | None:
 def _import_on_cluster(
     args: argparse.Namespace, storage_options: dict[str, Any], stdout: TextIO, stderr: TextIO
 ) -> int:
-    import json
 
     from ..importing.distributed import ClusterImport, Options, locate, refuse_existing, start_client
-    from ..importing.pipeline import AtomicFile, Interrupted, interruptible
+    from ..importing.pipeline import Interrupted, interruptible
     from .progress import progress_bar
 
     if "-" in args.inputs:
@@ -373,9 +365,18 @@ def _import_on_cluster(
         return EXIT_ERROR
     finally:
         close()
+    return _finished(tally, inputs, args.report, stdout)
+
+
+def _finished(tally: Tally, inputs: Sequence[str], report_path: str | None, stdout: TextIO) -> int:
+    """An import's ending, wherever it ran: the summary as JSON to `--report` (if given), the table, the exit code."""
+    import json
+
+    from ..importing.pipeline import AtomicFile
+
     summary = tally.report(list(inputs))
-    if args.report is not None:
-        report = AtomicFile(Path(args.report))
+    if report_path is not None:
+        report = AtomicFile(Path(report_path))
         report.stream.write(json.dumps(summary, indent=2).encode() + b"\n")
         report.commit()
     stdout.write(_summary_table(tally, summary))

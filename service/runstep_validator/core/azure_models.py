@@ -137,14 +137,9 @@ class ConnectedAgentToolCall(Closed, tag="connected_agent", tag_field="type"):
     connected_agent: ConnectedAgent
 
 
-class DeepResearch(Closed):
-    input: str
-    output: Text | UnsetType = UNSET
-
-
 class DeepResearchToolCall(Closed, tag="deep_research", tag_field="type"):
     id: str
-    deep_research: DeepResearch
+    deep_research: InputOutput
 
 
 class McpToolCall(Closed, tag="mcp", tag_field="type"):

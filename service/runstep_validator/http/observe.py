@@ -323,7 +323,7 @@ class Timed(Protocol):
     time: str
 
 
-Pending = str | msgspec.Struct | tuple[float, Timed]
+Pending = str | tuple[float, Timed]
 
 
 class BatchingStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -331,9 +331,9 @@ class BatchingStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
     and errors, and everything on flush and close. One write per request cost a quarter of the throughput of the
     smallest requests; one write per batch costs next to nothing.
 
-    A line is a formatted string or a msgspec Struct, which is encoded as a JSON line with the rest of its batch,
-    in one call. Lines wait in a deque, whose append and popleft are atomic: adding a line takes no lock, and only
-    the writing of a batch is serialized, under the handler's lock."""
+    A line is a formatted string or a timed msgspec Struct, which is encoded as a JSON line with the rest of its
+    batch, in one call. Lines wait in a deque, whose append and popleft are atomic: adding a line takes no lock,
+    and only the writing of a batch is serialized, under the handler's lock."""
 
     def __init__(self, stream: Any = None, interval: float = 0.1, capacity: int = 512) -> None:
         super().__init__(stream)
@@ -358,25 +358,16 @@ class BatchingStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
         except Exception:  # as logging.StreamHandler: a failing log line must not fail the request
             self.handleError(record)
 
-    def append(self, line: str | msgspec.Struct, urgent: bool = False) -> None:
-        """Adds a line without a log record: a string formatted already, or a Struct."""
+    def append(self, line: Pending, urgent: bool = False) -> None:
+        """Adds a line without a log record: a string formatted already, or a Struct with the moment
+        (`time.time()`) its `time` is set from when its batch is written. Formatting a batch's times and encoding its
+        lines in one go costs a third of doing it request by request, when the caches are cold from everything else
+        a request does."""
         pending = self._pending
         pending.append(line)
         if urgent or len(pending) >= self.capacity:
             self.flush()
         elif self._ticker is None:  # started in the process that logs, which may be a fork of the one that made it
-            self._ticker = threading.Thread(target=self._tick, name="log-flush", daemon=True)
-            self._ticker.start()
-
-    def append_timed(self, moment: float, line: Timed) -> None:
-        """Adds a Struct whose `time` is set, from `moment` (`time.time()`), when its batch is written: formatting a
-        batch's times and encoding its lines in one go costs a third of doing it request by request, when the caches
-        are cold from everything else a request does."""
-        pending = self._pending
-        pending.append((moment, line))
-        if len(pending) >= self.capacity:
-            self.flush()
-        elif self._ticker is None:
             self._ticker = threading.Thread(target=self._tick, name="log-flush", daemon=True)
             self._ticker.start()
 
@@ -408,12 +399,10 @@ class BatchingStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
                     yield _encoder.encode_lines(structs).decode()
                     structs = []
                 yield line + "\n"
-            elif isinstance(line, tuple):
+            else:
                 moment, timed = line
                 timed.time = stamp(moment)
                 structs.append(timed)
-            else:
-                structs.append(line)
         if structs:
             yield _encoder.encode_lines(structs).decode()
 
@@ -490,7 +479,7 @@ def access_writer(logger: logging.Logger, log_format: str) -> Callable[[AccessLi
 
         def json_line(line: AccessLine) -> None:
             line.logger = name
-            batching.append_timed(time.time(), line)
+            batching.append((time.time(), line))
 
         return json_line
     text_clock = _Clock()

@@ -4,13 +4,18 @@ for every location is where that location's value starts."""
 from __future__ import annotations
 
 import json
+import sys
+from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from runstep_validator import validate, validate_stream
 from runstep_validator.core.messages import pointer
-from runstep_validator.sources.positions import line_and_column, value_offset
+from runstep_validator.sources.positions import Lines, placed, value_offset, value_offsets
+from runstep_validator.sources.records import Record
 
 from .strategies import JSON_VALUES, paths
 
@@ -38,6 +43,20 @@ def test_every_location_is_found(document: Any, indent: int | str | None) -> Non
         assert decoder.raw_decode(text, offset)[0] == value_at(document, path)
 
 
+@settings(max_examples=300, deadline=None)
+@given(document=DOCUMENTS, indent=st.sampled_from([None, 2, "\t"]), data=st.data())
+def test_pointers_found_together_are_found_as_one_by_one(document: Any, indent: int | str | None, data: Any) -> None:
+    text = json.dumps(document, indent=indent)
+    locations = [pointer(path) for path in paths(document)]
+    locations += data.draw(st.lists(st.sampled_from([*locations, "/zz", "/0/zz", "/~0/~1"]), max_size=6))
+
+    assert value_offsets(text, locations) == [value_offset(text, location) for location in locations]
+
+
+def line_and_column(text: str, offset: int) -> tuple[int, int]:
+    return Lines(text).at(offset)
+
+
 def test_deep_inside_nested_arrays() -> None:
     document = {"a": [[0, [1, 2, {"b": [3, {"c": "here"}]}]]]}
     pretty = json.dumps(document, indent=2)
@@ -57,3 +76,83 @@ def test_missing_location_falls_back_to_its_deepest_existing_parent() -> None:
     text = '{"a": {"b": 1}}'
 
     assert value_offset(text, "/a/zzz") == text.index('{"b"')
+
+
+def test_a_later_duplicate_replaces_what_was_found_inside_the_earlier_one() -> None:
+    text = '{"a": {"b": 1}, "a": {"c": 2}}'
+
+    assert value_offsets(text, ["/a/b", "/a/c"]) == [text.rindex("{"), text.index("2")]
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.text(max_size=40))
+def test_any_text_gives_offsets_within_it(text: str) -> None:
+    for offset in value_offsets(text, ["", "/a", "/0/b"]):
+        assert 0 <= offset <= len(text)
+
+
+def many_bad_tool_calls(count: int) -> bytes:
+    call = {"id": 1, "type": "function", "function": {"name": 2, "arguments": 3, "output": 4}}
+    step = {"object": "thread.run.step", "type": "tool_calls", "step_details": {"type": "tool_calls"}}
+    step["step_details"]["tool_calls"] = [call] * count  # type: ignore[index]
+    return json.dumps(step, indent=1).encode()
+
+
+def calls_made(work: Callable[[], object]) -> int:
+    """Every Python and C function call `work` makes: a count of work that does not depend on the machine."""
+    calls: Counter[str] = Counter()
+
+    def count(frame: object, event: str, arg: object) -> None:
+        calls[event] += 1
+
+    sys.setprofile(count)
+    try:
+        work()
+    finally:
+        sys.setprofile(None)
+    return calls["call"] + calls["c_call"]
+
+
+def test_placing_every_error_of_a_record_costs_time_linear_in_its_size() -> None:
+    """One error per tool call: placing eight times the errors in eight times the text must cost about eight times
+    the work, not sixty-four (each error's value used to be looked for from the start of the text)."""
+    costs = []
+    for count in (50, 400):
+        raw = many_bad_tool_calls(count)
+        report = validate(raw)
+        assert len(report.errors) > 4 * count
+        costs.append(calls_made(lambda: placed(report, Record(0, 1, raw))))  # noqa: B023
+
+    assert costs[1] < 12 * costs[0]
+
+
+def test_every_error_of_a_record_is_placed_at_its_value() -> None:
+    raw = many_bad_tool_calls(3)
+    text = raw.decode()
+    line_starts = [0]
+    for line in text.splitlines(keepends=True):
+        line_starts.append(line_starts[-1] + len(line))
+
+    shown = placed(validate(raw), Record(0, 10, raw))
+
+    assert len(shown.errors) > 10
+    for unit in shown.errors:
+        assert unit.line is not None
+        assert unit.column is not None
+        expected = json.loads(text)
+        for token in unit.instance_location.split("/")[1:]:
+            expected = expected[int(token) if isinstance(expected, list) else token]
+        offset = line_starts[unit.line - 10] + unit.column - 1
+        assert json.JSONDecoder().raw_decode(text, offset)[0] == expected
+
+
+def test_placing_every_error_of_a_stream_event_costs_time_linear_in_its_size() -> None:
+    costs = []
+    for count in (50, 400):
+        data = many_bad_tool_calls(count).replace(b"\n", b"")
+        transcript = b"event: thread.run.step.completed\ndata: " + data + b"\n\n"
+        report = validate_stream(transcript)
+        assert sum(len(result.errors) for result in report.results) > 4 * count
+        costs.append(calls_made(lambda: validate_stream(transcript)))  # noqa: B023
+
+    assert costs[1] < 12 * costs[0]

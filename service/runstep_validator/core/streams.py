@@ -9,7 +9,7 @@ The input layer frames the transcript (`sources.sse`) and hands over `Event`s; `
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -161,13 +161,13 @@ class StreamChecker:
     def __init__(
         self,
         strict: bool = False,
-        locate: Callable[[bytes, str], int | None] | None = None,
+        locate: Callable[[bytes, Sequence[str]], Sequence[int] | None] | None = None,
         redact: bool = False,
         dialect: str = DEFAULT_DIALECT,
     ) -> None:
-        """`locate(data, pointer)` gives the offset of a value in an event's data, for columns (the input layer
-        knows text; without it, units point at the data line's start). `dialect` says whose stream it is (the
-        events are named alike): `openai`, or `azure` for Azure AI Agents."""
+        """`locate(data, pointers)` gives the offsets of values in an event's data, all in one pass, for columns
+        (the input layer knows text; without it, or where it gives None, units point at the data line's start).
+        `dialect` says whose stream it is (the events are named alike): `openai`, or `azure` for Azure AI Agents."""
         entries = entry_for_objects(default_schemas(), strict, dialect)
         self._step = get_validator(entries[STEP_OBJECT], redact)
         self._delta = get_validator(entries[DELTA_OBJECT], redact)
@@ -238,13 +238,13 @@ class StreamChecker:
             step_id = payload["id"]
             found = self._follow(event, step_id, payload)
             noted = report.warnings
-            placed = tuple(self._placed(event, unit) for unit in noted) if noted else ()
+            placed = tuple(self._placed(event, noted)) if noted else ()
             self._results.append(
                 EventResult(event.number, event.name, event.line, not found, step_id, tuple(found), placed)
             )
             return
-        errors = [self._placed(event, unit) for unit in report.errors]
-        warnings = [self._placed(event, unit) for unit in report.warnings]
+        errors = self._placed(event, report.errors)
+        warnings = self._placed(event, report.warnings)
         data: Any = None
         if report.valid or (report.errors and report.errors[0].code != "invalid-json"):
             data = _decode(event.data)
@@ -364,8 +364,8 @@ class StreamChecker:
         location = _pointer_of(pointer) if pointer or data else None
         column = DATA_COLUMN if data and event.data_line else 1
         if location and event.data is not None and self._locate is not None:
-            offset = self._locate(event.data, location)
-            column += offset or 0
+            offsets = self._locate(event.data, (location,))
+            column += offsets[0] if offsets else 0
         return StreamUnit(
             message,
             code,
@@ -376,25 +376,38 @@ class StreamChecker:
             column=column,
         )
 
-    def _placed(self, event: Event, unit: OutputUnit) -> StreamUnit:
-        # A report unit's line and column are within the event's data (one line, in the common case).
-        line, column = event.data_line, DATA_COLUMN
-        if unit.line is not None and unit.column is not None:
-            line, column = event.data_line + unit.line - 1, (DATA_COLUMN - 1 if unit.line == 1 else 0) + unit.column
-        elif event.data is not None and unit.instance_location and self._locate is not None:
-            offset = self._locate(event.data, unit.instance_location)
-            if offset is not None:
-                column = DATA_COLUMN + offset
-        return StreamUnit(
-            unit.error,
-            unit.code or "error",
-            event=event.number,
-            event_name=event.name,
-            instance_location=unit.instance_location,
-            keyword_location=unit.keyword_location or None,
-            line=line,
-            column=column,
-        )
+    def _placed(self, event: Event, units: Sequence[OutputUnit]) -> list[StreamUnit]:
+        # A report unit's line and column are within the event's data (one line, in the common case). Units
+        # without them are located together: one read of the data, however many errors it has.
+        unplaced = [
+            unit.instance_location
+            for unit in units
+            if (unit.line is None or unit.column is None) and unit.instance_location
+        ]
+        offsets: Iterator[int] = iter(())
+        if unplaced and event.data is not None and self._locate is not None:
+            offsets = iter(self._locate(event.data, unplaced) or ())
+        placed = []
+        for unit in units:
+            line, column = event.data_line, DATA_COLUMN
+            if unit.line is not None and unit.column is not None:
+                line = event.data_line + unit.line - 1
+                column = (DATA_COLUMN - 1 if unit.line == 1 else 0) + unit.column
+            elif unit.instance_location:
+                column += next(offsets, 0)
+            placed.append(
+                StreamUnit(
+                    unit.error,
+                    unit.code or "error",
+                    event=event.number,
+                    event_name=event.name,
+                    instance_location=unit.instance_location,
+                    keyword_location=unit.keyword_location or None,
+                    line=line,
+                    column=column,
+                )
+            )
+        return placed
 
 
 class _Pieces(list[str]):

@@ -1,13 +1,18 @@
-"""Where a JSON Pointer's value sits in a JSON text, as an offset: found by scanning only along the pointer's path.
+"""Where JSON Pointers' values sit in a JSON text, as offsets: every pointer of a record found in one pass.
 
-Used only when reporting errors, so valid input never pays for it. Values off the path are skipped with the
-standard library's C scanner; for duplicate keys the last one counts, as in parsing.
+Used only when reporting errors, so valid input never pays for it. The pointers are merged into a tree, and the
+text is walked once along it: values off the tree are skipped with the standard library's C scanner, so each
+character is read once however many errors a record has (a record with ten thousand errors is placed in the time
+of one). For duplicate keys the last one counts, as in parsing.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from bisect import bisect_right
+from collections.abc import Sequence
+from contextlib import suppress
 
 import msgspec
 
@@ -15,8 +20,26 @@ from ..core.report import INVALID_JSON, OutputUnit, Report
 from .records import Record
 
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
+_PLAIN_KEY = re.compile(r'"([^"\\]*)"')  # a key without escapes, the usual kind: no decoder needed
 _POSITION = re.compile(r" at line \d+, column \d+$")
 _skipper = json.JSONDecoder()
+
+
+class _Step:
+    """One token of one or more pointers: the steps that follow it, and the offset of its value once found."""
+
+    __slots__ = ("items", "members", "offset")
+
+    def __init__(self) -> None:
+        self.members: dict[str, _Step] = {}
+        self.items: dict[int, _Step] | None = None  # the members whose token is an array index, made when needed
+        self.offset: int | None = None
+
+    def forget(self) -> None:
+        """A later duplicate key replaces this value: nothing found inside the earlier one counts."""
+        self.offset = None
+        for step in self.members.values():
+            step.forget()
 
 
 def _skip_space(text: str, position: int) -> int:
@@ -24,75 +47,100 @@ def _skip_space(text: str, position: int) -> int:
     return match.end() if match else position
 
 
-def _skip_value(text: str, position: int) -> int:
+def _walk(text: str, position: int, step: _Step) -> int:
+    """Record where the value at `position` and the values of `step`'s pointers inside it start; return the
+    offset just past the value."""
+    if step.offset is not None:
+        step.forget()
+    step.offset = position
+    opener = text[position] if step.members else ""
+    if opener == "{":
+        position = _skip_space(text, position + 1)
+        while text[position] != "}":
+            plain = _PLAIN_KEY.match(text, position)
+            if plain:
+                key, position = plain.group(1), plain.end()
+            else:
+                key, position = _skipper.raw_decode(text, position)
+            position = _skip_space(text, _skip_space(text, position) + 1)  # past the colon
+            inner = step.members.get(key)
+            position = _walk(text, position, inner) if inner else _skipper.raw_decode(text, position)[1]
+            position = _skip_space(text, position)
+            if text[position] == ",":
+                position = _skip_space(text, position + 1)
+        return position + 1
+    if opener == "[":
+        if step.items is None:
+            step.items = {int(token): inner for token, inner in step.members.items() if token.isdigit()}
+        position = _skip_space(text, position + 1)
+        index = 0
+        while text[position] != "]":
+            inner = step.items.get(index)
+            position = _walk(text, position, inner) if inner else _skipper.raw_decode(text, position)[1]
+            position = _skip_space(text, position)
+            if text[position] == ",":
+                position = _skip_space(text, position + 1)
+            index += 1
+        return position + 1
     return _skipper.raw_decode(text, position)[1]
 
 
-def _member(text: str, position: int, key: str) -> int | None:
-    """The offset of the value of the last member named `key` in the object starting at `position`."""
-    found = None
-    position = _skip_space(text, position + 1)
-    while position < len(text) and text[position] != "}":
-        name, position = _skipper.raw_decode(text, position)
-        position = _skip_space(text, _skip_space(text, position) + 1)  # past the colon
-        if name == key:
-            found = position
-        position = _skip_space(text, _skip_value(text, position))
-        if position < len(text) and text[position] == ",":
-            position = _skip_space(text, position + 1)
-    return found
-
-
-def _item(text: str, position: int, index: int) -> int | None:
-    position = _skip_space(text, position + 1)
-    for _ in range(index):
-        if position >= len(text) or text[position] == "]":
-            return None
-        position = _skip_space(text, _skip_value(text, position))
-        if position < len(text) and text[position] == ",":
-            position = _skip_space(text, position + 1)
-    return position if position < len(text) and text[position] != "]" else None
+def value_offsets(text: str, pointers: Sequence[str]) -> list[int]:
+    """The offset of each pointer's value (RFC 6901), or of the deepest value on its path that exists, in the
+    order given: the whole text is read at most once, however many pointers there are."""
+    root = _Step()
+    paths: list[list[_Step]] = []
+    for pointer in pointers:
+        steps = [root]
+        if pointer:
+            for escaped in pointer[1:].split("/"):
+                token = escaped.replace("~1", "/").replace("~0", "~")
+                steps.append(steps[-1].members.setdefault(token, _Step()))
+        paths.append(steps)
+    start = _skip_space(text, 0)
+    with suppress(ValueError, IndexError, RecursionError):  # text that is not the JSON it was validated as:
+        _walk(text, start, root)  # keep what was found
+    offsets = []
+    for steps in paths:
+        found = [step.offset for step in steps if step.offset is not None]
+        offsets.append(found[-1] if found else start)
+    return offsets
 
 
 def value_offset(text: str, pointer: str) -> int:
     """The offset of the value at `pointer` (RFC 6901), or of the deepest value on its path that exists."""
-    position = _skip_space(text, 0)
-    if not pointer:
-        return position
-    try:
-        for escaped in pointer[1:].split("/"):
-            token = escaped.replace("~1", "/").replace("~0", "~")
-            opener = text[position] if position < len(text) else ""
-            if opener == "{":
-                found = _member(text, position, token)
-            elif opener == "[" and token.isdigit():
-                found = _item(text, position, int(token))
-            else:
-                found = None
-            if found is None:
-                break
-            position = found
-    except (ValueError, IndexError):  # text that is not the JSON it was validated as: keep what was found
-        pass
-    return position
+    return value_offsets(text, (pointer,))[0]
 
 
-def line_and_column(text: str, offset: int) -> tuple[int, int]:
-    """1-based line and column (in characters) of an offset."""
-    line = text.count("\n", 0, offset) + 1
-    return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
+class Lines:
+    """1-based line and column (in characters) of offsets in one text: the line starts are found once."""
+
+    __slots__ = ("_starts",)
+
+    def __init__(self, text: str) -> None:
+        self._starts = [0, *(match.end() for match in re.finditer("\n", text))]
+
+    def at(self, offset: int) -> tuple[int, int]:
+        line = bisect_right(self._starts, offset)
+        return line, offset - self._starts[line - 1] + 1
 
 
 def placed(report: Report, record: Record) -> Report:
     """The report with every unit's line and column set to where its value is in the whole input (a record at
     `record.line`, `record.column`), for the command line's reports and the HTTP API's alike."""
+    units = (*report.errors, *report.warnings)
+    if not units:
+        return report
     record_text = record.raw.decode("utf-8", errors="replace")
+    lines = Lines(record_text)
+    offsets = iter(value_offsets(record_text, [unit.instance_location for unit in units]))
 
     def place(unit: OutputUnit) -> OutputUnit:
+        offset = next(offsets)
         if unit.code == INVALID_JSON and unit.line is not None and unit.column is not None:
             line, column = unit.line, unit.column
         else:
-            line, column = line_and_column(record_text, value_offset(record_text, unit.instance_location))
+            line, column = lines.at(offset)
         if line == 1:
             column += record.column - 1
         line += record.line - 1

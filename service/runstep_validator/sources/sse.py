@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import BinaryIO, Final
 
 from ..core.errors import LimitExceeded
 from ..core.parsing import UTF8_BOM
 from ..core.schemas import DEFAULT_DIALECT
 from ..core.streams import Event, StreamChecker, StreamReport, Warning_
-from .positions import value_offset
+from .positions import value_offsets
 
 _LINE: Final = re.compile(rb"\r\n|\r|\n")
 READ_BYTES: Final = 1 << 20
@@ -142,10 +142,10 @@ def frame(source: bytes | BinaryIO | Iterable[bytes | str]) -> Iterator[Event | 
     yield from framer.end()
 
 
-def _locate(data: bytes, location: str) -> int | None:
-    """The offset of a value in an event's one-line data, in characters (None for multi-line data)."""
+def _locate(data: bytes, locations: Sequence[str]) -> list[int] | None:
+    """The offsets of values in an event's one-line data, in characters (None for multi-line data)."""
     text = data.decode("utf-8", errors="replace")
-    return None if "\n" in text else value_offset(text, location)
+    return None if "\n" in text else value_offsets(text, locations)
 
 
 def validate_stream(

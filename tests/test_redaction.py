@@ -18,7 +18,7 @@ from runstep_validator.core.report import OUTPUT_FORMATS
 from runstep_validator.http.app import create_app
 
 from .strategies import mutated, run_steps
-from .test_streams import delta, events, transcript
+from .test_streams import STEP_ID, delta, events, transcript
 
 # Members whose values are the schema's vocabulary: a marker there would only make every payload invalid alike.
 VOCABULARY = frozenset({"type", "object", "status"})
@@ -111,3 +111,62 @@ def test_no_marker_in_a_stream_report() -> None:
     app = create_app({"redact_values": True, "access_log": False})
     answer = app.test_client().post("/v1/validate/stream", data=body, content_type="text/event-stream")
     assert_quotes_none(answer.get_data(as_text=True), ["zqx9876543"])
+
+
+def leaky_transcript() -> tuple[bytes, list[str]]:
+    """A stream whose every client-chosen string is a marker: step ids, an event name, a member name."""
+    items = [(name, json.loads(json.dumps(data).replace(STEP_ID, "step_zqxSTEPID"))) for name, data in events()]
+    unknown_member = delta(0, arguments="x")
+    unknown_member["id"] = "step_zqxSTEPID"
+    unknown_member["delta"]["step_details"]["tool_calls"][0]["function"]["zqxMEMBER"] = "x"
+    never_created = delta(0, arguments="x")
+    never_created["id"] = "step_zqxOTHERID"
+    items[5:5] = [
+        ("zqxEVENTNAME", "not JSON"),
+        ("thread.run.step.delta", unknown_member),
+        ("thread.run.step.delta", never_created),
+    ]
+    return transcript(items), ["zqxSTEPID", "zqxOTHERID", "zqxEVENTNAME", "zqxMEMBER"]
+
+
+def test_no_client_string_in_a_redacted_stream_report(tmp_path: Path) -> None:
+    body, markers = leaky_transcript()
+    report = validate_stream(body)
+    shown = json.dumps(report.to_dict())
+    assert all(marker in shown for marker in markers), "the markers must be quoted when not redacting"
+
+    assert_quotes_none(json.dumps(validate_stream(body, redact=True).to_dict()), markers)
+    answer = APP.test_client().post("/v1/validate/stream", data=body, content_type="text/event-stream")
+    assert_quotes_none(answer.get_data(as_text=True), markers)
+    path = tmp_path / "run.sse"
+    path.write_bytes(body)
+    for output in ("text", "json", "github"):
+        stdout, stderr = io.StringIO(), io.StringIO()
+        run(["validate", str(path), "--redact", "--format", output], stdout, stderr)
+        assert_quotes_none(stdout.getvalue() + stderr.getvalue(), markers)
+
+
+def test_a_redacted_stream_report_still_tells_its_steps_apart() -> None:
+    body, _ = leaky_transcript()
+
+    report = validate_stream(body, redact=True).to_dict()
+
+    assert [step["id"] for step in report["steps"]] == ["#1"]
+    assert any("step #2" in unit["error"] for result in report["events"] for unit in result.get("errors", ()))
+
+
+def test_an_unknown_object_is_not_quoted(tmp_path: Path) -> None:
+    body = b'{"object": "zqxOBJECT", "id": "step_1"}'
+    report = validate(body, redact=True)
+    for output in OUTPUT_FORMATS:
+        assert_quotes_none(json.dumps(report.render(output)), ["zqxOBJECT"])
+    client = APP.test_client()
+    assert_quotes_none(
+        client.post("/v1/validate", data=body, content_type="application/json").get_data(as_text=True), ["zqxOBJECT"]
+    )
+    path = tmp_path / "step.json"
+    path.write_bytes(body)
+    for cli_format in ("text", "json", "github"):
+        stdout, stderr = io.StringIO(), io.StringIO()
+        run(["validate", str(path), "--redact", "--format", cli_format], stdout, stderr)
+        assert_quotes_none(stdout.getvalue() + stderr.getvalue(), ["zqxOBJECT"])

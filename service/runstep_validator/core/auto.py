@@ -17,7 +17,7 @@ import msgspec
 
 from .errors import SchemaError, UnknownDialectError
 from .headlines import KNOWN_OBJECTS, object_constants
-from .messages import excerpt
+from .messages import excerpt, redacting
 from .parsing import NOT_JSON, strip_bom
 from .report import OutputUnit, Report
 from .schemas import AUTO, DEFAULT_DIALECT, SchemaSet
@@ -73,6 +73,7 @@ class AutoValidator:
         self.schema_id = self.primary.schema_id
         self.strict = strict
         self.dialect = dialect
+        self.redact = redact
         self._known = ", ".join(sorted(self.by_object))
         others = [(value, v) for value, v in self.by_object.items() if v is not self.primary]
         self._markers = [(msgspec.json.encode(value), v) for value, v in sorted(others, key=lambda item: -len(item[0]))]
@@ -134,6 +135,12 @@ class _Unknown:
         self._given = given
 
     def report(self) -> Report:
+        if not self._auto.redact:
+            return self._report()
+        with redacting():  # the object given is the client's word: quoted only as its kind
+            return self._report()
+
+    def _report(self) -> Report:
         known = self._auto._known
         if self._given is None:
             unit = OutputUnit(

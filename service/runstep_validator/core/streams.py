@@ -22,6 +22,7 @@ from .messages import pointer as _pointer_of
 from .parsing import NOT_JSON
 from .report import OutputUnit
 from .schemas import DEFAULT_DIALECT
+from .validator import RedactingValidator
 
 STEP_OBJECT: Final = "thread.run.step"
 DELTA_OBJECT: Final = "thread.run.step.delta"
@@ -39,6 +40,21 @@ _decode = msgspec.json.Decoder().decode
 TERMINAL_EVENTS: Final = frozenset(name for name, status in STEP_EVENTS.items() if status != "in_progress")
 DONE_EVENT: Final = "done"
 ERROR_EVENT: Final = "error"
+# The events the protocol defines (OpenAI's AssistantStreamEvent; Azure AI Agents streams the same names). Any
+# other name is the sender's own words: a redacted report calls it UNKNOWN_EVENT.
+KNOWN_EVENTS: Final = frozenset(
+    {
+        "thread.created",
+        *(f"thread.run.{state}" for state in ("created", "queued", "in_progress", "requires_action", "completed")),
+        *(f"thread.run.{state}" for state in ("incomplete", "failed", "cancelling", "cancelled", "expired")),
+        *STEP_EVENTS,
+        DELTA_EVENT,
+        *(f"thread.message.{state}" for state in ("created", "in_progress", "delta", "completed", "incomplete")),
+        DONE_EVENT,
+        ERROR_EVENT,
+    }
+)
+UNKNOWN_EVENT: Final = "an unknown event"
 DATA_COLUMN: Final = len("data: ") + 1
 # Members that name a thing: the first non-null value is kept. Members streamed as text: the pieces are joined.
 # Any other member is sent whole by each fragment that has it (file_search results, say): the last one stands.
@@ -175,6 +191,7 @@ class StreamChecker:
         self._typed_step = get_validator(entry_for_objects(default_schemas(), False, dialect)[STEP_OBJECT])
         self._locate = locate
         self._steps: dict[str, _Step] = {}
+        self._labels: dict[str, str] = {}
         self._kinds: Counter[str] = Counter()
         self._results: list[EventResult] = []
         self._errors: list[StreamUnit] = []
@@ -190,6 +207,8 @@ class StreamChecker:
         if not self._redact:
             self._add(event)
             return
+        if event.name not in KNOWN_EVENTS:  # its name is the sender's: not quoted either
+            event = msgspec.structs.replace(event, name=UNKNOWN_EVENT)
         with redacting():  # the stream's own messages quote values too (a context manager per event costs a µs)
             self._add(event)
 
@@ -240,7 +259,7 @@ class StreamChecker:
             noted = report.warnings
             placed = tuple(self._placed(event, noted)) if noted else ()
             self._results.append(
-                EventResult(event.number, event.name, event.line, not found, step_id, tuple(found), placed)
+                EventResult(event.number, event.name, event.line, not found, self._id(step_id), tuple(found), placed)
             )
             return
         errors = self._placed(event, report.errors)
@@ -257,7 +276,7 @@ class StreamChecker:
                 event.name,
                 event.line,
                 not errors,
-                step_id if isinstance(step_id, str) else None,
+                self._id(step_id) if isinstance(step_id, str) else None,
                 tuple(errors),
                 tuple(warnings),
             )
@@ -270,19 +289,19 @@ class StreamChecker:
         if event.name == "thread.run.step.created":
             if step is not None:
                 if data == step.created:  # Azure AI Agents has been recorded re-announcing a step, word for word
-                    message = f"step {excerpt(step_id)} is announced as created again, unchanged"
+                    message = f"step {self._quoted(step_id)} is announced as created again, unchanged"
                     self._warnings.append(self._unit(event, message, "repeated-event"))
                     return found
-                return [self._unit(event, f"step {excerpt(step_id)} is created a second time", "order")]
+                return [self._unit(event, f"step {self._quoted(step_id)} is created a second time", "order")]
             self._steps[step_id] = step = _Step(step_id, created=data)
         elif step is None:
             if self._run_created:
-                message = f"{event.name} for step {excerpt(step_id)}, which was never created"
+                message = f"{event.name} for step {self._quoted(step_id)}, which was never created"
                 return [self._unit(event, message, "order")]
             # The transcript starts in the middle of a run (after a tool-output submission, or a fragment kept as
             # a fixture): the step was created before it. Say so, follow the step, and do not hold its final
             # event to deltas that are not all here.
-            message = f"step {excerpt(step_id)} was created before this transcript starts"
+            message = f"step {self._quoted(step_id)} was created before this transcript starts"
             self._warnings.append(self._unit(event, message, "order"))
             self._steps[step_id] = step = _Step(step_id, partial=True)
         if step.final_event is not None:
@@ -337,7 +356,9 @@ class StreamChecker:
         for step in self._steps.values():
             ending = step.final_event.name if step.final_event else None
             step_errors = tuple(step.errors)
-            step_results.append(StepResult(step.id, step.events, step.deltas, ending, not step_errors, step_errors))
+            step_results.append(
+                StepResult(self._id(step.id), step.events, step.deltas, ending, not step_errors, step_errors)
+            )
             produced[step.id] = step.final or _snapshot(step)
         invalid_events = sum(not result.valid for result in self._results)
         errors = self._errors + [unit for result in step_results for unit in result.errors]
@@ -355,6 +376,16 @@ class StreamChecker:
             self._typed,
         )
 
+    def _id(self, step_id: str) -> str:
+        """A step's id as a report shows it: itself, or when redacting its number in order of appearance ("#2"),
+        which tells the steps apart without quoting what the sender chose."""
+        if not self._redact:
+            return step_id
+        return self._labels.setdefault(step_id, f"#{len(self._labels) + 1}")
+
+    def _quoted(self, step_id: str) -> str:
+        return self._id(step_id) if self._redact else excerpt(step_id)
+
     def _typed(self, step: dict[str, Any]) -> Any:
         return self._typed_step.check(step)[1]
 
@@ -362,6 +393,8 @@ class StreamChecker:
         self, event: Event, message: str, code: str, pointer: tuple[str | int, ...] = (), data: bool = False
     ) -> StreamUnit:
         location = _pointer_of(pointer) if pointer or data else None
+        if location and isinstance(self._step, RedactingValidator):  # the deltas' member names are the sender's
+            location = self._step.hidden(location)
         column = DATA_COLUMN if data and event.data_line else 1
         if location and event.data is not None and self._locate is not None:
             offsets = self._locate(event.data, (location,))

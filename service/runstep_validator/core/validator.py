@@ -242,14 +242,18 @@ class RedactingValidator(Validator):
         """Every member name the schemas define: a location made of these and indexes quotes no payload."""
         return frozenset(name for doc in self._schemas.documents for name in _property_names(doc.contents))
 
+    def hidden(self, location: str) -> str:
+        """A JSON Pointer with every member name the schemas do not define (metadata keys, unknown members: the
+        payload's own words) replaced by `*`."""
+        parts = location.split("/")[1:]
+        if all(part in self._names or part.isdigit() for part in parts):
+            return location
+        return "".join("/" + (part if part in self._names or part.isdigit() else "*") for part in parts)
+
     def _scrubbed(self, report: Report) -> Report:
-        # Member names the schemas do not define (metadata keys, unknown members) are payload data too.
         def scrub(unit: OutputUnit) -> OutputUnit:
-            parts = unit.instance_location.split("/")[1:]
-            if all(part in self._names or part.isdigit() for part in parts):
-                return unit
-            hidden = "".join("/" + (part if part in self._names or part.isdigit() else "*") for part in parts)
-            return msgspec.structs.replace(unit, instance_location=hidden)
+            hidden = self.hidden(unit.instance_location)
+            return unit if hidden is unit.instance_location else msgspec.structs.replace(unit, instance_location=hidden)
 
         errors = tuple(scrub(unit) for unit in report.errors)
         warnings = tuple(scrub(unit) for unit in report.warnings)  # computed now, while redacting

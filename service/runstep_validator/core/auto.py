@@ -83,6 +83,7 @@ class AutoValidator:
             accepted = self.primary.fast_report(data)
             if accepted is not None:
                 return accepted
+            refused_by: tuple[Validator, ...] = (self.primary,)
             # Before reading `object` properly, try the entry whose object the bytes name (longest first, since
             # one object can be the prefix of another): a delta costs one more fast decode, not a parse.
             for marker, validator in self._markers:
@@ -90,7 +91,11 @@ class AutoValidator:
                     accepted = validator.fast_report(data)
                     if accepted is not None:
                         return accepted
+                    refused_by = (self.primary, validator)
                     break
+            chosen = self.pick(data)
+            # Structs that refused the payload would only refuse it again: straight to the full report.
+            return chosen.full_report(data) if chosen in refused_by else chosen.validate(data)
         return self.pick(data).validate(data)
 
     def check(self, data: Payload) -> tuple[Report, Any]:

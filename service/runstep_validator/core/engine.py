@@ -143,15 +143,21 @@ class Engine:
         except (ValueError, jsonschema_rs.ReferencingError) as exc:
             raise SchemaError(f"{entry.path}: {exc}") from None
         self._located: dict[str, _Located] = {}
+        # Keyword locations are paths through the schemas, finitely many: each is spelled as a pointer once.
+        self._keyword_locations: dict[tuple[str | int, ...], str] = {}
 
     def is_valid(self, document: Any) -> bool:
         return bool(self._validator.is_valid(document))
 
     def errors(self, document: Any) -> tuple[OutputUnit, ...]:
         """Every error of `document`; empty when it is valid."""
-        found = [self._unit(error, document) for error in self._validator.iter_errors(document)]
-        if not found:
-            return ()
+        units = [self._unit(error, document) for error in self._validator.iter_errors(document)]
+        if len(units) < 2:  # nothing to rank
+            return tuple(unit for unit, _ in units)
+        found = [
+            (unit, self._relevance(path, unit.code or "", instance, schema), _document_order(document, path))
+            for unit, (path, instance, schema) in units
+        ]
         best = max(range(len(found)), key=lambda index: found[index][1])
         best = self._first_written(found, best)
         # After the best match, errors in the order their values appear in the payload, as people read it.
@@ -160,7 +166,8 @@ class Engine:
 
     def _unit(
         self, error: jsonschema_rs.ValidationError, document: Any
-    ) -> tuple[OutputUnit, tuple[Any, ...], list[int]]:
+    ) -> tuple[OutputUnit, tuple[list[str | int], Any, dict[str, Any]]]:
+        """The error's unit, and what ranking it needs (its path, its value, the schema object that failed)."""
         path = _true_path(document, error.instance_path, error.instance)
         # The value as the payload has it: jsonschema-rs hands back a copy whose objects have their keys sorted.
         instance = _value_at(document, path)
@@ -181,12 +188,19 @@ class Engine:
         )
         unit = OutputUnit(
             instance_location=pointer(path),
-            keyword_location=pointer(error.evaluation_path),
+            keyword_location=self._keyword_location(error.evaluation_path),
             absolute_keyword_location=failed.absolute_keyword_location or self._absolute(failed),
             error=message,
             code=keyword,
         )
-        return unit, self._relevance(path, keyword, instance, located.schema), _document_order(document, path)
+        return unit, (path, instance, located.schema)
+
+    def _keyword_location(self, evaluation_path: list[str | int]) -> str:
+        key = tuple(evaluation_path)
+        found = self._keyword_locations.get(key)
+        if found is None:
+            found = self._keyword_locations[key] = pointer(key)
+        return found
 
     def _first_written(self, found: list[Any], best: int) -> int:
         """Of equally relevant errors from one schema object, the one whose keyword is written first: the order

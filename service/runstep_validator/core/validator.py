@@ -110,6 +110,10 @@ class Validator:
             return None
         return self._accepted(decoded) if self._tolerant else self._typed_report(data)
 
+    def full_report(self, data: bytes) -> Report:
+        """The report of the full engine, for a payload the Structs have already refused."""
+        return self._judge_json(strip_bom(data))[0]
+
     def decode(self, data: Payload) -> Any:
         """The typed value (a `RunStep` for the run-step entries), or `RunStepDecodeError` carrying the report."""
         report, step = self.check(data)
@@ -226,6 +230,10 @@ class RedactingValidator(Validator):
     def validate(self, data: Payload) -> Report:
         with redacting():
             return self._scrubbed(super().validate(data))
+
+    def full_report(self, data: bytes) -> Report:
+        with redacting():
+            return self._scrubbed(super().full_report(data))
 
     def fast_report(self, data: bytes) -> Report | None:
         with redacting():

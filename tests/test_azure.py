@@ -267,3 +267,37 @@ def test_http_takes_the_dialect_from_the_query_and_the_settings() -> None:
     lines = "\n".join(json.dumps(step) for _, _, step in STEPS)
     batch = azure_by_default.post("/v1/validate/batch", data=lines, content_type="application/x-ndjson").get_json()
     assert batch["summary"]["invalid"] == 0
+
+
+def suspicious_payloads() -> list[tuple[str, bytes]]:
+    """Payloads both dialects accept, each with something the lint warns about."""
+    step = load_json(EXAMPLES / "tool_calls_function.json")
+    calls = step["step_details"]["tool_calls"]
+    calls[1]["id"] = calls[0]["id"]  # repeated
+    calls[2]["id"] = "tool_42"  # without call_
+    retrieval_era = load_json(EXAMPLES / "tool_calls_file_search.json")
+    retrieval_era["step_details"]["tool_calls"][0]["file_search"]["ranking_options"] = {
+        "ranker": "zz_ranker",
+        "score_threshold": 0.5,
+    }
+    fragment = {"index": -1, "id": "tool_1", "type": "function", "function": {"arguments": "{"}}
+    delta: dict[str, Any] = {"id": "step_1", "object": "thread.run.step.delta"}
+    delta["delta"] = {"step_details": {"type": "tool_calls", "tool_calls": [fragment]}}
+    return [
+        ("repeated and odd call ids", json.dumps(step).encode()),
+        ("unknown ranker", json.dumps(retrieval_era).encode()),
+        ("negative delta index", json.dumps(delta).encode()),
+    ]
+
+
+@pytest.mark.parametrize(("name", "payload"), suspicious_payloads())
+def test_both_dialects_warn_alike(name: str, payload: bytes) -> None:
+    openai = validate(payload, dialect="openai")
+    azure = validate(payload, dialect="azure")
+
+    assert openai.valid, openai.errors
+    assert azure.valid, azure.errors
+    assert openai.warnings, name
+    assert [(unit.instance_location, unit.code) for unit in azure.warnings] == [
+        (unit.instance_location, unit.code) for unit in openai.warnings
+    ]

@@ -8,13 +8,15 @@ types are named by `vocabulary.VocabularyWalker`, on the slow path.)
 from __future__ import annotations
 
 import operator
-from typing import Final, get_args
+from collections.abc import Sequence
+from typing import Any, Final, get_args
 
+import msgspec
 from msgspec import UNSET
 
-from .delta_models import DeltaToolCallsDetails, RunStepDelta
+from .delta_models import RunStepDelta
 from .messages import excerpt, pointer
-from .models import FileSearchToolCall, RetrievalToolCall, RunStep, ToolCallsDetails
+from .models import RunStep
 from .report import OutputUnit
 from .strict_models import KnownErrorCode, KnownRanker
 
@@ -51,8 +53,8 @@ def lint(step: RunStep) -> tuple[OutputUnit, ...]:
         )
         found.append(warning(("usage", "total_tokens"), "token-sum", message))
     details = step.step_details
-    if type(details) is ToolCallsDetails and details.tool_calls:
-        _lint_tool_calls(details, found)
+    if details.type == "tool_calls" and details.tool_calls:
+        _lint_tool_calls(details.tool_calls, found)
     return tuple(found)
 
 
@@ -97,9 +99,15 @@ def _lint_lifecycle(step: RunStep, found: list[OutputUnit]) -> None:
         found.append(warning(("last_error",), "status-error", "status is 'failed' but last_error is not set"))
 
 
-def _lint_tool_calls(details: ToolCallsDetails, found: list[OutputUnit]) -> None:
+def kind_of(struct: msgspec.Struct) -> object:
+    """The protocol's name for a tagged Struct (its `type`), whatever dialect's class it is: the lint reads the
+    protocol's words, so that each dialect's Structs get the same warnings."""
+    return type(struct).__struct_config__.tag
+
+
+def _lint_tool_calls(calls: Sequence[Any], found: list[OutputUnit]) -> None:
     seen: set[str] = set()
-    for index, call in enumerate(details.tool_calls):
+    for index, call in enumerate(calls):
         call_id = call.id
         if call_id in seen:
             found.append(
@@ -110,10 +118,11 @@ def _lint_tool_calls(details: ToolCallsDetails, found: list[OutputUnit]) -> None
             found.append(
                 warning(_call_path(index, "id"), "id-prefix", f"{excerpt(call_id)} does not start with 'call_'")
             )
-        if type(call) is RetrievalToolCall:
+        kind = kind_of(call)
+        if kind == "retrieval":
             message = "retrieval is the v1 API's tool call, replaced by file_search: current SDKs cannot load it"
             found.append(warning(_call_path(index, "type"), "legacy-type", message))
-        elif type(call) is FileSearchToolCall:
+        elif kind == "file_search":
             options = call.file_search.ranking_options
             if options is not UNSET and options.ranker not in KNOWN_RANKERS:
                 where = _call_path(index, "file_search", "ranking_options", "ranker")
@@ -129,9 +138,9 @@ def lint_delta(delta: RunStepDelta) -> tuple[OutputUnit, ...]:
     found: list[OutputUnit] = []
     if not delta.id.startswith("step_"):
         found.append(warning(("id",), "id-prefix", f"{excerpt(delta.id)} does not start with 'step_'"))
-    details = delta.delta.step_details
-    if type(details) is DeltaToolCallsDetails and details.tool_calls:
-        for position, call in enumerate(details.tool_calls):
+    calls: Sequence[Any] = getattr(delta.delta.step_details, "tool_calls", None) or ()  # tool-call details, any dialect
+    if calls:
+        for position, call in enumerate(calls):
             where = ("delta", "step_details", "tool_calls", position)
             if call.id is not UNSET and not call.id.startswith("call_"):
                 found.append(warning((*where, "id"), "id-prefix", f"{excerpt(call.id)} does not start with 'call_'"))

@@ -40,6 +40,7 @@ check-schemas: $(STAMP) ## Check schemas/: metaschema, offline $refs, examples, 
 bench: $(STAMP) ## Benchmarks: figures and ratios against peers, measured in one run
 	@command -v wrk >/dev/null || (apt-get install -y -qq wrk >/dev/null 2>&1 || sudo apt-get install -y -qq wrk) || true
 	PYTHONPATH=. $(BIN)/python bench/bench_peers.py
+	PYTHONPATH=. $(BIN)/python bench/bench_errors.py
 	PYTHONPATH=. $(BIN)/python bench/bench_azure.py
 	PYTHONPATH=. $(BIN)/python bench/bench_cli.py
 	PYTHONPATH=. $(BIN)/python bench/bench_http.py

@@ -7,8 +7,10 @@ import json
 import sys
 from collections import Counter
 from collections.abc import Callable
-from typing import Any
+from json.scanner import make_scanner
+from typing import Any, cast
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -156,3 +158,95 @@ def test_placing_every_error_of_a_stream_event_costs_time_linear_in_its_size() -
         costs.append(calls_made(lambda: validate_stream(transcript)))  # noqa: B023
 
     assert costs[1] < 12 * costs[0]
+
+
+def test_the_standard_librarys_scanner_is_still_there_as_positions_uses_it() -> None:
+    """positions.py skips values with json.scanner.make_scanner, which the documentation does not describe: this
+    fails if a Python release renames or changes it."""
+    scan = make_scanner(cast(Any, json.JSONDecoder()))
+
+    assert scan('{"a": [1, "x"]} tail', 0) == ({"a": [1, "x"]}, 15)
+    with pytest.raises(StopIteration):
+        scan("}", 0)
+
+
+def reference_offset(text: str, pointer_: str) -> int:
+    """The offset as the plain definition gives it, one pointer at a time: parse each container on the path, the
+    last member of a name counting, and fall back to the deepest value found."""
+    decoder = json.JSONDecoder()
+    position = len(text) - len(text.lstrip(" \t\n\r"))
+    for escaped in pointer_[1:].split("/") if pointer_ else []:
+        token = escaped.replace("~1", "/").replace("~0", "~")
+        found = None
+        if text[position] == "{":
+            inner = position + 1
+            pairs = decoder.raw_decode(text, position)  # checks it is JSON; the walk below finds the offsets
+            del pairs
+            while True:
+                inner += len(text[inner:]) - len(text[inner:].lstrip(" \t\n\r,"))
+                if text[inner] == "}":
+                    break
+                key, inner = decoder.raw_decode(text, inner)
+                inner = text.index(":", inner) + 1
+                inner += len(text[inner:]) - len(text[inner:].lstrip(" \t\n\r"))
+                if key == token:
+                    found = inner
+                inner = decoder.raw_decode(text, inner)[1]
+        elif text[position] == "[" and token.isdigit():
+            inner = position + 1
+            for index in range(int(token) + 1):
+                inner += len(text[inner:]) - len(text[inner:].lstrip(" \t\n\r,"))
+                if text[inner] == "]":
+                    break
+                if index == int(token):
+                    found = inner
+                    break
+                inner = decoder.raw_decode(text, inner)[1]
+        if found is None:
+            break
+        position = found
+    return position
+
+
+PAIRS = st.recursive(
+    JSON_VALUES,
+    lambda children: (
+        st.lists(children, max_size=4).map(lambda items: ("array", items))
+        | st.lists(st.tuples(st.sampled_from(["a", "b", "ab", "a/b", "é", "\\u0061"]), children), max_size=4).map(
+            lambda members: ("object", members)
+        )
+    ),
+    max_leaves=20,
+)
+
+
+def written(node: Any) -> str:
+    """JSON text that may repeat member names, and may spell a name with an escape."""
+    if isinstance(node, tuple) and node[0] == "array":
+        return "[" + ", ".join(written(item) for item in node[1]) + "]"
+    if isinstance(node, tuple) and node[0] == "object":
+        parts = []
+        for name, value in node[1]:
+            key = '"\\u0061"' if name == "\\u0061" else json.dumps(name)
+            parts.append(f"{key}: {written(value)}")
+        return "{" + ", ".join(parts) + "}"
+    return json.dumps(node)
+
+
+@settings(max_examples=300, deadline=None)
+@given(node=PAIRS, data=st.data())
+def test_repeated_member_names_are_resolved_as_parsing_resolves_them(node: Any, data: Any) -> None:
+    text = written(node)
+    tokens = st.sampled_from(["a", "b", "ab", "a~1b", "é", "0", "1", "2"])
+    anywhere = st.lists(tokens, max_size=4).map(lambda path: "".join("/" + t for t in path))
+    existing = [pointer(path) for path in paths(json.loads(text))]  # all found: the walk may stop early
+    choices = anywhere | st.sampled_from(existing) if existing else anywhere
+    pointers = data.draw(st.lists(choices, max_size=5))
+
+    assert value_offsets(text, pointers) == [reference_offset(text, pointer_) for pointer_ in pointers]
+
+
+def test_a_later_duplicate_spelled_with_an_escape_still_counts() -> None:
+    text = '{"a": 1, "b": {"\\u0061": 3}, "\\u0061": 2}'
+
+    assert value_offsets(text, ["/a"]) == [text.index("2")]

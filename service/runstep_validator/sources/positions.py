@@ -11,8 +11,10 @@ from __future__ import annotations
 import json
 import re
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import suppress
+from json.scanner import make_scanner
+from typing import Any, cast
 
 import msgspec
 
@@ -20,26 +22,48 @@ from ..core.report import INVALID_JSON, OutputUnit, Report
 from .records import Record
 
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
-_PLAIN_KEY = re.compile(r'"([^"\\]*)"')  # a key without escapes, the usual kind: no decoder needed
+# Each step of the walk is one match: a member's key (without escapes, the usual kind) up to its value, or what
+# follows a value up to the next one.
+_PLAIN_MEMBER = re.compile(r'[ \t\n\r]*"([^"\\]*)"[ \t\n\r]*:[ \t\n\r]*')
+_AFTER_VALUE = re.compile(r"[ \t\n\r]*([,}])[ \t\n\r]*")
+_AFTER_ITEM = re.compile(r"[ \t\n\r]*([,\]])[ \t\n\r]*")
+_CLOSE_OBJECT = re.compile(r"[ \t\n\r]*}")
+_CLOSE_ARRAY = re.compile(r"[ \t\n\r]*]")
+_PLAIN_NAME = re.compile(r'[^"\\\x00-\x1f]*')  # a member name written the same in any JSON text
 _POSITION = re.compile(r" at line \d+, column \d+$")
-_skipper = json.JSONDecoder()
+# The standard library's C scanner (json.scanner.make_scanner, in that module's __all__ though not in the
+# documentation; checked on CPython 3.11-3.13), called as `JSONDecoder.raw_decode` calls it but without that
+# method's Python wrapper, a third of the cost of skipping a short value. StopIteration where the text is not JSON;
+# test_positions fails loudly if it changes.
+_scan = make_scanner(cast(Any, json.JSONDecoder()))
 
 
 class _Step:
     """One token of one or more pointers: the steps that follow it, and the offset of its value once found."""
 
-    __slots__ = ("items", "members", "offset")
+    __slots__ = ("items", "key", "members", "offset")
 
-    def __init__(self) -> None:
+    def __init__(self, key: str | None) -> None:
+        self.key = key  # the member name it stands for (None for the root)
         self.members: dict[str, _Step] = {}
         self.items: dict[int, _Step] | None = None  # the members whose token is an array index, made when needed
         self.offset: int | None = None
 
-    def forget(self) -> None:
-        """A later duplicate key replaces this value: nothing found inside the earlier one counts."""
+    def forget(self) -> int:
+        """A later duplicate key replaces this value: nothing found inside the earlier one counts. How many
+        offsets were forgotten."""
+        forgotten = self.offset is not None
         self.offset = None
+        return forgotten + sum(step.forget() for step in self.members.values())
+
+    def steps(self) -> Iterator[_Step]:
+        yield self
         for step in self.members.values():
-            step.forget()
+            yield from step.steps()
+
+
+class _Found(Exception):
+    """Every pointer's value is found and nothing later in the text can replace one: the rest need not be read."""
 
 
 def _skip_space(text: str, position: int) -> int:
@@ -47,63 +71,107 @@ def _skip_space(text: str, position: int) -> int:
     return match.end() if match else position
 
 
-def _walk(text: str, position: int, step: _Step) -> int:
-    """Record where the value at `position` and the values of `step`'s pointers inside it start; return the
-    offset just past the value."""
-    if step.offset is not None:
-        step.forget()
-    step.offset = position
-    opener = text[position] if step.members else ""
-    if opener == "{":
-        position = _skip_space(text, position + 1)
-        while text[position] != "}":
-            plain = _PLAIN_KEY.match(text, position)
-            if plain:
-                key, position = plain.group(1), plain.end()
-            else:
-                key, position = _skipper.raw_decode(text, position)
-            position = _skip_space(text, _skip_space(text, position) + 1)  # past the colon
-            inner = step.members.get(key)
-            position = _walk(text, position, inner) if inner else _skipper.raw_decode(text, position)[1]
-            position = _skip_space(text, position)
-            if text[position] == ",":
-                position = _skip_space(text, position + 1)
-        return position + 1
-    if opener == "[":
-        if step.items is None:
-            step.items = {int(token): inner for token, inner in step.members.items() if token.isdigit()}
-        position = _skip_space(text, position + 1)
-        index = 0
-        while text[position] != "]":
-            inner = step.items.get(index)
-            position = _walk(text, position, inner) if inner else _skipper.raw_decode(text, position)[1]
-            position = _skip_space(text, position)
-            if text[position] == ",":
-                position = _skip_space(text, position + 1)
-            index += 1
-        return position + 1
-    return _skipper.raw_decode(text, position)[1]
+class _Walk:
+    """One read of a text along the tree of pointers."""
+
+    __slots__ = ("missing", "root", "text")
+
+    def __init__(self, text: str, root: _Step) -> None:
+        self.text = text
+        self.root = root
+        self.missing = sum(1 for _ in root.steps())  # offsets not yet found
+
+    def value(self, position: int, step: _Step) -> int:
+        """Record where the value at `position` and the values of `step`'s pointers inside it start; return the
+        offset just past the value."""
+        text = self.text
+        if step.offset is not None:
+            self.missing += step.forget()
+        step.offset = position
+        self.missing -= 1
+        if not self.missing and self._final(position):
+            raise _Found
+        opener = text[position] if step.members else ""
+        if opener == "{":
+            members = step.members
+            closing = _CLOSE_OBJECT.match(text, position + 1)
+            if closing:
+                return closing.end()
+            position += 1
+            while True:
+                member = _PLAIN_MEMBER.match(text, position)
+                if member:
+                    key, position = member.group(1), member.end()
+                else:  # a key with escapes: the decoder reads it
+                    key, position = _scan(text, _skip_space(text, position))
+                    position = _skip_space(text, _skip_space(text, position) + 1)
+                inner = members.get(key)
+                position = self.value(position, inner) if inner else _scan(text, position)[1]
+                after = _AFTER_VALUE.match(text, position)
+                if after is None:
+                    raise ValueError("not JSON")
+                position = after.end()
+                if after.group(1) != ",":
+                    return position
+        if opener == "[":
+            if step.items is None:
+                step.items = {int(token): inner for token, inner in step.members.items() if token.isdigit()}
+            items = step.items
+            closing = _CLOSE_ARRAY.match(text, position + 1)
+            if closing:
+                return closing.end()
+            position = _skip_space(text, position + 1)
+            index = 0
+            while True:
+                inner = items.get(index)
+                position = self.value(position, inner) if inner else _scan(text, position)[1]
+                after = _AFTER_ITEM.match(text, position)
+                if after is None:
+                    raise ValueError("not JSON")
+                position = after.end()
+                if after.group(1) != ",":
+                    return position
+                index += 1
+        return _scan(text, position)[1]
+
+    def _final(self, position: int) -> bool:
+        """Whether no later member can be a duplicate of one found (the last duplicate is the one that counts):
+        none of their names occurs again as written, nor an escape that could spell one otherwise."""
+        text = self.text
+        if text.find("\\u", position) >= 0 or text.find("\\/", position) >= 0:
+            return False
+        for step in self.root.steps():
+            if step.key is not None and (
+                not _PLAIN_NAME.fullmatch(step.key) or text.find(f'"{step.key}"', position) >= 0
+            ):
+                return False
+        return True
 
 
 def value_offsets(text: str, pointers: Sequence[str]) -> list[int]:
     """The offset of each pointer's value (RFC 6901), or of the deepest value on its path that exists, in the
-    order given: the whole text is read at most once, however many pointers there are."""
-    root = _Step()
+    order given: the text is read once at most, however many pointers there are, and only as far as needed."""
+    root = _Step(None)
     paths: list[list[_Step]] = []
     for pointer in pointers:
         steps = [root]
         if pointer:
             for escaped in pointer[1:].split("/"):
                 token = escaped.replace("~1", "/").replace("~0", "~")
-                steps.append(steps[-1].members.setdefault(token, _Step()))
+                parent = steps[-1]
+                found = parent.members.get(token)
+                if found is None:
+                    found = parent.members[token] = _Step(token)
+                steps.append(found)
         paths.append(steps)
     start = _skip_space(text, 0)
-    with suppress(ValueError, IndexError, RecursionError):  # text that is not the JSON it was validated as:
-        _walk(text, start, root)  # keep what was found
+    # _Found: all found early. The rest: text that is not the JSON it was validated as, keep what was found.
+    with suppress(_Found, ValueError, IndexError, StopIteration, RecursionError):
+        _Walk(text, root).value(start, root)
     offsets = []
     for steps in paths:
-        found = [step.offset for step in steps if step.offset is not None]
-        offsets.append(found[-1] if found else start)
+        found_offsets = [step.offset for step in steps if step.offset is not None]
+        offsets.append(found_offsets[-1] if found_offsets else start)
     return offsets
 
 

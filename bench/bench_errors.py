@@ -1,0 +1,79 @@
+"""The error path against the engine it is built on: `validate(raw).to_dict()` (the full report, every error with
+its message, keyword location and best match first) beside jsonschema-rs's `iter_errors` collecting each message
+(built once over schemas/ with a Registry, offline), on the same invalid payloads, and the cost of placing a
+report's errors at their line and column.
+
+The two are measured in alternating rounds and the ratio is the median of the per-round ratios: on a shared
+machine a figure taken minutes apart from its peer measures the neighbours as much as the code.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import jsonschema_rs
+import orjson
+
+from bench_peers import payloads
+from common import environment, per_second
+from runstep_validator import default_schemas, validate
+from runstep_validator.sources.positions import placed
+from runstep_validator.sources.records import Record
+
+ROOT = Path(__file__).resolve().parent.parent
+ROUNDS = 9
+TARGET = 0.6  # issue 24: the full report at 0.6x the engine's own iter_errors or better
+
+
+def cases() -> dict[str, bytes]:
+    found = payloads()
+    return {
+        "2 KB, 1 error": found["medium invalid"],
+        "2 KB, 3 errors": (ROOT / "examples" / "invalid_tool_calls.json").read_bytes(),
+        "30 KB, 1 error": found["large invalid"],
+    }
+
+
+def side_by_side(ours: Callable[[], object], peer: Callable[[], object]) -> tuple[float, float, float]:
+    """Median rates of both and the median of their per-round ratios, in alternating rounds."""
+    mine, theirs, ratios = [], [], []
+    for number in range(ROUNDS):
+        first, second = (ours, peer) if number % 2 == 0 else (peer, ours)
+        a = per_second(first, budget=0.1, repeats=1)
+        b = per_second(second, budget=0.1, repeats=1)
+        rate_ours, rate_peer = (a, b) if number % 2 == 0 else (b, a)
+        mine.append(rate_ours)
+        theirs.append(rate_peer)
+        ratios.append(rate_ours / rate_peer)
+    return statistics.median(mine), statistics.median(theirs), statistics.median(ratios)
+
+
+def main() -> int:
+    env = environment(["msgspec", "jsonschema-rs", "orjson"])
+    print("environment: " + ", ".join(f"{name} {value}" for name, value in env.items()))
+    schemas = default_schemas()
+    registry = jsonschema_rs.Registry([(doc.id, doc.contents) for doc in schemas.documents])
+    engine = jsonschema_rs.Draft202012Validator(schemas.entry("run_step").contents, registry=registry, offline=True)
+    print(f"\n{'invalid payload':<18}{'full report/s':>15}{'iter_errors/s':>15}{'ratio':>8}{'placing':>11}")
+    missed = []
+    for name, raw in cases().items():
+        report = validate(raw)
+        assert not report.valid, name
+        record = Record(0, 1, raw)
+        ours, peer, ratio = side_by_side(
+            lambda: validate(raw).to_dict(),  # noqa: B023
+            lambda: [error.message for error in engine.iter_errors(orjson.loads(raw))],  # noqa: B023
+        )
+        placing = 1e6 / per_second(lambda: placed(report, record))  # noqa: B023
+        print(f"{name:<18}{ours:>15,.0f}{peer:>15,.0f}{ratio:>7.2f}x{placing:>8.1f} µs")
+        if ratio < TARGET:
+            missed.append(name)
+    print(f"\ntarget: full report >= {TARGET}x iter_errors: " + ("met" if not missed else f"MISSED on {missed}"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -10,6 +10,7 @@ from runstep_validator import (
     Report,
     RunStep,
     RunStepDecodeError,
+    RunStepDelta,
     RunStepValidatorError,
     SchemaSet,
     Validator,
@@ -92,6 +93,7 @@ def test_decode_off_the_fast_path_still_types_the_step() -> None:
 
     step = decode(json.dumps(document))
 
+    assert isinstance(step, RunStep)
     assert step.created_at == 1730284800
     assert isinstance(step.created_at, int)
 
@@ -107,6 +109,23 @@ def test_decode_raises_one_exception_type_with_the_report() -> None:
     assert str(raised.value) == raised.value.report.headline
 
 
+def test_decode_takes_the_same_selection_as_validate() -> None:
+    delta = {"id": "step_1", "object": "thread.run.step.delta", "delta": {"step_details": {"type": "tool_calls"}}}
+    azure = (EXAMPLES / "azure" / "bing_grounding.json").read_bytes()
+    loose = example("message_creation.json")
+    del loose["usage"]  # the live API has omitted it; the OpenAPI contract requires it
+
+    assert isinstance(decode(json.dumps(delta)), RunStepDelta)
+    assert isinstance(decode(json.dumps(delta), "run_step_delta"), RunStepDelta)
+    assert isinstance(decode(azure, dialect="azure"), RunStep)
+    with pytest.raises(RunStepDecodeError):
+        decode(azure)  # an Azure tool call is beyond the OpenAI dialect's types
+    assert isinstance(decode(json.dumps(loose)), RunStep)
+    with pytest.raises(RunStepDecodeError) as raised:
+        decode(json.dumps(loose), strict=True)
+    assert raised.value.report == validate(json.dumps(loose), strict=True)
+
+
 def test_decode_of_unknown_tool_type_explains_itself() -> None:
     document = example("tool_calls_function.json")
     document["step_details"]["tool_calls"].append({"id": "call_b", "type": "browser", "browser": {}})
@@ -115,6 +134,15 @@ def test_decode_of_unknown_tool_type_explains_itself() -> None:
         decode(json.dumps(document))
 
     assert raised.value.report.valid
+
+
+def test_the_public_names_are_exported() -> None:
+    import runstep_validator  # noqa: PLC0415
+
+    assert isinstance(
+        runstep_validator.validate_stream(b"event: done\ndata: [DONE]\n\n"), runstep_validator.StreamReport
+    )
+    assert {"RunStepDelta", "StreamReport"} <= set(runstep_validator.__all__)
 
 
 def test_validators_are_reusable_and_independent() -> None:

@@ -10,6 +10,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from .core.api import PayloadValidator, decode, default_schemas, get_validator, make_validator, validate
 from .core.auto import AutoValidator
+from .core.delta_models import RunStepDelta
 from .core.errors import (
     InvalidJSONError,
     RunStepDecodeError,
@@ -21,6 +22,7 @@ from .core.errors import (
 from .core.models import RunStep
 from .core.report import OutputUnit, Report
 from .core.schemas import AUTO, DEFAULT_SCHEMA, SchemaSet
+from .core.streams import StreamReport
 from .core.validator import RedactingValidator, Validator
 from .sources.sse import validate_stream
 
@@ -40,9 +42,11 @@ __all__ = [
     "Report",
     "RunStep",
     "RunStepDecodeError",
+    "RunStepDelta",
     "RunStepValidatorError",
     "SchemaError",
     "SchemaSet",
+    "StreamReport",
     "UnknownDialectError",
     "UnknownSchemaError",
     "Validator",

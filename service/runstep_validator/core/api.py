@@ -6,10 +6,11 @@ from functools import cache
 from typing import Any, Protocol
 
 from .auto import AutoValidator
+from .delta_models import RunStepDelta
 from .errors import UnknownSchemaError
 from .models import RunStep
 from .report import Report
-from .schemas import AUTO, DEFAULT_DIALECT, DEFAULT_SCHEMA, SchemaSet
+from .schemas import AUTO, DEFAULT_DIALECT, SchemaSet
 from .validator import Payload, RedactingValidator, Validator
 
 
@@ -75,7 +76,11 @@ def validate(
     return get_validator(schema, redact, strict, dialect).validate(data)
 
 
-def decode(data: Payload) -> RunStep:
-    """Decode and validate one run step against the default schema; raises `RunStepDecodeError` with the report."""
-    step: RunStep = get_validator(DEFAULT_SCHEMA).decode(data)
-    return step
+def decode(
+    data: Payload, schema: str = AUTO, *, strict: bool = False, dialect: str = DEFAULT_DIALECT
+) -> RunStep | RunStepDelta:
+    """Decode and validate one payload with the same choice of schema as `validate()`: a typed run step
+    (`RunStep`) or delta (`RunStepDelta`), as its `object` says (or as the entry named types it); raises
+    `RunStepDecodeError` with the report when it is invalid or cannot be typed."""
+    typed: RunStep | RunStepDelta = get_validator(schema, False, strict, dialect).decode(data)
+    return typed

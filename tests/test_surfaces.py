@@ -1,0 +1,173 @@
+"""One input, one answer, on every surface: the same records through the Python API, the command line's JSON
+output, HTTP single and batch, and `import` (its rejected report and its summary) give the same verdict, the same
+errors (instanceLocation, keywordLocation, code, message), the same warnings, the same line and column wherever a
+surface gives them, and the same counts.
+
+The inputs are every data-driven case (grouped by the entry it names), every real payload of ../shared/corpus
+(where present) and hypothesis's mutations of run steps.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from runstep_validator import validate
+from runstep_validator.cli import run
+from runstep_validator.core.report import Report
+from runstep_validator.http.app import create_app
+
+from .strategies import mutated, run_steps
+from .support import all_cases, corpus_files, load_json
+
+APP = create_app({"access_log": False, "metrics": False})
+Unit = tuple[str, str, str, str]  # instanceLocation, keywordLocation, code, message
+
+
+class Verdict(NamedTuple):
+    valid: bool
+    errors: list[Unit]
+    warnings: list[Unit]
+
+
+class Placed(NamedTuple):
+    line: int
+    column: int
+
+
+def units(items: Iterable[dict[str, Any]]) -> list[Unit]:
+    return [(unit["instanceLocation"], unit["keywordLocation"], unit.get("code", ""), unit["error"]) for unit in items]
+
+
+def placements(items: Iterable[dict[str, Any]]) -> list[Placed]:
+    return [Placed(unit["line"], unit["column"]) for unit in items]
+
+
+def of_report(report: Report) -> Verdict:
+    answer = report.to_dict()
+    return Verdict(answer["valid"], units(answer["errors"]), units(answer["warnings"]))
+
+
+def of_unit_lists(answer: dict[str, Any]) -> Verdict:
+    return Verdict(answer["valid"], units(answer["errors"]), units(answer["warnings"]))
+
+
+class Surfaces:
+    """Every surface's answer about the records of one JSON Lines file, validated against one schema."""
+
+    def __init__(self, records: list[bytes], schema: str, folder: Path) -> None:
+        self.records = records
+        self.schema = schema
+        self.body = b"".join(record + b"\n" for record in records)
+        self.path = folder / "records.jsonl"
+        self.path.write_bytes(self.body)
+        self.folder = folder
+
+    def api(self) -> list[Verdict]:
+        return [of_report(validate(record, self.schema)) for record in self.records]
+
+    def cli(self) -> tuple[list[Verdict], list[list[Placed]], dict[str, Any]]:
+        stdout, stderr = io.StringIO(), io.StringIO()
+        run(["validate", str(self.path), "--schema", self.schema, "--format", "json"], stdout, stderr)
+        answer = json.loads(stdout.getvalue())
+        records = answer["files"][0]["records"]
+        assert [record["index"] for record in records] == list(range(len(self.records))), stderr.getvalue()
+        verdicts = [of_unit_lists(record) for record in records]
+        return verdicts, [placements(record["errors"] + record["warnings"]) for record in records], answer["summary"]
+
+    def http_single(self) -> tuple[list[Verdict], list[list[Placed]]]:
+        client = APP.test_client()
+        verdicts, places = [], []
+        for record in self.records:
+            response = client.post(f"/v1/validate?schema={self.schema}", data=record, content_type="application/json")
+            answer = response.get_json()
+            assert response.status_code == 200, answer
+            verdicts.append(of_unit_lists(answer))
+            places.append(placements(answer["errors"] + answer["warnings"]))
+        return verdicts, places
+
+    def http_batch(self) -> tuple[list[Verdict], list[list[Placed]], dict[str, Any]]:
+        response = APP.test_client().post(
+            f"/v1/validate/batch?schema={self.schema}", data=self.body, content_type="application/x-ndjson"
+        )
+        answer = response.get_json()
+        assert response.status_code == 200, answer
+        results = answer["results"]
+        verdicts = [of_unit_lists(result) for result in results]
+        return verdicts, [placements(result["errors"] + result["warnings"]) for result in results], answer["summary"]
+
+    def imported(self) -> tuple[dict[int, Verdict], dict[str, Any]]:
+        outputs = self.folder / "import"
+        outputs.mkdir()
+        report = outputs / "report.json"
+        argv = ["import", str(self.path), "--schema", self.schema, "--workers", "1"]
+        argv += ["--accepted", str(outputs / "accepted.jsonl"), "--rejected", str(outputs / "rejected.jsonl")]
+        stdout, stderr = io.StringIO(), io.StringIO()
+        assert run([*argv, "--report", str(report)], stdout, stderr) in {0, 1}, stderr.getvalue()
+        rejected = {}
+        for line in (outputs / "rejected.jsonl").read_text().splitlines():
+            entry = json.loads(line)
+            rejected[entry["line"]] = Verdict(False, units(entry["errors"]), units(entry["warnings"]))
+        return rejected, load_json(report)
+
+
+def assert_one_answer(surfaces: Surfaces) -> None:
+    api = surfaces.api()
+    cli, cli_places, cli_summary = surfaces.cli()
+    single, single_places = surfaces.http_single()
+    batch, batch_places, batch_summary = surfaces.http_batch()
+    rejected, import_summary = surfaces.imported()
+
+    assert cli == api
+    assert single == api
+    assert batch == api
+    invalid_lines = {number for number, verdict in enumerate(api, 1) if not verdict.valid}
+    assert set(rejected) == invalid_lines
+    for number in invalid_lines:
+        assert rejected[number].errors == api[number - 1].errors
+    # Positions: every record is one line of the file and the whole body of its single request.
+    assert batch_places == cli_places
+    for number, (places, alone) in enumerate(zip(cli_places, single_places, strict=True), 1):
+        assert places == [Placed(line + number - 1, column) for line, column in alone]
+    total, valid = len(api), sum(verdict.valid for verdict in api)
+    assert (cli_summary["records"], cli_summary["valid"], cli_summary["invalid"]) == (total, valid, total - valid)
+    assert (batch_summary["total"], batch_summary["valid"], batch_summary["invalid"]) == (total, valid, total - valid)
+    assert (import_summary["records"], import_summary["accepted"], import_summary["rejected"]) == (
+        total,
+        valid,
+        total - valid,
+    )
+
+
+CASES_BY_SCHEMA: dict[str, list[bytes]] = {}
+for case in all_cases():
+    CASES_BY_SCHEMA.setdefault(case.schema, []).append(json.dumps(case.payload).encode())
+
+
+@pytest.mark.parametrize("schema", sorted(CASES_BY_SCHEMA))
+def test_every_case_gets_one_answer_on_every_surface(schema: str, tmp_path: Path) -> None:
+    assert_one_answer(Surfaces(CASES_BY_SCHEMA[schema], schema, tmp_path))
+
+
+@pytest.mark.skipif(not corpus_files(), reason="../shared/corpus is absent (a user's clone)")
+@pytest.mark.parametrize("schema", ["auto", "run_step.strict"])
+def test_every_real_payload_gets_one_answer_on_every_surface(schema: str, tmp_path: Path) -> None:
+    paths = corpus_files() + corpus_files("thread.run.step.delta")
+    records = [json.dumps(load_json(path)).encode() for path in paths]
+    assert_one_answer(Surfaces(records, schema, tmp_path))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(documents=st.lists(run_steps(strict=False).flatmap(mutated), min_size=1, max_size=6))
+def test_mutated_run_steps_get_one_answer_on_every_surface(
+    documents: list[Any], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    records = [json.dumps(document).encode() for document in documents]
+    assert_one_answer(Surfaces(records, "auto", tmp_path_factory.mktemp("surfaces")))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import re
 
 import pytest
@@ -30,19 +29,31 @@ def test_python_example_runs_as_documented() -> None:
 
 def test_batch_example_answers_as_documented() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    shown = re.search(r"--data-binary @steps\.jsonl [^\n]*\n```\n```json\n(.*?)\n```", readme, re.DOTALL)
+    shown = re.search(r"--data-binary @examples/steps\.jsonl [^\n]*\n```\n```json\n(.*?)\n```", readme, re.DOTALL)
     assert shown
-    lines = [
-        json.dumps(json.loads((ROOT / "examples" / name).read_text())).encode()
-        for name in ("message_creation.json", "invalid_tool_calls.json")
-    ]
     client = create_app({"access_log": False}).test_client()
 
     response = client.post(
-        "/v1/validate/batch?output=flag", data=b"\n".join(lines) + b"\n", content_type="application/x-ndjson"
+        "/v1/validate/batch?output=flag",
+        data=(ROOT / "examples" / "steps.jsonl").read_bytes(),
+        content_type="application/x-ndjson",
     )
 
     assert response.get_data(as_text=True) == shown.group(1)
+
+
+def test_every_file_the_readme_names_is_shipped() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"examples/[\w./-]+\.(?:json|jsonl|sse)\b", readme))
+
+    assert {"examples/steps.jsonl", "examples/run.sse"} <= named
+    assert [name for name in sorted(named) if not (ROOT / name).is_file()] == []
+
+
+def test_the_example_stream_is_a_valid_streamed_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    code, output = printed(["validate", "examples/run.sse"], monkeypatch)
+
+    assert code == 0, output
 
 
 def shown_after(command: str) -> str:

@@ -17,6 +17,7 @@ import jsonschema_rs
 
 from .errors import SchemaError
 from .messages import describe_failure, pointer
+from .messages import tokens as pointer_tokens
 from .report import OutputUnit
 from .schemas import SchemaSet
 
@@ -244,7 +245,7 @@ class Engine:
     def _resolve(self, absolute: str) -> _Located:
         uri, _, fragment = absolute.partition("#")
         node: Any = self._documents[uri]
-        tokens = [unquote(token).replace("~1", "/").replace("~0", "~") for token in fragment.split("/")[1:]]
+        tokens = pointer_tokens(unquote(fragment))
         for token in tokens[:-1]:
             node = node[int(token)] if isinstance(node, list) else node[token]
         return _Located(tokens[-1] if tokens else "", node if isinstance(node, dict) else {})

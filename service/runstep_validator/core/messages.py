@@ -70,6 +70,11 @@ def pointer(path: Iterable[object]) -> str:
     return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in path)
 
 
+def tokens(pointer_: str) -> list[str]:
+    """The reference tokens of a JSON Pointer (RFC 6901), unescaped: `pointer()` read back."""
+    return [escaped.replace("~1", "/").replace("~0", "~") for escaped in pointer_.split("/")[1:]]
+
+
 def _names(values: Iterable[Any]) -> str:
     return ", ".join(excerpt(value) for value in values)
 

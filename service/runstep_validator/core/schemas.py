@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
 from .errors import SchemaError, UnknownSchemaError
+from .messages import tokens
 
 if TYPE_CHECKING:
     from referencing import Registry, Resource
@@ -109,8 +110,7 @@ def _resolves_by_pointer(by_id: Mapping[str, SchemaDocument], base: str, ref: st
     node: Any = by_id[uri].contents if uri in by_id else None
     if node is None or (fragment and not fragment.startswith("/")):
         return False
-    for escaped in fragment.split("/")[1:]:
-        token = escaped.replace("~1", "/").replace("~0", "~")
+    for token in tokens(fragment):
         if isinstance(node, dict) and token in node:
             node = node[token]
         elif isinstance(node, list) and token.isdigit() and int(token) < len(node):

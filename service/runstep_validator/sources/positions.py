@@ -18,6 +18,7 @@ from typing import Any, cast
 
 import msgspec
 
+from ..core.messages import tokens
 from ..core.report import INVALID_JSON, OutputUnit, Report
 from .records import Record
 
@@ -156,8 +157,7 @@ def value_offsets(text: str, pointers: Sequence[str]) -> list[int]:
     for pointer in pointers:
         steps = [root]
         if pointer:
-            for escaped in pointer[1:].split("/"):
-                token = escaped.replace("~1", "/").replace("~0", "~")
+            for token in tokens(pointer):
                 parent = steps[-1]
                 found = parent.members.get(token)
                 if found is None:

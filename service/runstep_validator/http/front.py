@@ -33,6 +33,7 @@ from .observe import (
     accept_request_id,
     access_line,
     access_writer,
+    loggable,
     method_of,
     request_id,
     route_of,
@@ -112,7 +113,7 @@ class Front:
             status, headers, content = _problem(problem)
             headers.append(("connection", "close"))
         except Exception:  # a bug: logged here, a bare problem for the client
-            log.exception("unexpected error on %s %s", scope.method, scope.path[:100])
+            log.exception("unexpected error on %s %s", loggable(scope.method, 16), loggable(scope.path, 100))
             status, headers, content = _problem(INTERNAL_ERROR)
         if status >= 400 and any(value == PROBLEM_MEDIA_TYPE for _, value in headers):
             content = self._noted_problem(content, identifier)

@@ -19,7 +19,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from granian.constants import Interfaces
+from granian.constants import HTTPModes, Interfaces
 from granian.http import HTTP1Settings
 from granian.server.mp import MPServer
 
@@ -148,6 +148,10 @@ def _serve(settings: Settings) -> None:
         port=settings.port,
         workers=settings.workers,
         respawn_failed_workers=True,
+        # HTTP/1.1 only. granian's default (auto) also speaks HTTP/2 to any client that opens with its preface,
+        # with limits of its own (200 streams per connection, 16 MiB of headers) that none of ours bound: the
+        # body, header and time limits here are written for HTTP/1.1 connections.
+        http=HTTPModes.http1,
         # Requests whose bodies are still arriving cost a coroutine each, so many may be open at once; the limits
         # on header and body time bound how long each can stay.
         backpressure=4096,

@@ -1,0 +1,86 @@
+"""What the HTTP server bounds, against the real server on loopback (issue 21): forged log lines, HTTP/2 cleartext,
+shutdown with a request in flight, bodies cut short, connections that send nothing, clients that never read their
+answers, error-heavy bodies on every route, and JSON-array batches past the record limit."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .server import RunningServer, running_server
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    with running_server(tmp_path_factory.mktemp("limits"), workers=1) as running:
+        yield running
+
+
+def exchange(server: RunningServer, raw: bytes, half_close: bool = False, seconds: float = 10) -> bytes:
+    """Sends raw bytes, and returns everything the server sends back until it closes (or `seconds` pass)."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=seconds) as connection:
+        connection.sendall(raw)
+        if half_close:
+            connection.shutdown(socket.SHUT_WR)
+        received = b""
+        deadline = time.monotonic() + seconds
+        try:
+            while time.monotonic() < deadline and (chunk := connection.recv(65536)):
+                received += chunk
+                if b"\r\n\r\n" in received and not half_close and _complete(received):
+                    break
+        except (TimeoutError, ConnectionResetError):
+            pass
+        return received
+
+
+def _complete(received: bytes) -> bool:
+    head, _, body = received.partition(b"\r\n\r\n")
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return len(body) >= int(value)
+    return False
+
+
+def status_and_problem(answer: bytes) -> tuple[int, dict[str, object]]:
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    return status, json.loads(body) if body else {}
+
+
+def log_after(server: RunningServer, marker: str, seconds: float = 3) -> str:
+    """The server's log once it mentions `marker` (lines are written at most 0.1 s late)."""
+    deadline = time.monotonic() + seconds
+    while marker not in server.log and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return server.log
+
+
+def test_a_path_cannot_forge_a_text_log_line(server: RunningServer) -> None:
+    answer = exchange(server, b"GET /x%0AFORGED%20LINE%1B%5B2J HTTP/1.1\r\nHost: x\r\nX-Request-ID: forge-1\r\n\r\n")
+
+    assert status_and_problem(answer)[0] == 404
+    log = log_after(server, "forge-1")
+    (line,) = [line for line in log.splitlines() if "forge-1" in line]
+    assert line.endswith("ms")
+    assert "/x\\nFORGED LINE\\x1b[2J 404 " in line
+    assert "\x1b" not in log
+    assert not any(line.startswith("FORGED") for line in log.splitlines())
+
+
+def test_http2_cleartext_is_not_spoken(server: RunningServer) -> None:
+    preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+    settings_frame = b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"  # an empty SETTINGS frame, as a client's first
+
+    answer = exchange(server, preface + settings_frame, half_close=True, seconds=5)
+
+    # An HTTP/2 server answers with its own SETTINGS frame (type 4 in the fourth byte); HTTP/1.1 refuses the line.
+    assert answer == b"" or answer.startswith(b"HTTP/1.1 "), answer[:40]

@@ -16,6 +16,19 @@ from .server import RunningServer, running_server
 
 pytestmark = pytest.mark.slow
 
+# A run step with `calls` bad tool calls: five errors each, so its cost is all in validation (issue 21's reproduction).
+BAD_CALL = {"id": 1, "type": "function", "function": {"name": 2, "arguments": 3, "output": 4}}
+
+
+def error_heavy(calls: int) -> bytes:
+    details = {"type": "tool_calls", "tool_calls": [BAD_CALL] * calls}
+    return json.dumps({"object": "thread.run.step", "type": "tool_calls", "step_details": details}).encode()
+
+
+def post(path: str, body: bytes, content_type: str = "application/json", extra: str = "") -> bytes:
+    head = f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\nContent-Length: {len(body)}\r\n"
+    return (head + extra + "\r\n").encode() + body
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
@@ -84,3 +97,20 @@ def test_http2_cleartext_is_not_spoken(server: RunningServer) -> None:
 
     # An HTTP/2 server answers with its own SETTINGS frame (type 4 in the fourth byte); HTTP/1.1 refuses the line.
     assert answer == b"" or answer.startswith(b"HTTP/1.1 "), answer[:40]
+
+
+def test_shutdown_waits_for_a_request_in_flight_only_as_long_as_the_grace_period(tmp_path: Path) -> None:
+    # About half a million errors: many seconds of validation, longer than the grace period by far.
+    batch = b"\n".join([error_heavy(2000)] * 50)
+    with running_server(
+        tmp_path, workers=1, max_request_seconds="3600", shutdown_grace_seconds="1", access_log="false"
+    ) as slow:
+        with socket.create_connection(("127.0.0.1", slow.port), timeout=30) as connection:
+            connection.sendall(post("/v1/validate/batch?output=flag", batch, "application/x-ndjson"))
+            time.sleep(1)  # the batch is being validated
+            started = time.monotonic()
+            code = slow.stop()
+            stopped = time.monotonic() - started
+
+    assert code == 0
+    assert stopped < 6, f"shutdown took {stopped:.1f} s"

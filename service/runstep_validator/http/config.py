@@ -44,6 +44,7 @@ class Settings:
     metrics: bool = True  # GET /metrics, and the counting behind it
     log_format: str = "text"  # text (one readable line) or json (one object per line, for log pipelines)
     drain_seconds: float = 5.0  # after SIGTERM: /readyz answers 503 this long, while requests are still served
+    shutdown_grace_seconds: int = 20  # then requests in flight get this long to finish; a worker still busy is killed
     state_directory: str = ""  # set by serve(): where the workers share metrics and the draining mark
 
     @classmethod
@@ -79,6 +80,7 @@ class Settings:
             "header_timeout_seconds": (0.1, 3600),
             "body_timeout_seconds": (0.1, 3600),
             "drain_seconds": (0, 3600),
+            "shutdown_grace_seconds": (1, 3600),
         }
         if self.log_format not in LOG_FORMATS:
             raise ConfigError(f"{ENV_PREFIX}LOG_FORMAT={self.log_format!r} is not a log format: give text or json")

@@ -148,6 +148,9 @@ def _serve(settings: Settings) -> None:
         port=settings.port,
         workers=settings.workers,
         respawn_failed_workers=True,
+        # After the drain, a worker whose requests are still running this long after SIGTERM is killed (and the
+        # connections it held are closed): a stop is bounded whatever a request does.
+        workers_kill_timeout=settings.shutdown_grace_seconds,
         # HTTP/1.1 only. granian's default (auto) also speaks HTTP/2 to any client that opens with its preface,
         # with limits of its own (200 streams per connection, 16 MiB of headers) that none of ours bound: the
         # body, header and time limits here are written for HTTP/1.1 connections.

@@ -102,15 +102,17 @@ def test_http2_cleartext_is_not_spoken(server: RunningServer) -> None:
 def test_shutdown_waits_for_a_request_in_flight_only_as_long_as_the_grace_period(tmp_path: Path) -> None:
     # About half a million errors: many seconds of validation, longer than the grace period by far.
     batch = b"\n".join([error_heavy(2000)] * 50)
-    with running_server(
-        tmp_path, workers=1, max_request_seconds="3600", shutdown_grace_seconds="1", access_log="false"
-    ) as slow:
-        with socket.create_connection(("127.0.0.1", slow.port), timeout=30) as connection:
-            connection.sendall(post("/v1/validate/batch?output=flag", batch, "application/x-ndjson"))
-            time.sleep(1)  # the batch is being validated
-            started = time.monotonic()
-            code = slow.stop()
-            stopped = time.monotonic() - started
+    with (
+        running_server(
+            tmp_path, workers=1, max_request_seconds="3600", shutdown_grace_seconds="1", access_log="false"
+        ) as slow,
+        socket.create_connection(("127.0.0.1", slow.port), timeout=30) as connection,
+    ):
+        connection.sendall(post("/v1/validate/batch?output=flag", batch, "application/x-ndjson"))
+        time.sleep(1)  # the batch is being validated
+        started = time.monotonic()
+        code = slow.stop()
+        stopped = time.monotonic() - started
 
     assert code == 0
     assert stopped < 6, f"shutdown took {stopped:.1f} s"

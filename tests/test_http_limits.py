@@ -116,3 +116,57 @@ def test_shutdown_waits_for_a_request_in_flight_only_as_long_as_the_grace_period
 
     assert code == 0
     assert stopped < 6, f"shutdown took {stopped:.1f} s"
+
+
+RECORD = b'{"object": "thread.run.step"}\n'
+CHUNKED = b"POST /v1/validate/batch HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-ndjson\r\n"
+CHUNKED += b"Transfer-Encoding: chunked\r\n"
+
+
+def chunk(data: bytes) -> bytes:
+    return f"{len(data):x}\r\n".encode() + data + b"\r\n"
+
+
+@pytest.mark.parametrize(
+    ("name", "rest", "half_close", "received"),
+    [
+        ("garbage chunk size", chunk(RECORD * 2) + b"zz\r\n" + RECORD + b"\r\n0\r\n\r\n", False, 60),
+        ("overflowing chunk size", chunk(RECORD * 2) + b"f" * 40 + b"\r\n" + RECORD + b"\r\n0\r\n\r\n", False, 60),
+        ("half-close before the last chunk", chunk(RECORD * 2) + chunk(RECORD), True, 90),
+    ],
+)
+def test_a_chunked_batch_cut_short_gets_no_verdict(
+    server: RunningServer, name: str, rest: bytes, half_close: bool, received: int
+) -> None:
+    request_id = "cut-" + name.replace(" ", "-")
+
+    answer = exchange(server, CHUNKED + f"X-Request-ID: {request_id}\r\n\r\n".encode() + rest, half_close)
+
+    status, problem = status_and_problem(answer)
+    assert (status, problem["type"]) == (400, "https://runstep-validator.dev/problems/truncated-body")
+    assert problem["detail"] == f"the chunked body ended before its last chunk, after {received} bytes"
+    assert f"[{request_id}]: POST /v1/validate/batch 400 " in log_after(server, request_id)
+
+
+def test_a_whole_chunked_batch_is_validated(server: RunningServer) -> None:
+    answer = exchange(server, CHUNKED + b"\r\n" + chunk(RECORD * 2) + chunk(RECORD) + b"0\r\n\r\n")
+
+    status, document = status_and_problem(answer)
+    assert (status, document["summary"]) == (200, {"total": 3, "valid": 0, "invalid": 3})
+
+
+def test_a_body_cut_short_by_a_half_close_gets_a_problem_logged_and_counted(server: RunningServer) -> None:
+    raw = post("/v1/validate", b"{}", extra="X-Request-ID: cut-length\r\n").replace(b"Length: 2", b"Length: 100")
+
+    answer = exchange(server, raw, half_close=True)
+
+    status, problem = status_and_problem(answer)
+    assert (status, problem["type"]) == (400, "https://runstep-validator.dev/problems/truncated-body")
+    assert problem["detail"] == "the body ended before its 100 bytes arrived"
+    assert problem["request_id"] == "cut-length"
+    assert "[cut-length]: POST /v1/validate 400 " in log_after(server, "cut-length")
+    metrics = server.request("GET", "/metrics")[2].decode()
+    assert (
+        'runstep_validator_http_request_duration_seconds_count{method="POST",route="/v1/validate",status="400"}'
+        in metrics
+    )

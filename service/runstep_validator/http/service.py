@@ -288,11 +288,14 @@ class Service:
         return data
 
 
+def truncated_body(detail: str, **extensions: int) -> Problem:
+    return Problem(400, "truncated-body", "Truncated body", detail, **extensions)
+
+
 def read_exactly(environ: dict[str, Any], length: int) -> bytes:
     data: bytes = environ["wsgi.input"].read(length)
     if len(data) < length:
-        detail = f"the body ended after {len(data)} of {length} bytes"
-        raise Problem(400, "truncated-body", "Truncated body", detail, received=len(data), expected=length)
+        raise truncated_body(f"the body ended after {len(data)} of {length} bytes", received=len(data), expected=length)
     return data
 
 

@@ -104,6 +104,20 @@ def test_http_batch_of_100000_tiny_lines_is_refused_at_the_limit(app: Flask) -> 
     assert response.get_json()["limit"] == 1000
 
 
+@pytest.mark.parametrize("array", [b"[" + b"{}," * 1001, b'{"object": "list", "data": [' + b"{}," * 1001])
+def test_a_json_array_batch_is_refused_at_the_limit_before_the_rest_is_read(app: Flask, array: bytes) -> None:
+    # What follows the 1,001st record is not JSON: reading it would answer 400, so a 413 means reading stopped.
+    body = array + b"{} this is not JSON" + b" " * 10_000_000
+
+    response = app.test_client().post("/v1/validate/batch", data=body, content_type="application/json")
+
+    assert (response.status_code, response.get_json()["type"]) == (
+        413,
+        "https://runstep-validator.dev/problems/batch-too-large",
+    )
+    assert response.get_json()["detail"] == "the batch has more than the limit of 1000 records"
+
+
 @pytest.mark.parametrize(("name", "body", "valid", "message"), HOSTILE[:4], ids=[case[0] for case in HOSTILE[:4]])
 def test_cli_outcome(tmp_path: Any, name: str, body: bytes, valid: bool, message: str | None) -> None:
     (tmp_path / "case.json").write_bytes(body)

@@ -238,14 +238,13 @@ class Service:
     def validate_batch(
         self, validator: PayloadValidator, body: bytes, ndjson: bool, output: OutputFormat = "basic"
     ) -> Encoded:
+        limit = self.settings.max_batch_records
         try:
-            records = body_records(body, ndjson)
+            records = body_records(body, ndjson, max_records=limit)
         except InvalidJSONError as exc:
             return Encoded.problem(not_json(str(exc), exc.line, exc.column))
-        limit = self.settings.max_batch_records
-        if len(records) > limit:
-            detail = f"{len(records)} records are more than the limit of {limit}"
-            return Encoded.problem(Problem(413, "batch-too-large", "Batch too large", detail, limit=limit))
+        except LimitExceeded as exc:
+            return Encoded.problem(Problem(413, "batch-too-large", "Batch too large", exc.detail, limit=limit))
         deadline = time.monotonic() + self.settings.max_request_seconds
         results: list[Any] = []
         valid = errors = 0

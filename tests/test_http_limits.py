@@ -170,3 +170,71 @@ def test_a_body_cut_short_by_a_half_close_gets_a_problem_logged_and_counted(serv
         'runstep_validator_http_request_duration_seconds_count{method="POST",route="/v1/validate",status="400"}'
         in metrics
     )
+
+
+def timed_get(server: RunningServer, path: str) -> tuple[int, float]:
+    started = time.monotonic()
+    answer = exchange(server, f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    return status_and_problem(answer)[0], time.monotonic() - started
+
+
+def send_all(port: int, requests: list[bytes]) -> list[socket.socket]:
+    connections = [socket.create_connection(("127.0.0.1", port), timeout=60) for _ in requests]
+    for connection, request in zip(connections, requests, strict=True):
+        connection.sendall(request)
+    return connections
+
+
+def test_error_heavy_bodies_on_every_route_stop_at_the_time_limit(tmp_path: Path) -> None:
+    step = error_heavy(10_000)  # 850 KB, 50,006 errors: seconds of validation
+    heavy = [
+        post("/v1/validate", step),
+        post("/v1/validate/batch", step + b"\n", "application/x-ndjson"),
+        post("/v1/validate/stream", b"event: thread.run.step.created\ndata: " + step + b"\n\n", "text/event-stream"),
+    ]
+    with running_server(tmp_path, workers=1, max_request_seconds="0.5", access_log="false") as one:
+        connections = send_all(one.port, heavy)
+        try:
+            answers = [_read_answer(connection) for connection in connections]
+        finally:
+            for connection in connections:
+                connection.close()
+
+    for answer in answers:
+        status, problem = status_and_problem(answer)
+        assert (status, problem["type"]) == (413, "https://runstep-validator.dev/problems/time-limit")
+        assert problem["limit"] == 0.5
+
+
+def test_bodies_with_many_errors_are_validated_off_the_event_loop(tmp_path: Path) -> None:
+    # Many errors in small pieces (100 KB, 6,000 errors each), on every route, validated in full.
+    record = error_heavy(20)  # 100 errors
+    bodies = [
+        post("/v1/validate/batch", b"\n".join([record] * 60), "application/x-ndjson"),
+        post(
+            "/v1/validate/stream",
+            (b"event: thread.run.step.created\ndata: " + record + b"\n\n") * 60,
+            "text/event-stream",
+        ),
+        post("/v1/validate", error_heavy(200)),
+    ]
+    with running_server(tmp_path, workers=1, access_log="false") as one:
+        connections = send_all(one.port, bodies)
+        try:
+            time.sleep(0.2)  # every one is being validated
+            health = [timed_get(one, "/healthz") for _ in range(5)]
+            answers = [_read_answer(connection) for connection in connections]
+        finally:
+            for connection in connections:
+                connection.close()
+
+    assert [status_and_problem(answer)[0] for answer in answers] == [200, 200, 200]
+    assert all(status == 200 for status, _ in health)
+    assert max(seconds for _, seconds in health) < 0.3, health
+
+
+def _read_answer(connection: socket.socket) -> bytes:
+    received = b""
+    while not _complete(received) and (chunk := connection.recv(65536)):
+        received += chunk
+    return received

@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO, Final
 
+from ..core.deadline import check_time
 from ..core.errors import LimitExceeded
 from ..core.parsing import UTF8_BOM
 from ..core.schemas import DEFAULT_DIALECT
@@ -144,6 +145,7 @@ def frame(source: bytes | BinaryIO | Iterable[bytes | str]) -> Iterator[Event | 
 
 def _locate(data: bytes, location: str) -> int | None:
     """The offset of a value in an event's one-line data, in characters (None for multi-line data)."""
+    check_time()  # once per error placed: an event with many errors stops at a time limit here too
     text = data.decode("utf-8", errors="replace")
     return None if "\n" in text else value_offset(text, location)
 

@@ -238,3 +238,84 @@ def _read_answer(connection: socket.socket) -> bytes:
     while not _complete(received) and (chunk := connection.recv(65536)):
         received += chunk
     return received
+
+
+def closed_after(connection: socket.socket, seconds: float) -> tuple[bytes, bool]:
+    """What arrives on a connection within `seconds`, and whether the server ended it (EOF or reset) by then."""
+    connection.settimeout(0.5)
+    received = b""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            chunk = connection.recv(1 << 20)
+        except TimeoutError:
+            continue
+        except ConnectionResetError:
+            return received, True
+        if not chunk:
+            return received, True
+        received += chunk
+    return received, False
+
+
+def test_a_connection_that_sends_nothing_is_closed_at_the_header_timeout(tmp_path: Path) -> None:
+    with running_server(tmp_path, workers=1, header_timeout_seconds="1", access_log="false") as quick:
+        silent = [socket.create_connection(("127.0.0.1", quick.port), timeout=10) for _ in range(20)]
+        try:
+            started = time.monotonic()
+            endings = [closed_after(connection, 6) for connection in silent]
+            elapsed = time.monotonic() - started
+            assert quick.request("GET", "/healthz")[0] == 200
+        finally:
+            for connection in silent:
+                connection.close()
+
+    assert endings == [(b"", True)] * 20
+    assert elapsed < 4
+
+
+# 2,000 records of ten errors each: an 830 KB batch whose answer is 11 MB, far more than loopback's buffers hold.
+UNREAD_BATCH = b"\n".join([error_heavy(2)] * 2000)
+
+
+def lazy_client(port: int, request_id: str) -> socket.socket:
+    """A client that sends a batch and does not read its answer (with a small receive window)."""
+    lazy = socket.socket()
+    lazy.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    lazy.connect(("127.0.0.1", port))
+    lazy.sendall(post("/v1/validate/batch", UNREAD_BATCH, "application/x-ndjson", f"X-Request-ID: {request_id}\r\n"))
+    return lazy
+
+
+def test_a_client_that_does_not_read_its_answer_is_disconnected_at_the_write_timeout(tmp_path: Path) -> None:
+    with (
+        running_server(tmp_path, workers=1, write_timeout_seconds="1") as quick,
+        lazy_client(quick.port, "lazy-1") as lazy,
+    ):
+        log_after(quick, "[lazy-1]", seconds=60)  # answered: the answer is being written
+        time.sleep(3)  # the write timeout, and the watch's next look
+        received, ended = closed_after(lazy, 10)
+
+    assert ended
+    assert received.startswith(b"HTTP/1.1 200 ")
+    assert len(received) < 8_000_000  # far from the 11 MB answer
+
+
+def test_answers_that_clients_do_not_read_are_bounded_per_worker(tmp_path: Path) -> None:
+    with running_server(tmp_path, workers=1, max_pending_answer_bytes=str(1024 * 1024)) as bounded:
+        with lazy_client(bounded.port, "lazy-2"):
+            log_after(bounded, "[lazy-2]", seconds=60)
+            with lazy_client(bounded.port, "lazy-3") as second:
+                refused = _read_answer(second)
+        time.sleep(1.5)  # the first client is gone: the watch releases its answer
+        with lazy_client(bounded.port, "lazy-4") as third:
+            admitted = _read_answer(third)
+
+    status, problem = status_and_problem(refused)
+    assert (status, problem["type"], problem["limit"]) == (
+        503,
+        "https://runstep-validator.dev/problems/answers-pending",
+        1024 * 1024,
+    )
+    assert b"\r\nretry-after: 1\r\n" in refused.lower()
+    assert status_and_problem(admitted)[0] == 200

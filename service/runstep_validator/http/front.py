@@ -27,6 +27,7 @@ from granian._granian import RSGIProtocolClosed
 from granian.rsgi import Scope
 
 from .app import create_app
+from .connections import ConnectionWatch, PendingAnswers, peer_of
 from .middleware import AccessLog
 from .observe import (
     REQUEST_ID_KEY,
@@ -58,6 +59,14 @@ def request_timeout(seconds: float) -> Problem:
     return Problem(408, "request-timeout", "Request timeout", detail, limit=seconds)
 
 
+def answers_pending(pending: PendingAnswers, size: int) -> Problem:
+    detail = (
+        f"this worker already holds {pending.held} bytes of answers that their clients have not read, and this "
+        f"answer's {size} bytes would pass the limit of {pending.limit}: retry in a moment"
+    )
+    return Problem(503, "answers-pending", "Too many unread answers", detail, limit=pending.limit)
+
+
 def headers_too_large(limit: int) -> Problem:
     detail = f"the request's headers are larger than the limit of {limit} bytes"
     return Problem(431, "headers-too-large", "Request header fields too large", detail, limit=limit)
@@ -76,9 +85,16 @@ class Front:
         self.pool = ThreadPoolExecutor(max_workers=self.settings.threads, thread_name_prefix="validate")
         self._deadlines = Deadlines(self.settings.body_timeout_seconds)
         self._access = access_writer(access_log, self.settings.log_format) if self.settings.access_log else None
+        self.pending = PendingAnswers(self.settings.max_pending_answer_bytes)
+        self.watch = ConnectionWatch(self.settings.port, self.settings.write_timeout_seconds, self.pending)
+
+    def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The worker is starting: watch its connections (see connections.py)."""
+        self.watch.start()
 
     def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None:
         """The worker is stopping: write out the access lines still waiting in the batching handler."""
+        self.watch.stop()
         for handler in logging.getLogger("runstep_validator").handlers:
             handler.flush()
 
@@ -103,6 +119,9 @@ class Front:
         except Exception:  # a bug: logged here, a bare problem for the client
             log.exception("unexpected error on %s %s", loggable(scope.method, 16), loggable(scope.path, 100))
             status, headers, content = _problem(INTERNAL_ERROR)
+        if not self.pending.admit(peer_of(scope.client), len(content)):
+            status, headers, content = _problem(answers_pending(self.pending, len(content)))
+            headers.append(("retry-after", "1"))
         if status >= 400 and any(value == PROBLEM_MEDIA_TYPE for _, value in headers):
             content = self._noted_problem(content, identifier)
             headers = [(name, value) for name, value in headers if name.lower() != "content-length"]

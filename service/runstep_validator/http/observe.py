@@ -59,6 +59,7 @@ LIMITS: Final = {  # problem types that mean a limit was hit, and the limit's na
     "stream-too-long": "stream_events",
     "headers-too-large": "headers",
     "request-timeout": "body_time",
+    "answers-pending": "pending_answers",
 }
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")

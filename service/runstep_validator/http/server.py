@@ -152,8 +152,9 @@ def _serve(settings: Settings) -> None:
         # connections it held are closed): a stop is bounded whatever a request does.
         workers_kill_timeout=settings.shutdown_grace_seconds,
         # HTTP/1.1 only. granian's default (auto) also speaks HTTP/2 to any client that opens with its preface,
-        # with limits of its own (200 streams per connection, 16 MiB of headers) that none of ours bound: the
-        # body, header and time limits here are written for HTTP/1.1 connections.
+        # with limits of its own (200 streams per connection, 16 MiB of headers) that none of ours bound; and to
+        # tell the two apart it waits for a connection's first bytes without any time limit, so a connection
+        # that sends nothing stayed open for good. On HTTP/1.1 alone, the header timeout runs from the start.
         http=HTTPModes.http1,
         # Requests whose bodies are still arriving cost a coroutine each, so many may be open at once; the limits
         # on header and body time bound how long each can stay.

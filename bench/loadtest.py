@@ -5,7 +5,9 @@ every 50 ms; one worker killed a third of the way in; SIGTERM near the end while
 requests, unexpected statuses (must be 0), p50/p99 latency, /healthz's p50/p99 (p99 must be under 100 ms), the
 server's memory at start and end, what the killed worker cost, and the exit code after SIGTERM (must be 0).
 
-LOAD_SECONDS (environment) sets the duration; the default is 60.
+LOAD_SECONDS (environment) sets the duration; the default is 60. LOAD_HEAVY_OUTPUT sets the output format the
+error-heavy bodies ask for (default basic, whose errors are placed at their line and column; `flag` measures the
+validation alone).
 """
 
 from __future__ import annotations
@@ -27,8 +29,8 @@ from tests.server import running_server
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 SECONDS = float(os.environ.get("LOAD_SECONDS", "60"))
 CONNECTIONS = 64
-HEAVY_CLIENTS = 2  # each sends an error-heavy body, again and again
-LAZY_CLIENTS = 8  # each sends a batch and never reads the answer, again whenever the server disconnects it
+HEAVY_CLIENTS = int(os.environ.get("LOAD_HEAVY_CLIENTS", "2"))  # each sends an error-heavy body, again and again
+LAZY_CLIENTS = int(os.environ.get("LOAD_LAZY_CLIENTS", "8"))  # each sends a batch, never reads the answer, again
 WRITE_TIMEOUT = 5.0
 LIMIT = 256 * 1024
 HEALTH_TARGET_MS = 100.0
@@ -49,7 +51,9 @@ def error_heavy(calls: int) -> bytes:
     return json.dumps({"object": "thread.run.step", "type": "tool_calls", "step_details": details}).encode()
 
 
-HEAVY = request(error_heavy(2000))  # 148 KB, 10,006 errors
+HEAVY = request(error_heavy(2000)).replace(  # 148 KB, 10,006 errors
+    b"POST /v1/validate ", f"POST /v1/validate?output={os.environ.get('LOAD_HEAVY_OUTPUT', 'basic')} ".encode()
+)
 UNREAD = request(b"\n".join([error_heavy(2)] * 600), "application/x-ndjson").replace(
     b"POST /v1/validate ", b"POST /v1/validate/batch "
 )  # 250 KB, a 3.4 MB answer

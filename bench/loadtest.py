@@ -1,9 +1,13 @@
 """Load and faults against the production server on loopback, bounded in time: 64 connections mixing valid,
-invalid, malformed and oversized requests; one worker killed a third of the way in; SIGTERM near the end while
-requests are in flight. Prints requests, unexpected statuses (must be 0), p50/p99 latency, the server's memory at
-start and end, what the killed worker cost, and the exit code after SIGTERM (must be 0).
+invalid, malformed and oversized requests; beside them, clients sending error-heavy bodies (issue 21's: 2,000 bad
+tool calls, 10,006 errors) and clients that send a batch and never read its 3.4 MB answer; a probe of /healthz
+every 50 ms; one worker killed a third of the way in; SIGTERM near the end while requests are in flight. Prints
+requests, unexpected statuses (must be 0), p50/p99 latency, /healthz's p50/p99 (p99 must be under 100 ms), the
+server's memory at start and end, what the killed worker cost, and the exit code after SIGTERM (must be 0).
 
-LOAD_SECONDS (environment) sets the duration; the default is 60.
+LOAD_SECONDS (environment) sets the duration; the default is 60. LOAD_HEAVY_OUTPUT sets the output format the
+error-heavy bodies ask for (default basic, whose errors are placed at their line and column; `flag` measures the
+validation alone).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import statistics
 import sys
 import tempfile
@@ -24,7 +29,11 @@ from tests.server import running_server
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 SECONDS = float(os.environ.get("LOAD_SECONDS", "60"))
 CONNECTIONS = 64
-LIMIT = 64 * 1024
+HEAVY_CLIENTS = int(os.environ.get("LOAD_HEAVY_CLIENTS", "2"))  # each sends an error-heavy body, again and again
+LAZY_CLIENTS = int(os.environ.get("LOAD_LAZY_CLIENTS", "8"))  # each sends a batch, never reads the answer, again
+WRITE_TIMEOUT = 5.0
+LIMIT = 256 * 1024
+HEALTH_TARGET_MS = 100.0
 
 
 def request(body: bytes, content_type: str = "application/json") -> bytes:
@@ -34,6 +43,20 @@ def request(body: bytes, content_type: str = "application/json") -> bytes:
 
 VALID = json.dumps(json.loads((EXAMPLES / "tool_calls_function.json").read_bytes())).encode()
 INVALID = json.dumps(json.loads((EXAMPLES / "invalid_tool_calls.json").read_bytes())).encode()
+BAD_CALL = {"id": 1, "type": "function", "function": {"name": 2, "arguments": 3, "output": 4}}
+
+
+def error_heavy(calls: int) -> bytes:
+    details = {"type": "tool_calls", "tool_calls": [BAD_CALL] * calls}
+    return json.dumps({"object": "thread.run.step", "type": "tool_calls", "step_details": details}).encode()
+
+
+HEAVY = request(error_heavy(2000)).replace(  # 148 KB, 10,006 errors
+    b"POST /v1/validate ", f"POST /v1/validate?output={os.environ.get('LOAD_HEAVY_OUTPUT', 'basic')} ".encode()
+)
+UNREAD = request(b"\n".join([error_heavy(2)] * 600), "application/x-ndjson").replace(
+    b"POST /v1/validate ", b"POST /v1/validate/batch "
+)  # 250 KB, a 3.4 MB answer
 KINDS: list[tuple[str, bytes, int]] = [  # (kind, request, the status it must get)
     ("valid", request(VALID), 200),
     ("valid", request(VALID), 200),
@@ -96,6 +119,64 @@ async def client(number: int, port: int, tally: Tally, stop_at: float) -> None:
         connection[1].close()
 
 
+async def heavy_client(port: int, tally: Tally, stop_at: float) -> None:
+    """Error-heavy bodies one after the other: each answered in full (200) or stopped at the time limit (413)."""
+    while time.monotonic() < stop_at:
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            try:
+                started = time.monotonic()
+                status, _ = await exchange(reader, writer, HEAVY)
+                tally.record("error-heavy", status, status if status in (200, 413) else 200, time.monotonic() - started)
+            finally:
+                writer.close()
+        except (OSError, asyncio.IncompleteReadError, ValueError, IndexError):
+            tally.failed.append((time.monotonic(), "error-heavy"))
+            await asyncio.sleep(0.05)
+
+
+async def lazy_client(port: int, disconnected: list[float], stop_at: float) -> None:
+    """Sends a batch whose answer it never reads, and waits; when the server disconnects it, does it again."""
+    while time.monotonic() < stop_at:
+        lazy = socket.socket()
+        try:
+            lazy.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+            lazy.settimeout(10)
+            await asyncio.to_thread(lazy.connect, ("127.0.0.1", port))
+            await asyncio.to_thread(lazy.sendall, UNREAD)
+            started = time.monotonic()
+            while time.monotonic() < stop_at:
+                await asyncio.sleep(0.2)
+                # The connection's TCP state: 1 while established, another once the server has ended it.
+                if lazy.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 8)[0] != 1:
+                    disconnected.append(time.monotonic() - started)
+                    break
+        except OSError:
+            await asyncio.sleep(0.1)
+        finally:
+            lazy.close()
+
+
+async def health_probe(port: int, latencies: list[float], failures: list[str], stop_at: float) -> None:
+    """GET /healthz every 50 ms on a fresh connection: what a load balancer's probe sees."""
+    while time.monotonic() < stop_at:
+        started = time.monotonic()
+        try:
+            reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 5)
+            try:
+                status, _ = await asyncio.wait_for(
+                    exchange(reader, writer, b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"), 5
+                )
+            finally:
+                writer.close()
+            latencies.append(time.monotonic() - started)
+            if status != 200:
+                failures.append(str(status))
+        except (OSError, asyncio.IncompleteReadError, ValueError, IndexError, TimeoutError) as exc:
+            failures.append(type(exc).__name__)
+        await asyncio.sleep(max(0.0, started + 0.05 - time.monotonic()))
+
+
 def tree_rss_mib(pid: int) -> float:
     pids = [pid]
     try:
@@ -117,12 +198,22 @@ def workers_of(pid: int) -> list[int]:
 
 
 async def main() -> int:
-    with tempfile.TemporaryDirectory() as scratch, running_server(Path(scratch), max_body_bytes=str(LIMIT)) as server:
+    with (
+        tempfile.TemporaryDirectory() as scratch,
+        running_server(Path(scratch), max_body_bytes=str(LIMIT), write_timeout_seconds=str(WRITE_TIMEOUT)) as server,
+    ):
         pid, port = server.process.pid, server.port
         tally = Tally()
         start = time.monotonic()
         stop_at = start + SECONDS
         clients = [asyncio.create_task(client(n, port, tally, stop_at + 2)) for n in range(CONNECTIONS)]
+        clients += [asyncio.create_task(heavy_client(port, tally, stop_at - 1)) for _ in range(HEAVY_CLIENTS)]
+        disconnected: list[float] = []
+        clients += [asyncio.create_task(lazy_client(port, disconnected, stop_at - 1)) for _ in range(LAZY_CLIENTS)]
+        health: list[float] = []
+        health_failures: list[str] = []
+        # The probe runs until just before SIGTERM: after it, the listener closes on purpose.
+        clients.append(asyncio.create_task(health_probe(port, health, health_failures, stop_at - 1)))
         await asyncio.sleep(min(5, SECONDS / 6))
         rss_start = tree_rss_mib(pid)
 
@@ -140,6 +231,28 @@ async def main() -> int:
         exit_code = await asyncio.to_thread(server.process.wait, 30)
         await asyncio.gather(*clients)
 
+    return report(
+        tally,
+        (killed_at, terminated_at, victim, exit_code, answered_before_term),
+        (rss_start, rss_end),
+        health,
+        health_failures,
+        disconnected=disconnected,
+    )
+
+
+def report(
+    tally: Tally,
+    events: tuple[float, float, int, int, int],
+    rss: tuple[float, float],
+    health: list[float],
+    health_failures: list[str],
+    *,
+    disconnected: list[float],
+) -> int:
+    """Prints the figures; 0 when every target is met."""
+    killed_at, terminated_at, victim, exit_code, answered_before_term = events
+    rss_start, rss_end = rss
     # The server answers an oversized body with 413 before reading it and closes the connection, so a client
     # still writing that body may see the close before the answer: that is refusal working, not a failure.
     refused_early = [kind for _, kind in tally.failed if kind == "oversized"]
@@ -150,12 +263,25 @@ async def main() -> int:
     latencies = sorted(tally.latencies)
     p50 = statistics.median(latencies) * 1000
     p99 = latencies[int(len(latencies) * 0.99)] * 1000
+    health.sort()
+    health_p50 = statistics.median(health) * 1000 if health else float("nan")
+    health_p99 = health[int(len(health) * 0.99)] * 1000 if health else float("nan")
+    health_max = health[-1] * 1000 if health else float("nan")
     print(f"load: {CONNECTIONS} connections for {SECONDS:.0f} s on loopback against granian (2 workers)")
     print(f"  requests answered   {len(latencies):>10,}   ({len(latencies) / SECONDS:,.0f} req/s)")
     for kind, statuses in sorted(tally.statuses.items()):
         print(f"    {kind:<16}{', '.join(f'{status}: {count:,}' for status, count in sorted(statuses.items()))}")
     print(f"  unexpected statuses {tally.unexpected:>10}   (must be 0)")
     print(f"  latency             p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+    print(
+        f"  /healthz probe      {len(health):,} probes: p50 {health_p50:.1f} ms, p99 {health_p99:.1f} ms, "
+        f"max {health_max:.1f} ms (p99 must be under {HEALTH_TARGET_MS:.0f} ms); failed: {len(health_failures)}"
+    )
+    print(
+        f"  clients not reading {LAZY_CLIENTS} at a time: disconnected {len(disconnected)} times, "
+        f"after {statistics.median(disconnected) if disconnected else float('nan'):.1f} s (median; "
+        f"write timeout {WRITE_TIMEOUT:g} s)"
+    )
     print(f"  server RSS          {rss_start:.0f} MiB after warm-up, {rss_end:.0f} MiB at the end")
     print(f"  oversized bodies cut off by the server's early 413: {len(refused_early):,}")
     print(f"  failures before the worker was killed: {len(before_kill)} (must be 0)")
@@ -163,6 +289,7 @@ async def main() -> int:
     print(f"  after SIGTERM: {len(latencies) - answered_before_term:,} answered in the last second and drain,")
     print(f"                 {len(after_term)} refused once the server had stopped; server exit code {exit_code}")
     ok = tally.unexpected == 0 and not before_kill and exit_code == 0
+    ok = ok and health_p99 < HEALTH_TARGET_MS and bool(disconnected)
     print("result: " + ("passed" if ok else "FAILED"))
     return 0 if ok else 1
 

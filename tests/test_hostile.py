@@ -18,6 +18,9 @@ from jsonschema import Draft202012Validator
 from runstep_validator import SchemaSet, Validator, default_schemas, validate
 from runstep_validator.cli import run
 from runstep_validator.core import parsing
+from runstep_validator.core.deadline import time_limit
+from runstep_validator.core.engine import Engine
+from runstep_validator.core.errors import LimitExceeded
 from runstep_validator.http.app import create_app
 from runstep_validator.importing import pipeline as importing
 from runstep_validator.sources import positions
@@ -103,6 +106,20 @@ def test_http_batch_of_100000_tiny_lines_is_refused_at_the_limit(app: Flask) -> 
 
     assert response.status_code == 413
     assert response.get_json()["limit"] == 1000
+
+
+@pytest.mark.parametrize("array", [b"[" + b"{}," * 1001, b'{"object": "list", "data": [' + b"{}," * 1001])
+def test_a_json_array_batch_is_refused_at_the_limit_before_the_rest_is_read(app: Flask, array: bytes) -> None:
+    # What follows the 1,001st record is not JSON: reading it would answer 400, so a 413 means reading stopped.
+    body = array + b"{} this is not JSON" + b" " * 10_000_000
+
+    response = app.test_client().post("/v1/validate/batch", data=body, content_type="application/json")
+
+    assert (response.status_code, response.get_json()["type"]) == (
+        413,
+        "https://runstep-validator.dev/problems/batch-too-large",
+    )
+    assert response.get_json()["detail"] == "the batch has more than the limit of 1000 records"
 
 
 @pytest.mark.parametrize(("name", "body", "valid", "message"), HOSTILE[:4], ids=[case[0] for case in HOSTILE[:4]])
@@ -226,6 +243,58 @@ def test_time_limit_stops_a_batch_and_says_so() -> None:
         "https://runstep-validator.dev/problems/time-limit",
     )
     assert response.get_json()["detail"] == "validating took longer than the limit of 1e-06 s after 0 records"
+
+
+def error_heavy(calls: int) -> bytes:
+    """A run step with `calls` bad tool calls, five errors each: its cost is all in validation (issue 21)."""
+    call = {"id": 1, "type": "function", "function": {"name": 2, "arguments": 3, "output": 4}}
+    details = {"type": "tool_calls", "tool_calls": [call] * calls}
+    return json.dumps({"object": "thread.run.step", "type": "tool_calls", "step_details": details}).encode()
+
+
+def test_a_time_limit_stops_one_payload_between_its_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    units = 0
+    unit = Engine._unit
+
+    def counted(self: Engine, *args: Any) -> Any:
+        nonlocal units
+        units += 1
+        return unit(self, *args)
+
+    monkeypatch.setattr(Engine, "_unit", counted)
+    body = error_heavy(2000)  # 10,006 errors
+
+    with pytest.raises(LimitExceeded) as raised, time_limit(0):
+        validate(body)
+
+    assert units < 10  # stopped at the first check after the limit, not after all 10,006
+    assert (raised.value.kind, str(raised.value)) == ("seconds", "validating took longer than the limit of 0 s")
+    assert len(validate(body).errors) == 10_006  # outside a time limit, nothing is checked
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "content_type"),
+    [
+        ("/v1/validate", error_heavy(400), "application/json"),
+        ("/v1/validate?output=flag", error_heavy(400), "application/json"),
+        ("/v1/validate/batch", error_heavy(400), "application/json"),
+        (
+            "/v1/validate/stream",
+            b"event: thread.run.step.created\ndata: " + error_heavy(400) + b"\n\n",
+            "text/event-stream",
+        ),
+    ],
+)
+def test_every_route_stops_at_the_time_limit_inside_a_payload(path: str, body: bytes, content_type: str) -> None:
+    app = create_app({"access_log": False, "max_request_seconds": 1e-6})
+
+    response = app.test_client().post(path, data=body, content_type=content_type)
+
+    assert (response.status_code, response.get_json()["type"]) == (
+        413,
+        "https://runstep-validator.dev/problems/time-limit",
+    )
+    assert response.get_json()["detail"].startswith("validating took longer than the limit of 1e-06 s")
 
 
 @pytest.mark.parametrize("depth", [65, 500, 985, 990, 995, 999, 1000, 1005, 5000])

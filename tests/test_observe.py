@@ -28,6 +28,7 @@ from runstep_validator.http.observe import (
     JsonFormatter,
     access_line,
     access_writer,
+    loggable,
 )
 from runstep_validator.http.shared_values import RequestSeries, SharedValues
 
@@ -229,3 +230,11 @@ def test_access_lines_read_the_same_through_either_handler(batching: bool) -> No
         "verdict": "invalid",
         "errors": 3,
     }
+
+
+def test_client_text_in_a_log_line_has_no_control_character_left() -> None:
+    separators = [*range(0x20), *range(0x7F, 0xA0), 0x2028, 0x2029]
+    for code in separators:
+        escaped = loggable(f"/a{chr(code)}b")
+        assert escaped.isprintable(), (code, escaped)
+    assert loggable("/a\\nb") != loggable("/a\nb")  # a backslash the client sent never reads as an escape

@@ -19,6 +19,10 @@ from runstep_validator.http.config import ConfigError, Settings
         ("PORT", "70000", "RUNSTEP_VALIDATOR_PORT=70000 is out of range: give 1 to 65535"),
         ("MAX_BODY_BYTES", "-1", "RUNSTEP_VALIDATOR_MAX_BODY_BYTES=-1 is out of range"),
         ("MAX_REQUEST_SECONDS", "0", "RUNSTEP_VALIDATOR_MAX_REQUEST_SECONDS=0.0 is out of range"),
+        ("WRITE_TIMEOUT_SECONDS", "0", "RUNSTEP_VALIDATOR_WRITE_TIMEOUT_SECONDS=0.0 is out of range: give 0.1 to 3600"),
+        ("MAX_PENDING_ANSWER_BYTES", "1000", "RUNSTEP_VALIDATOR_MAX_PENDING_ANSWER_BYTES=1000 is out of range"),
+        ("SHUTDOWN_GRACE_SECONDS", "0", "RUNSTEP_VALIDATOR_SHUTDOWN_GRACE_SECONDS=0 is out of range: give 1 to 3600"),
+        ("SHUTDOWN_GRACE_SECONDS", "2.5", "RUNSTEP_VALIDATOR_SHUTDOWN_GRACE_SECONDS='2.5' is not a valid"),
     ],
 )
 def test_a_setting_out_of_range_is_refused_by_name(variable: str, value: str, message: str) -> None:

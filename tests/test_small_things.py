@@ -13,6 +13,7 @@ import pytest
 
 import runstep_validator
 from runstep_validator.cli import run
+from runstep_validator.http.connections import TRACKED_BYTES, PendingAnswers, peer_of
 
 from .support import EXAMPLES, SCHEMAS
 
@@ -97,3 +98,18 @@ def test_check_schemas_fix_says_what_it_rewrote(tmp_path: Path, monkeypatch: pyt
     assert code == 0
     assert out.splitlines()[0] == "schemas/components/usage.schema.json: rewritten in canonical format"
     assert out.splitlines()[-1].endswith("schema files: no problems, 1 rewritten")
+
+
+def test_pending_answers_admit_one_answer_of_any_size_and_then_only_within_the_limit() -> None:
+
+    pending = PendingAnswers(limit=4 * TRACKED_BYTES)
+    first, second, third = peer_of("127.0.0.1:1"), peer_of("[::1]:2"), peer_of("127.0.0.1:3")
+
+    assert second == ("::1", 2)
+    assert pending.admit(first, 10 * TRACKED_BYTES)  # alone, however large
+    assert pending.admit(third, TRACKED_BYTES - 1)  # small answers are not counted
+    assert not pending.admit(second, TRACKED_BYTES)
+    pending.release(first)
+    assert pending.admit(second, 3 * TRACKED_BYTES)
+    assert not pending.admit(first, 2 * TRACKED_BYTES)
+    assert pending.held == 3 * TRACKED_BYTES

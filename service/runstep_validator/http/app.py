@@ -21,7 +21,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from .config import Settings
 from .middleware import AccessLog, ValidateFastLane
-from .observe import draining
+from .observe import draining, loggable
 from .pages import page_blueprint
 from .problems import Problem
 from .service import (
@@ -87,7 +87,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     @app.errorhandler(Exception)
     def on_unexpected(exc: Exception) -> Response:
-        log.exception("unexpected error on %s %s", request.method, request.path[:100])
+        log.exception("unexpected error on %s %s", loggable(request.method, 16), loggable(request.path, 100))
         return on_problem(INTERNAL_ERROR)
 
     @app.post("/v1/validate")

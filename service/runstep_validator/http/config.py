@@ -44,6 +44,9 @@ class Settings:
     metrics: bool = True  # GET /metrics, and the counting behind it
     log_format: str = "text"  # text (one readable line) or json (one object per line, for log pipelines)
     drain_seconds: float = 5.0  # after SIGTERM: /readyz answers 503 this long, while requests are still served
+    write_timeout_seconds: float = 30.0  # a client that takes none of its answer's bytes this long is disconnected
+    max_pending_answer_bytes: int = 128 * 1024 * 1024  # per worker: answers handed out and not yet taken by clients
+    shutdown_grace_seconds: int = 20  # then requests in flight get this long to finish; a worker still busy is killed
     state_directory: str = ""  # set by serve(): where the workers share metrics and the draining mark
 
     @classmethod
@@ -79,6 +82,9 @@ class Settings:
             "header_timeout_seconds": (0.1, 3600),
             "body_timeout_seconds": (0.1, 3600),
             "drain_seconds": (0, 3600),
+            "shutdown_grace_seconds": (1, 3600),
+            "write_timeout_seconds": (0.1, 3600),
+            "max_pending_answer_bytes": (1024 * 1024, 2**40),
         }
         if self.log_format not in LOG_FORMATS:
             raise ConfigError(f"{ENV_PREFIX}LOG_FORMAT={self.log_format!r} is not a log format: give text or json")

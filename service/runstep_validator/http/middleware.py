@@ -10,6 +10,7 @@ from typing import Any
 
 from werkzeug.http import HTTP_STATUS_CODES
 
+from .observe import loggable
 from .problems import Problem
 from .service import INTERNAL_ERROR, JSON_MEDIA_TYPE, Encoded, Service, StartResponse, WSGIApp, media_type, read_exactly
 
@@ -74,8 +75,8 @@ class AccessLog:
                 close()
         access_log.info(
             "%s %s %s %d %.2fms",
-            environ.get("REQUEST_METHOD", "-"),
-            environ.get("PATH_INFO", "")[:200],
+            loggable(environ.get("REQUEST_METHOD", "-"), 16),
+            loggable(environ.get("PATH_INFO", "")),
             status,
             sum(len(chunk) for chunk in chunks),
             (time.perf_counter() - started) * 1000,

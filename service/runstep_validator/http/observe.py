@@ -59,11 +59,28 @@ LIMITS: Final = {  # problem types that mean a limit was hit, and the limit's na
     "stream-too-long": "stream_events",
     "headers-too-large": "headers",
     "request-timeout": "body_time",
+    "answers-pending": "pending_answers",
 }
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 # The verdict of the request being answered (valid, error count), for its access log line.
 verdict: contextvars.ContextVar[tuple[bool, int] | None] = contextvars.ContextVar("verdict", default=None)
+
+
+# Control characters (C0, DEL, C1) and Unicode's line separators, written as escapes: a client's path or method can
+# then neither split a text log line nor drive the terminal that shows it. Backslashes are doubled, so that an
+# escape in the log always means an escaped character.
+_LOG_ESCAPES: Final = {
+    **{code: f"\\x{code:02x}" for code in [*range(0x20), *range(0x7F, 0xA0)]},
+    **{ord("\t"): "\\t", ord("\n"): "\\n", ord("\r"): "\\r", ord("\\"): "\\\\"},
+    0x2028: "\\u2028",
+    0x2029: "\\u2029",
+}
+
+
+def loggable(text: str, limit: int = 200) -> str:
+    """Client text (a path, a method) as it may appear in a log line: cut to `limit` characters, escaped."""
+    return text[:limit].translate(_LOG_ESCAPES)
 
 
 def route_of(path: str) -> str:
@@ -430,7 +447,7 @@ class AccessLine(msgspec.Struct, omit_defaults=True):
     @property
     def message(self) -> str:
         """The line of the text format, after its time, level, logger and request id."""
-        return f"{self.method} {self.path} {self.status} {self.bytes} {self.duration_ms:.2f}ms"
+        return f"{loggable(self.method)} {loggable(self.path)} {self.status} {self.bytes} {self.duration_ms:.2f}ms"
 
 
 def access_line(identifier: str, method: str, route: str, path: str, answer: tuple[int, int, float]) -> AccessLine:

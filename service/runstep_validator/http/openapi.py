@@ -217,7 +217,7 @@ def build_openapi(schemas: SchemaSet, default_schema: str) -> dict[str, Any]:
                     },
                     "responses": {
                         "200": _json(_ref("Report"), "The report, for valid and invalid payloads alike"),
-                        **_problems(400, 404, 408, 413, 415, 431),
+                        **_problems(400, 404, 408, 413, 415, 431, 503),
                     },
                 }
             },
@@ -241,7 +241,7 @@ def build_openapi(schemas: SchemaSet, default_schema: str) -> dict[str, Any]:
                     },
                     "responses": {
                         "200": _json(_ref("BatchReport"), "One result per record, in input order"),
-                        **_problems(400, 404, 408, 413, 415, 431),
+                        **_problems(400, 404, 408, 413, 415, 431, 503),
                     },
                 }
             },
@@ -265,7 +265,7 @@ def build_openapi(schemas: SchemaSet, default_schema: str) -> dict[str, Any]:
                     },
                     "responses": {
                         "200": _json(_ref("StreamReport"), "The stream report, for valid and invalid streams alike"),
-                        **_problems(400, 408, 413, 415, 431),
+                        **_problems(400, 408, 413, 415, 431, 503),
                     },
                 }
             },

@@ -19,7 +19,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from granian.constants import Interfaces
+from granian.constants import HTTPModes, Interfaces
 from granian.http import HTTP1Settings
 from granian.server.mp import MPServer
 
@@ -148,6 +148,14 @@ def _serve(settings: Settings) -> None:
         port=settings.port,
         workers=settings.workers,
         respawn_failed_workers=True,
+        # After the drain, a worker whose requests are still running this long after SIGTERM is killed (and the
+        # connections it held are closed): a stop is bounded whatever a request does.
+        workers_kill_timeout=settings.shutdown_grace_seconds,
+        # HTTP/1.1 only. granian's default (auto) also speaks HTTP/2 to any client that opens with its preface,
+        # with limits of its own (200 streams per connection, 16 MiB of headers) that none of ours bound; and to
+        # tell the two apart it waits for a connection's first bytes without any time limit, so a connection
+        # that sends nothing stayed open for good. On HTTP/1.1 alone, the header timeout runs from the start.
+        http=HTTPModes.http1,
         # Requests whose bodies are still arriving cost a coroutine each, so many may be open at once; the limits
         # on header and body time bound how long each can stay.
         backpressure=4096,

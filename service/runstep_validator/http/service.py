@@ -4,7 +4,6 @@ OpenAPI document built once per process, and the handling that both the Flask ro
 from __future__ import annotations
 
 import hashlib
-import time
 from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl
@@ -13,6 +12,7 @@ import msgspec
 from flask import Request, Response
 
 from ..core.api import PayloadValidator, default_schemas, make_validator
+from ..core.deadline import check_time, over_time, time_limit
 from ..core.errors import InvalidJSONError, LimitExceeded, UnknownDialectError, UnknownSchemaError
 from ..core.parsing import TOO_DEEP
 from ..core.report import INVALID_JSON, OUTPUT_FORMATS, OutputFormat, OutputUnit, Report
@@ -61,6 +61,10 @@ INTERNAL_ERROR = Problem(500, "internal-error", "Internal error", "the server fa
 def too_large(limit: int) -> Problem:
     detail = f"the body is larger than the limit of {limit} bytes"
     return Problem(413, "payload-too-large", "Payload too large", detail, limit=limit)
+
+
+def time_limit_problem(exc: LimitExceeded) -> Encoded:
+    return Encoded.problem(Problem(413, "time-limit", "Too long to validate", exc.detail, limit=exc.limit))
 
 
 def not_json(reason: str, line: int | None, column: int | None) -> Problem:
@@ -177,8 +181,17 @@ class Service:
         raise Problem(400, "invalid-parameter", "Invalid parameter", detail, parameter="output")
 
     def validate(self, validator: PayloadValidator, output: OutputFormat, body: bytes) -> Encoded:
-        """The answer to `POST /v1/validate` for a non-empty body: the report, or a 400 problem if it is not JSON."""
-        report = validator.validate(body)
+        """The answer to `POST /v1/validate` for a non-empty body: the report, a 400 problem if it is not JSON, or
+        a 413 problem when validating it passes the time limit (the work stops there)."""
+        try:
+            with time_limit(self.settings.max_request_seconds):
+                report = validator.validate(body)
+                check_time()  # before its errors are placed in the body
+                return self._answer(report, output, body)
+        except LimitExceeded as exc:
+            return time_limit_problem(exc)
+
+    def _answer(self, report: Report, output: OutputFormat, body: bytes) -> Encoded:
         if not report.valid and report.errors[0].code == INVALID_JSON:
             unit = report.errors[0]
             if TOO_DEEP in unit.error:
@@ -213,20 +226,20 @@ class Service:
     def validate_stream(self, body: bytes, strict: bool, dialect: str = DEFAULT_DIALECT) -> Encoded:
         """The answer to `POST /v1/validate/stream`: the stream report, or a 413 problem past a limit."""
         try:
-            report = validate_stream(
-                body,
-                strict=strict,
-                dialect=dialect,
-                max_events=self.settings.max_stream_events,
-                max_seconds=self.settings.max_request_seconds,
-                redact=self.settings.redact_values,
-            )
+            with time_limit(self.settings.max_request_seconds):  # inside each event's validation too
+                report = validate_stream(
+                    body,
+                    strict=strict,
+                    dialect=dialect,
+                    max_events=self.settings.max_stream_events,
+                    max_seconds=self.settings.max_request_seconds,
+                    redact=self.settings.redact_values,
+                )
         except LimitExceeded as exc:
             if exc.kind == "events":
                 problem = Problem(413, "stream-too-long", "Stream too long", exc.detail, limit=exc.limit)
-            else:
-                problem = Problem(413, "time-limit", "Too long to validate", exc.detail, limit=exc.limit)
-            return Encoded.problem(problem)
+                return Encoded.problem(problem)
+            return time_limit_problem(exc)
         if not report.events:
             detail = "the body holds no event: a transcript has event: and data: lines, events ending at blank lines"
             return Encoded.problem(Problem(400, "not-an-event-stream", "Not an event stream", detail))
@@ -238,30 +251,30 @@ class Service:
     def validate_batch(
         self, validator: PayloadValidator, body: bytes, ndjson: bool, output: OutputFormat = "basic"
     ) -> Encoded:
+        limit = self.settings.max_batch_records
         try:
-            records = body_records(body, ndjson)
+            records = body_records(body, ndjson, max_records=limit)
         except InvalidJSONError as exc:
             return Encoded.problem(not_json(str(exc), exc.line, exc.column))
-        limit = self.settings.max_batch_records
-        if len(records) > limit:
-            detail = f"{len(records)} records are more than the limit of {limit}"
-            return Encoded.problem(Problem(413, "batch-too-large", "Batch too large", detail, limit=limit))
-        deadline = time.monotonic() + self.settings.max_request_seconds
+        except LimitExceeded as exc:
+            return Encoded.problem(Problem(413, "batch-too-large", "Batch too large", exc.detail, limit=limit))
         results: list[Any] = []
         valid = errors = 0
-        for record in records:
-            if not record.index % 256 and time.monotonic() > deadline:
-                seconds = self.settings.max_request_seconds
-                detail = f"validating took longer than the limit of {seconds:g} s after {record.index} records"
-                problem = Problem(413, "time-limit", "Too long to validate", detail, limit=seconds)
-                return Encoded.problem(problem)
-            report = validator.validate(record.raw)
-            self.metrics.validated(report)
-            if output != "flag":
-                report = self._shown(report, record)
-            valid += report.valid
-            errors += len(report.errors)
-            results.append(batch_result(record, report, output))
+        with time_limit(self.settings.max_request_seconds):
+            for record in records:
+                try:
+                    check_time()
+                    report = validator.validate(record.raw)
+                    check_time()  # before its errors are placed
+                except LimitExceeded:
+                    seconds = self.settings.max_request_seconds
+                    return time_limit_problem(over_time(seconds, f"{record.index} records"))
+                self.metrics.validated(report)
+                if output != "flag":
+                    report = self._shown(report, record)
+                valid += report.valid
+                errors += len(report.errors)
+                results.append(batch_result(record, report, output))
         self.metrics.counted("/v1/validate/batch", len(results))
         verdict.set((valid == len(results), errors))
         summary = {"total": len(results), "valid": valid, "invalid": len(results) - valid}
@@ -288,11 +301,14 @@ class Service:
         return data
 
 
+def truncated_body(detail: str, **extensions: int) -> Problem:
+    return Problem(400, "truncated-body", "Truncated body", detail, **extensions)
+
+
 def read_exactly(environ: dict[str, Any], length: int) -> bytes:
     data: bytes = environ["wsgi.input"].read(length)
     if len(data) < length:
-        detail = f"the body ended after {len(data)} of {length} bytes"
-        raise Problem(400, "truncated-body", "Truncated body", detail, received=len(data), expected=length)
+        raise truncated_body(f"the body ended after {len(data)} of {length} bytes", received=len(data), expected=length)
     return data
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import itertools
 import os
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
@@ -16,7 +17,7 @@ from typing import Any, BinaryIO, Final, Literal, cast
 
 import msgspec
 
-from ..core.errors import RunStepValidatorError
+from ..core.errors import LimitExceeded, RunStepValidatorError
 from ..core.parsing import NOT_JSON, UTF8_BOM, strip_bom
 from .documents import BLOCK_BYTES, iter_document_records
 from .records import Record
@@ -242,7 +243,14 @@ def iter_records(source: Source, forced: InputFormat = "auto") -> Iterator[Recor
     return iter_lines(stream) if kind == "jsonl" else iter_document_records(stream)
 
 
-def body_records(body: bytes, lines: bool) -> list[Record]:
-    """The records of a request body: JSON Lines, or one JSON document (a run step, an array, a list response)."""
+def body_records(body: bytes, lines: bool, max_records: int | None = None) -> list[Record]:
+    """The records of a request body: JSON Lines, or one JSON document (a run step, an array, a list response).
+    With `max_records`, `LimitExceeded` as soon as one record more is found: what follows is never read."""
     stream = io.BytesIO(body)
-    return list(iter_lines(stream) if lines else iter_document_records(stream))
+    records = iter_lines(stream) if lines else iter_document_records(stream)
+    if max_records is None:
+        return list(records)
+    kept = list(itertools.islice(records, max_records + 1))
+    if len(kept) > max_records:
+        raise LimitExceeded("records", max_records, f"the batch has more than the limit of {max_records} records")
+    return kept

@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import BinaryIO, Final
 
+from ..core.deadline import check_time
 from ..core.errors import LimitExceeded
 from ..core.parsing import UTF8_BOM
 from ..core.schemas import DEFAULT_DIALECT
@@ -144,6 +145,7 @@ def frame(source: bytes | BinaryIO | Iterable[bytes | str]) -> Iterator[Event | 
 
 def _locate(data: bytes, locations: Sequence[str]) -> list[int] | None:
     """The offsets of values in an event's one-line data, in characters (None for multi-line data)."""
+    check_time()
     text = data.decode("utf-8", errors="replace")
     return None if "\n" in text else value_offsets(text, locations)
 
@@ -167,7 +169,7 @@ def validate_stream(
         if isinstance(item, Event):
             if max_events is not None and item.number > max_events:
                 raise LimitExceeded("events", max_events, f"the stream has more than the limit of {max_events} events")
-            if deadline is not None and not item.number % 256 and time.monotonic() > deadline:
+            if deadline is not None and time.monotonic() > deadline:
                 detail = f"validating took longer than the limit of {max_seconds:g} s after {item.number} events"
                 raise LimitExceeded("seconds", max_seconds or 0, detail)
             checker.add(item)

@@ -228,3 +228,90 @@ def test_the_command_line_reads_transcripts_by_name_or_by_flag(tmp_path: Path, n
     line = next(number for number, text in enumerate(lines, 1) if text.startswith("data:") and '"completed"' in text)
     assert f"{path}:{line}:" in stdout.getvalue()
     assert "/step_details/tool_calls/0/function/arguments: event 7 (thread.run.step.completed)" in stdout.getvalue()
+
+
+def bogus_step_stream() -> list[tuple[str, Any]]:
+    """The issue's minimal reproduction: a step created with a status no step has, then a valid delta for it."""
+    created = step("bogus")
+    created["step_details"]["tool_calls"] = []
+    first = delta(0, name="get_weather", arguments="", output=None)
+    first["delta"]["step_details"]["tool_calls"][0]["id"] = "call_1"
+    return [
+        ("thread.run.created", {"id": "run_1", "object": "thread.run"}),
+        ("thread.run.step.created", created),
+        ("thread.run.step.delta", first),
+        ("done", "[DONE]"),
+    ]
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_an_invalid_created_event_keeps_its_step_in_the_lifecycle(strict: bool) -> None:
+    report = validate_stream(transcript(bogus_step_stream()), strict=strict)
+
+    units = report.errors + [unit for result in report.results for unit in result.errors]
+    if strict:  # the synthetic step lacks members only the strict entry requires: those are its errors too
+        assert {unit.event for unit in units} == {2}, units
+        assert [unit.instance_location for unit in units].count("/status") == 1, units
+    else:
+        assert [(unit.event, unit.instance_location) for unit in units] == [(2, "/status")], units
+    assert [result.valid for result in report.results] == [False, True]
+    assert report.warnings == []
+    assert [(step.id, step.events, step.deltas) for step in report.step_results] == [(STEP_ID, 2, 1)]
+
+
+def test_an_invalid_step_event_is_still_held_to_its_deltas() -> None:
+    """Accumulation still runs when the final event is invalid for another reason (here its status)."""
+    items = events()
+    final = step("completed")
+    final["status"] = "bogus"
+    final["step_details"]["tool_calls"][0]["function"].update(arguments='{"city": "Quito"}', output="18C")
+    items[6] = ("thread.run.step.completed", final)
+
+    report = validate_stream(transcript(items))
+    assert [unit.code for unit in report.errors] == ["accumulation"]
+    assert [unit.instance_location for result in report.results for unit in result.errors] == ["/status"]
+
+
+def test_the_route_and_the_command_line_give_the_one_error_of_an_invalid_created_event(tmp_path: Path) -> None:
+    body = transcript(bogus_step_stream())
+    client = create_app({"access_log": False}).test_client()
+
+    answer = client.post("/v1/validate/stream", data=body, content_type="text/event-stream").get_json()
+    assert answer["summary"]["invalid_events"] == 1
+    assert [unit["instanceLocation"] for unit in answer["errors"]] == []
+    assert [unit["instanceLocation"] for event in answer["events"] for unit in event.get("errors", [])] == ["/status"]
+
+    path = tmp_path / "run.sse"
+    path.write_bytes(body)
+    stdout, stderr = io.StringIO(), io.StringIO()
+    assert run(["validate", str(path)], stdout, stderr) == 1
+    found = [line for line in stdout.getvalue().splitlines() if f"{path}:" in line]
+    assert len(found) == 1, stdout.getvalue()
+    assert "/status: event 2 (thread.run.step.created)" in found[0]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    values=st.lists(
+        st.one_of(
+            st.none(),
+            st.booleans(),
+            st.integers(-2, 2),
+            st.text(max_size=3),
+            st.lists(st.integers(0, 2), max_size=2),
+            st.dictionaries(st.sampled_from(["index", "arguments", "id"]), st.integers(0, 2), max_size=2),
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_invalid_deltas_of_any_shape_take_part_without_breaking_the_check(values: list[Any]) -> None:
+    """Invalid events now take part in accumulation: whatever shapes their members have, the check reports."""
+    items = events()
+    for value in values:
+        fragment = delta(0, arguments=value)
+        fragment["delta"]["step_details"]["tool_calls"].append({"index": value, "function": value})
+        items.insert(5, ("thread.run.step.delta", fragment))
+
+    report = validate_stream(transcript(items))
+    assert report.to_dict()["summary"]["steps"] == 1

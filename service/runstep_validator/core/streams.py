@@ -246,11 +246,14 @@ class StreamChecker:
         errors = [self._placed(event, unit) for unit in report.errors]
         warnings = [self._placed(event, unit) for unit in report.warnings]
         data: Any = None
-        if report.valid or (report.errors and report.errors[0].code != "invalid-json"):
+        if report.errors and report.errors[0].code != "invalid-json":
             data = _decode(event.data)
         step_id = data.get("id") if isinstance(data, dict) else None
-        if isinstance(step_id, str) and report.valid:
-            errors += self._follow(event, step_id, data)
+        if isinstance(step_id, str) and isinstance(data.get("object"), str):
+            # Whatever else is wrong with it, an event whose step can be named takes part in the step's life:
+            # otherwise every later event of the step is blamed for an error that is this one's.
+            blamed = {unit.instance_location for unit in errors}
+            errors += [unit for unit in self._follow(event, step_id, data) if unit.instance_location not in blamed]
         self._results.append(
             EventResult(
                 event.number,
@@ -297,7 +300,8 @@ class StreamChecker:
                 found.append(self._unit(event, message, "status", pointer=("status",), data=True))
         if event.name == DELTA_EVENT:
             step.deltas += 1
-            details = data.get("delta", {}).get("step_details")
+            changed = data.get("delta")
+            details = changed.get("step_details") if type(changed) is dict else None
             if type(details) is dict:
                 _add_details(step.built, details, step.sources, event.number)
         elif event.name in TERMINAL_EVENTS:
@@ -435,18 +439,19 @@ def _add_up(
         elif current is None:
             built[key] = value
             sources[(*path, key)] = [event, event]
-        elif key in TEXT_KEYS and kind is str:
-            if type(current) is _Pieces:
-                current.append(value)
-            else:
-                built[key] = _Pieces([current, value])
-            sources[(*path, key)][1] = event
-        elif kind is list and type(current) is list:
-            built[key] = [*current, *value]  # the SDKs extend a list of items without an index
+        elif key in TEXT_KEYS and kind is str and type(current) is _Pieces:
+            current.append(value)
             sources[(*path, key)][1] = event
         else:
-            built[key] = value
-            sources[(*path, key)][1] = event
+            if key in TEXT_KEYS and kind is str and type(current) is str:
+                built[key] = _Pieces([current, value])
+            elif kind is list and type(current) is list:
+                built[key] = [*current, *value]  # the SDKs extend a list of items without an index
+            else:
+                built[key] = value
+            # An invalid fragment may change a member's kind (an object, then a string): it has no span yet.
+            span = sources.setdefault((*path, key), [event, event])
+            span[1] = event
 
 
 DETAILS_PATH: Final = ("step_details",)

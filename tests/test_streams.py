@@ -315,3 +315,50 @@ def test_invalid_deltas_of_any_shape_take_part_without_breaking_the_check(values
 
     report = validate_stream(transcript(items))
     assert report.to_dict()["summary"]["steps"] == 1
+
+
+def cut_inside_the_last_event() -> tuple[bytes, int]:
+    """A transcript cut in the middle of its last event's data, and the line that event starts on."""
+    whole = transcript(events()[:7])
+    last = whole.rindex(b"event: thread.run.step.completed")
+    cut = whole[: whole.index(b'"status"', last)]
+    return cut, whole[:last].count(b"\n") + 1
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_a_transcript_cut_inside_its_last_event_warns_and_does_not_check_it(chunked: bool) -> None:
+    body, line = cut_inside_the_last_event()
+
+    report = validate_stream(iter([body[:50], body[50:]]) if chunked else body)
+
+    assert [result.event for result in report.results] == [2, 3, 4, 5, 6]  # event 7, cut, is not validated
+    assert report.valid, report.to_dict()
+    cut = [unit for unit in report.warnings if unit.code == "cut"]
+    assert [(unit.event, unit.line) for unit in cut] == [(7, line)]
+    assert "ends inside event 7 (thread.run.step.completed)" in cut[0].error
+    assert f"line {line}" in cut[0].error
+
+
+def test_a_complete_last_event_without_its_blank_line_still_counts() -> None:
+    body = transcript(events()).removesuffix(b"\n\n")
+
+    report = validate_stream(body)
+    assert report.valid
+    assert report.warnings == []
+    assert report.events["done"] == 1
+
+
+def test_the_route_and_the_command_line_say_a_transcript_was_cut(tmp_path: Path) -> None:
+    body, line = cut_inside_the_last_event()
+    client = create_app({"access_log": False}).test_client()
+
+    answer = client.post("/v1/validate/stream", data=body, content_type="text/event-stream").get_json()
+    assert answer["valid"] is True
+    assert [(unit["code"], unit["line"]) for unit in answer["warnings"] if unit["code"] != "no-done"] == [("cut", line)]
+
+    path = tmp_path / "cut.sse"
+    path.write_bytes(body)
+    stdout, stderr = io.StringIO(), io.StringIO()
+    assert run(["validate", str(path)], stdout, stderr) == 0, stdout.getvalue() + stderr.getvalue()
+    assert f"{path}:{line}:" in stdout.getvalue()
+    assert "invalid JSON" not in stdout.getvalue()

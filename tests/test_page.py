@@ -3,9 +3,11 @@ free loopback port. Each state is saved as a screenshot under build/screenshots/
 
 from __future__ import annotations
 
+import ast
 import json
 import shutil
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -135,7 +137,7 @@ def test_selecting_an_error_puts_the_caret_on_its_value(page: Page) -> None:
     start, end = page.page.eval_on_selector("#text", "t => [t.selectionStart, t.selectionEnd]")
     line_start = sum(len(line) + 1 for line in text.split("\n")[:41])
     assert (start, text[start:end]) == (line_start + 20, "42")
-    assert page.page.evaluate("document.activeElement.id") == "text"
+    sync_api.expect(page.page.locator("#text")).to_be_focused()
     page.shot("03-caret-on-error")
 
 
@@ -150,7 +152,9 @@ def test_a_dropped_json_lines_file_with_one_bad_line(page: Page) -> None:
         lines,
     )
     page.page.dispatch_event("#editor", "drop", {"dataTransfer": dropped})
-    page.page.wait_for_function("document.getElementById('text').value.length > 0")
+    # A locator assertion, not a string wait_for_function: Playwright evaluates that string with eval in the page,
+    # which the page's policy (script-src 'self', no 'unsafe-eval') may refuse.
+    sync_api.expect(page.page.locator("#text")).not_to_have_value("")
     page.page.click("#validate")
     page.page.wait_for_selector("#status:has-text('Validated with /v1/validate/batch')")
 
@@ -261,3 +265,15 @@ def test_assets_are_served_with_a_policy_that_allows_this_origin_only(server: Ru
         connection.close()
     assert "default-src 'self'" in policy
     assert "connect-src 'self'" in policy
+
+
+def test_no_page_test_waits_on_a_string_evaluated_in_the_page() -> None:
+    """wait_for_function evaluates its string with eval in the page's main world, which the policy without
+    'unsafe-eval' may refuse (the flaky failure of issue 23): the page tests wait with locator assertions."""
+    tree = ast.parse(Path(__file__).read_text(encoding="utf-8"))
+    calls = [
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "wait_for_function"
+    ]
+    assert calls == []

@@ -362,3 +362,69 @@ def test_the_route_and_the_command_line_say_a_transcript_was_cut(tmp_path: Path)
     assert run(["validate", str(path)], stdout, stderr) == 0, stdout.getvalue() + stderr.getvalue()
     assert f"{path}:{line}:" in stdout.getvalue()
     assert "invalid JSON" not in stdout.getvalue()
+
+
+def stream_whose_final_text_differs(final_arguments: str, pieces: list[str]) -> list[tuple[str, Any]]:
+    items = events()
+    items[3:6] = [("thread.run.step.delta", delta(0, arguments=piece)) for piece in pieces]
+    final = step("completed")
+    final["step_details"]["tool_calls"][0]["function"].update(arguments=final_arguments, output="18C")
+    items[6] = ("thread.run.step.completed", final)
+    return items
+
+
+def test_an_accumulation_error_quotes_both_texts_where_they_first_differ() -> None:
+    prefix = '{"note": "# Let\'s check the file type and content of the uploaded file, ' + "x" * 60
+    built, final = prefix + 'A tail"}', prefix + 'B tail"}'
+    items = stream_whose_final_text_differs(final, [built[:50], built[50:100], built[100:]])
+    body = transcript(items)
+
+    (unit,) = validate_stream(body).errors
+
+    position = len(prefix) + 1
+    assert f"differ at character {position}" in unit.error, unit.error
+    quoted = unit.error.split(": ", 1)[1]
+    assert 'A tail\\"}"' in quoted, unit.error  # both sides show where they part
+    assert 'B tail\\"}"' in quoted, unit.error
+    assert "# Let's check" not in unit.error  # not the identical beginnings
+    line = body.decode().splitlines()[unit.line - 1]  # type: ignore[operator]
+    assert line[unit.column - 1 : unit.column + 5] == "B tail"  # type: ignore[operator]
+
+
+def test_an_accumulation_error_places_the_difference_past_escapes_and_non_ascii() -> None:
+    built = '{"city": "Ñuñoa\\n", "q": "Li\U0001f600ma"}'
+    final = built.replace("ma", "mo")
+    items = stream_whose_final_text_differs(final, [built[:10], built[10:], ""])
+    body = transcript(items)
+
+    (unit,) = validate_stream(body).errors
+
+    assert f"differ at character {built.index('ma') + 2}" in unit.error, unit.error
+    line = body.decode().splitlines()[unit.line - 1]  # type: ignore[operator]
+    assert line[unit.column - 1] == "o"  # type: ignore[operator]
+
+
+def test_a_text_that_stops_short_says_where_and_a_redacted_one_quotes_nothing(tmp_path: Path) -> None:
+    items = stream_whose_final_text_differs('{"city": "Lima"}', ['{"city": "Lima"}', " and more", ""])
+    body = transcript(items)
+
+    (unit,) = validate_stream(body).errors
+    assert "differ at character 17" in unit.error, unit.error
+    assert "and more" in unit.error
+
+    (redacted,) = validate_stream(body, redact=True).errors
+    assert "differ at character 17" in redacted.error
+    assert "Lima" not in redacted.error
+    assert "more" not in redacted.error
+    assert (redacted.line, redacted.column) == (unit.line, unit.column)
+
+    path = tmp_path / "run.sse"
+    path.write_bytes(body)
+    stdout, stderr = io.StringIO(), io.StringIO()
+    assert run(["validate", str(path)], stdout, stderr) == 1
+    assert f"{path}:{unit.line}:{unit.column}:" in stdout.getvalue(), stdout.getvalue()
+    assert "differ at character 17" in stdout.getvalue()
+    client = create_app({"access_log": False}).test_client()
+    answer = client.post("/v1/validate/stream", data=body, content_type="text/event-stream").get_json()
+    assert [(error["line"], error["column"]) for error in answer["errors"]] == [(unit.line, unit.column)]
+    assert "differ at character 17" in answer["errors"][0]["error"]

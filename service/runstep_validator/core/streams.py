@@ -17,7 +17,7 @@ import msgspec
 
 from .api import default_schemas, get_validator
 from .auto import entry_for_objects
-from .messages import excerpt, redacting
+from .messages import excerpt, excerpt_at, first_difference, quoting, redacting
 from .messages import pointer as _pointer_of
 from .parsing import NOT_JSON
 from .report import OutputUnit
@@ -320,11 +320,19 @@ class StreamChecker:
                 continue
             first, last = step.sources.get(path, [0, 0])
             origin = f"event {first}" if first == last else f"events {first} to {last}"
+            within = None
             if not present:
                 message = f"the deltas ({origin}) set {excerpt(built)} here, but {final.name} has nothing here"
+            elif type(have) is str and type(built) is str:
+                # Long texts share long beginnings: quote each where they part, not their identical starts.
+                within = first_difference(built, have)
+                message = f"the deltas ({origin}) and {final.name} differ at character {within + 1}"
+                if quoting():
+                    message += f": the deltas add up to {excerpt_at(built, within)}, the event has "
+                    message += excerpt_at(have, within)
             else:
                 message = f"the deltas ({origin}) add up to {excerpt(built)}, but {final.name} has {excerpt(have)}"
-            found.append(self._unit(final, message, "accumulation", pointer=path, data=True))
+            found.append(self._unit(final, message, "accumulation", pointer=path, data=True, within=within))
         return found
 
     def finish(self) -> StreamReport:
@@ -363,13 +371,23 @@ class StreamChecker:
         return self._typed_step.check(step)[1]
 
     def _unit(
-        self, event: Event, message: str, code: str, pointer: tuple[str | int, ...] = (), data: bool = False
+        self,
+        event: Event,
+        message: str,
+        code: str,
+        pointer: tuple[str | int, ...] = (),
+        data: bool = False,
+        *,
+        within: int | None = None,
     ) -> StreamUnit:
+        """`within`: for a string value, the character of it to point at rather than its opening quote."""
         location = _pointer_of(pointer) if pointer or data else None
         column = DATA_COLUMN if data and event.data_line else 1
         if location and event.data is not None and self._locate is not None:
             offset = self._locate(event.data, location)
             column += offset or 0
+            if offset is not None and within is not None:
+                column += _literal_offset(event.data.decode("utf-8", errors="replace"), offset, within) or 0
         return StreamUnit(
             message,
             code,
@@ -478,6 +496,31 @@ def _add_details(
         while len(current) <= position:
             current.append({})
         _add_up(current[position], item, (*CALLS_PATH, position), sources, event)
+
+
+def _literal_offset(text: str, start: int, index: int) -> int | None:
+    """How far past the opening quote at `start` the JSON string literal there has its character `index` (its
+    closing quote for the string's length): escapes are longer in the text than the characters they stand for."""
+    if text[start : start + 1] != '"':
+        return None
+    position, count = start + 1, 0
+    while position < len(text):
+        if count == index:
+            return position - start
+        character = text[position]
+        if character == '"':
+            return None
+        if character != "\\":
+            position += 1
+        elif text[position + 1 : position + 2] != "u":
+            position += 2
+        else:
+            high = int(text[position + 2 : position + 6] or "0", 16)
+            position += 6
+            if 0xD800 <= high < 0xDC00 and text[position : position + 2] == "\\u":
+                position += 6  # a surrogate pair: one character
+        count += 1
+    return None
 
 
 def _all_indexed(items: list[Any]) -> bool:

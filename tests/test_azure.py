@@ -267,3 +267,25 @@ def test_http_takes_the_dialect_from_the_query_and_the_settings() -> None:
     lines = "\n".join(json.dumps(step) for _, _, step in STEPS)
     batch = azure_by_default.post("/v1/validate/batch", data=lines, content_type="application/x-ndjson").get_json()
     assert batch["summary"]["invalid"] == 0
+
+
+def test_connected_agent_fragments_with_null_ids_are_what_the_service_sends_not_the_contract() -> None:
+    """The .NET SDK's recording opens a connected agent call with run_id, thread_id and assistant_id null."""
+    stream = (AZURE_CAPTURES / "connected_agent-stream.sse").read_bytes()
+    first = next(delta for delta in azure_deltas() if "connected_agent" in json.dumps(delta))
+    raw = json.dumps(first).encode()
+    opened = first["delta"]["step_details"]["tool_calls"][0]["connected_agent"]
+    assert (opened["run_id"], opened["thread_id"], opened["assistant_id"]) == (None, None, None)
+
+    assert get_validator("azure_run_step_delta").validate(raw).valid
+    strict = get_validator("azure_run_step_delta.strict").validate(raw)
+    assert not strict.valid  # the contract names no connected_agent fragment at all (v1)
+
+    report = validate_stream(stream, dialect="azure")
+    assert report.valid, report.to_dict()
+    assert [step.deltas for step in report.step_results] == [9, 0]  # the arguments added up in 8 pieces, then held
+    client = create_app({"access_log": False}).test_client()
+    answer = client.post("/v1/validate/stream?dialect=azure", data=stream, content_type="text/event-stream")
+    assert answer.get_json()["valid"] is True
+    code, out, _ = cli(["validate", "--dialect", "azure", str(AZURE_CAPTURES / "connected_agent-stream.sse")])
+    assert code == 0, out

@@ -289,3 +289,25 @@ def test_connected_agent_fragments_with_null_ids_are_what_the_service_sends_not_
     assert answer.get_json()["valid"] is True
     code, out, _ = cli(["validate", "--dialect", "azure", str(AZURE_CAPTURES / "connected_agent-stream.sse")])
     assert code == 0, out
+
+
+HOW_TO_CHOOSE = '(--dialect azure, ?dialect=azure, dialect="azure")'
+
+
+def test_the_openai_dialect_names_the_dialect_that_knows_an_azure_type() -> None:
+    bing = next(
+        step for path, _, step in STEPS if path.name.startswith("bing_grounding") and step["type"] != "message_creation"
+    )
+    (warning,) = validate(bing).warnings
+    assert warning.error.startswith('unknown tool call type "bing_grounding": accepted, but only its required members')
+    assert warning.error.endswith(f"; the azure dialect knows it {HOW_TO_CHOOSE}"), warning.error
+
+    activities = next(step for _, _, step in STEPS if step["type"] == "activities")
+    report = validate(activities)
+    assert not report.valid
+    assert any(unit.error.endswith(f"the azure dialect knows it {HOW_TO_CHOOSE}") for unit in report.errors), report
+
+    made_up = json.loads(json.dumps(bing))
+    made_up["step_details"]["tool_calls"][0]["type"] = "teleport"
+    assert "dialect knows" not in validate(made_up).warnings[0].error  # nobody knows it: nothing to suggest
+    assert validate(bing, dialect="azure").warnings == ()

@@ -95,6 +95,16 @@ def first_difference(first: str, second: str) -> int:
     return low
 
 
+def dialect_hint(dialects: Iterable[str]) -> str:
+    """What to add to a message about a type this dialect does not know but others do: which, and how to choose
+    one on each surface."""
+    names = sorted(dialects)
+    if not names:
+        return ""
+    first = names[0]
+    return f'; the {" or ".join(names)} dialect knows it (--dialect {first}, ?dialect={first}, dialect="{first}")'
+
+
 def pointer(path: Iterable[object]) -> str:
     """A JSON Pointer (RFC 6901) for a path of keys and indexes."""
     return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in path)

@@ -311,3 +311,17 @@ def test_the_openai_dialect_names_the_dialect_that_knows_an_azure_type() -> None
     made_up["step_details"]["tool_calls"][0]["type"] = "teleport"
     assert "dialect knows" not in validate(made_up).warnings[0].error  # nobody knows it: nothing to suggest
     assert validate(bing, dialect="azure").warnings == ()
+
+
+@pytest.mark.parametrize("path", STREAMS, ids=lambda path: path.name)
+def test_under_the_strict_entries_invalid_events_keep_their_steps_and_sums(path: Path) -> None:
+    """Strict Azure entries refuse what the service sends (expires_at, no metadata), event by event; the stream's own
+    checks still follow every step: no 'created before this transcript starts', no 'never created', sums held."""
+    tolerant = validate_stream(path.read_bytes(), dialect="azure")
+    strict = validate_stream(path.read_bytes(), dialect="azure", strict=True)
+
+    assert [unit.error for unit in strict.warnings] == [unit.error for unit in tolerant.warnings]
+    assert strict.errors == tolerant.errors == []
+    assert [(step.id, step.events, step.deltas) for step in strict.step_results] == [
+        (step.id, step.events, step.deltas) for step in tolerant.step_results
+    ]

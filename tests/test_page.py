@@ -14,9 +14,17 @@ import pytest
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
+from runstep_validator import validate_stream  # noqa: E402
+
 from .server import RunningServer, running_server  # noqa: E402
 from .support import EXAMPLES, ROOT  # noqa: E402
-from .test_streams import delta, events, transcript  # noqa: E402
+from .test_streams import (  # noqa: E402
+    cut_inside_the_last_event,
+    delta,
+    events,
+    stream_whose_final_text_differs,
+    transcript,
+)
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium on this machine (.ci/run installs Debian's)")
@@ -184,6 +192,38 @@ def test_an_sse_transcript_shows_results_per_event(page: Page) -> None:
     assert any("event 4 (thread.run.step.delta)" in text for text in texts), texts
     assert "events:" in page.page.inner_text("#summary .detail")
     page.shot("05-sse-transcript")
+
+
+def test_a_cut_transcript_and_a_differing_text_show_where_they_are(page: Page) -> None:
+    body, line = cut_inside_the_last_event()
+    page.open()
+    page.validate(body.decode())
+
+    cut = [unit for unit in page.units() if "was cut" in unit["text"]]
+    assert [(unit["kind"], unit["line"]) for unit in cut] == [("warning", line)]
+    assert "invalid JSON" not in page.page.inner_text("#units")
+
+    items = stream_whose_final_text_differs('{"city": "Limo"}', ['{"city": ', '"Lima"}', ""])
+    text = transcript(items).decode()
+    page.validate(text)
+    (unit,) = [unit for unit in page.units() if unit["kind"] == "error"]
+    assert "differ at character 14" in unit["text"]
+    assert text.splitlines()[unit["line"] - 1][unit["column"] - 1] == "o"
+    page.shot("06-stream-cut-and-difference")
+
+
+def test_an_event_warning_of_a_stream_is_shown_once(page: Page) -> None:
+    items = events()
+    odd = delta(1, arguments="")
+    odd["delta"]["step_details"]["tool_calls"][0].update(type="bing_grounding", id="call_2")
+    items.insert(3, ("thread.run.step.delta", odd))
+    answer_warnings = [unit for unit in validate_stream(transcript(items)).warnings if unit.code == "unknown-type"]
+    assert len(answer_warnings) == 1
+    page.open()
+    page.validate(transcript(items).decode())
+
+    shown = [unit for unit in page.units() if "unknown tool call type" in unit["text"]]
+    assert len(shown) == 1, shown
 
 
 def test_a_shared_link_restores_the_state_and_sends_nothing_until_asked(browser: Any, server: RunningServer) -> None:

@@ -301,3 +301,61 @@ def test_both_dialects_warn_alike(name: str, payload: bytes) -> None:
     assert [(unit.instance_location, unit.code) for unit in azure.warnings] == [
         (unit.instance_location, unit.code) for unit in openai.warnings
     ]
+
+
+def test_connected_agent_fragments_with_null_ids_are_what_the_service_sends_not_the_contract() -> None:
+    """The .NET SDK's recording opens a connected agent call with run_id, thread_id and assistant_id null."""
+    stream = (AZURE_CAPTURES / "connected_agent-stream.sse").read_bytes()
+    first = next(delta for delta in azure_deltas() if "connected_agent" in json.dumps(delta))
+    raw = json.dumps(first).encode()
+    opened = first["delta"]["step_details"]["tool_calls"][0]["connected_agent"]
+    assert (opened["run_id"], opened["thread_id"], opened["assistant_id"]) == (None, None, None)
+
+    assert get_validator("azure_run_step_delta").validate(raw).valid
+    strict = get_validator("azure_run_step_delta.strict").validate(raw)
+    assert not strict.valid  # the contract names no connected_agent fragment at all (v1)
+
+    report = validate_stream(stream, dialect="azure")
+    assert report.valid, report.to_dict()
+    assert [step.deltas for step in report.step_results] == [9, 0]  # the arguments added up in 8 pieces, then held
+    client = create_app({"access_log": False}).test_client()
+    answer = client.post("/v1/validate/stream?dialect=azure", data=stream, content_type="text/event-stream")
+    assert answer.get_json()["valid"] is True
+    code, out, _ = cli(["validate", "--dialect", "azure", str(AZURE_CAPTURES / "connected_agent-stream.sse")])
+    assert code == 0, out
+
+
+HOW_TO_CHOOSE = '(--dialect azure, ?dialect=azure, dialect="azure")'
+
+
+def test_the_openai_dialect_names_the_dialect_that_knows_an_azure_type() -> None:
+    bing = next(
+        step for path, _, step in STEPS if path.name.startswith("bing_grounding") and step["type"] != "message_creation"
+    )
+    (warning,) = validate(bing).warnings
+    assert warning.error.startswith('unknown tool call type "bing_grounding": accepted, but only its required members')
+    assert warning.error.endswith(f"; the azure dialect knows it {HOW_TO_CHOOSE}"), warning.error
+
+    activities = next(step for _, _, step in STEPS if step["type"] == "activities")
+    report = validate(activities)
+    assert not report.valid
+    assert any(unit.error.endswith(f"the azure dialect knows it {HOW_TO_CHOOSE}") for unit in report.errors), report
+
+    made_up = json.loads(json.dumps(bing))
+    made_up["step_details"]["tool_calls"][0]["type"] = "teleport"
+    assert "dialect knows" not in validate(made_up).warnings[0].error  # nobody knows it: nothing to suggest
+    assert validate(bing, dialect="azure").warnings == ()
+
+
+@pytest.mark.parametrize("path", STREAMS, ids=lambda path: path.name)
+def test_under_the_strict_entries_invalid_events_keep_their_steps_and_sums(path: Path) -> None:
+    """Strict Azure entries refuse what the service sends (expires_at, no metadata), event by event; the stream's own
+    checks still follow every step: no 'created before this transcript starts', no 'never created', sums held."""
+    tolerant = validate_stream(path.read_bytes(), dialect="azure")
+    strict = validate_stream(path.read_bytes(), dialect="azure", strict=True)
+
+    assert [unit.error for unit in strict.warnings] == [unit.error for unit in tolerant.warnings]
+    assert strict.errors == tolerant.errors == []
+    assert [(step.id, step.events, step.deltas) for step in strict.step_results] == [
+        (step.id, step.events, step.deltas) for step in tolerant.step_results
+    ]

@@ -138,6 +138,7 @@ MIRRORS += [
     (az.DeltaInputOutput, f"{FRAGMENT}/sharepoint_grounding"),
     (az.DeltaInputOutput, f"{FRAGMENT}/fabric_dataagent"),
     (az.DeltaDeepResearch, f"{FRAGMENT}/deep_research"),
+    (az.DeltaConnectedAgent, f"{AZ}/delta_connected_agent"),
     (az.StrictAzureRunStepDelta, "azure_run_step_delta.strict.schema.json#"),
     (az.StrictAzureDelta, f"{AZ}/delta_strict"),
 ]

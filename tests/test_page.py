@@ -3,18 +3,28 @@ free loopback port. Each state is saved as a screenshot under build/screenshots/
 
 from __future__ import annotations
 
+import ast
 import json
 import shutil
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
+from runstep_validator import validate_stream  # noqa: E402
+
 from .server import RunningServer, running_server  # noqa: E402
 from .support import EXAMPLES, ROOT  # noqa: E402
-from .test_streams import delta, events, transcript  # noqa: E402
+from .test_streams import (  # noqa: E402
+    cut_inside_the_last_event,
+    delta,
+    events,
+    stream_whose_final_text_differs,
+    transcript,
+)
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium on this machine (.ci/run installs Debian's)")
@@ -135,7 +145,7 @@ def test_selecting_an_error_puts_the_caret_on_its_value(page: Page) -> None:
     start, end = page.page.eval_on_selector("#text", "t => [t.selectionStart, t.selectionEnd]")
     line_start = sum(len(line) + 1 for line in text.split("\n")[:41])
     assert (start, text[start:end]) == (line_start + 20, "42")
-    assert page.page.evaluate("document.activeElement.id") == "text"
+    sync_api.expect(page.page.locator("#text")).to_be_focused()
     page.shot("03-caret-on-error")
 
 
@@ -150,7 +160,9 @@ def test_a_dropped_json_lines_file_with_one_bad_line(page: Page) -> None:
         lines,
     )
     page.page.dispatch_event("#editor", "drop", {"dataTransfer": dropped})
-    page.page.wait_for_function("document.getElementById('text').value.length > 0")
+    # A locator assertion, not a string wait_for_function: Playwright evaluates that string with eval in the page,
+    # which the page's policy (script-src 'self', no 'unsafe-eval') may refuse.
+    sync_api.expect(page.page.locator("#text")).not_to_have_value("")
     page.page.click("#validate")
     page.page.wait_for_selector("#status:has-text('Validated with /v1/validate/batch')")
 
@@ -180,6 +192,38 @@ def test_an_sse_transcript_shows_results_per_event(page: Page) -> None:
     assert any("event 4 (thread.run.step.delta)" in text for text in texts), texts
     assert "events:" in page.page.inner_text("#summary .detail")
     page.shot("05-sse-transcript")
+
+
+def test_a_cut_transcript_and_a_differing_text_show_where_they_are(page: Page) -> None:
+    body, line = cut_inside_the_last_event()
+    page.open()
+    page.validate(body.decode())
+
+    cut = [unit for unit in page.units() if "was cut" in unit["text"]]
+    assert [(unit["kind"], unit["line"]) for unit in cut] == [("warning", line)]
+    assert "invalid JSON" not in page.page.inner_text("#units")
+
+    items = stream_whose_final_text_differs('{"city": "Limo"}', ['{"city": ', '"Lima"}', ""])
+    text = transcript(items).decode()
+    page.validate(text)
+    (unit,) = [unit for unit in page.units() if unit["kind"] == "error"]
+    assert "differ at character 14" in unit["text"]
+    assert text.splitlines()[unit["line"] - 1][unit["column"] - 1] == "o"
+    page.shot("06-stream-cut-and-difference")
+
+
+def test_an_event_warning_of_a_stream_is_shown_once(page: Page) -> None:
+    items = events()
+    odd = delta(1, arguments="")
+    odd["delta"]["step_details"]["tool_calls"][0].update(type="bing_grounding", id="call_2")
+    items.insert(3, ("thread.run.step.delta", odd))
+    answer_warnings = [unit for unit in validate_stream(transcript(items)).warnings if unit.code == "unknown-type"]
+    assert len(answer_warnings) == 1
+    page.open()
+    page.validate(transcript(items).decode())
+
+    shown = [unit for unit in page.units() if "unknown tool call type" in unit["text"]]
+    assert len(shown) == 1, shown
 
 
 def test_a_shared_link_restores_the_state_and_sends_nothing_until_asked(browser: Any, server: RunningServer) -> None:
@@ -261,3 +305,15 @@ def test_assets_are_served_with_a_policy_that_allows_this_origin_only(server: Ru
         connection.close()
     assert "default-src 'self'" in policy
     assert "connect-src 'self'" in policy
+
+
+def test_no_page_test_waits_on_a_string_evaluated_in_the_page() -> None:
+    """wait_for_function evaluates its string with eval in the page's main world, which the policy without
+    'unsafe-eval' may refuse (the flaky failure of issue 23): the page tests wait with locator assertions."""
+    tree = ast.parse(Path(__file__).read_text(encoding="utf-8"))
+    calls = [
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "wait_for_function"
+    ]
+    assert calls == []

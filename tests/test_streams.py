@@ -228,3 +228,203 @@ def test_the_command_line_reads_transcripts_by_name_or_by_flag(tmp_path: Path, n
     line = next(number for number, text in enumerate(lines, 1) if text.startswith("data:") and '"completed"' in text)
     assert f"{path}:{line}:" in stdout.getvalue()
     assert "/step_details/tool_calls/0/function/arguments: event 7 (thread.run.step.completed)" in stdout.getvalue()
+
+
+def bogus_step_stream() -> list[tuple[str, Any]]:
+    """The issue's minimal reproduction: a step created with a status no step has, then a valid delta for it."""
+    created = step("bogus")
+    created["step_details"]["tool_calls"] = []
+    first = delta(0, name="get_weather", arguments="", output=None)
+    first["delta"]["step_details"]["tool_calls"][0]["id"] = "call_1"
+    return [
+        ("thread.run.created", {"id": "run_1", "object": "thread.run"}),
+        ("thread.run.step.created", created),
+        ("thread.run.step.delta", first),
+        ("done", "[DONE]"),
+    ]
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_an_invalid_created_event_keeps_its_step_in_the_lifecycle(strict: bool) -> None:
+    report = validate_stream(transcript(bogus_step_stream()), strict=strict)
+
+    units = report.errors + [unit for result in report.results for unit in result.errors]
+    if strict:  # the synthetic step lacks members only the strict entry requires: those are its errors too
+        assert {unit.event for unit in units} == {2}, units
+        assert [unit.instance_location for unit in units].count("/status") == 1, units
+    else:
+        assert [(unit.event, unit.instance_location) for unit in units] == [(2, "/status")], units
+    assert [result.valid for result in report.results] == [False, True]
+    assert report.warnings == []
+    assert [(step.id, step.events, step.deltas) for step in report.step_results] == [(STEP_ID, 2, 1)]
+
+
+def test_an_invalid_step_event_is_still_held_to_its_deltas() -> None:
+    """Accumulation still runs when the final event is invalid for another reason (here its status)."""
+    items = events()
+    final = step("completed")
+    final["status"] = "bogus"
+    final["step_details"]["tool_calls"][0]["function"].update(arguments='{"city": "Quito"}', output="18C")
+    items[6] = ("thread.run.step.completed", final)
+
+    report = validate_stream(transcript(items))
+    assert [unit.code for unit in report.errors] == ["accumulation"]
+    assert [unit.instance_location for result in report.results for unit in result.errors] == ["/status"]
+
+
+def test_the_route_and_the_command_line_give_the_one_error_of_an_invalid_created_event(tmp_path: Path) -> None:
+    body = transcript(bogus_step_stream())
+    client = create_app({"access_log": False}).test_client()
+
+    answer = client.post("/v1/validate/stream", data=body, content_type="text/event-stream").get_json()
+    assert answer["summary"]["invalid_events"] == 1
+    assert [unit["instanceLocation"] for unit in answer["errors"]] == []
+    assert [unit["instanceLocation"] for event in answer["events"] for unit in event.get("errors", [])] == ["/status"]
+
+    path = tmp_path / "run.sse"
+    path.write_bytes(body)
+    stdout, stderr = io.StringIO(), io.StringIO()
+    assert run(["validate", str(path)], stdout, stderr) == 1
+    found = [line for line in stdout.getvalue().splitlines() if f"{path}:" in line]
+    assert len(found) == 1, stdout.getvalue()
+    assert "/status: event 2 (thread.run.step.created)" in found[0]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    values=st.lists(
+        st.one_of(
+            st.none(),
+            st.booleans(),
+            st.integers(-2, 2),
+            st.text(max_size=3),
+            st.lists(st.integers(0, 2), max_size=2),
+            st.dictionaries(st.sampled_from(["index", "arguments", "id"]), st.integers(0, 2), max_size=2),
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_invalid_deltas_of_any_shape_take_part_without_breaking_the_check(values: list[Any]) -> None:
+    """Invalid events now take part in accumulation: whatever shapes their members have, the check reports."""
+    items = events()
+    for value in values:
+        fragment = delta(0, arguments=value)
+        fragment["delta"]["step_details"]["tool_calls"].append({"index": value, "function": value})
+        items.insert(5, ("thread.run.step.delta", fragment))
+
+    report = validate_stream(transcript(items))
+    assert report.to_dict()["summary"]["steps"] == 1
+
+
+def cut_inside_the_last_event() -> tuple[bytes, int]:
+    """A transcript cut in the middle of its last event's data, and the line that event starts on."""
+    whole = transcript(events()[:7])
+    last = whole.rindex(b"event: thread.run.step.completed")
+    cut = whole[: whole.index(b'"status"', last)]
+    return cut, whole[:last].count(b"\n") + 1
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_a_transcript_cut_inside_its_last_event_warns_and_does_not_check_it(chunked: bool) -> None:
+    body, line = cut_inside_the_last_event()
+
+    report = validate_stream(iter([body[:50], body[50:]]) if chunked else body)
+
+    assert [result.event for result in report.results] == [2, 3, 4, 5, 6]  # event 7, cut, is not validated
+    assert report.valid, report.to_dict()
+    cut = [unit for unit in report.warnings if unit.code == "cut"]
+    assert [(unit.event, unit.line) for unit in cut] == [(7, line)]
+    assert "ends inside event 7 (thread.run.step.completed)" in cut[0].error
+    assert f"line {line}" in cut[0].error
+
+
+def test_a_complete_last_event_without_its_blank_line_still_counts() -> None:
+    body = transcript(events()).removesuffix(b"\n\n")
+
+    report = validate_stream(body)
+    assert report.valid
+    assert report.warnings == []
+    assert report.events["done"] == 1
+
+
+def test_the_route_and_the_command_line_say_a_transcript_was_cut(tmp_path: Path) -> None:
+    body, line = cut_inside_the_last_event()
+    client = create_app({"access_log": False}).test_client()
+
+    answer = client.post("/v1/validate/stream", data=body, content_type="text/event-stream").get_json()
+    assert answer["valid"] is True
+    assert [(unit["code"], unit["line"]) for unit in answer["warnings"] if unit["code"] != "no-done"] == [("cut", line)]
+
+    path = tmp_path / "cut.sse"
+    path.write_bytes(body)
+    stdout, stderr = io.StringIO(), io.StringIO()
+    assert run(["validate", str(path)], stdout, stderr) == 0, stdout.getvalue() + stderr.getvalue()
+    assert f"{path}:{line}:" in stdout.getvalue()
+    assert "invalid JSON" not in stdout.getvalue()
+
+
+def stream_whose_final_text_differs(final_arguments: str, pieces: list[str]) -> list[tuple[str, Any]]:
+    items = events()
+    items[3:6] = [("thread.run.step.delta", delta(0, arguments=piece)) for piece in pieces]
+    final = step("completed")
+    final["step_details"]["tool_calls"][0]["function"].update(arguments=final_arguments, output="18C")
+    items[6] = ("thread.run.step.completed", final)
+    return items
+
+
+def test_an_accumulation_error_quotes_both_texts_where_they_first_differ() -> None:
+    prefix = '{"note": "# Let\'s check the file type and content of the uploaded file, ' + "x" * 60
+    built, final = prefix + 'A tail"}', prefix + 'B tail"}'
+    items = stream_whose_final_text_differs(final, [built[:50], built[50:100], built[100:]])
+    body = transcript(items)
+
+    (unit,) = validate_stream(body).errors
+
+    position = len(prefix) + 1
+    assert f"differ at character {position}" in unit.error, unit.error
+    quoted = unit.error.split(": ", 1)[1]
+    assert 'A tail\\"}"' in quoted, unit.error  # both sides show where they part
+    assert 'B tail\\"}"' in quoted, unit.error
+    assert "# Let's check" not in unit.error  # not the identical beginnings
+    line = body.decode().splitlines()[unit.line - 1]  # type: ignore[operator]
+    assert line[unit.column - 1 : unit.column + 5] == "B tail"  # type: ignore[operator]
+
+
+def test_an_accumulation_error_places_the_difference_past_escapes_and_non_ascii() -> None:
+    built = '{"city": "Ñuñoa\\n", "q": "Li\U0001f600ma"}'
+    final = built.replace("ma", "mo")
+    items = stream_whose_final_text_differs(final, [built[:10], built[10:], ""])
+    body = transcript(items)
+
+    (unit,) = validate_stream(body).errors
+
+    assert f"differ at character {built.index('ma') + 2}" in unit.error, unit.error
+    line = body.decode().splitlines()[unit.line - 1]  # type: ignore[operator]
+    assert line[unit.column - 1] == "o"  # type: ignore[operator]
+
+
+def test_a_text_that_stops_short_says_where_and_a_redacted_one_quotes_nothing(tmp_path: Path) -> None:
+    items = stream_whose_final_text_differs('{"city": "Lima"}', ['{"city": "Lima"}', " and more", ""])
+    body = transcript(items)
+
+    (unit,) = validate_stream(body).errors
+    assert "differ at character 17" in unit.error, unit.error
+    assert "and more" in unit.error
+
+    (redacted,) = validate_stream(body, redact=True).errors
+    assert "differ at character 17" in redacted.error
+    assert "Lima" not in redacted.error
+    assert "more" not in redacted.error
+    assert (redacted.line, redacted.column) == (unit.line, unit.column)
+
+    path = tmp_path / "run.sse"
+    path.write_bytes(body)
+    stdout, stderr = io.StringIO(), io.StringIO()
+    assert run(["validate", str(path)], stdout, stderr) == 1
+    assert f"{path}:{unit.line}:{unit.column}:" in stdout.getvalue(), stdout.getvalue()
+    assert "differ at character 17" in stdout.getvalue()
+    client = create_app({"access_log": False}).test_client()
+    answer = client.post("/v1/validate/stream", data=body, content_type="text/event-stream").get_json()
+    assert [(error["line"], error["column"]) for error in answer["errors"]] == [(unit.line, unit.column)]
+    assert "differ at character 17" in answer["errors"][0]["error"]

@@ -374,10 +374,21 @@ class DeltaAzureFunctionCall(Closed, tag="azure_function", tag_field="type"):
     azure_function: AzureFunction | UnsetType = UNSET
 
 
+class DeltaConnectedAgent(Closed):
+    """The service opens a connected agent call with its run, thread and agent ids null (the .NET SDK's recording)."""
+
+    name: str | UnsetType = UNSET
+    arguments: str | UnsetType = UNSET
+    output: Text | UnsetType = UNSET
+    run_id: Text | UnsetType = UNSET
+    thread_id: Text | UnsetType = UNSET
+    assistant_id: Text | UnsetType = UNSET
+
+
 class DeltaConnectedAgentCall(Closed, tag="connected_agent", tag_field="type"):
     index: Index
     id: str | UnsetType = UNSET
-    connected_agent: ConnectedAgent | UnsetType = UNSET
+    connected_agent: DeltaConnectedAgent | UnsetType = UNSET
 
 
 class DeltaDeepResearchCall(Closed, tag="deep_research", tag_field="type"):

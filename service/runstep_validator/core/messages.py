@@ -27,6 +27,11 @@ def redacting(enabled: bool = True) -> Iterator[None]:
         _redacting.reset(token)
 
 
+def quoting() -> bool:
+    """Whether messages may quote payload values here (not inside `redacting()`)."""
+    return not _redacting.get()
+
+
 def kind(value: object) -> str:
     """What sort of JSON value this is, in words: all that a redacted message says of it."""
     if value is None:
@@ -63,6 +68,41 @@ def excerpt(value: object, limit: int = EXCERPT_CHARS) -> str:
     if len(text) > limit:
         text = text[: limit - 1] + "…"
     return text
+
+
+def excerpt_at(text: str, position: int, limit: int = EXCERPT_CHARS) -> str:
+    """A JSON rendering of the part of `text` around `position` (a quarter of `limit` before it), with … where it
+    is cut; its kind alone when redacting. For showing where two long texts part."""
+    if _redacting.get():
+        return kind(text)
+    start = max(0, position - limit // 4)
+    stop = start + limit
+    piece = msgspec.json.encode(text[start:stop]).decode()
+    return ("…" if start else "") + piece + ("…" if stop < len(text) else "")
+
+
+def first_difference(first: str, second: str) -> int:
+    """The index of the first character where two different texts differ (the shorter one's length when it is
+    the start of the other)."""
+    common = min(len(first), len(second))
+    low, high = 0, common
+    while low < high:  # the longest common prefix by halving: slices compare in C
+        middle = (low + high + 1) // 2
+        if first[:middle] == second[:middle]:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+def dialect_hint(dialects: Iterable[str]) -> str:
+    """What to add to a message about a type this dialect does not know but others do: which, and how to choose
+    one on each surface."""
+    names = sorted(dialects)
+    if not names:
+        return ""
+    first = names[0]
+    return f'; the {" or ".join(names)} dialect knows it (--dialect {first}, ?dialect={first}, dialect="{first}")'
 
 
 def pointer(path: Iterable[object]) -> str:

@@ -17,7 +17,7 @@ import msgspec
 
 from .api import default_schemas, get_validator
 from .auto import entry_for_objects
-from .messages import excerpt, redacting
+from .messages import excerpt, excerpt_at, first_difference, quoting, redacting
 from .messages import pointer as _pointer_of
 from .parsing import NOT_JSON
 from .report import OutputUnit
@@ -265,11 +265,14 @@ class StreamChecker:
         errors = self._placed(event, report.errors)
         warnings = self._placed(event, report.warnings)
         data: Any = None
-        if report.valid or (report.errors and report.errors[0].code != "invalid-json"):
+        if report.errors and report.errors[0].code != "invalid-json":
             data = _decode(event.data)
         step_id = data.get("id") if isinstance(data, dict) else None
-        if isinstance(step_id, str) and report.valid:
-            errors += self._follow(event, step_id, data)
+        if isinstance(step_id, str) and isinstance(data.get("object"), str):
+            # Whatever else is wrong with it, an event whose step can be named takes part in the step's life:
+            # otherwise every later event of the step is blamed for an error that is this one's.
+            blamed = {unit.instance_location for unit in errors}
+            errors += [unit for unit in self._follow(event, step_id, data) if unit.instance_location not in blamed]
         self._results.append(
             EventResult(
                 event.number,
@@ -316,7 +319,8 @@ class StreamChecker:
                 found.append(self._unit(event, message, "status", pointer=("status",), data=True))
         if event.name == DELTA_EVENT:
             step.deltas += 1
-            details = data.get("delta", {}).get("step_details")
+            changed = data.get("delta")
+            details = changed.get("step_details") if type(changed) is dict else None
             if type(details) is dict:
                 _add_details(step.built, details, step.sources, event.number)
         elif event.name in TERMINAL_EVENTS:
@@ -335,11 +339,19 @@ class StreamChecker:
                 continue
             first, last = step.sources.get(path, [0, 0])
             origin = f"event {first}" if first == last else f"events {first} to {last}"
+            within = None
             if not present:
                 message = f"the deltas ({origin}) set {excerpt(built)} here, but {final.name} has nothing here"
+            elif type(have) is str and type(built) is str:
+                # Long texts share long beginnings: quote each where they part, not their identical starts.
+                within = first_difference(built, have)
+                message = f"the deltas ({origin}) and {final.name} differ at character {within + 1}"
+                if quoting():
+                    message += f": the deltas add up to {excerpt_at(built, within)}, the event has "
+                    message += excerpt_at(have, within)
             else:
                 message = f"the deltas ({origin}) add up to {excerpt(built)}, but {final.name} has {excerpt(have)}"
-            found.append(self._unit(final, message, "accumulation", pointer=path, data=True))
+            found.append(self._unit(final, message, "accumulation", pointer=path, data=True, within=within))
         return found
 
     def finish(self) -> StreamReport:
@@ -390,15 +402,26 @@ class StreamChecker:
         return self._typed_step.check(step)[1]
 
     def _unit(
-        self, event: Event, message: str, code: str, pointer: tuple[str | int, ...] = (), data: bool = False
+        self,
+        event: Event,
+        message: str,
+        code: str,
+        pointer: tuple[str | int, ...] = (),
+        data: bool = False,
+        *,
+        within: int | None = None,
     ) -> StreamUnit:
+        """`within`: for a string value, the character of it to point at rather than its opening quote."""
         location = _pointer_of(pointer) if pointer or data else None
-        if location and isinstance(self._step, RedactingValidator):  # the deltas' member names are the sender's
-            location = self._step.hidden(location)
         column = DATA_COLUMN if data and event.data_line else 1
         if location and event.data is not None and self._locate is not None:
             offsets = self._locate(event.data, (location,))
-            column += offsets[0] if offsets else 0
+            offset = offsets[0] if offsets else None
+            column += offset or 0
+            if offset is not None and within is not None:
+                column += _literal_offset(event.data.decode("utf-8", errors="replace"), offset, within) or 0
+        if location and isinstance(self._step, RedactingValidator):  # the deltas' member names are the sender's
+            location = self._step.hidden(location)
         return StreamUnit(
             message,
             code,
@@ -481,18 +504,19 @@ def _add_up(
         elif current is None:
             built[key] = value
             sources[(*path, key)] = [event, event]
-        elif key in TEXT_KEYS and kind is str:
-            if type(current) is _Pieces:
-                current.append(value)
-            else:
-                built[key] = _Pieces([current, value])
-            sources[(*path, key)][1] = event
-        elif kind is list and type(current) is list:
-            built[key] = [*current, *value]  # the SDKs extend a list of items without an index
+        elif key in TEXT_KEYS and kind is str and type(current) is _Pieces:
+            current.append(value)
             sources[(*path, key)][1] = event
         else:
-            built[key] = value
-            sources[(*path, key)][1] = event
+            if key in TEXT_KEYS and kind is str and type(current) is str:
+                built[key] = _Pieces([current, value])
+            elif kind is list and type(current) is list:
+                built[key] = [*current, *value]  # the SDKs extend a list of items without an index
+            else:
+                built[key] = value
+            # An invalid fragment may change a member's kind (an object, then a string): it has no span yet.
+            span = sources.setdefault((*path, key), [event, event])
+            span[1] = event
 
 
 DETAILS_PATH: Final = ("step_details",)
@@ -519,6 +543,31 @@ def _add_details(
         while len(current) <= position:
             current.append({})
         _add_up(current[position], item, (*CALLS_PATH, position), sources, event)
+
+
+def _literal_offset(text: str, start: int, index: int) -> int | None:
+    """How far past the opening quote at `start` the JSON string literal there has its character `index` (its
+    closing quote for the string's length): escapes are longer in the text than the characters they stand for."""
+    if text[start : start + 1] != '"':
+        return None
+    position, count = start + 1, 0
+    while position < len(text):
+        if count == index:
+            return position - start
+        character = text[position]
+        if character == '"':
+            return None
+        if character != "\\":
+            position += 1
+        elif text[position + 1 : position + 2] != "u":
+            position += 2
+        else:
+            high = int(text[position + 2 : position + 6] or "0", 16)
+            position += 6
+            if 0xD800 <= high < 0xDC00 and text[position : position + 2] == "\\u":
+                position += 6  # a surrogate pair: one character
+        count += 1
+    return None
 
 
 def _all_indexed(items: list[Any]) -> bool:

@@ -16,7 +16,7 @@ import msgspec
 from .entries import STRUCTS, Structs
 from .errors import InvalidJSONError, RunStepDecodeError, SchemaError
 from .headlines import Headlines
-from .messages import redacting
+from .messages import dialect_hint, redacting
 from .parsing import NOT_JSON, UTF8_BOM, parse, strip_bom
 from .report import Deferred, OutputUnit, Report
 from .schemas import DEFAULT_SCHEMA, SchemaSet
@@ -194,7 +194,8 @@ class Validator:
     def _judge(self, document: Any) -> tuple[Report, Any]:
         errors = self._engine.errors(document)
         if errors:
-            return Report(valid=False, schema=self.schema_id, errors=self._headlines.first(document, errors)), None
+            units = tuple(self._hinted(document, unit) for unit in self._headlines.first(document, errors))
+            return Report(valid=False, schema=self.schema_id, errors=units), None
         structs = self._structs
         if structs is None:
             return Report(True, self.schema_id), None
@@ -213,7 +214,38 @@ class Validator:
         from .vocabulary import VocabularyWalker
 
         assert self._structs is not None
-        return VocabularyWalker(self._structs.typed)
+        return VocabularyWalker(self._structs.typed, self._elsewhere)
+
+    @cached_property
+    def _elsewhere(self) -> dict[str, tuple[str, ...]]:
+        """The types (run step, tool call, ...) only other dialects know, with those dialects: an Azure tool call
+        met under OpenAI's entries is better explained by naming the dialect that knows it."""
+        from .vocabulary import union_tags
+
+        mine = self._schemas.entry(self.name).dialect
+        own = union_tags(self._structs.typed) if self._structs is not None else frozenset()
+        known: dict[str, set[str]] = {}
+        for name, entry in self._schemas.entries.items():
+            structs = STRUCTS.get(name)
+            if entry.dialect != mine and structs is not None:
+                for tag in union_tags(structs.typed) - own:
+                    known.setdefault(tag, set()).add(entry.dialect)
+        return {tag: tuple(sorted(dialects)) for tag, dialects in known.items()}
+
+    def _hinted(self, document: Any, unit: OutputUnit) -> OutputUnit:
+        """A type error about a value another dialect knows ("activities" under OpenAI's entries) names it."""
+        if unit.code not in {"enum", "const"} or not unit.instance_location.endswith("/type"):
+            return unit
+        value: Any = document
+        for token in unit.instance_location.split("/")[1:]:
+            if isinstance(value, dict):
+                value = value.get(token.replace("~1", "/").replace("~0", "~"))
+            elif isinstance(value, list) and token.isdigit() and int(token) < len(value):
+                value = value[int(token)]
+            else:
+                return unit
+        dialects = self._elsewhere.get(value, ()) if isinstance(value, str) else ()
+        return msgspec.structs.replace(unit, error=unit.error + dialect_hint(dialects)) if dialects else unit
 
     @cached_property
     def _engine(self) -> Engine:

@@ -5,12 +5,13 @@ Only the slow path uses this (msgspec.inspect alone costs a tenth of the command
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Final
 
 import msgspec.inspect as mi
 
 from .lint import warning
-from .messages import excerpt
+from .messages import dialect_hint, excerpt
 from .report import OutputUnit
 
 _DROPPED = object()
@@ -21,8 +22,10 @@ class VocabularyWalker:
     """Reads a schema-valid document along the Structs' types: warns about members and tagged-union types the
     Structs do not know, and returns the document without them, ready for `msgspec.convert`."""
 
-    def __init__(self, root: Any) -> None:
+    def __init__(self, root: Any, elsewhere: Mapping[str, tuple[str, ...]] | None = None) -> None:
+        """`elsewhere`: the tags other dialects know, with those dialects, for saying which one to choose."""
         self._root = mi.type_info(root)
+        self._elsewhere = elsewhere or {}
 
     def walk(self, document: Any) -> tuple[Any, tuple[OutputUnit, ...], bool]:
         """(typable document, warnings, whether anything had to be dropped to type it)."""
@@ -79,7 +82,29 @@ class VocabularyWalker:
             warning(
                 (*path, tag_field),
                 "unknown-type",
-                f"unknown {label} type {excerpt(tag)}: accepted, but only its required members were checked",
+                f"unknown {label} type {excerpt(tag)}: accepted, but only its required members were checked"
+                + dialect_hint(self._elsewhere.get(tag, ()) if isinstance(tag, str) else ()),
             )
         )
         return _DROPPED
+
+
+def union_tags(root: Any) -> frozenset[str]:
+    """Every tag of the tagged unions reachable from `root` (run step types, tool call types, ...)."""
+    found: set[str] = set()
+    seen: set[type] = set()
+    pending: list[mi.Type] = [mi.type_info(root)]
+    while pending:
+        kind = pending.pop()
+        if isinstance(kind, mi.StructType):
+            if kind.cls in seen:
+                continue
+            seen.add(kind.cls)
+            if kind.tag_field is not None and isinstance(kind.tag, str):
+                found.add(kind.tag)
+            pending += [field.type for field in kind.fields]
+        elif isinstance(kind, mi.UnionType):
+            pending += kind.types
+        elif isinstance(kind, mi.ListType | mi.DictType):
+            pending.append(kind.item_type if isinstance(kind, mi.ListType) else kind.value_type)
+    return frozenset(found)

@@ -1,7 +1,9 @@
 """Server-Sent Events framing, as the WHATWG rules read a stream: `event:`, `data:` (lines joined by newlines),
-`id:`, `retry:`, comments, and CRLF, LF or CR line ends. An event ends at a blank line; a saved transcript's last
-event often lacks its blank line and still counts. Transcripts written without blank lines between events (some
-SDK fixtures) are read as the events they were meant to be, with a warning.
+`id:`, `retry:`, comments, and CRLF, LF or CR line ends. An event ends at a blank line. At the end of a transcript,
+an event under way whose data is incomplete (the transcript was cut inside it) is never dispatched, as the WHATWG
+rules say, and a warning says so; one whose data is complete (a saved transcript's last event often lacks its blank
+line) still counts. Transcripts written without blank lines between events (some SDK fixtures) are read as the
+events they were meant to be, with a warning.
 
 `validate_stream()` is the input layer's half of stream validation: it frames, the core checks.
 """
@@ -13,9 +15,11 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import BinaryIO, Final
 
+import msgspec
+
 from ..core.deadline import check_time
 from ..core.errors import LimitExceeded
-from ..core.parsing import UTF8_BOM
+from ..core.parsing import NOT_JSON, UTF8_BOM
 from ..core.schemas import DEFAULT_DIALECT
 from ..core.streams import Event, StreamChecker, StreamReport, Warning_
 from .positions import value_offsets
@@ -112,6 +116,18 @@ class _Framer:
             yield self._event()
         self.name, self.data, self.event_id = None, [], None
 
+    def finish(self) -> Iterator[Event | Warning_]:
+        """The end of the transcript: the event under way has no blank line after it. Dispatched when its data is
+        whole; when the transcript was cut inside its data, not dispatched (WHATWG) and warned about."""
+        if self.data and not _whole(self.data):
+            name = f" ({self.name})" if self.name is not None else ""
+            message = f"the stream ends inside event {self.number + 1}{name}, which starts at line {self.start}: it "
+            message += "was cut, so that event is not checked"
+            yield Warning_(self.number + 1, self.start, message, "cut")
+            self.name, self.data, self.event_id = None, [], None
+            return
+        yield from self.end()
+
     def block(self, block: bytes) -> Iterator[Event | Warning_]:
         """One blank-line-separated block of an LF-only transcript, and the blank line after it. The common
         block, `event: NAME` then one `data: ...` line, is read without going line by line."""
@@ -135,12 +151,28 @@ def frame(source: bytes | BinaryIO | Iterable[bytes | str]) -> Iterator[Event | 
     if isinstance(source, bytes | bytearray | memoryview):
         whole = bytes(source).removeprefix(UTF8_BOM)
         if b"\r" not in whole:  # LF line ends only, the usual transcript: split into events in C first
-            for block in whole.split(b"\n\n"):
+            *blocks, last = whole.split(b"\n\n")
+            for block in blocks:
                 yield from framer.block(block)
+            for raw in last.removesuffix(b"\n").split(b"\n") if last else ():  # no blank line after this one
+                yield from framer.feed(raw)
+            yield from framer.finish()
             return
     for raw in _lines(source):
         yield from framer.feed(raw)
-    yield from framer.end()
+    yield from framer.finish()
+
+
+def _whole(data: list[bytes]) -> bool:
+    """Whether an event's data lines make a whole value: JSON, or the done event's [DONE]."""
+    joined = b"\n".join(data)
+    if joined == b"[DONE]":
+        return True
+    try:
+        msgspec.json.decode(joined)
+    except NOT_JSON:
+        return False
+    return True
 
 
 def _locate(data: bytes, locations: Sequence[str]) -> list[int] | None:

@@ -280,10 +280,8 @@ function showStream(answer) {
     for (const unit of result.errors || []) list.push(unitButton("error", unit, context({ event: result.event, eventName: result.name })));
   }
   let warnings = 0;
+  // The answer's warnings are the stream's own and every event's already: listing the events' again doubled them.
   for (const unit of answer.warnings || []) { warnings++; list.push(unitButton("warning", unit, context(unit))); }
-  for (const result of answer.events || []) {
-    for (const unit of result.warnings || []) { warnings++; list.push(unitButton("warning", unit, context({ event: result.event, eventName: result.name }))); }
-  }
   const events = answer.summary.events;
   const invalidEvents = (answer.events || []).filter((result) => !result.valid).length;
   const errors = list.filter((item) => item.firstChild.classList.contains("error")).length;

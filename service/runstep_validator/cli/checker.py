@@ -138,6 +138,7 @@ def _unit(unit: StreamUnit) -> OutputUnit:
         code=unit.code,
         line=unit.line,
         column=unit.column,
+        suggestion=unit.suggestion,
     )
 
 

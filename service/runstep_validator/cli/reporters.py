@@ -278,7 +278,7 @@ class SARIFReporter:
                 for key, value in (
                     ("instanceLocation", unit.instance_location),
                     ("keywordLocation", unit.keyword_location),
-                    ("suggestion", getattr(unit, "suggestion", None)),
+                    ("suggestion", unit.suggestion),
                 )
                 if value
             }

@@ -27,6 +27,11 @@ def redacting(enabled: bool = True) -> Iterator[None]:
         _redacting.reset(token)
 
 
+def is_redacting() -> bool:
+    """Whether messages made now may quote the payload at all."""
+    return _redacting.get()
+
+
 def kind(value: object) -> str:
     """What sort of JSON value this is, in words: all that a redacted message says of it."""
     if value is None:

@@ -95,6 +95,7 @@ class StreamUnit(msgspec.Struct, frozen=True, gc=False, omit_defaults=True, rena
     keyword_location: str | None = None
     line: int | None = None
     column: int | None = None
+    suggestion: str | None = None  # as the report unit's: what a near miss probably meant
 
 
 class EventResult(msgspec.Struct, frozen=True, gc=False, omit_defaults=True):
@@ -438,6 +439,7 @@ class StreamChecker:
                     keyword_location=unit.keyword_location or None,
                     line=line,
                     column=column,
+                    suggestion=unit.suggestion,
                 )
             )
         return placed

@@ -330,3 +330,24 @@ def test_max_errors_zero_lists_none_and_a_bad_count_is_a_usage_error(tmp_path: P
         code, out, err = invoke(["validate", "--max-errors", bad, "in"], cwd=tmp_path)
         assert (code, out) == (2, "")
         assert "argument --max-errors" in err.splitlines()[0]
+
+
+def test_the_readme_workflow_uploads_the_sarif_file_it_writes(tmp_path: Path) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    workflow = next(block for block in re.findall(r"```yaml\n(.*?)```", readme, re.DOTALL) if "upload-sarif" in block)
+    command = re.search(r"run: (runstep-validator validate [^\n]*?) > (\S+)\n", workflow)
+    assert command
+    assert re.search(r"uses: github/codeql-action/upload-sarif@v\d+\n", workflow)
+    assert f"sarif_file: {command[2]}\n" in workflow
+    assert "security-events: write" in workflow
+    assert "if: always()" in workflow  # the findings are uploaded when validation fails
+    folder = tmp_path / "fixtures" / "run_steps"
+    shutil.copytree(CLI / "invalid-file" / "input", folder)
+
+    code, out, _ = invoke(command[1].split()[1:], cwd=tmp_path)
+
+    assert code == 1
+    jsonschema.Draft4Validator(SARIF_SCHEMA).validate(json.loads(out))
+    assert json.loads(out)["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == (
+        "fixtures/run_steps/invalid_tool_calls.json"
+    )

@@ -18,8 +18,8 @@ from runstep_validator.http.config import ConfigError, Settings
         ("WORKERS", "0", "RUNSTEP_VALIDATOR_WORKERS=0 is out of range: give 1 to 64"),
         ("PORT", "70000", "RUNSTEP_VALIDATOR_PORT=70000 is out of range: give 1 to 65535"),
         ("MAX_BODY_BYTES", "-1", "RUNSTEP_VALIDATOR_MAX_BODY_BYTES=-1 is out of range"),
-        ("MAX_REQUEST_SECONDS", "0", "RUNSTEP_VALIDATOR_MAX_REQUEST_SECONDS=0.0 is out of range"),
-        ("WRITE_TIMEOUT_SECONDS", "0", "RUNSTEP_VALIDATOR_WRITE_TIMEOUT_SECONDS=0.0 is out of range: give 0.1 to 3600"),
+        ("MAX_REQUEST_SECONDS", "0", "RUNSTEP_VALIDATOR_MAX_REQUEST_SECONDS=0 is out of range"),
+        ("WRITE_TIMEOUT_SECONDS", "0", "RUNSTEP_VALIDATOR_WRITE_TIMEOUT_SECONDS=0 is out of range: give 0.1 to 3600"),
         ("MAX_PENDING_ANSWER_BYTES", "1000", "RUNSTEP_VALIDATOR_MAX_PENDING_ANSWER_BYTES=1000 is out of range"),
         ("SHUTDOWN_GRACE_SECONDS", "0", "RUNSTEP_VALIDATOR_SHUTDOWN_GRACE_SECONDS=0 is out of range: give 1 to 3600"),
         ("SHUTDOWN_GRACE_SECONDS", "2.5", "RUNSTEP_VALIDATOR_SHUTDOWN_GRACE_SECONDS='2.5' is not a valid"),
@@ -28,6 +28,59 @@ from runstep_validator.http.config import ConfigError, Settings
 def test_a_setting_out_of_range_is_refused_by_name(variable: str, value: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         Settings.load({f"RUNSTEP_VALIDATOR_{variable}": value})
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("MAX_BODY_BYTES", "-5", "RUNSTEP_VALIDATOR_MAX_BODY_BYTES=-5 is out of range: give 1 to 1099511627776"),
+        ("MAX_BATCH_RECORDS", "0", "RUNSTEP_VALIDATOR_MAX_BATCH_RECORDS=0 is out of range: give 1 to 1000000000"),
+        ("MAX_HEADER_BYTES", "5", "RUNSTEP_VALIDATOR_MAX_HEADER_BYTES=5 is out of range: give 1024 to 1048576"),
+        (
+            "MAX_REQUEST_SECONDS",
+            "1e9",
+            "RUNSTEP_VALIDATOR_MAX_REQUEST_SECONDS=1000000000 is out of range: give 1e-06 to 86400",
+        ),
+        ("HEADER_TIMEOUT_SECONDS", "0", "RUNSTEP_VALIDATOR_HEADER_TIMEOUT_SECONDS=0 is out of range: give 0.1 to 3600"),
+    ],
+)
+def test_a_range_says_whole_numbers_as_whole_numbers(variable: str, value: str, message: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        Settings.load({f"RUNSTEP_VALIDATOR_{variable}": value})
+
+    assert str(refused.value) == message
+
+
+@pytest.mark.parametrize(
+    ("variable", "message"),
+    [
+        ("RUNSTEP_VALIDATOR_PROT", "unknown setting RUNSTEP_VALIDATOR_PROT: did you mean RUNSTEP_VALIDATOR_PORT?"),
+        ("RUNSTEP_VALIDATOR_port", "unknown setting RUNSTEP_VALIDATOR_port: did you mean RUNSTEP_VALIDATOR_PORT?"),
+        (
+            "RUNSTEP_VALIDATOR_MAX_BODY_BYTE",
+            "unknown setting RUNSTEP_VALIDATOR_MAX_BODY_BYTE: did you mean RUNSTEP_VALIDATOR_MAX_BODY_BYTES?",
+        ),
+        ("RUNSTEP_VALIDATOR_TIMEOUT", "unknown setting RUNSTEP_VALIDATOR_TIMEOUT; the settings are RUNSTEP_VALIDATOR_"),
+    ],
+)
+def test_an_unknown_setting_is_refused_with_the_nearest_known_name(variable: str, message: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        Settings.load({variable: "1", "RUNSTEP_VALIDATOR_PORT": "8000"})
+
+    assert str(refused.value).startswith(message)
+    assert "\n" not in str(refused.value)
+
+
+def test_serve_refuses_an_unknown_setting_with_one_line_and_exit_2(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RUNSTEP_VALIDATOR_PROT", "9000")
+    started: list[object] = []
+    monkeypatch.setattr("runstep_validator.http.server.serve", started.append)  # were it accepted: start nothing
+
+    code, output = serve(["--port", "1"])
+
+    assert started == []
+    assert code == 2
+    assert output == "runstep-validator: unknown setting RUNSTEP_VALIDATOR_PROT: did you mean RUNSTEP_VALIDATOR_PORT?\n"
 
 
 def serve(argv: list[str]) -> tuple[int, str]:

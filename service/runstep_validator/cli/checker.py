@@ -23,6 +23,9 @@ class RecordResult:
     index: int
     line: int
     report: Report
+    # What the record is when not a line of a file: "event 3 (thread.run.step.created)", "the stream".
+    label: str | None = None
+    unlisted: int = 0  # errors left out of the listing (--max-errors); the record's verdict stays
 
     @property
     def valid(self) -> bool:
@@ -50,7 +53,9 @@ class FileResult:
     def with_warnings_as_errors(self) -> FileResult:
         """The same results with every warning made an error, and its record invalid."""
         records = [
-            RecordResult(record.index, record.line, _as_errors(record.report)) if record.report.warnings else record
+            RecordResult(record.index, record.line, _as_errors(record.report), record.label)
+            if record.report.warnings
+            else record
             for record in self.records
         ]
         return FileResult(self.path, records, self.problem, self.total)
@@ -112,13 +117,14 @@ class Checker:
                 errors = tuple(_unit(unit) for unit in event.errors)
                 warnings = tuple(_unit(unit) for unit in event.warnings)
                 verdict = Report(not errors, schema, errors, warnings)
-                result.records.append(RecordResult(event.event, event.line, verdict))
+                label = f"event {event.event} ({event.name})"
+                result.records.append(RecordResult(event.event, event.line, verdict, label))
         stream_errors = tuple(_unit(unit) for unit in report.errors)
         stream_warnings = tuple(_unit(unit) for unit in report.stream_warnings)
         if stream_errors or stream_warnings:
             first = min((unit.line for unit in (*stream_errors, *stream_warnings) if unit.line), default=1)
             whole = Report(not stream_errors, schema, stream_errors, stream_warnings)
-            result.records.append(RecordResult(0, first, whole))
+            result.records.append(RecordResult(0, first, whole, "the stream"))
         return result
 
 
@@ -132,6 +138,7 @@ def _unit(unit: StreamUnit) -> OutputUnit:
         code=unit.code,
         line=unit.line,
         column=unit.column,
+        suggestion=unit.suggestion,
     )
 
 

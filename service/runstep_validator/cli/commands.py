@@ -81,7 +81,22 @@ def _parser() -> argparse.ArgumentParser:
         "stream transcript), any of them .gz; folders are searched recursively; - reads standard input",
     )
     _add_selection(validate)
-    validate.add_argument("--format", choices=("text", "json", "github"), default="text", help="output format")
+    validate.add_argument(
+        "--format",
+        choices=("text", "json", "github", "sarif", "junit", "gitlab"),
+        default="text",
+        help="output format: text, json, github (workflow annotations), sarif (SARIF 2.1.0, for code scanning), "
+        "junit (JUnit XML, for test-report views) or gitlab (GitLab Code Quality) (default: %(default)s)",
+    )
+    validate.add_argument(
+        "--quiet", action="store_true", help="list errors only; warnings are still counted in the summary"
+    )
+    validate.add_argument(
+        "--max-errors",
+        type=_bounded(0, 10**9),
+        metavar="N",
+        help="list at most N errors, then say how many more there are (the exit code still counts them all)",
+    )
     validate.add_argument(
         "--warnings-as-errors",
         action="store_true",
@@ -179,7 +194,7 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO, stdin: BinaryIO | N
         return EXIT_ERROR
     try:
         if args.command == "validate":
-            return _validate(args, stdout, stdin)
+            return _validate(args, stdout, stderr, stdin)
         if args.command == "check-schemas":
             return _check_schemas(args, stdout)
         if args.command == "import":
@@ -190,17 +205,17 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO, stdin: BinaryIO | N
         return EXIT_ERROR
 
 
-def _validate(args: argparse.Namespace, stdout: TextIO, stdin: BinaryIO | None) -> int:
+def _validate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: BinaryIO | None) -> int:
     from ..core.api import get_validator
     from ..sources.reading import expand
     from .checker import Checker
-    from .reporters import REPORTERS, Reporter, TextReporter
+    from .reporters import render
 
-    # Only the JSON format lists valid records; the others need them counted, not kept.
+    # Only the JSON and JUnit formats list valid records; the others need them counted, not kept.
     checker = Checker(
         get_validator(args.schema, args.redact, args.strict, args.dialect),
         args.input_format,
-        keep_valid=args.format == "json",
+        keep_valid=args.format in ("json", "junit"),
         strict=args.strict,
         redact=args.redact,
         dialect=args.dialect,
@@ -212,8 +227,15 @@ def _validate(args: argparse.Namespace, stdout: TextIO, stdin: BinaryIO | None) 
     results = [checker.check(name, stdin) for name in names]
     if args.warnings_as_errors:
         results = [result.with_warnings_as_errors() for result in results]
-    reporter: Reporter = TextReporter(_wants_color(stdout)) if args.format == "text" else REPORTERS[args.format]()
-    reporter.report(results, stdout)
+    render(
+        args.format,
+        results,
+        stdout,
+        stderr,
+        color=_wants_color(stdout),
+        quiet=args.quiet,
+        max_errors=args.max_errors,
+    )
     if any(result.problem is not None for result in results):
         return EXIT_ERROR
     return EXIT_INVALID if any(result.invalid for result in results) else EXIT_OK

@@ -21,6 +21,7 @@ from .messages import excerpt, redacting
 from .parsing import NOT_JSON, strip_bom
 from .report import OutputUnit, Report
 from .schemas import AUTO, DEFAULT_DIALECT, SchemaSet
+from .suggestions import NearMisses, did_you_mean
 from .validator import Payload, RedactingValidator, Validator
 
 STRICT_SUFFIX: Final = ".strict"
@@ -75,6 +76,7 @@ class AutoValidator:
         self.dialect = dialect
         self.redact = redact
         self._known = ", ".join(sorted(self.by_object))
+        self.objects = NearMisses(sorted(self.by_object))  # what a misspelt object probably meant
         others = [(value, v) for value, v in self.by_object.items() if v is not self.primary]
         self._markers = [(msgspec.json.encode(value), v) for value, v in sorted(others, key=lambda item: -len(item[0]))]
 
@@ -154,8 +156,11 @@ class _Unknown:
         else:
             explained = KNOWN_OBJECTS.get(self._given) if isinstance(self._given, str) else None
             about = f" ({explained})" if explained else ""
+            meant = self._auto.objects.meant(self._given)
+            guess = f"; {did_you_mean(meant)}" if meant is not None else ""
             message = f"{excerpt(self._given)} is not an object known here{about}: the objects known here are {known}"
-            unit = OutputUnit("/object", "", message, code="object")
+            message += guess
+            unit = OutputUnit("/object", "", message, code="object", suggestion=meant)
         return Report(False, self._auto.schema_id, (unit,))
 
     def validate(self, data: Payload) -> Report:

@@ -9,6 +9,7 @@ people who know that library expect.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from typing import Any, Final
 from urllib.parse import unquote
@@ -17,12 +18,18 @@ import jsonschema_rs
 
 from .deadline import check_time
 from .errors import SchemaError
-from .messages import describe_failure, pointer
+from .messages import describe_failure, excerpt, is_redacting, pointer
 from .messages import tokens as pointer_tokens
 from .report import OutputUnit
 from .schemas import SchemaSet
+from .suggestions import NearMisses, did_you_mean, quoted
 
 WEAK_KEYWORDS: Final = frozenset({"anyOf", "oneOf"})
+# The keywords whose failures may be near misses of a word of the schema.
+SUGGESTING: Final = frozenset({"enum", "const", "additionalProperties", "unevaluatedProperties"})
+# Unexpected members looked at for near misses, in the payload's order: a typo comes alone or in a few, and an
+# object of ten thousand unknown members must not cost ten thousand comparisons with every known one.
+MEMBERS_EXAMINED: Final = 16
 
 
 def _refuse_to_fetch(uri: str) -> Any:
@@ -121,11 +128,51 @@ def _value_at(document: Any, path: list[str | int]) -> Any:
 class _Located:
     """What an absolute keyword location stands for, resolved once: the keyword and the schema object holding it."""
 
-    __slots__ = ("keyword", "schema")
+    __slots__ = ("_near_misses", "keyword", "schema")
 
     def __init__(self, keyword: str, schema: dict[str, Any]) -> None:
         self.keyword = keyword
         self.schema = schema
+        self._near_misses: NearMisses | None = None
+
+    @property
+    def near_misses(self) -> NearMisses:
+        """The words a near miss may have meant here: the allowed values of an enum or const, the member names of
+        a closed object. Prepared on the first error at this place, then kept with it."""
+        if self._near_misses is None:
+            if self.keyword == "enum":
+                allowed = self.schema.get("enum")
+                values: list[object] = list(allowed) if isinstance(allowed, list) else []
+            elif self.keyword == "const":
+                values = [self.schema.get("const")]
+            else:
+                properties = self.schema.get("properties")
+                values = list(properties) if isinstance(properties, dict) else []
+            self._near_misses = NearMisses(values)
+        return self._near_misses
+
+
+def _suggested(message: str, keyword: str, instance: Any, located: _Located) -> tuple[str, str | None]:
+    """The message with what a near miss probably meant, and that word; the message alone when nothing is near.
+    For unexpected members, each near miss is named after its member (quoted as the message quotes it)."""
+    near = located.near_misses
+    if keyword in ("enum", "const"):
+        meant = near.meant(instance)
+        return (f"{message}; {did_you_mean(meant)}", meant) if meant is not None else (message, None)
+    if not isinstance(instance, dict):
+        return message, None
+    known = located.schema.get("properties", {})
+    unexpected = itertools.islice((member for member in instance if member not in known), MEMBERS_EXAMINED)
+    meant_by_member = [(member, meant) for member in unexpected if (meant := near.meant(member)) is not None]
+    if not meant_by_member:
+        return message, None
+    if len(meant_by_member) == 1:
+        return f"{message}; {did_you_mean(meant_by_member[0][1])}", meant_by_member[0][1]
+    if is_redacting():  # the member names are the payload's words: only the schema's are said
+        said = " and ".join(quoted(meant) for _, meant in meant_by_member)
+    else:
+        said = " and ".join(f"{quoted(meant)} (for {excerpt(member)})" for member, meant in meant_by_member)
+    return f"{message}; did you mean {said}?", meant_by_member[0][1]
 
 
 class Engine:
@@ -191,12 +238,16 @@ class Engine:
             in_property_names=in_property_names,
             fallback=fallback,
         )
+        suggestion = None
+        if keyword in SUGGESTING and not in_property_names:
+            message, suggestion = _suggested(message, keyword, instance, located)
         unit = OutputUnit(
             instance_location=pointer(path),
             keyword_location=self._keyword_location(error.evaluation_path),
             absolute_keyword_location=failed.absolute_keyword_location or self._absolute(failed),
             error=message,
             code=keyword,
+            suggestion=suggestion,
         )
         return unit, (path, instance, located.schema)
 

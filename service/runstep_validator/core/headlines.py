@@ -16,6 +16,7 @@ import msgspec
 from .messages import excerpt
 from .report import OutputUnit
 from .schemas import SchemaSet
+from .suggestions import NearMisses, did_you_mean
 
 # Objects of the Assistants API that people send here by mistake, in words; entries add their own objects.
 KNOWN_OBJECTS: Final = {
@@ -52,6 +53,7 @@ class Headlines:
         expected = [value for value, names in self._entries_by_object.items() if name in names]
         self._expected = expected[0] if expected else None
         self._location = f"{schemas.entry(name).id}#/properties/object/const"
+        self._objects = NearMisses(sorted(self._entries_by_object))
 
     def first(self, document: Any, errors: tuple[OutputUnit, ...]) -> tuple[OutputUnit, ...]:
         if self._expected is not None and isinstance(document, dict):
@@ -66,17 +68,22 @@ class Headlines:
                     f"type is {excerpt(document.get('type'))} but step_details.type is {excerpt(inner)}: "
                     "both must name the same kind of step"
                 )
+                if unit.suggestion is not None:
+                    message += f"; {did_you_mean(unit.suggestion)}"
                 agreed = msgspec.structs.replace(unit, error=message)
                 return (agreed, *errors[:index], *errors[index + 1 :])
         return errors
 
     def _wrong_object(self, given: str) -> OutputUnit:
         expected = msgspec.json.encode(self._expected).decode()
+        meant = self._objects.meant(given)
         advice = [KNOWN_OBJECTS[given]] if given in KNOWN_OBJECTS else []
         if given in self._entries_by_object:
             advice.append(f"validate it against the {' or '.join(self._entries_by_object[given])} schema")
         if not advice:
             advice.append(f"the objects known here are {', '.join(sorted(self._entries_by_object))}")
+        if meant is not None:
+            advice.append(did_you_mean(meant))
         advice_text = "; ".join(advice)
         return OutputUnit(
             instance_location="/object",
@@ -84,4 +91,5 @@ class Headlines:
             absolute_keyword_location=self._location,
             error=f"{excerpt(given)} is not {expected}: {advice_text}",
             code="const",
+            suggestion=meant,
         )

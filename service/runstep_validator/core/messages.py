@@ -27,9 +27,9 @@ def redacting(enabled: bool = True) -> Iterator[None]:
         _redacting.reset(token)
 
 
-def quoting() -> bool:
-    """Whether messages may quote payload values here (not inside `redacting()`)."""
-    return not _redacting.get()
+def is_redacting() -> bool:
+    """Whether messages made now may quote the payload at all."""
+    return _redacting.get()
 
 
 def kind(value: object) -> str:

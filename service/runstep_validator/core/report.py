@@ -25,6 +25,8 @@ class OutputUnit(msgspec.Struct, frozen=True, rename="camel", omit_defaults=True
     code: str | None = None
     line: int | None = None
     column: int | None = None
+    # For a near miss of an allowed value or a known member name: what was probably meant (the schema's word).
+    suggestion: str | None = None
 
     def describe(self) -> str:
         """`pointer: message`, the way people quote an error; just the message for the document as a whole."""

@@ -17,7 +17,7 @@ import msgspec
 
 from .api import default_schemas, get_validator
 from .auto import entry_for_objects
-from .messages import excerpt, excerpt_at, first_difference, quoting, redacting
+from .messages import excerpt, excerpt_at, first_difference, is_redacting, redacting
 from .messages import pointer as _pointer_of
 from .parsing import NOT_JSON
 from .report import OutputUnit
@@ -95,6 +95,7 @@ class StreamUnit(msgspec.Struct, frozen=True, gc=False, omit_defaults=True, rena
     keyword_location: str | None = None
     line: int | None = None
     column: int | None = None
+    suggestion: str | None = None  # as the report unit's: what a near miss probably meant
 
 
 class EventResult(msgspec.Struct, frozen=True, gc=False, omit_defaults=True):
@@ -346,7 +347,7 @@ class StreamChecker:
                 # Long texts share long beginnings: quote each where they part, not their identical starts.
                 within = first_difference(built, have)
                 message = f"the deltas ({origin}) and {final.name} differ at character {within + 1}"
-                if quoting():
+                if not is_redacting():
                     message += f": the deltas add up to {excerpt_at(built, within)}, the event has "
                     message += excerpt_at(have, within)
             else:
@@ -461,6 +462,7 @@ class StreamChecker:
                     keyword_location=unit.keyword_location or None,
                     line=line,
                     column=column,
+                    suggestion=unit.suggestion,
                 )
             )
         return placed

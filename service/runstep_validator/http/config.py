@@ -10,6 +10,7 @@ from typing import Any
 
 from ..core.errors import RunStepValidatorError
 from ..core.schemas import AUTO, DEFAULT_DIALECT
+from ..core.suggestions import NearMisses
 from ..core.validator import DEFAULT_MAX_DEPTH
 
 ENV_PREFIX = "RUNSTEP_VALIDATOR_"
@@ -54,6 +55,7 @@ class Settings:
         """Defaults, replaced by `RUNSTEP_VALIDATOR_<NAME>` variables, replaced by `overrides` (by field name)."""
         environ = os.environ if environ is None else environ
         fields = {field.name: field for field in dataclasses.fields(cls)}
+        _refuse_unknown(environ, fields)
         values: dict[str, Any] = {}
         for name, field in fields.items():
             raw = environ.get(ENV_PREFIX + name.upper())
@@ -91,7 +93,31 @@ class Settings:
         for name, (low, high) in ranges.items():
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
-                raise ConfigError(f"{ENV_PREFIX}{name.upper()}={value!r} is out of range: give {low:g} to {high:g}")
+                given, bounds = _number(value), f"{_number(low)} to {_number(high)}"
+                raise ConfigError(f"{ENV_PREFIX}{name.upper()}={given} is out of range: give {bounds}")
+
+
+def _number(value: object) -> str:
+    """A bound or a value as people write it: whole numbers whole (1099511627776, not 1.09951e+12)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return f"{value:g}" if isinstance(value, float) else repr(value)
+
+
+def _refuse_unknown(environ: Mapping[str, str], fields: Mapping[str, object]) -> None:
+    """A `RUNSTEP_VALIDATOR_*` variable that names no setting is a typo that would silently be ignored: refused,
+    with the setting it probably meant."""
+    known = [ENV_PREFIX + name.upper() for name in fields]
+    unknown = sorted(name for name in environ if name.startswith(ENV_PREFIX) and name not in known)
+    if not unknown:
+        return
+    name = unknown[0]
+    meant = NearMisses(known).meant(name)
+    if meant is not None:
+        raise ConfigError(f"unknown setting {name}: did you mean {meant}?")
+    raise ConfigError(f"unknown setting {name}; the settings are {', '.join(known)}")
 
 
 def _convert(name: str, raw: str, kind: object) -> Any:

@@ -106,6 +106,10 @@ SERVICE_SCHEMAS: dict[str, Any] = {
             "code": {"type": "string"},
             "line": {"type": "integer"},
             "column": {"type": "integer"},
+            "suggestion": {
+                "type": "string",
+                "description": "for a near miss of an allowed value or a known member name: what was probably meant",
+            },
         },
     },
     "Report": {

@@ -170,3 +170,12 @@ def test_an_unknown_object_is_not_quoted(tmp_path: Path) -> None:
         stdout, stderr = io.StringIO(), io.StringIO()
         run(["validate", str(path), "--redact", "--format", cli_format], stdout, stderr)
         assert_quotes_none(stdout.getvalue() + stderr.getvalue(), ["zqxOBJECT"])
+
+
+def test_a_cut_event_of_an_unknown_name_is_not_quoted() -> None:
+    body = b'event: thread.run.created\ndata: {}\n\nevent: zqxCUTNAME\ndata: {"id": "x'
+
+    report = validate_stream(body, redact=True).to_dict()
+
+    assert any(unit["code"] == "cut" for unit in report["warnings"]), report
+    assert_quotes_none(json.dumps(report), ["zqxCUTNAME"])

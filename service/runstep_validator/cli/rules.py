@@ -95,6 +95,12 @@ RULES: Final[dict[str, Rule]] = {
         "The deltas of a step, added up, differ from the step its final event carries.",
         "Check the deltas for lost or repeated fragments.",
     ),
+    "cut": Rule(
+        "Stream cut inside an event",
+        "The transcript ends inside an event: its last data line has no blank line after it, so by the event-stream "
+        "rules that event was never dispatched, and it is not validated.",
+        "Record the stream to its end, or drop the incomplete last event.",
+    ),
     "no-done": Rule(
         "Stream without its end",
         "The stream ends without the done event: it was cut short.",

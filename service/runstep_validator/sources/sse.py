@@ -21,7 +21,7 @@ from ..core.deadline import check_time
 from ..core.errors import LimitExceeded
 from ..core.parsing import NOT_JSON, UTF8_BOM
 from ..core.schemas import DEFAULT_DIALECT
-from ..core.streams import Event, StreamChecker, StreamReport, Warning_
+from ..core.streams import KNOWN_EVENTS, Event, StreamChecker, StreamReport, Warning_
 from .positions import value_offsets
 
 _LINE: Final = re.compile(rb"\r\n|\r|\n")
@@ -120,7 +120,7 @@ class _Framer:
         """The end of the transcript: the event under way has no blank line after it. Dispatched when its data is
         whole; when the transcript was cut inside its data, not dispatched (WHATWG) and warned about."""
         if self.data and not _whole(self.data):
-            name = f" ({self.name})" if self.name is not None else ""
+            name = f" ({self.name})" if self.name in KNOWN_EVENTS else ""  # another name is the sender's: not quoted
             message = f"the stream ends inside event {self.number + 1}{name}, which starts at line {self.start}: it "
             message += "was cut, so that event is not checked"
             yield Warning_(self.number + 1, self.start, message, "cut")

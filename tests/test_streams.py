@@ -428,3 +428,15 @@ def test_a_text_that_stops_short_says_where_and_a_redacted_one_quotes_nothing(tm
     answer = client.post("/v1/validate/stream", data=body, content_type="text/event-stream").get_json()
     assert [(error["line"], error["column"]) for error in answer["errors"]] == [(unit.line, unit.column)]
     assert "differ at character 17" in answer["errors"][0]["error"]
+
+
+def test_a_body_that_is_only_a_cut_event_is_a_stream_with_its_warning() -> None:
+    client = create_app({"access_log": False}).test_client()
+
+    cut = client.post("/v1/validate/stream", data=b"data", content_type="text/event-stream")
+    nothing = client.post("/v1/validate/stream", data=b"hello", content_type="text/event-stream")
+
+    assert cut.status_code == 200, cut.get_json()
+    assert [unit["code"] for unit in cut.get_json()["warnings"]] == ["cut", "no-done"]
+    assert nothing.status_code == 400
+    assert nothing.get_json()["type"].endswith("/not-an-event-stream")

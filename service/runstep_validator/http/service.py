@@ -240,7 +240,8 @@ class Service:
                 problem = Problem(413, "stream-too-long", "Stream too long", exc.detail, limit=exc.limit)
                 return Encoded.problem(problem)
             return time_limit_problem(exc)
-        if not report.events:
+        # A transcript cut inside its only event still held one: the answer is its report, which says it was cut.
+        if not report.events and not any(unit.code == "cut" for unit in report.stream_warnings):
             detail = "the body holds no event: a transcript has event: and data: lines, events ending at blank lines"
             return Encoded.problem(Problem(400, "not-an-event-stream", "Not an event stream", detail))
         self.metrics.counted("/v1/validate/stream", len(report.results))

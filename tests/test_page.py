@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -83,7 +84,7 @@ class Page:
         self.page.fill("#text", text)
         self.page.locator("#validate").scroll_into_view_if_needed()  # a phone keeps the caret in view otherwise
         self.page.click("#validate")
-        self.page.wait_for_selector("#status:has-text('Validated with')")
+        self.page.wait_for_selector("#status:has-text('Checked ')")
 
     def units(self) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = self.page.eval_on_selector_all(
@@ -164,7 +165,7 @@ def test_a_dropped_json_lines_file_with_one_bad_line(page: Page) -> None:
     # which the page's policy (script-src 'self', no 'unsafe-eval') may refuse.
     sync_api.expect(page.page.locator("#text")).not_to_have_value("")
     page.page.click("#validate")
-    page.page.wait_for_selector("#status:has-text('Validated with /v1/validate/batch')")
+    page.page.wait_for_selector("#status:has-text('Checked a batch of records')")
 
     assert page.page.inner_text("#summary .headline") == "1 of 3 records invalid"
     (unit,) = page.units()
@@ -285,6 +286,84 @@ def test_dark_scheme_on_a_phone_and_the_api_docs(browser: Any, server: RunningSe
     phone.shot("09-docs")
     assert phone.console_errors == []
     phone.close()
+
+
+def luminance(css: str) -> float:
+    """WCAG relative luminance of an `rgb(r, g, b)` colour."""
+    channels = [int(part) / 255 for part in css[css.index("(") + 1 : css.index(")")].split(",")[:3]]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(foreground: str, background: str) -> float:
+    lighter, darker = sorted((luminance(foreground), luminance(background)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_gutter_markers_are_legible_in_both_colour_schemes(browser: Any, server: RunningServer, scheme: str) -> None:
+    shown = Page(browser, server, viewport={"width": 1280, "height": 860}, color_scheme=scheme)
+    shown.open()
+    shown.validate((EXAMPLES / "invalid_tool_calls.json").read_text())
+    marker = shown.page.locator(".gutter .error").first
+    colours = marker.evaluate("m => [getComputedStyle(m).color, getComputedStyle(m).backgroundColor]")
+    shown.close()
+
+    assert contrast(*colours) >= 4.5, colours
+
+
+def test_on_a_phone_every_result_fits_the_screen_and_the_pickers_show_their_text(
+    browser: Any, server: RunningServer
+) -> None:
+    phone = Page(browser, server, viewport={"width": 390, "height": 844}, color_scheme="dark", is_mobile=True)
+    phone.open()
+    phone.validate((EXAMPLES / "invalid_tool_calls.json").read_text())
+    overflowing = phone.page.evaluate(
+        "[...document.querySelectorAll('#summary, #summary *, .unit')]"
+        ".filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.id || e.className)"
+    )
+    clipped = phone.page.evaluate(
+        "[...document.querySelectorAll('select')].filter(s => s.scrollWidth > s.clientWidth + 1).map(s => s.id)"
+    )
+    page_width = phone.page.evaluate("document.documentElement.scrollWidth")
+    phone.shot("10-phone-results")
+    phone.close()
+
+    assert overflowing == []
+    assert clipped == []
+    assert page_width <= 390  # nothing wider than the phone: no sideways scrolling
+
+
+def test_the_status_says_what_was_checked_and_the_first_error_is_in_view(page: Page) -> None:
+    page.open()
+    page.validate((EXAMPLES / "invalid_tool_calls.json").read_text())
+
+    said = page.page.inner_text("#status")
+    assert said.startswith("Checked one payload against Automatic"), said
+    assert "run_step.schema.json" in said
+    top = page.page.evaluate("document.getElementById('text').scrollTop")
+    assert top < 20 * 9  # the first error (line 9) is in view, not the end of the text
+
+
+def test_results_are_cleared_or_marked_stale_when_they_no_longer_describe_the_text(page: Page) -> None:
+    page.open()
+    page.validate((EXAMPLES / "invalid_tool_calls.json").read_text())
+    page.page.locator("#text").press("End")
+    page.page.keyboard.type(" ")
+
+    sync_api.expect(page.page.locator("#summary")).to_have_class(re.compile(r"\bstale\b"))
+    page.page.fill("#text", "")
+    page.page.click("#validate")
+    sync_api.expect(page.page.locator("#summary")).to_have_text("Nothing validated yet.")
+    assert page.units() == []
+
+
+def test_the_example_menu_speaks_in_titles(page: Page) -> None:
+    page.open()
+    labels = page.page.eval_on_selector_all("#example option", "options => options.map(o => o.textContent)")
+
+    assert len(labels) > 3
+    assert not [label for label in labels if " example " in label or ".strict" in label]
 
 
 def test_the_readme_screenshot_is_of_this_page() -> None:

@@ -76,7 +76,7 @@ function goTo(line, column) {
 }
 
 text.addEventListener("scroll", () => { gutter.scrollTop = text.scrollTop; });
-text.addEventListener("input", () => renderGutter());
+text.addEventListener("input", () => { renderGutter(); markStale(); });
 text.addEventListener("keydown", (event) => {
   if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
     event.preventDefault();
@@ -89,6 +89,7 @@ text.addEventListener("keydown", (event) => {
 async function loadFile(file) {
   const bytes = new Uint8Array(await file.arrayBuffer());
   if (bytes[0] === 0x1f && bytes[1] === 0x8b) {
+    clearResults();
     say(`${file.name} is gzipped: unzip it first, or check it with "runstep-validator validate", which reads .gz files.`);
     return;
   }
@@ -135,8 +136,9 @@ async function loadChoices() {
     schema.add(option);
     const document = await (await fetch(entry.url)).json();
     (document.examples || []).forEach((payload, number) => {
-      examples.push({ label: `${entry.name} example ${number + 1}`, payload });
-      $("example").add(new Option(`${entry.name} example ${number + 1}`, String(examples.length - 1)));
+      const label = `${entry.title || entry.name}${number ? ` (${number + 1})` : ""}`;
+      examples.push({ label, payload });
+      $("example").add(new Option(label, String(examples.length - 1)));
     });
   }
   const description = await (await fetch("/openapi.json")).json();
@@ -189,6 +191,7 @@ function request() {
 
 async function validate() {
   if (!text.value.trim()) {
+    clearResults();
     say("Paste or drop something to validate first.");
     return;
   }
@@ -209,12 +212,43 @@ async function validate() {
   } else if (sent.route === "single") showSingle(body);
   else if (sent.route === "batch") showBatch(body);
   else showStream(body);
-  say(`Validated with ${sent.url.split("?")[0]} (${sent.type}).`);
+  say(checked(sent, body));
+  firstErrorInView();
+}
+
+// What was checked, in a person's words: the kind of input and the schema or dialect it was held to.
+function checked(sent, body) {
+  const how = $("schema").options[$("schema").selectedIndex]?.text || $("schema").value;
+  const dialect = $("dialect").value;
+  const kind = { single: "one payload", batch: "a batch of records", stream: "an event stream" }[sent.route];
+  return `Checked ${kind} against ${how}, ${dialect} dialect${body && body.schema ? ` (${body.schema.split("/").pop()})` : ""}.`;
+}
+
+function firstErrorInView() {
+  const first = units.querySelector(".unit[data-line]");
+  if (!first) return;
+  const lineHeight = parseFloat(getComputedStyle(text).lineHeight) || 20;
+  text.scrollTop = Math.max(0, (Number(first.dataset.line) - 3) * lineHeight);
+  gutter.scrollTop = text.scrollTop;
+}
+
+// Results that no longer describe the text: marked, not left as if they did.
+function markStale() {
+  if (["valid", "invalid", "problem"].some((verdict) => summary.classList.contains(verdict))) summary.classList.add("stale");
 }
 
 // ---- showing results
 
 function say(message) { status.textContent = message; }
+
+function clearResults() {
+  summary.className = "summary";
+  summary.innerHTML = "<p>Nothing validated yet.</p>";
+  units.replaceChildren();
+  lastReport = null;
+  $("copy").disabled = true;
+  renderGutter();
+}
 
 function unitButton(kind, unit, context) {
   const item = document.createElement("li");

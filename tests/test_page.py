@@ -396,3 +396,16 @@ def test_no_page_test_waits_on_a_string_evaluated_in_the_page() -> None:
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "wait_for_function"
     ]
     assert calls == []
+
+
+def test_the_api_docs_tell_path_parameters_from_query_parameters(page: Page) -> None:
+    docs = page.page
+    docs.goto(page.base + "/docs")
+    docs.wait_for_selector("main section h3")
+    section = docs.locator("main section", has_text="/v1/schemas/{name}")
+
+    assert section.locator("h4", has_text="Path parameters").count() == 1
+    assert section.locator("h4", has_text="Query parameters").count() == 0
+    headings = docs.locator("main section h3").all_inner_texts()
+    assert any("/readyz" in heading for heading in headings)
+    assert any("/metrics" in heading for heading in headings)

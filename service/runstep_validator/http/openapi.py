@@ -314,6 +314,34 @@ def build_openapi(schemas: SchemaSet, default_schema: str) -> dict[str, Any]:
                     },
                 }
             },
+            "/readyz": {
+                "get": {
+                    "operationId": "ready",
+                    "summary": "Readiness",
+                    "description": "Ready to take requests; 503 while the server drains before it stops",
+                    "responses": {
+                        "200": _json(
+                            {"type": "object", "required": ["status"], "properties": {"status": {"const": "ready"}}},
+                            "Ready",
+                        ),
+                        **_problems(503),
+                    },
+                }
+            },
+            "/metrics": {
+                "get": {
+                    "operationId": "metrics",
+                    "summary": "Prometheus metrics",
+                    "description": "The text exposition format, every worker's counts added up; 404 when turned off",
+                    "responses": {
+                        "200": {
+                            "description": "The metrics",
+                            "content": {"text/plain": {"schema": {"type": "string"}}},
+                        },
+                        **_problems(404),
+                    },
+                }
+            },
             "/openapi.json": {
                 "get": {
                     "operationId": "openapi",

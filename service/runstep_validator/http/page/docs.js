@@ -41,9 +41,11 @@ async function render() {
       title.append(element("span", method, "method"), document.createTextNode(path));
       section.append(title);
       section.append(element("p", [operation.summary, operation.description].filter(Boolean).join(". ")));
-      if (operation.parameters && operation.parameters.length) {
-        section.append(element("h4", "Query parameters"));
-        section.append(table(["name", "values", "default", "meaning"], operation.parameters.map((parameter) => [
+      for (const [where, heading] of [["path", "Path parameters"], ["query", "Query parameters"]]) {
+        const parameters = (operation.parameters || []).filter((parameter) => parameter.in === where);
+        if (!parameters.length) continue;
+        section.append(element("h4", heading));
+        section.append(table(["name", "values", "default", "meaning"], parameters.map((parameter) => [
           element("code", parameter.name), describeSchema(parameter.schema),
           parameter.schema && parameter.schema.default !== undefined ? String(parameter.schema.default) : "",
           parameter.description || "",

@@ -19,13 +19,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from runstep_validator import validate
+from runstep_validator import validate, validate_stream
 from runstep_validator.cli import run
 from runstep_validator.core.report import Report
 from runstep_validator.http.app import create_app
 
 from .strategies import mutated, run_steps
-from .support import all_cases, corpus_files, load_json
+from .support import ROOT, all_cases, corpus_files, load_json
+from .test_streams import delta, events, transcript
 
 APP = create_app({"access_log": False, "metrics": False})
 Unit = tuple[str, str, str, str]  # instanceLocation, keywordLocation, code, message
@@ -171,3 +172,53 @@ def test_mutated_run_steps_get_one_answer_on_every_surface(
 ) -> None:
     records = [json.dumps(document).encode() for document in documents]
     assert_one_answer(Surfaces(records, "auto", tmp_path_factory.mktemp("surfaces")))
+
+
+STREAMS = sorted((ROOT.parent / "shared" / "corpus" / "streams").glob("*.sse"))
+
+
+def stream_counts(body: bytes, folder: Path) -> list[tuple[int, int, int]]:
+    """(events, valid, invalid) as the Python API, the command line's JSON and the HTTP stream route count them."""
+    api = validate_stream(body).to_dict()["summary"]
+    path = folder / "run.sse"
+    path.write_bytes(body)
+    stdout, stderr = io.StringIO(), io.StringIO()
+    run(["validate", str(path), "--format", "json"], stdout, stderr)
+    cli = json.loads(stdout.getvalue())["summary"]
+    http = APP.test_client().post("/v1/validate/stream", data=body, content_type="text/event-stream").get_json()
+    http_summary = http["summary"]
+    return [
+        (api["events"], api["events"] - api["invalid_events"], api["invalid_events"]),
+        (cli["records"], cli["valid"], cli["invalid"]),
+        (
+            http_summary["events"],
+            http_summary["events"] - http_summary["invalid_events"],
+            http_summary["invalid_events"],
+        ),
+    ]
+
+
+def broken_streams() -> list[bytes]:
+    items = events()
+    accumulation = [*items[:4], ("thread.run.step.delta", delta(0, arguments="zz")), *items[5:]]
+    out_of_order = [*items[:2], ("thread.run.step.delta", {**delta(0, arguments="x"), "id": "step_other"}), *items[2:]]
+    schema_error = [*items[:1], ("thread.run.step.created", {**items[1][1], "status": "bogus"}), *items[2:]]
+    return [transcript(accumulation), transcript(out_of_order), transcript(schema_error), transcript(items)]
+
+
+@pytest.mark.parametrize("number", range(len(broken_streams())))
+def test_a_stream_is_counted_alike_on_every_surface(number: int, tmp_path: Path) -> None:
+    body = broken_streams()[number]
+    counts = stream_counts(body, tmp_path)
+
+    assert counts[0] == counts[1] == counts[2]
+    report = validate_stream(body)
+    assert (counts[0][2] == 0) is report.valid, counts
+
+
+@pytest.mark.skipif(not STREAMS, reason="../shared/corpus is absent (a user's clone)")
+@pytest.mark.parametrize("path", STREAMS, ids=lambda path: path.name)
+def test_every_real_stream_is_counted_alike_on_every_surface(path: Path, tmp_path: Path) -> None:
+    counts = stream_counts(path.read_bytes(), tmp_path)
+
+    assert counts[0] == counts[1] == counts[2]

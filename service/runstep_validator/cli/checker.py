@@ -108,24 +108,47 @@ class Checker:
         return result
 
     def _stream(self, result: FileResult, stream: BinaryIO) -> FileResult:
-        """An event stream as records: one per run-step event, and one for what concerns the stream as a whole."""
+        """An event stream as records, one per event: its own errors and warnings with those of the stream's
+        checks that name it (order, accumulation, done), as every surface counts them; what names no event (or an
+        event cut short, never dispatched) is the record of the stream as a whole."""
         report = validate_stream(stream, strict=self.strict, redact=self.redact, dialect=self.dialect)
         result.total = sum(report.events.values())
-        schema = self.validator.schema_id
+        found: dict[int, _Collected] = {}
         for event in report.results:
-            if event.errors or event.warnings or self.keep_valid:
-                errors = tuple(_unit(unit) for unit in event.errors)
-                warnings = tuple(_unit(unit) for unit in event.warnings)
-                verdict = Report(not errors, schema, errors, warnings)
-                label = f"event {event.event} ({event.name})"
-                result.records.append(RecordResult(event.event, event.line, verdict, label))
-        stream_errors = tuple(_unit(unit) for unit in report.errors)
-        stream_warnings = tuple(_unit(unit) for unit in report.stream_warnings)
-        if stream_errors or stream_warnings:
-            first = min((unit.line for unit in (*stream_errors, *stream_warnings) if unit.line), default=1)
-            whole = Report(not stream_errors, schema, stream_errors, stream_warnings)
-            result.records.append(RecordResult(0, first, whole, "the stream"))
+            collected = found[event.event] = _Collected(event.line, f"event {event.event} ({event.name})")
+            collected.errors += map(_unit, event.errors)
+            collected.warnings += map(_unit, event.warnings)
+        whole = _Collected(0, "the stream")
+        for unit, is_error in [
+            *((unit, True) for unit in report.errors),
+            *((u, False) for u in report.stream_warnings),
+        ]:
+            collected = whole
+            if unit.event is not None and 0 < unit.event <= result.total:
+                named = f"event {unit.event} ({unit.event_name})" if unit.event_name else f"event {unit.event}"
+                collected = found.setdefault(unit.event, _Collected(unit.line or 1, named))
+            (collected.errors if is_error else collected.warnings).append(_unit(unit))
+        schema = self.validator.schema_id
+        for number, collected in sorted(found.items()):
+            if collected.errors or collected.warnings or self.keep_valid:
+                result.records.append(RecordResult(number, collected.line, collected.report(schema), collected.label))
+        if whole.errors or whole.warnings:
+            whole.line = min((unit.line for unit in (*whole.errors, *whole.warnings) if unit.line), default=1)
+            result.records.append(RecordResult(0, whole.line, whole.report(schema), whole.label))
         return result
+
+
+@dataclass
+class _Collected:
+    """What one event (or the stream as a whole) is blamed for, gathered from the stream report."""
+
+    line: int
+    label: str
+    errors: list[OutputUnit] = field(default_factory=list)
+    warnings: list[OutputUnit] = field(default_factory=list)
+
+    def report(self, schema: str) -> Report:
+        return Report(not self.errors, schema, tuple(self.errors), tuple(self.warnings))
 
 
 def _unit(unit: StreamUnit) -> OutputUnit:

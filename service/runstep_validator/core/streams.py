@@ -373,7 +373,13 @@ class StreamChecker:
                 StepResult(self._id(step.id), step.events, step.deltas, ending, not step_errors, step_errors)
             )
             produced[step.id] = step.final or _snapshot(step)
-        invalid_events = sum(not result.valid for result in self._results)
+        # An event is invalid when any error concerns it: its own, or a stream check that names it (an
+        # accumulation error names the step's final event): every surface counts events this way.
+        invalid_events = len(
+            {result.event for result in self._results if not result.valid}
+            | {unit.event for unit in self._errors if unit.event is not None}
+            | {unit.event for result in step_results for unit in result.errors if unit.event is not None}
+        )
         errors = self._errors + [unit for result in step_results for unit in result.errors]
         valid = not errors and not invalid_events
         verdicts = {"run_step_events": len(self._results), "invalid_events": invalid_events, "steps": len(step_results)}

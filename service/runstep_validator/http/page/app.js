@@ -317,7 +317,7 @@ function showStream(answer) {
   // The answer's warnings are the stream's own and every event's already: listing the events' again doubled them.
   for (const unit of answer.warnings || []) { warnings++; list.push(unitButton("warning", unit, context(unit))); }
   const events = answer.summary.events;
-  const invalidEvents = (answer.events || []).filter((result) => !result.valid).length;
+  const invalidEvents = answer.summary.invalid_events;  // events any error concerns, counted as every surface does
   const errors = list.filter((item) => item.firstChild.classList.contains("error")).length;
   const headline = answer.valid ? `Valid stream of ${events} events` : `Invalid stream: ${errors} error${errors === 1 ? "" : "s"}`;
   show(answer.valid ? "valid" : "invalid", headline, `${events} events: ${events - invalidEvents} valid, ${invalidEvents} invalid, ${warnings} warnings`, list);

@@ -428,3 +428,15 @@ def test_a_text_that_stops_short_says_where_and_a_redacted_one_quotes_nothing(tm
     answer = client.post("/v1/validate/stream", data=body, content_type="text/event-stream").get_json()
     assert [(error["line"], error["column"]) for error in answer["errors"]] == [(unit.line, unit.column)]
     assert "differ at character 17" in answer["errors"][0]["error"]
+
+
+def test_a_transcript_cut_inside_its_first_event_is_still_a_stream() -> None:
+    body = b'event: thread.run.step.created\ndata: {"id": "step_1", "obj'
+    client = create_app({"access_log": False}).test_client()
+
+    answer = client.post("/v1/validate/stream", data=body, content_type="text/event-stream")
+
+    assert answer.status_code == 200, answer.get_json()
+    assert [unit["code"] for unit in answer.get_json()["warnings"]] == ["cut", "no-done"]
+    refused = client.post("/v1/validate/stream", data=b": only a comment\n", content_type="text/event-stream")
+    assert refused.status_code == 400

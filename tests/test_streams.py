@@ -440,3 +440,15 @@ def test_a_body_that_is_only_a_cut_event_is_a_stream_with_its_warning() -> None:
     assert [unit["code"] for unit in cut.get_json()["warnings"]] == ["cut", "no-done"]
     assert nothing.status_code == 400
     assert nothing.get_json()["type"].endswith("/not-an-event-stream")
+
+
+def test_a_transcript_cut_inside_its_first_event_is_still_a_stream() -> None:
+    body = b'event: thread.run.step.created\ndata: {"id": "step_1", "obj'
+    client = create_app({"access_log": False}).test_client()
+
+    answer = client.post("/v1/validate/stream", data=body, content_type="text/event-stream")
+
+    assert answer.status_code == 200, answer.get_json()
+    assert [unit["code"] for unit in answer.get_json()["warnings"]] == ["cut", "no-done"]
+    refused = client.post("/v1/validate/stream", data=b": only a comment\n", content_type="text/event-stream")
+    assert refused.status_code == 400

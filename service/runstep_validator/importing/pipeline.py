@@ -8,11 +8,17 @@ outputs, a summary).
 from __future__ import annotations
 
 import base64
+import ctypes
 import io
+import multiprocessing
 import os
 import re
 import signal
+import sys
 import tempfile
+import threading
+import time
+import zlib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -20,7 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import IO, Any, BinaryIO
+from typing import IO, Any, BinaryIO, Final
 
 import msgspec
 
@@ -29,7 +35,16 @@ from ..core.models import RunStep
 from ..core.report import Report
 from ..core.schemas import AUTO, DEFAULT_DIALECT
 from ..sources.documents import iter_document_records
-from ..sources.reading import InputFormat, Source, detect, open_source
+from ..sources.reading import (
+    MAX_RECORD_BYTES,
+    InputFormat,
+    Source,
+    SourceError,
+    detect,
+    open_source,
+    too_large_named,
+    whole_lines,
+)
 from ..sources.records import Record
 from ..sources.storage import filesystem, is_url
 
@@ -82,7 +97,8 @@ def iter_validate(
 class Block(msgspec.Struct, frozen=True):
     """A run of whole lines of one input. Line `first_line + i` of the input is line `i` of `data`, unless
     `lines` numbers them (the members of a JSON document, flattened one per line). `offset` is where `data`
-    starts in a plain file, so that a worker can read it there itself; None for gzip, stdin and documents."""
+    starts in a plain file, so that a worker can read it there itself; None for gzip, streams and documents.
+    `shared` is the path that opens the file the parent has open, `checksum` what the worker must find there."""
 
     source: str
     first_line: int
@@ -90,49 +106,59 @@ class Block(msgspec.Struct, frozen=True):
     lines: list[int] | None = None
     offset: int | None = None
     length: int = 0
+    shared: str | None = None
+    checksum: int = 0
 
     def for_worker(self) -> Block:
         """What crosses to a worker: for a plain file, where to read the block rather than its bytes (sending a
-        megabyte through a pipe per block cost more than the second worker gained)."""
+        megabyte through a pipe per block cost more than the second worker gained), and its checksum: a file
+        rewritten in place while the run reads it must stop the run, never put other bytes under this block's
+        verdicts."""
         if self.offset is None:
             return self
-        return Block(self.source, self.first_line, b"", self.lines, self.offset, len(self.data))
+        checksum = zlib.crc32(self.data)
+        return Block(self.source, self.first_line, b"", self.lines, self.offset, len(self.data), self.shared, checksum)
 
     def content(self) -> bytes:
         if self.data or self.offset is None:
             return self.data
-        with open(self.source, "rb") as stream:
-            return os.pread(stream.fileno(), self.length, self.offset)
+        # The file the parent opened, not whatever the name means now: an input replaced by a rename during the
+        # run is still read as it was opened.
+        with open(self.shared or self.source, "rb") as stream:
+            data = os.pread(stream.fileno(), self.length, self.offset)
+        if len(data) != self.length or zlib.crc32(data) != self.checksum:
+            raise SourceError(self.source, "the file changed while it was being read; nothing was written")
+        return data
 
 
-def blocks(source: Source, forced: InputFormat = "auto", block_bytes: int = BLOCK_BYTES) -> Iterator[Block]:
+def blocks(
+    source: Source,
+    forced: InputFormat = "auto",
+    block_bytes: int = BLOCK_BYTES,
+    max_record_bytes: int | None = MAX_RECORD_BYTES,
+) -> Iterator[Block]:
     """The source in blocks of about `block_bytes`, cut at line ends: JSON Lines as read; a JSON array or list
-    response streamed item by item, its members one per line (memory stays that of a block either way)."""
+    response streamed item by item, its members one per line (memory stays that of a block either way). A
+    record longer than `max_record_bytes` stops the source with a `SourceError` naming it and the line."""
     kind, stream = detect(source, forced)
-    if kind == "json":
-        pending: list[Record] = []
-        for record in iter_document_records(stream):
-            pending.append(record)
-            if len(pending) == 1000:
+    with too_large_named(source.name):
+        if kind == "json":
+            pending: list[Record] = []
+            for record in iter_document_records(stream, max_record_bytes=max_record_bytes):
+                pending.append(record)
+                if len(pending) == 1000:
+                    yield _document_block(source.name, pending)
+                    pending = []
+            if pending:
                 yield _document_block(source.name, pending)
-                pending = []
-        if pending:
-            yield _document_block(source.name, pending)
-        return
-    plain = source.is_plain_file
-    line, carry, start = 1, b"", 0
-    while piece := stream.read(block_bytes):
-        data = carry + piece
-        cut = data.rfind(b"\n") + 1
-        if not cut:
-            carry = data
-            continue
-        carry = data[cut:]
-        yield Block(source.name, line, data[:cut], offset=start if plain else None)
-        line += data.count(b"\n", 0, cut)
-        start += cut
-    if carry:
-        yield Block(source.name, line, carry, offset=start if plain else None)
+            return
+        plain = source.is_plain_file
+        shared = source.shared_path() if plain else None
+        line, start = 1, 0
+        for run in whole_lines(stream, block_bytes, max_record_bytes):
+            yield Block(source.name, line, run, offset=start if plain else None, shared=shared)
+            line += run.count(b"\n")
+            start += len(run)
 
 
 def _document_block(name: str, records: list[Record]) -> Block:
@@ -153,8 +179,26 @@ def _one_line(raw: bytes) -> bytes:
 # Validating in workers -----------------------------------------------------------------------------------------
 
 
-def _ignore_interrupts() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what an interrupt means
+PR_SET_PDEATHSIG: Final = 1  # from <linux/prctl.h>
+
+
+def _start_worker(parent: int | None) -> None:
+    """A pool worker's start: interrupts are the parent's to decide, and the worker dies with its parent (a
+    parent killed with SIGKILL runs no clean-up, and orphaned workers would otherwise live on forever)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    else:  # pragma: no cover - Linux is what is tested; elsewhere a thread watches for the parent
+        threading.Thread(target=_exit_when_orphaned, args=(os.getppid(),), daemon=True).start()
+    if parent is not None and os.getppid() != parent:  # the parent died before the line above took effect
+        os._exit(1)
+
+
+def _exit_when_orphaned(parent: int) -> None:  # pragma: no cover - not Linux
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(1)
 
 
 class BlockResult(msgspec.Struct, frozen=True):
@@ -386,6 +430,7 @@ class Importer:
     strict: bool = False  # with auto: the strict variant of the entry each object names
     dialect: str = DEFAULT_DIALECT  # with auto: whose entries (openai, azure) the objects name
     storage_options: Mapping[str, Any] = field(default_factory=dict)  # for URLs, as fsspec takes them
+    max_record_bytes: int = MAX_RECORD_BYTES  # a longer record stops the run (SourceError), before memory grows
     tally: Tally = field(default_factory=Tally)
 
     def run(self, inputs: list[str], accepted: str | Path, rejected: str | Path) -> Tally:
@@ -407,7 +452,8 @@ class Importer:
         done_bytes = 0
         for name in inputs:
             with open_source(name, self.stdin, self.storage_options) as source:
-                for block, result in self._processed(blocks(source, self.input_format, self.block_bytes)):
+                pieces = blocks(source, self.input_format, self.block_bytes, self.max_record_bytes)
+                for block, result in self._processed(pieces):
                     accepted.write(result.accepted(block))
                     rejected.write(result.rejected)
                     self.tally.add(result.tally)
@@ -421,7 +467,9 @@ class Importer:
                 yield block, process_block(self.schema, block, self.unwrap_rejected, self.strict, self.dialect)
             return
         # Bounded and in order: at most two blocks per worker in flight, results taken oldest first.
-        pool = ProcessPoolExecutor(self.workers, initializer=_ignore_interrupts)
+        # A forked worker's parent is this process; a forkserver's worker's is the server, which exits with it.
+        forked = multiprocessing.get_start_method() == "fork"
+        pool = ProcessPoolExecutor(self.workers, initializer=_start_worker, initargs=(os.getpid() if forked else None,))
         pending: deque[tuple[Block, Future[BlockResult]]] = deque()
         try:
             for block in pieces:

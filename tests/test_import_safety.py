@@ -1,0 +1,272 @@
+"""The command line's input and the import under attack: oversized records, endless and compressed-bomb inputs,
+inputs that change or are streams, colliding outputs, interrupted commits, leftovers and failures that are not
+"records rejected" (issue 21). Every process a test starts is bounded in time and memory and stopped whole."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+import threading
+import time
+import zlib
+from pathlib import Path
+
+import pytest
+
+from runstep_validator.cli import run
+from runstep_validator.importing import Importer
+from runstep_validator.sources.reading import SourceError, iter_lines
+
+from .support import EXAMPLES
+
+VALID = json.dumps(json.loads((EXAMPLES / "tool_calls_function.json").read_bytes())).encode()
+INVALID = json.dumps(json.loads((EXAMPLES / "invalid_tool_calls.json").read_bytes())).encode()
+MEMORY_CAP = 1 << 30  # a child that buffers without bound dies of this instead of taking the machine
+
+
+def numbered(count: int) -> list[bytes]:
+    """Valid records, each with its own id so that order and identity are visible."""
+    return [VALID.replace(b'"id": "', f'"id": "n{number:06}_'.encode(), 1) for number in range(count)]
+
+
+def cli(*argv: str, stdin: bytes = b"") -> tuple[int, str, str]:
+    stdout, stderr = io.StringIO(), io.StringIO()
+    code = run(list(argv), stdout, stderr, io.BytesIO(stdin))
+    return code, stdout.getvalue(), stderr.getvalue()
+
+
+def outputs(folder: Path) -> list[str]:
+    return ["--accepted", str(folder / "ok.jsonl"), "--rejected", str(folder / "bad.jsonl")]
+
+
+def _capped() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP, MEMORY_CAP))
+
+
+def command(*argv: str, timeout: float = 60, pass_fds: tuple[int, ...] = ()) -> tuple[int, str, str]:
+    """The real command in its own process group, capped in memory and time, stopped whole whatever happens."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "runstep_validator", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+        preexec_fn=_capped,  # noqa: PLW1509  # the child runs no threads before exec
+        pass_fds=pass_fds,
+    )
+    try:
+        out, err = process.communicate(timeout=timeout)
+    finally:
+        with _quietly():
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+    return process.returncode, out.decode(errors="replace"), err.decode(errors="replace")
+
+
+class _quietly:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, *rest: object) -> bool:
+        return kind is ProcessLookupError or kind is PermissionError
+
+
+# Finding 5: a record-size limit and linear buffering ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["big.jsonl", "big.json"])
+def test_validate_refuses_a_record_over_the_limit_with_one_line_and_exit_2(tmp_path: Path, name: str) -> None:
+    big = b'{"id": "' + b"x" * 5000 + b'"}'
+    body = VALID + b"\n" + big + b"\n" if name.endswith("l") else b"[" + VALID + b",\n" + big + b"]"
+    (tmp_path / name).write_bytes(body)
+
+    code, out, _ = cli("validate", str(tmp_path / name), "--max-record-bytes", "4096")
+
+    assert code == 2
+    assert f"{tmp_path / name}: cannot read: line 2: a record longer than 4,096 bytes" in out
+    assert "--max-record-bytes" in out
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+@pytest.mark.parametrize("name", ["big.jsonl", "big.json"])
+def test_import_refuses_a_record_over_the_limit_and_writes_nothing(tmp_path: Path, name: str, workers: str) -> None:
+    big = b'{"id": "' + b"x" * 5000 + b'"}'
+    body = VALID + b"\n" + big + b"\n" if name.endswith("l") else b"[" + VALID + b",\n" + big + b"]"
+    (tmp_path / name).write_bytes(body)
+
+    code, _, err = cli("import", str(tmp_path / name), *outputs(tmp_path), "--max-record-bytes", "4096", "--workers", workers)
+
+    assert code == 2
+    assert err.count("\n") == 1
+    assert f"{tmp_path / name}: line 2: a record longer than 4,096 bytes" in err
+    assert sorted(path.name for path in tmp_path.iterdir()) == [name]
+
+
+def test_the_record_limit_is_a_setting_checked_before_anything_runs(tmp_path: Path) -> None:
+    code, _, err = cli("validate", str(tmp_path), "--max-record-bytes", "0")
+    assert code == 2
+    assert "--max-record-bytes" in err
+
+
+@pytest.mark.parametrize("argv", [["validate", "/dev/zero"], ["import", "/dev/zero", "--workers", "2"]])
+def test_dev_zero_stops_at_the_default_limit(tmp_path: Path, argv: list[str]) -> None:
+    extra = outputs(tmp_path) if argv[0] == "import" else []
+
+    code, out, err = command(*argv, *extra)
+
+    assert code == 2, err
+    assert "a record longer than 67,108,864 bytes" in out + err
+    assert "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("command_name", ["validate", "import"])
+def test_a_gzip_bomb_stops_at_the_limit(tmp_path: Path, command_name: str) -> None:
+    bomb = tmp_path / "zeros.jsonl.gz"
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)  # the gzip container
+    zeros = bytes(1 << 20)
+    with bomb.open("wb") as stream:
+        for _ in range(1536):  # 1.5 GB of zeros: past the child's memory cap if it were buffered whole
+            stream.write(packer.compress(zeros))
+        stream.write(packer.flush())
+    extra = outputs(tmp_path) if command_name == "import" else []
+
+    code, out, err = command(command_name, str(bomb), *extra)
+
+    assert code == 2, err
+    assert "zeros.jsonl.gz: line 1: a record longer than 67,108,864 bytes" in out + err
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["zeros.jsonl.gz"]
+
+
+class _Pieces(io.RawIOBase):
+    """One long line, handed out a small piece at a time, as a pipe or a gzip stream hands it out."""
+
+    def __init__(self, size: int, piece: int) -> None:
+        self.left, self.piece = size, piece
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        count = min(self.piece, self.left)
+        self.left -= count
+        return b"x" * count
+
+
+def _seconds_for_a_line(size: int) -> float:
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        (record,) = iter_lines(_Pieces(size, 32 * 1024))  # type: ignore[arg-type]
+        best = min(best, time.perf_counter() - started)
+        assert len(record.raw) == size
+    return best
+
+
+def test_a_long_line_is_buffered_in_linear_time() -> None:
+    # Four times the line must cost about four times the time; joining the carry piece by piece cost sixteen.
+    ratio = _seconds_for_a_line(32 << 20) / _seconds_for_a_line(8 << 20)
+
+    assert ratio < 9, ratio
+
+
+# Finding 12: streams are read in the parent ---------------------------------------------------------------------
+
+
+def _feed(path: str | int, data: bytes) -> threading.Thread:
+    def write() -> None:
+        with open(path, "wb") as stream:  # blocks until the reader opens a FIFO
+            stream.write(data)
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    return writer
+
+
+def test_a_fifo_is_imported_under_the_default_worker_count(tmp_path: Path) -> None:
+    records = numbered(3000)
+    fifo = tmp_path / "in.jsonl"
+    os.mkfifo(fifo)
+    writer = _feed(str(fifo), b"\n".join(records) + b"\n")
+
+    code, out, err = command("import", str(fifo), *outputs(tmp_path), "--workers", "2")
+
+    writer.join(timeout=10)
+    assert (code, err) == (0, "")
+    assert "records            3,000" in out
+    assert (tmp_path / "ok.jsonl").read_bytes() == b"\n".join(records) + b"\n"
+
+
+def test_a_process_substitution_is_imported_under_the_default_worker_count(tmp_path: Path) -> None:
+    records = numbered(3000)
+    reading, writing = os.pipe()
+    try:
+        writer = _feed(writing, b"\n".join(records) + b"\n")  # closes the write end when done
+        code, _, err = command(
+            "import", f"/dev/fd/{reading}", *outputs(tmp_path), "--workers", "2", pass_fds=(reading,)
+        )
+    finally:
+        os.close(reading)
+    writer.join(timeout=10)
+
+    assert (code, err) == (0, "")
+    assert (tmp_path / "ok.jsonl").read_bytes() == b"\n".join(records) + b"\n"
+
+
+# Finding 7: workers read the file the parent opened -------------------------------------------------------------
+
+
+def test_an_input_replaced_during_the_run_is_read_as_it_was_opened(tmp_path: Path) -> None:
+    records = numbered(2000)
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(b"\n".join(records) + b"\n")
+    # The same lengths, every record invalid: read by path, they would pass as the accepted ones.
+    spoiled = source.read_bytes().replace(b'"thread.run.step"', b'"thread.run.stex"')
+    replaced: list[bool] = []
+
+    def replace_once(done_bytes: int, records_read: int) -> None:
+        if not replaced:
+            (tmp_path / "new.jsonl").write_bytes(spoiled)
+            os.replace(tmp_path / "new.jsonl", source)
+            replaced.append(True)
+
+    tally = Importer(workers=2, block_bytes=8192, on_progress=replace_once).run(
+        [str(source)], tmp_path / "ok", tmp_path / "bad"
+    )
+
+    assert replaced
+    assert (tally.records, tally.accepted, tally.rejected) == (2000, 2000, 0)
+    assert (tmp_path / "ok").read_bytes() == b"\n".join(records) + b"\n"
+
+
+@pytest.mark.parametrize("lengths", ["same", "different"])
+def test_an_input_rewritten_in_place_is_refused_not_half_accepted(tmp_path: Path, lengths: str) -> None:
+    records = numbered(2000)
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(b"\n".join(records) + b"\n")
+    if lengths == "same":
+        spoiled = source.read_bytes().replace(b'"thread.run.step"', b'"thread.run.stex"')
+    else:
+        spoiled = source.read_bytes().replace(b'"thread.run.step"', b'"x"')
+    rewritten: list[bool] = []
+
+    def rewrite_once(done_bytes: int, records_read: int) -> None:
+        if not rewritten:
+            with source.open("r+b") as stream:  # the same file: its inode stays, its bytes change
+                stream.write(spoiled)
+                stream.truncate()
+            rewritten.append(True)
+
+    with pytest.raises(SourceError, match="changed while it was being read"):
+        Importer(workers=2, block_bytes=8192, on_progress=rewrite_once).run(
+            [str(source)], tmp_path / "ok", tmp_path / "bad"
+        )
+
+    assert rewritten
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["in.jsonl"]

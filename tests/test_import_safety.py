@@ -14,7 +14,6 @@ import subprocess
 import sys
 import threading
 import time
-import zlib
 from pathlib import Path
 
 import pytest
@@ -111,7 +110,7 @@ def test_import_refuses_a_record_over_the_limit_and_writes_nothing(tmp_path: Pat
 def test_the_record_limit_is_a_setting_checked_before_anything_runs(tmp_path: Path) -> None:
     code, _, err = cli("validate", str(tmp_path), "--max-record-bytes", "0")
     assert code == 2
-    assert "--max-record-bytes" in err
+    assert "argument --max-record-bytes: 0 is out of range" in err
 
 
 @pytest.mark.parametrize("argv", [["validate", "/dev/zero"], ["import", "/dev/zero", "--workers", "2"]])
@@ -129,18 +128,15 @@ def test_dev_zero_stops_at_the_default_limit(tmp_path: Path, argv: list[str]) ->
 @pytest.mark.parametrize("command_name", ["validate", "import"])
 def test_a_gzip_bomb_stops_at_the_limit(tmp_path: Path, command_name: str) -> None:
     bomb = tmp_path / "zeros.jsonl.gz"
-    packer = zlib.compressobj(9, zlib.DEFLATED, 31)  # the gzip container
-    zeros = bytes(1 << 20)
-    with bomb.open("wb") as stream:
-        for _ in range(1536):  # 1.5 GB of zeros: past the child's memory cap if it were buffered whole
-            stream.write(packer.compress(zeros))
-        stream.write(packer.flush())
+    member = gzip.compress(bytes(64 << 20), compresslevel=9)  # 64 KB for 64 MiB of zeros
+    bomb.write_bytes(member * 24)  # gzip members one after another: 1.5 GB of zeros, past the child's memory cap
     extra = outputs(tmp_path) if command_name == "import" else []
 
     code, out, err = command(command_name, str(bomb), *extra)
 
     assert code == 2, err
-    assert "zeros.jsonl.gz: line 1: a record longer than 67,108,864 bytes" in out + err
+    assert "zeros.jsonl.gz: " in out + err
+    assert "line 1: a record longer than 67,108,864 bytes" in out + err
     assert sorted(path.name for path in tmp_path.iterdir()) == ["zeros.jsonl.gz"]
 
 
@@ -161,19 +157,22 @@ class _Pieces(io.RawIOBase):
 
 def _seconds_for_a_line(size: int) -> float:
     best = float("inf")
-    for _ in range(3):
-        started = time.perf_counter()
-        (record,) = iter_lines(_Pieces(size, 32 * 1024))  # type: ignore[arg-type]
-        best = min(best, time.perf_counter() - started)
+    for _ in range(5):
+        stream = _Pieces(size, 32 * 1024)
+        started = time.process_time()
+        (record,) = iter_lines(stream)  # type: ignore[arg-type]
+        best = min(best, time.process_time() - started)
         assert len(record.raw) == size
     return best
 
 
 def test_a_long_line_is_buffered_in_linear_time() -> None:
-    # Four times the line must cost about four times the time; joining the carry piece by piece cost sixteen.
-    ratio = _seconds_for_a_line(32 << 20) / _seconds_for_a_line(8 << 20)
+    # Eight times the line must cost about eight times the CPU time (the best of five runs each, a margin of three
+    # for a busy machine); joining the carry piece by piece cost sixty-four times. Both sizes stay under glibc's
+    # largest mmap threshold (32 MiB), so that both are served alike from the heap.
+    ratio = _seconds_for_a_line(16 << 20) / _seconds_for_a_line(2 << 20)
 
-    assert ratio < 9, ratio
+    assert ratio < 24, ratio
 
 
 # Finding 12: streams are read in the parent ---------------------------------------------------------------------

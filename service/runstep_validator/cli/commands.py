@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 from .. import __version__
 from ..core.errors import RunStepValidatorError
 from ..core.schemas import AUTO, DEFAULT_DIALECT
-from ..sources.reading import INPUT_FORMATS
+from ..sources.reading import INPUT_FORMATS, MAX_RECORD_BYTES
 
 DIALECT_HELP = (
     "with auto: whose run steps these are, which decides the entry each object picks (openai, or azure for Azure "
@@ -67,6 +67,16 @@ def _bounded(low: int, high: int) -> Callable[[str], int]:
     return whole_number
 
 
+def _add_record_limit(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--max-record-bytes",
+        type=_bounded(1024, 1 << 40),
+        default=MAX_RECORD_BYTES,
+        help="the longest record read; a longer one (or an endless line) stops with exit 2, naming its file and "
+        "line (default: %(default)s, 64 MiB)",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="runstep-validator", description="Validate OpenAI Assistants run steps.")
     parser.add_argument("--version", action="store_true", help="print the version and exit")
@@ -97,6 +107,7 @@ def _parser() -> argparse.ArgumentParser:
         "transcript); auto goes by the file's suffix, and for standard input and other names by the content "
         "(JSON Lines or a JSON document; default: %(default)s)",
     )
+    _add_record_limit(validate)
 
     check = commands.add_parser("check-schemas", help="check the schema files themselves")
     check.add_argument("directory", nargs="?", type=Path, help="folder of *.schema.json (default: the shipped one)")
@@ -126,6 +137,7 @@ def _parser() -> argparse.ArgumentParser:
     bulk.add_argument(
         "--input-format", choices=INPUT_FORMATS, default="auto", help="as for validate (default: %(default)s)"
     )
+    _add_record_limit(bulk)
     bulk.add_argument(
         "--storage-option",
         action="append",
@@ -204,6 +216,7 @@ def _validate(args: argparse.Namespace, stdout: TextIO, stdin: BinaryIO | None) 
         strict=args.strict,
         redact=args.redact,
         dialect=args.dialect,
+        max_record_bytes=args.max_record_bytes,
     )
     names = list(expand(args.paths))
     if not names and not args.allow_empty:
@@ -308,6 +321,7 @@ def _import(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: Bin
                 unwrap_rejected=args.unwrap_rejected,
                 stdin=stdin,
                 storage_options=storage_options,
+                max_record_bytes=args.max_record_bytes,
             )
             tally = importer.run(args.inputs, args.accepted, args.rejected)
     except Interrupted as exc:

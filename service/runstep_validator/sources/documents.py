@@ -40,7 +40,7 @@ class _Text:
     def __init__(self, stream: BinaryIO, block_bytes: int, max_record_bytes: int | None = None) -> None:
         self._stream = stream
         self._block_bytes = block_bytes
-        self._max_record_bytes = max_record_bytes
+        self.max_record_bytes = max_record_bytes
         self.data = bytearray()  # grows in place: a long record is not copied once per block
         self.base = 0  # offset in the document of data[0]
         self.line = 1  # line of data[0]
@@ -51,8 +51,9 @@ class _Text:
         if self.eof:
             return False
         # What is held is the record being read (and a little around it): past the limit, it is too large.
-        if self._max_record_bytes is not None and len(self.data) > self._max_record_bytes:
-            raise RecordTooLarge(self.line, self._max_record_bytes)
+        if self.max_record_bytes is not None and len(self.data) > self.max_record_bytes:
+            start = _SPACE.match(self.data).end()  # type: ignore[union-attr]  # it matches the empty string
+            raise RecordTooLarge(self.position(start)[0], self.max_record_bytes)
         piece = self._stream.read(self._block_bytes)
         if not piece:
             self.eof = True
@@ -148,10 +149,14 @@ class _Text:
             if end is not None:
                 return end
         if opener not in (b"[", b"{"):
-            while True:  # a scalar: up to the next delimiter
-                stop = _DELIMITER.search(self.data, at)
-                if stop or not self.more():
-                    return stop.start() if stop else len(self.data)
+            position = at
+            while True:  # a scalar: up to the next delimiter, the search resuming where it stopped
+                stop = _DELIMITER.search(self.data, position)
+                if stop:
+                    return stop.start()
+                position = len(self.data)
+                if not self.more():
+                    return position
         depth, position = 0, at
         while True:
             found = _STRUCTURE.search(self.data, position)
@@ -206,6 +211,8 @@ def _rest(text: _Text) -> int:
 
 def _record(text: _Text, index: int, start: int, end: int) -> Record:
     line, column = text.position(start)
+    if text.max_record_bytes is not None and end - start > text.max_record_bytes:
+        raise RecordTooLarge(line, text.max_record_bytes)
     return Record(index, line, bytes(text.data[start:end]), column=column)
 
 

@@ -48,6 +48,9 @@ class SourceError(RunStepValidatorError):
         self.name = name
         self.reason = reason
 
+    def __reduce__(self) -> tuple[Any, ...]:  # it crosses from an import's worker to the parent
+        return (type(self), (self.name, self.reason))
+
 
 def is_checkable(path: Path) -> bool:
     name = path.name.removesuffix(".gz")

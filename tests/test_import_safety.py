@@ -99,7 +99,8 @@ def test_import_refuses_a_record_over_the_limit_and_writes_nothing(tmp_path: Pat
     body = VALID + b"\n" + big + b"\n" if name.endswith("l") else b"[" + VALID + b",\n" + big + b"]"
     (tmp_path / name).write_bytes(body)
 
-    code, _, err = cli("import", str(tmp_path / name), *outputs(tmp_path), "--max-record-bytes", "4096", "--workers", workers)
+    limit = ("--max-record-bytes", "4096", "--workers", workers)
+    code, _, err = cli("import", str(tmp_path / name), *outputs(tmp_path), *limit)
 
     assert code == 2
     assert err.count("\n") == 1

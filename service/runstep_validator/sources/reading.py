@@ -19,7 +19,7 @@ from typing import Any, BinaryIO, Final, Literal, cast
 import msgspec
 
 from ..core.errors import RunStepValidatorError
-from ..core.parsing import NOT_JSON, UTF8_BOM, strip_bom
+from ..core.parsing import NOT_JSON, strip_bom
 from .documents import BLOCK_BYTES, iter_document_records
 from .records import Record, RecordTooLarge
 from .storage import expand_url, filesystem, is_url
@@ -226,7 +226,9 @@ class _Prefixed:
         return head
 
 
-def whole_lines(stream: BinaryIO, block_bytes: int = BLOCK_BYTES, max_record_bytes: int | None = None) -> Iterator[bytes]:
+def whole_lines(
+    stream: BinaryIO, block_bytes: int = BLOCK_BYTES, max_record_bytes: int | None = None
+) -> Iterator[bytes]:
     """The stream in runs of whole lines of about `block_bytes` (each ends with a newline; the last run is what
     follows the last newline, if anything). A line that is not ended yet is kept as a list of pieces and joined
     once, so every byte is copied a bounded number of times however long the line; past `max_record_bytes` it
@@ -297,9 +299,7 @@ def detect(source: Source, forced: InputFormat = "auto") -> tuple[Literal["json"
     return format_of(source.name, head, forced), stream
 
 
-def iter_records(
-    source: Source, forced: InputFormat = "auto", max_record_bytes: int | None = None
-) -> Iterator[Record]:
+def iter_records(source: Source, forced: InputFormat = "auto", max_record_bytes: int | None = None) -> Iterator[Record]:
     """Every record of a source, streamed: JSON Lines line by line, JSON documents item by item. A record longer
     than `max_record_bytes` stops the source with a `SourceError` naming it and the record's line."""
     kind, stream = detect(source, forced)

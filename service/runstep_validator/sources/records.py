@@ -23,5 +23,6 @@ class RecordTooLarge(RunStepValidatorError):
     the record starts; the caller names the input."""
 
     def __init__(self, line: int, limit: int) -> None:
-        super().__init__(f"line {line}: a record longer than {limit:,} bytes (--max-record-bytes); reading stopped there")
+        reason = f"a record longer than {limit:,} bytes (--max-record-bytes); reading stopped there"
+        super().__init__(f"line {line}: {reason}")
         self.line, self.limit = line, limit

@@ -270,3 +270,181 @@ def test_an_input_rewritten_in_place_is_refused_not_half_accepted(tmp_path: Path
 
     assert rewritten
     assert sorted(path.name for path in tmp_path.iterdir()) == ["in.jsonl"]
+
+
+# Finding 9: both outputs and the report, or none -----------------------------------------------------------------
+
+
+def test_a_signal_during_the_commit_is_held_until_every_output_is_in_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "in.jsonl").write_bytes(VALID + b"\n" + INVALID + b"\n")
+    real_replace = os.replace
+    renamed: list[str] = []
+
+    def replace_then_terminate(source: str | Path, target: str | Path) -> None:
+        real_replace(source, target)
+        renamed.append(Path(target).name)
+        if len(renamed) == 1:  # the moment the first output appears, as an operator's SIGTERM might land
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(os, "replace", replace_then_terminate)
+    report = tmp_path / "report.json"
+
+    code, _, err = cli("import", str(tmp_path / "in.jsonl"), *outputs(tmp_path), "--report", str(report))
+
+    assert code == 128 + signal.SIGTERM
+    assert sorted(renamed) == ["bad.jsonl", "ok.jsonl", "report.json"]
+    assert "no output was written" not in err
+    assert "interrupted by SIGTERM after the outputs were written whole" in err
+    assert (tmp_path / "ok.jsonl").read_bytes() == VALID + b"\n"
+    assert json.loads((tmp_path / "bad.jsonl").read_bytes())["line"] == 2
+    assert json.loads(report.read_bytes())["records"] == 2
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["bad.jsonl", "in.jsonl", "ok.jsonl", "report.json"]
+
+
+def _no_bigger_files_than(limit: int) -> None:
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails (EFBIG), as on a full disk
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+
+def test_a_full_disk_while_writing_never_replaces_the_previous_outputs(tmp_path: Path) -> None:
+    (tmp_path / "in.jsonl").write_bytes(VALID + b"\n" + (INVALID + b"\n") * 300)
+    (tmp_path / "ok.jsonl").write_bytes(b"previous accepted\n")
+    argv = [sys.executable, "-m", "runstep_validator", "import", str(tmp_path / "in.jsonl"), *outputs(tmp_path)]
+    # The accepted output fits; the rejected one (about 600 KB, less than a write buffer) does not.
+    process = subprocess.run(
+        [*argv, "--workers", "1"],
+        capture_output=True,
+        timeout=60,
+        preexec_fn=lambda: _no_bigger_files_than(100_000),  # noqa: PLW1509  # no threads in the child yet
+        check=False,
+    )
+
+    assert process.returncode == 2, process.stderr
+    assert process.stderr.decode().count("\n") == 1
+    assert (tmp_path / "ok.jsonl").read_bytes() == b"previous accepted\n"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["in.jsonl", "ok.jsonl"]  # no partial left
+
+
+@pytest.mark.skipif(subprocess.run(["unshare", "-m", "true"], check=False).returncode != 0, reason="no unshare")
+def test_a_report_on_a_read_only_filesystem_is_exit_2_before_anything_is_written(tmp_path: Path) -> None:
+    (tmp_path / "in.jsonl").write_bytes(VALID + b"\n" + INVALID + b"\n")
+    read_only = tmp_path / "ro"
+    read_only.mkdir()
+    argv = [sys.executable, "-m", "runstep_validator", "import", str(tmp_path / "in.jsonl"), *outputs(tmp_path)]
+    script = f'mount --bind "{read_only}" "{read_only}" && mount -o remount,bind,ro "{read_only}" && exec "$@"'  # its own mounts
+    process = subprocess.run(
+        [
+            "unshare",
+            "-m",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            script,
+            "sh",
+            *argv,
+            "--report",
+            f"{read_only}/r.json",
+        ],
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert process.returncode == 2, process.stderr
+    assert process.stderr.decode() == f"runstep-validator: --report {read_only}/r.json: Read-only file system\n"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["in.jsonl", "ro"]
+
+
+# Finding 8: one same-file check for every spelling ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("input_spelling", "extra"),
+    [
+        ("file://{d}/in.jsonl", ["--accepted", "{d}/in.jsonl", "--rejected", "{d}/bad.jsonl"]),
+        ("{d}/in.jsonl", ["--accepted", "file://{d}/in.jsonl", "--rejected", "{d}/bad.jsonl"]),
+        (
+            "file://{d}/in.jsonl",
+            ["--accepted", "{d}/ok.jsonl", "--rejected", "{d}/bad.jsonl", "--report", "{d}/in.jsonl"],
+        ),
+        (
+            "{d}/in.jsonl",
+            ["--accepted", "{d}/ok", "--rejected", "{d}/bad", "--report", "{d}/in.jsonl", "--dask", "local:1"],
+        ),
+        (
+            "{d}/in.jsonl",
+            [
+                "--accepted",
+                "{d}/ok",
+                "--rejected",
+                "{d}/bad",
+                "--report",
+                "{d}/ok/part-00000.jsonl",
+                "--dask",
+                "local:1",
+            ],
+        ),
+        ("{d}/in.jsonl", ["--accepted", "{d}/ok", "--rejected", "file://{d}/ok/", "--dask", "local:1"]),
+    ],
+    ids=[
+        "file-url-input",
+        "file-url-output",
+        "report-is-input",
+        "dask-report-is-input",
+        "dask-report-in-parts",
+        "dask-url",
+    ],
+)
+def test_every_spelling_of_one_file_is_refused_before_anything_is_touched(
+    tmp_path: Path, input_spelling: str, extra: list[str]
+) -> None:
+    original = VALID + b"\n" + INVALID + b"\n"
+    (tmp_path / "in.jsonl").write_bytes(original)
+    (tmp_path / "ok").mkdir()
+
+    code, _, err = cli("import", input_spelling.format(d=tmp_path), *[arg.format(d=tmp_path) for arg in extra])
+
+    assert code == 2
+    assert err.count("\n") == 1
+    assert "nothing was read or written" in err
+    assert (tmp_path / "in.jsonl").read_bytes() == original
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["in.jsonl", "ok"]
+    assert list((tmp_path / "ok").iterdir()) == []
+
+
+# Finding 13: exit 1 means only "some records rejected" --------------------------------------------------------------
+
+
+def test_outputs_inside_a_folder_read_recursively_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "in.jsonl").write_bytes(VALID + b"\n")
+
+    code, _, err = cli(
+        "import",
+        str(tmp_path / "data"),
+        "--accepted",
+        str(tmp_path / "data" / "ok.jsonl"),
+        "--rejected",
+        str(tmp_path / "bad.jsonl"),
+    )
+
+    assert code == 2
+    assert "is inside the input folder" in err
+    assert sorted(path.name for path in (tmp_path / "data").iterdir()) == ["in.jsonl"]
+
+
+@pytest.mark.parametrize("argv", [["validate", "--format", "json"], ["validate"], ["import"]])
+def test_a_file_name_that_is_not_utf8_is_one_line_and_exit_2(tmp_path: Path, argv: list[str]) -> None:
+    name = os.fsdecode(b"bad-\xff.jsonl")
+    (tmp_path / name).write_bytes(INVALID + b"\n")
+    extra = outputs(tmp_path) if argv[0] == "import" else []
+
+    code, out, err = cli(*argv, str(tmp_path / name), *extra)
+
+    assert code == 2
+    assert err.count("\n") == 1 and "not UTF-8" in err, err
+    assert out == ""
+    assert sorted(os.listdir(tmp_path)) == [name]

@@ -24,7 +24,7 @@ DIALECT_HELP = (
 )
 
 if TYPE_CHECKING:
-    from ..importing.pipeline import Tally
+    from ..importing.pipeline import Interrupted, Tally
 
 EXIT_OK, EXIT_INVALID, EXIT_ERROR = 0, 1, 2
 
@@ -219,6 +219,9 @@ def _validate(args: argparse.Namespace, stdout: TextIO, stdin: BinaryIO | None) 
         max_record_bytes=args.max_record_bytes,
     )
     names = list(expand(args.paths))
+    unnamed = _not_utf8(names)
+    if unnamed is not None:
+        raise _NothingToCheck(unnamed)
     if not names and not args.allow_empty:
         # A CI step that checks nothing must not pass.
         raise _NothingToCheck(f"no run-step files found under {', '.join(args.paths)} (--allow-empty accepts that)")
@@ -263,21 +266,70 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
-def _same_file(args: argparse.Namespace) -> str | None:
-    """Two of the outputs and inputs that are one file (through a link or another spelling), said in words."""
+def _identity(name: str, storage_options: dict[str, Any]) -> tuple[str, ...]:
+    """What a path or URL names, whatever its spelling: a file on this machine by its device and inode (through
+    links), or its resolved path while it does not exist; `file://` URLs as the paths they are; other URLs by
+    their store and their path in it."""
+    from ..sources.storage import filesystem, is_url
+
+    if is_url(name):
+        fs, path = filesystem(name, storage_options)
+        protocols = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
+        if "file" not in protocols and "local" not in protocols:
+            return (protocols[0], *path.strip("/").split("/"))
+        name = path
+    resolved = Path(name).resolve()
+    try:
+        status = resolved.stat()
+    except OSError:
+        return ("path", *resolved.parts)
+    return ("inode", str(status.st_dev), str(status.st_ino)) if resolved.is_file() else ("path", *resolved.parts)
+
+
+def _collision(
+    args: argparse.Namespace, given: list[str], storage_options: dict[str, Any], folders: bool
+) -> str | None:
+    """Two of the outputs and inputs that are one file (through a link or another spelling, `file://` included),
+    said in words; with `folders` (the Dask import, whose outputs are folders of parts) also anything inside an
+    output folder; and any output inside an input folder that is read recursively (the next run would import it).
+    None when all are apart."""
     from ..sources.storage import is_url
 
-    named = [("--accepted", str(args.accepted)), ("--rejected", str(args.rejected))]
+    outputs = [("--accepted", str(args.accepted)), ("--rejected", str(args.rejected))]
     if args.report is not None:
-        named.append(("--report", str(args.report)))
-    named += [("input", name) for name in args.inputs if name != "-"]
-    seen: dict[object, tuple[str, str]] = {}
+        outputs.append(("--report", str(args.report)))
+    named = outputs + [("input", name) for name in args.inputs if name != "-"]
+    seen: dict[tuple[str, ...], tuple[str, str]] = {}
     for role, name in named:
-        key: object = name.rstrip("/") if is_url(name) else Path(name).resolve()
+        key = _identity(name, storage_options)
         if key in seen:
             first_role, first_name = seen[key]
             return f"{first_role} {first_name} and {role} {name} are the same file"
         seen[key] = (role, name)
+    containers = [(f"the input folder {name}", name) for name in given if not is_url(name) and Path(name).is_dir()]
+    if folders:
+        containers += [(f"the {role} folder", name) for role, name in outputs[:2]]
+    for where, folder in containers:
+        inside = _identity(folder, storage_options)
+        for role, name in named:
+            key = _identity(name, storage_options)
+            if (role, name) not in outputs and where.startswith("the input"):
+                continue
+            if key[0] == inside[0] and len(key) > len(inside) and key[: len(inside)] == inside:
+                return f"{role} {name} is inside {where}"
+            if key[0] == "inode" and inside[0] == "path" and Path(name).resolve().is_relative_to(Path(*inside[1:])):
+                return f"{role} {name} is inside {where}"
+    return None
+
+
+def _not_utf8(names: list[str]) -> str | None:
+    """A file name that JSON output, the rejected records and the report could not name (not UTF-8)."""
+    for name in names:
+        try:
+            name.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = os.fsencode(name).decode("utf-8", errors="backslashreplace")
+            return f"{shown}: the file name is not UTF-8, so reports cannot name it; rename it"
     return None
 
 
@@ -292,9 +344,18 @@ def _import(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: Bin
     # An unknown schema or dialect is a usage error before any output exists.
     get_validator(args.schema, strict=args.strict, dialect=args.dialect)
     storage_options = parse_storage_options(args.storage_option)
+    given = list(args.inputs)
     args.inputs = [*expand(args.inputs, storage_options)]
     if not args.inputs:
         stderr.write("runstep-validator: no run-step files found in the folders given\n")
+        return EXIT_ERROR
+    unnamed = _not_utf8(args.inputs)
+    if unnamed is not None:
+        stderr.write(f"runstep-validator: {unnamed}\n")
+        return EXIT_ERROR
+    collision = _collision(args, given, storage_options, folders=args.dask is not None)
+    if collision is not None:
+        stderr.write(f"runstep-validator: {collision}; nothing was read or written\n")
         return EXIT_ERROR
     if args.dask is not None:
         return _import_on_cluster(args, storage_options, stdout, stderr)
@@ -303,34 +364,37 @@ def _import(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: Bin
         if path is not None and not path.parent.is_dir():
             stderr.write(f"runstep-validator: {option} {path}: the folder {path.parent} does not exist\n")
             return EXIT_ERROR
-    collision = _same_file(args)
-    if collision is not None:
-        stderr.write(f"runstep-validator: {collision}; nothing was read or written\n")
-        return EXIT_ERROR
     sizes = [_size(name, storage_options) for name in args.inputs]
     total = sum(size for size in sizes if size is not None) if None not in sizes else None
+    importer = Importer(
+        args.schema,
+        args.workers,
+        strict=args.strict,
+        dialect=args.dialect,
+        input_format=args.input_format,
+        unwrap_rejected=args.unwrap_rejected,
+        stdin=stdin,
+        storage_options=storage_options,
+        max_record_bytes=args.max_record_bytes,
+    )
     try:
         with progress_bar(total, stderr) as on_progress:
-            importer = Importer(
-                args.schema,
-                args.workers,
-                on_progress,
-                strict=args.strict,
-                dialect=args.dialect,
-                input_format=args.input_format,
-                unwrap_rejected=args.unwrap_rejected,
-                stdin=stdin,
-                storage_options=storage_options,
-                max_record_bytes=args.max_record_bytes,
-            )
-            tally = importer.run(args.inputs, args.accepted, args.rejected)
+            importer.on_progress = on_progress
+            tally = importer.run(args.inputs, args.accepted, args.rejected, args.report)
     except Interrupted as exc:
-        stderr.write(f"runstep-validator: interrupted by {exc}; no output was written\n")
-        return 128 + exc.signal_number
+        return _interrupted(exc, importer.committed, stderr)
     except OSError as exc:
-        stderr.write(f"runstep-validator: {exc}\n")
+        stderr.write(f"runstep-validator: {exc.strerror or exc}; no output was written\n")
         return EXIT_ERROR
-    return _finished(tally, args.inputs, args.report, stdout)
+    return _finished(tally, args.inputs, stdout)
+
+
+def _interrupted(exc: Interrupted, committed: bool, stderr: TextIO) -> int:
+    if committed:  # the signal came during the commit, which finished first
+        stderr.write(f"runstep-validator: interrupted by {exc} after the outputs were written whole\n")
+    else:
+        stderr.write(f"runstep-validator: interrupted by {exc}; no output was written\n")
+    return 128 + exc.signal_number
 
 
 def _size(name: str, storage_options: dict[str, Any]) -> int | None:
@@ -347,53 +411,59 @@ def _import_on_cluster(
 ) -> int:
 
     from ..importing.distributed import ClusterImport, Options, locate, refuse_existing, start_client
-    from ..importing.pipeline import Interrupted, interruptible
+    from ..importing.pipeline import Interrupted, created, interruptible
     from .progress import progress_bar
 
     if "-" in args.inputs:
         stderr.write("runstep-validator: --dask reads files and URLs, not standard input\n")
         return EXIT_ERROR
     outputs = [locate(name) for name in (args.accepted, args.rejected)]
-    if outputs[0].rstrip("/") == outputs[1].rstrip("/"):
-        stderr.write("runstep-validator: --accepted and --rejected must be different locations\n")
-        return EXIT_ERROR
     inputs = list(args.inputs)  # named as given in rejected records and the summary
     sizes = [_size(name, storage_options) for name in inputs]
-    options = Options(args.schema, args.strict, args.dialect, args.input_format, args.unwrap_rejected, storage_options)
+    options = Options(
+        args.schema,
+        args.strict,
+        args.dialect,
+        args.input_format,
+        args.unwrap_rejected,
+        storage_options,
+        args.max_record_bytes,
+    )
     for role, output in zip(("accepted", "rejected"), outputs, strict=True):
         refuse_existing(role, output, storage_options)
-    client, close = start_client(args.dask)
+    report = created("--report", args.report, storage_options) if args.report is not None else None
+    try:
+        client, close = start_client(args.dask)
+    except BaseException:
+        if report is not None:
+            report.discard()
+        raise
     total = sum(size or 0 for size in sizes)
+    runner = ClusterImport(client, options)
     try:
         stderr.write(f"runstep-validator: {_cluster_line(client, len(inputs))}\n")
         with interruptible(), progress_bar(total, stderr) as bar:
             on_progress: Callable[[int, int, int], None] = _PartLines(total, len(inputs), stderr).update
             if bar is not None:  # a terminal: the single-machine import's bar, by bytes
                 on_progress = lambda done_bytes, records, _parts: bar(done_bytes, records)  # noqa: E731
-            tally = ClusterImport(client, options, on_progress).run(inputs, sizes, outputs[0], outputs[1])
+            runner.on_progress = on_progress
+            tally = runner.run(inputs, sizes, outputs[0], outputs[1], report)
     except Interrupted as exc:
-        stderr.write(f"runstep-validator: interrupted by {exc}; no output was written\n")
-        return 128 + exc.signal_number
+        return _interrupted(exc, runner.committed, stderr)
     except OSError as exc:
         stderr.write(f"runstep-validator: {exc}; no output was written\n")
         return EXIT_ERROR
     finally:
+        if report is not None and not runner.committed:
+            report.discard()
         close()
-    return _finished(tally, inputs, args.report, stdout)
+    return _finished(tally, inputs, stdout)
 
 
-def _finished(tally: Tally, inputs: Sequence[str], report_path: str | None, stdout: TextIO) -> int:
-    """An import's ending, wherever it ran: the summary as JSON to `--report` (if given), the table, the exit code."""
-    import json
-
-    from ..importing.pipeline import AtomicFile
-
-    summary = tally.report(list(inputs))
-    if report_path is not None:
-        report = AtomicFile(Path(report_path))
-        report.stream.write(json.dumps(summary, indent=2).encode() + b"\n")
-        report.commit()
-    stdout.write(_summary_table(tally, summary))
+def _finished(tally: Tally, inputs: Sequence[str], stdout: TextIO) -> int:
+    """An import's ending, wherever it ran (its report, if any, was committed with its outputs): the table and
+    the exit code."""
+    stdout.write(_summary_table(tally, tally.report(list(inputs))))
     return EXIT_INVALID if tally.rejected else EXIT_OK
 
 

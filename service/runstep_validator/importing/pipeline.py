@@ -8,8 +8,11 @@ outputs, a summary).
 from __future__ import annotations
 
 import base64
+import contextlib
 import ctypes
+import glob
 import io
+import json
 import multiprocessing
 import os
 import re
@@ -31,6 +34,7 @@ from typing import IO, Any, BinaryIO, Final
 import msgspec
 
 from ..core.api import get_validator
+from ..core.errors import RunStepValidatorError
 from ..core.models import RunStep
 from ..core.report import Report
 from ..core.schemas import AUTO, DEFAULT_DIALECT
@@ -263,48 +267,96 @@ def _umask() -> int:
     return mask
 
 
+class OutputError(RunStepValidatorError):
+    """An output that cannot be written where it was asked for (a read-only or full disk, a missing folder or
+    bucket): one line naming the option and the reason."""
+
+    def __init__(self, option: str, target: str | Path, reason: str) -> None:
+        super().__init__(f"{option} {target}: {reason}")
+
+
+def _partial_prefix(target: Path) -> str:
+    return f".{target.name}.runstep-"
+
+
+def _remove_stale_partials(folder: Path, prefix: str) -> None:
+    """Partial files that a run killed with SIGKILL (which no process can clean up after) left behind: named by
+    their process id, removed once that process is gone."""
+    for leftover in folder.glob(f"{glob.escape(prefix)}*.partial"):
+        owner = leftover.name[len(prefix) :].split(".", 1)[0]
+        if not owner.isdigit() or int(owner) == os.getpid():
+            continue
+        try:
+            os.kill(int(owner), 0)
+        except ProcessLookupError:
+            leftover.unlink(missing_ok=True)
+        except PermissionError:  # another user's live process
+            continue
+
+
 class AtomicFile:
-    """Written under a temporary name beside its target and renamed over it only by `commit()`: an interrupted
-    run leaves no partial output."""
+    """Written under a temporary name beside its target and renamed over it only by `publish()`, once `ready()`
+    has flushed it to disk: an interrupted run leaves no partial output, and a write that fails (a full disk)
+    fails before any output is replaced."""
 
     def __init__(self, target: Path) -> None:
         self.target = target
-        handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
+        prefix = _partial_prefix(target)
+        _remove_stale_partials(target.parent, prefix)
+        handle, temporary = tempfile.mkstemp(prefix=f"{prefix}{os.getpid()}.", suffix=".partial", dir=target.parent)
         os.fchmod(handle, 0o666 & ~_umask())  # mkstemp makes it private; the output is a file like any other
         self.temporary = Path(temporary)
         self.stream = io.BufferedWriter(io.FileIO(handle, "wb"), buffer_size=1 << 20)
 
-    def commit(self) -> None:
+    def ready(self) -> None:
         self.stream.flush()
         os.fsync(self.stream.fileno())
         self.stream.close()
+
+    def publish(self) -> None:
         os.replace(self.temporary, self.target)
 
+    def commit(self) -> None:
+        self.ready()
+        self.publish()
+
     def discard(self) -> None:
-        self.stream.close()
+        with contextlib.suppress(OSError):  # a full disk fails the flush that closing attempts
+            self.stream.close()
         self.temporary.unlink(missing_ok=True)
 
 
+UPLOAD_PREFIX: Final = "runstep-validator-"
+
+
 class AtomicUpload:
-    """An output at a URL (object storage): written to a local temporary file, uploaded only by `commit()`.
+    """An output at a URL (object storage): written to a local temporary file, uploaded only by `publish()`.
     An object store's upload appears whole or not at all, so readers never see a partial output either."""
 
     def __init__(self, target: str, storage_options: Mapping[str, Any] | None = None) -> None:
         self.target = target
         self.fs, self.path = filesystem(target, storage_options)
-        handle, temporary = tempfile.mkstemp(prefix="runstep-validator-", suffix=".partial")
+        _remove_stale_partials(Path(tempfile.gettempdir()), UPLOAD_PREFIX)
+        handle, temporary = tempfile.mkstemp(prefix=f"{UPLOAD_PREFIX}{os.getpid()}.", suffix=".partial")
         self.temporary = Path(temporary)
         self.stream = io.BufferedWriter(io.FileIO(handle, "wb"), buffer_size=1 << 20)
 
-    def commit(self) -> None:
+    def ready(self) -> None:
         self.stream.close()
+
+    def publish(self) -> None:
         try:
             self.fs.put_file(str(self.temporary), self.path)
         finally:
             self.temporary.unlink(missing_ok=True)
 
+    def commit(self) -> None:
+        self.ready()
+        self.publish()
+
     def discard(self) -> None:
-        self.stream.close()
+        with contextlib.suppress(OSError):
+            self.stream.close()
         self.temporary.unlink(missing_ok=True)
 
 
@@ -313,6 +365,41 @@ def atomic_output(target: str | Path, storage_options: Mapping[str, Any] | None 
     if isinstance(target, str) and is_url(target):
         return AtomicUpload(target, storage_options)
     return AtomicFile(Path(target))
+
+
+HELD_SIGNALS: Final = frozenset({signal.SIGINT, signal.SIGTERM})
+
+
+@contextmanager
+def held_signals() -> Iterator[None]:
+    """SIGINT and SIGTERM wait until the block is done: a commit is never cut in half. One that arrived meanwhile
+    is delivered as the block ends."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, HELD_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def commit_together(outputs: list[AtomicFile | AtomicUpload], on_committed: Callable[[], None]) -> None:
+    """Every output on disk first (where a full disk shows), then all renamed or uploaded with interrupts held:
+    they appear together or not at all, and none replaces an earlier file until all are ready. `on_committed`
+    runs inside, so that an interrupt delivered after it knows the outputs are whole."""
+    for output in outputs:
+        output.ready()
+    with held_signals():
+        for output in outputs:
+            output.publish()
+        on_committed()
+
+
+def created(option: str, target: str | Path, storage_options: Mapping[str, Any]) -> AtomicFile | AtomicUpload:
+    """The atomic writer for an output, created now (before anything is read): one that cannot be written there is
+    an `OutputError` naming the option."""
+    try:
+        return atomic_output(target, storage_options)
+    except OSError as exc:
+        raise OutputError(option, target, exc.strerror or str(exc)) from None
 
 
 def rejection(source: str, line: int, raw: bytes, report: Report) -> bytes:
@@ -345,6 +432,9 @@ def unwrap_rejection(raw: bytes) -> bytes:
 
 
 class Interrupted(Exception):
+    """SIGINT or SIGTERM during a run. The run that catches it says whether its outputs were committed whole
+    before the signal was delivered (a signal during the commit waits for its end)."""
+
     def __init__(self, signal_number: int) -> None:
         super().__init__(signal.Signals(signal_number).name)
         self.signal_number = signal_number
@@ -432,21 +522,32 @@ class Importer:
     storage_options: Mapping[str, Any] = field(default_factory=dict)  # for URLs, as fsspec takes them
     max_record_bytes: int = MAX_RECORD_BYTES  # a longer record stops the run (SourceError), before memory grows
     tally: Tally = field(default_factory=Tally)
+    committed: bool = False
 
-    def run(self, inputs: list[str], accepted: str | Path, rejected: str | Path) -> Tally:
-        outputs = [atomic_output(accepted, self.storage_options), atomic_output(rejected, self.storage_options)]
+    def run(self, inputs: list[str], accepted: str | Path, rejected: str | Path, report: Path | None = None) -> Tally:
+        """Validate `inputs` into `accepted` and `rejected`, and the summary as JSON into `report`: all created
+        before anything is read (an output that cannot be written is an `OutputError` then), all committed
+        together at the end, or none. `committed` says which, also after an `Interrupted`."""
+        outputs: list[AtomicFile | AtomicUpload] = []
         with interruptible():
             try:
+                for option, target in (("--accepted", accepted), ("--rejected", rejected), ("--report", report)):
+                    if target is not None:
+                        outputs.append(created(option, target, self.storage_options))
                 self._run(inputs, outputs[0].stream, outputs[1].stream)
                 if self.tally.records != self.tally.accepted + self.tally.rejected:  # pragma: no cover - a bug
                     raise RuntimeError("records were lost: accepted + rejected != records read")
-                for output in outputs:
-                    output.commit()
+                if report is not None:
+                    outputs[2].stream.write(json.dumps(self.tally.report(inputs), indent=2).encode() + b"\n")
+                commit_together(outputs, self._committed)
             except BaseException:
                 for output in outputs:
                     output.discard()
                 raise
         return self.tally
+
+    def _committed(self) -> None:
+        self.committed = True
 
     def _run(self, inputs: list[str], accepted: IO[bytes], rejected: IO[bytes]) -> None:
         done_bytes = 0

@@ -317,7 +317,7 @@ def test_a_full_disk_while_writing_never_replaces_the_previous_outputs(tmp_path:
         [*argv, "--workers", "1"],
         capture_output=True,
         timeout=60,
-        preexec_fn=lambda: _no_bigger_files_than(100_000),  # noqa: PLW1509  # no threads in the child yet
+        preexec_fn=lambda: _no_bigger_files_than(100_000),  # no threads in the child yet
         check=False,
     )
 
@@ -333,7 +333,8 @@ def test_a_report_on_a_read_only_filesystem_is_exit_2_before_anything_is_written
     read_only = tmp_path / "ro"
     read_only.mkdir()
     argv = [sys.executable, "-m", "runstep_validator", "import", str(tmp_path / "in.jsonl"), *outputs(tmp_path)]
-    script = f'mount --bind "{read_only}" "{read_only}" && mount -o remount,bind,ro "{read_only}" && exec "$@"'  # its own mounts
+    # In a mount namespace of its own, the folder is a read-only filesystem for the command alone.
+    script = f'mount --bind "{read_only}" "{read_only}" && mount -o remount,bind,ro "{read_only}" && exec "$@"'
     process = subprocess.run(
         [
             "unshare",
@@ -445,6 +446,7 @@ def test_a_file_name_that_is_not_utf8_is_one_line_and_exit_2(tmp_path: Path, arg
     code, out, err = cli(*argv, str(tmp_path / name), *extra)
 
     assert code == 2
-    assert err.count("\n") == 1 and "not UTF-8" in err, err
+    assert err.count("\n") == 1, err
+    assert "not UTF-8" in err
     assert out == ""
     assert sorted(os.listdir(tmp_path)) == [name]

@@ -450,3 +450,51 @@ def test_a_file_name_that_is_not_utf8_is_one_line_and_exit_2(tmp_path: Path, arg
     assert "not UTF-8" in err
     assert out == ""
     assert sorted(os.listdir(tmp_path)) == [name]
+
+
+# Finding 11: nothing left behind --------------------------------------------------------------------------------
+
+
+def _children(pid: int) -> set[int]:
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found |= {int(child) for child in (task / "children").read_text().split()}
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"  # a zombie has exited; only its parent's wait is missing
+
+
+def test_a_killed_import_takes_its_workers_along_and_its_partials_go_with_the_next_run(tmp_path: Path) -> None:
+    source = tmp_path / "big.jsonl"
+    source.write_bytes((b"\n".join(numbered(1000)) + b"\n") * 40)
+    argv = [sys.executable, "-m", "runstep_validator", "import", str(source), *outputs(tmp_path), "--workers", "2"]
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while len(_children(process.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        workers = _children(process.pid)
+        assert len(workers) == 2
+        assert list(tmp_path.glob(".ok.jsonl.*.partial"))
+        process.kill()
+        process.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while any(_alive(worker) for worker in workers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(_alive(worker) for worker in workers)
+    finally:
+        with _quietly():
+            os.killpg(process.pid, signal.SIGKILL)
+    assert list(tmp_path.glob(".ok.jsonl.*.partial"))  # what SIGKILL leaves: no process can clean up after it
+
+    (tmp_path / "small.jsonl").write_bytes(VALID + b"\n")
+    code, _, err = cli("import", str(tmp_path / "small.jsonl"), *outputs(tmp_path), "--workers", "1")
+
+    assert (code, err) == (0, "")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["bad.jsonl", "big.jsonl", "ok.jsonl", "small.jsonl"]

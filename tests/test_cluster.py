@@ -92,7 +92,7 @@ def client(s3: str) -> Iterator[Client]:
     """Two worker processes, started after the S3 environment is set so that they inherit it."""
     with (
         LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address="127.0.0.1:0"
         ) as cluster,
         Client(cluster) as connected,
     ):
@@ -376,3 +376,56 @@ def test_bag_and_dataframe_on_the_cluster(client: Client, tmp_path: Path) -> Non
 
     assert [result["valid"] for result in results] == [True, False, False]
     assert list(validated["valid"]) == [True, False]
+
+
+def test_an_interrupt_during_the_commit_waits_for_a_whole_output(
+    client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from runstep_validator.importing import distributed  # noqa: PLC0415
+    from runstep_validator.importing.pipeline import Interrupted, interruptible  # noqa: PLC0415
+
+    inputs = []
+    for n in range(3):
+        (tmp_path / f"in-{n}.jsonl").write_text(record("valid", n) + record("invalid", n))
+        inputs.append(str(tmp_path / f"in-{n}.jsonl"))
+    real_filesystem = distributed.filesystem  # type: ignore[attr-defined]  # the name the module calls
+    moved: list[str] = []
+
+    def interrupting_filesystem(url: str, options: Any = None) -> Any:
+        fs, path = real_filesystem(url, options)
+        real_mv = fs.mv
+
+        def mv(source: str, target: str, *args: Any, **kwargs: Any) -> None:
+            real_mv(source, target, *args, **kwargs)
+            moved.append(target)
+            if len(moved) == 1:  # the first final part is in place: Ctrl-C now
+                os.kill(os.getpid(), signal.SIGINT)
+
+        monkeypatch.setattr(fs, "mv", mv)
+        return fs, path
+
+    monkeypatch.setattr(distributed, "filesystem", interrupting_filesystem)
+    runner = ClusterImport(client)
+
+    with pytest.raises(Interrupted), interruptible():
+        runner.run(inputs, [None] * 3, str(tmp_path / "ok"), str(tmp_path / "bad"))
+
+    assert runner.committed
+    for output in ("ok", "bad"):
+        assert sorted(path.name for path in (tmp_path / output).iterdir()) == [
+            SUCCESS,
+            "part-00000.jsonl",
+            "part-00001.jsonl",
+            "part-00002.jsonl",
+        ]
+
+
+def test_a_temporary_folder_left_by_a_killed_driver_does_not_stop_the_next_run(client: Client, tmp_path: Path) -> None:
+    (tmp_path / "in.jsonl").write_text(record("valid", 0))
+    (tmp_path / "ok" / TEMPORARY / "20260101T000000-dead").mkdir(parents=True)
+    (tmp_path / "ok" / TEMPORARY / "20260101T000000-dead" / "part-00000.x.jsonl").write_text("left\n")
+
+    tally = ClusterImport(client).run([str(tmp_path / "in.jsonl")], [None], str(tmp_path / "ok"), str(tmp_path / "bad"))
+
+    assert tally.accepted == 1
+    assert (tmp_path / "ok" / "part-00000.jsonl").read_text() == record("valid", 0)

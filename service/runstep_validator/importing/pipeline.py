@@ -370,15 +370,27 @@ def atomic_output(target: str | Path, storage_options: Mapping[str, Any] | None 
 HELD_SIGNALS: Final = frozenset({signal.SIGINT, signal.SIGTERM})
 
 
+_holding: list[list[int]] = []  # while a commit holds interrupts: those that arrived (a stack: commits nest)
+
+
 @contextmanager
 def held_signals() -> Iterator[None]:
     """SIGINT and SIGTERM wait until the block is done: a commit is never cut in half. One that arrived meanwhile
-    is delivered as the block ends."""
+    is raised as `Interrupted` as the block ends. Python runs signal handlers in the main thread whichever thread
+    the signal reached (a Dask client's or a pool's), so the `interruptible()` handler defers it; the signal mask
+    holds it off where no such handler is installed."""
+    arrived: list[int] = []
+    _holding.append(arrived)
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, HELD_SIGNALS)
     try:
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        _holding.pop()
+    if arrived and _holding:
+        _holding[-1].extend(arrived)
+    elif arrived:
+        raise Interrupted(arrived[0])
 
 
 def commit_together(outputs: list[AtomicFile | AtomicUpload], on_committed: Callable[[], None]) -> None:
@@ -441,6 +453,9 @@ class Interrupted(Exception):
 
 
 def _raise_interrupted(signal_number: int, frame: FrameType | None) -> None:
+    if _holding:  # a commit is going on: it raises this when it is done
+        _holding[-1].append(signal_number)
+        return
     raise Interrupted(signal_number)
 
 

@@ -429,3 +429,67 @@ def test_a_temporary_folder_left_by_a_killed_driver_does_not_stop_the_next_run(c
 
     assert tally.accepted == 1
     assert (tmp_path / "ok" / "part-00000.jsonl").read_text() == record("valid", 0)
+
+
+@pytest.mark.parametrize("where", ["input", "output"])
+def test_a_missing_bucket_is_one_line_and_exit_2_before_anything_is_written(
+    s3: str, tmp_path: Path, where: str
+) -> None:
+    (tmp_path / "in.jsonl").write_text(record("valid", 0))
+    source = "s3://no-such-bucket/in.jsonl" if where == "input" else str(tmp_path / "in.jsonl")
+    accepted = "s3://no-such-bucket/ok.jsonl" if where == "output" else str(tmp_path / "ok.jsonl")
+
+    code, _, err = cli(["import", source, "--accepted", accepted, "--rejected", str(tmp_path / "bad.jsonl")])
+
+    assert code == 2, err
+    assert err.count("\n") == 1, err
+    assert "no-such-bucket" in err
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["in.jsonl"]
+
+
+def test_a_store_that_dies_mid_run_is_one_line_and_exit_2(
+    s3: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from runstep_validator.importing.pipeline import AtomicUpload  # noqa: PLC0415
+
+    port = free_port()
+    store = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    STARTED_GROUPS.add(store.pid)
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                s3fs.S3FileSystem(skip_instance_cache=True, endpoint_url=endpoint).mkdir("dying")
+                break
+            except Exception:
+                if time.monotonic() > deadline or store.poll() is not None:
+                    raise
+                time.sleep(0.2)
+        real_publish = AtomicUpload.publish
+
+        def die_then_publish(self: AtomicUpload) -> None:
+            kill_group(store.pid)  # the store goes away after the run checked it and read everything
+            store.wait(timeout=10)
+            real_publish(self)
+
+        monkeypatch.setattr(AtomicUpload, "publish", die_then_publish)
+        (tmp_path / "in.jsonl").write_text(record("valid", 0) + record("invalid", 1))
+        argv = ["import", str(tmp_path / "in.jsonl"), "--accepted", "s3://dying/ok.jsonl"]
+        argv += ["--rejected", str(tmp_path / "bad.jsonl"), "--storage-option", f"endpoint_url={endpoint}"]
+        argv += ["--storage-option", "skip_instance_cache=true", "--storage-option", "retries=1"]
+
+        code, _, err = cli(argv)
+    finally:
+        kill_group(store.pid)
+        store.wait(timeout=10)
+
+    assert code == 2, err
+    assert err.count("\n") == 1, err
+    assert "Traceback" not in err
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["in.jsonl"]

@@ -498,3 +498,15 @@ def test_a_killed_import_takes_its_workers_along_and_its_partials_go_with_the_ne
 
     assert (code, err) == (0, "")
     assert sorted(path.name for path in tmp_path.iterdir()) == ["bad.jsonl", "big.jsonl", "ok.jsonl", "small.jsonl"]
+
+
+def test_a_symlink_loop_in_an_input_folder_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "a.jsonl").symlink_to("b.jsonl")
+    (tmp_path / "data" / "b.jsonl").symlink_to("a.jsonl")
+
+    code, _, err = cli("import", str(tmp_path / "data"), *outputs(tmp_path))
+
+    assert code == 2
+    assert err == f"runstep-validator: {tmp_path}/data/a.jsonl: Too many levels of symbolic links\n"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["data"]

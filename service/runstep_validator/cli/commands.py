@@ -200,6 +200,11 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO, stdin: BinaryIO | N
     except RunStepValidatorError as exc:
         stderr.write(f"runstep-validator: {exc}\n")
         return EXIT_ERROR
+    except Exception as exc:  # a store that died mid-run, a driver's own error: still one line, never exit 1
+        detail = " ".join(str(exc).split()) or type(exc).__name__
+        ending = "; no output was written" if args.command == "import" else ""
+        stderr.write(f"runstep-validator: {detail}{ending}\n")
+        return EXIT_ERROR
 
 
 def _validate(args: argparse.Namespace, stdout: TextIO, stdin: BinaryIO | None) -> int:
@@ -278,7 +283,7 @@ def _identity(name: str, storage_options: dict[str, Any]) -> tuple[str, ...]:
         if "file" not in protocols and "local" not in protocols:
             return (protocols[0], *path.strip("/").split("/"))
         name = path
-    resolved = Path(name).resolve()
+    resolved = Path(os.path.realpath(name))  # unlike Path.resolve, never raises (a symlink loop stays a path)
     try:
         status = resolved.stat()
     except OSError:
@@ -364,6 +369,10 @@ def _import(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: Bin
         if path is not None and not path.parent.is_dir():
             stderr.write(f"runstep-validator: {option} {path}: the folder {path.parent} does not exist\n")
             return EXIT_ERROR
+    unusable = _unusable(args, storage_options)
+    if unusable is not None:
+        stderr.write(f"runstep-validator: {unusable}\n")
+        return EXIT_ERROR
     sizes = [_size(name, storage_options) for name in args.inputs]
     total = sum(size for size in sizes if size is not None) if None not in sizes else None
     importer = Importer(
@@ -395,6 +404,39 @@ def _interrupted(exc: Interrupted, committed: bool, stderr: TextIO) -> int:
     else:
         stderr.write(f"runstep-validator: interrupted by {exc}; no output was written\n")
     return 128 + exc.signal_number
+
+
+def _unusable(args: argparse.Namespace, storage_options: dict[str, Any]) -> str | None:
+    """An input that cannot be read or an output store that is not there, said in one line before anything is
+    read or written: a symlink loop, a missing file or bucket, a store that does not answer."""
+    from ..sources.storage import filesystem, is_url
+
+    for name in args.inputs:
+        if name == "-":
+            continue
+        try:
+            if is_url(name):
+                fs, path = filesystem(name, storage_options)
+                fs.size(path)
+            else:
+                os.stat(name)
+        except OSError as exc:
+            return f"{name}: {exc.strerror or exc}"
+    for option, name in (("--accepted", str(args.accepted)), ("--rejected", str(args.rejected))):
+        if not is_url(name):
+            continue
+        fs, path = filesystem(name, storage_options)
+        protocols = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
+        if "file" in protocols or "local" in protocols:
+            continue
+        bucket = path.strip("/").split("/", 1)[0]
+        try:
+            present = fs.exists(bucket)
+        except OSError as exc:
+            return f"{option} {name}: {exc.strerror or exc}"
+        if not present:
+            return f"{option} {name}: the bucket {bucket} does not exist"
+    return None
 
 
 def _size(name: str, storage_options: dict[str, Any]) -> int | None:

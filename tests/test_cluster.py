@@ -493,3 +493,45 @@ def test_a_store_that_dies_mid_run_is_one_line_and_exit_2(
     assert err.count("\n") == 1, err
     assert "Traceback" not in err
     assert sorted(path.name for path in tmp_path.iterdir()) == ["in.jsonl"]
+
+
+def test_a_store_that_stalls_times_out_with_one_line_and_exit_2(tmp_path: Path) -> None:
+    import socket  # noqa: PLC0415
+    import threading  # noqa: PLC0415
+
+    held: list[socket.socket] = []
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    listener.settimeout(0.2)
+    stop = threading.Event()
+
+    def accept_and_never_answer() -> None:
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except TimeoutError:
+                continue
+
+    acceptor = threading.Thread(target=accept_and_never_answer, daemon=True)
+    acceptor.start()
+    endpoint = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    environment = {**os.environ, **AWS, "AWS_ENDPOINT_URL": endpoint}
+    argv = [sys.executable, "-m", "runstep_validator", "import", "s3://stalled/in.jsonl"]
+    argv += ["--accepted", str(tmp_path / "ok.jsonl"), "--rejected", str(tmp_path / "bad.jsonl")]
+    try:
+        process = subprocess.run(
+            [*argv, "--storage-timeout", "1"], capture_output=True, timeout=90, env=environment, check=False
+        )
+    finally:
+        stop.set()
+        acceptor.join(timeout=5)
+        for connection in held:
+            connection.close()
+        listener.close()
+
+    assert process.returncode == 2, process.stderr
+    assert process.stderr.decode().count("\n") == 1, process.stderr
+    assert b"s3://stalled/in.jsonl: Read timeout" in process.stderr
+    assert b"Traceback" not in process.stderr
+    assert list(tmp_path.iterdir()) == []

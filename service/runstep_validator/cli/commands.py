@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from ..importing.pipeline import Interrupted, Tally
 
 EXIT_OK, EXIT_INVALID, EXIT_ERROR = 0, 1, 2
+STORAGE_TIMEOUT_SECONDS = 60
+S3_SCHEMES = ("s3://", "s3a://")
 
 
 class _UsageError(Exception):
@@ -145,6 +147,14 @@ def _parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="an fsspec storage option for URLs, e.g. endpoint_url=https://… or anon=true (repeatable); credentials "
         "come from the environment and profiles as for the store's own tools",
+    )
+    bulk.add_argument(
+        "--storage-timeout",
+        type=_bounded(1, 3600),
+        default=STORAGE_TIMEOUT_SECONDS,
+        metavar="SECONDS",
+        help="for s3:// URLs: how long to wait to connect and for each answer before the request fails (it is tried "
+        "twice); a store that stalls then ends the run with exit 2 (default: %(default)s)",
     )
     bulk.add_argument(
         "--dask",
@@ -349,6 +359,12 @@ def _import(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: Bin
     # An unknown schema or dialect is a usage error before any output exists.
     get_validator(args.schema, strict=args.strict, dialect=args.dialect)
     storage_options = parse_storage_options(args.storage_option)
+    if any(str(name).startswith(S3_SCHEMES) for name in [*args.inputs, args.accepted, args.rejected]):
+        # botocore waits a minute to connect and for every read, and retries: a stalled store hung the import.
+        config = storage_options.setdefault("config_kwargs", {})
+        config.setdefault("connect_timeout", args.storage_timeout)
+        config.setdefault("read_timeout", args.storage_timeout)
+        config.setdefault("retries", {"max_attempts": 2})
     given = list(args.inputs)
     args.inputs = [*expand(args.inputs, storage_options)]
     if not args.inputs:
@@ -422,6 +438,8 @@ def _unusable(args: argparse.Namespace, storage_options: dict[str, Any]) -> str 
                 os.stat(name)
         except OSError as exc:
             return f"{name}: {exc.strerror or exc}"
+        except Exception as exc:  # a store's own error: it timed out, refused, answered nonsense
+            return f"{name}: {' '.join(str(exc).split()) or type(exc).__name__}"
     for option, name in (("--accepted", str(args.accepted)), ("--rejected", str(args.rejected))):
         if not is_url(name):
             continue

@@ -92,7 +92,7 @@ def client(s3: str) -> Iterator[Client]:
     """Two worker processes, started after the S3 environment is set so that they inherit it."""
     with (
         LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address="127.0.0.1:0"
         ) as cluster,
         Client(cluster) as connected,
     ):
@@ -376,3 +376,162 @@ def test_bag_and_dataframe_on_the_cluster(client: Client, tmp_path: Path) -> Non
 
     assert [result["valid"] for result in results] == [True, False, False]
     assert list(validated["valid"]) == [True, False]
+
+
+def test_an_interrupt_during_the_commit_waits_for_a_whole_output(
+    client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from runstep_validator.importing import distributed  # noqa: PLC0415
+    from runstep_validator.importing.pipeline import Interrupted, interruptible  # noqa: PLC0415
+
+    inputs = []
+    for n in range(3):
+        (tmp_path / f"in-{n}.jsonl").write_text(record("valid", n) + record("invalid", n))
+        inputs.append(str(tmp_path / f"in-{n}.jsonl"))
+    real_filesystem = distributed.filesystem  # type: ignore[attr-defined]  # the name the module calls
+    moved: list[str] = []
+
+    def interrupting_filesystem(url: str, options: Any = None) -> Any:
+        fs, path = real_filesystem(url, options)
+        real_mv = fs.mv
+
+        def mv(source: str, target: str, *args: Any, **kwargs: Any) -> None:
+            real_mv(source, target, *args, **kwargs)
+            moved.append(target)
+            if len(moved) == 1:  # the first final part is in place: Ctrl-C now
+                os.kill(os.getpid(), signal.SIGINT)
+
+        monkeypatch.setattr(fs, "mv", mv)
+        return fs, path
+
+    monkeypatch.setattr(distributed, "filesystem", interrupting_filesystem)
+    runner = ClusterImport(client)
+
+    with pytest.raises(Interrupted), interruptible():
+        runner.run(inputs, [None] * 3, str(tmp_path / "ok"), str(tmp_path / "bad"))
+
+    assert runner.committed
+    for output in ("ok", "bad"):
+        assert sorted(path.name for path in (tmp_path / output).iterdir()) == [
+            SUCCESS,
+            "part-00000.jsonl",
+            "part-00001.jsonl",
+            "part-00002.jsonl",
+        ]
+
+
+def test_a_temporary_folder_left_by_a_killed_driver_does_not_stop_the_next_run(client: Client, tmp_path: Path) -> None:
+    (tmp_path / "in.jsonl").write_text(record("valid", 0))
+    (tmp_path / "ok" / TEMPORARY / "20260101T000000-dead").mkdir(parents=True)
+    (tmp_path / "ok" / TEMPORARY / "20260101T000000-dead" / "part-00000.x.jsonl").write_text("left\n")
+
+    tally = ClusterImport(client).run([str(tmp_path / "in.jsonl")], [None], str(tmp_path / "ok"), str(tmp_path / "bad"))
+
+    assert tally.accepted == 1
+    assert (tmp_path / "ok" / "part-00000.jsonl").read_text() == record("valid", 0)
+
+
+@pytest.mark.parametrize("where", ["input", "output"])
+def test_a_missing_bucket_is_one_line_and_exit_2_before_anything_is_written(
+    s3: str, tmp_path: Path, where: str
+) -> None:
+    (tmp_path / "in.jsonl").write_text(record("valid", 0))
+    source = "s3://no-such-bucket/in.jsonl" if where == "input" else str(tmp_path / "in.jsonl")
+    accepted = "s3://no-such-bucket/ok.jsonl" if where == "output" else str(tmp_path / "ok.jsonl")
+
+    code, _, err = cli(["import", source, "--accepted", accepted, "--rejected", str(tmp_path / "bad.jsonl")])
+
+    assert code == 2, err
+    assert err.count("\n") == 1, err
+    assert "no-such-bucket" in err
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["in.jsonl"]
+
+
+def test_a_store_that_dies_mid_run_is_one_line_and_exit_2(
+    s3: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from runstep_validator.importing.pipeline import AtomicUpload  # noqa: PLC0415
+
+    port = free_port()
+    store = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    STARTED_GROUPS.add(store.pid)
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                s3fs.S3FileSystem(skip_instance_cache=True, endpoint_url=endpoint).mkdir("dying")
+                break
+            except Exception:
+                if time.monotonic() > deadline or store.poll() is not None:
+                    raise
+                time.sleep(0.2)
+        real_publish = AtomicUpload.publish
+
+        def die_then_publish(self: AtomicUpload) -> None:
+            kill_group(store.pid)  # the store goes away after the run checked it and read everything
+            store.wait(timeout=10)
+            real_publish(self)
+
+        monkeypatch.setattr(AtomicUpload, "publish", die_then_publish)
+        (tmp_path / "in.jsonl").write_text(record("valid", 0) + record("invalid", 1))
+        argv = ["import", str(tmp_path / "in.jsonl"), "--accepted", "s3://dying/ok.jsonl"]
+        argv += ["--rejected", str(tmp_path / "bad.jsonl"), "--storage-option", f"endpoint_url={endpoint}"]
+        argv += ["--storage-option", "skip_instance_cache=true", "--storage-option", "retries=1"]
+
+        code, _, err = cli(argv)
+    finally:
+        kill_group(store.pid)
+        store.wait(timeout=10)
+
+    assert code == 2, err
+    assert err.count("\n") == 1, err
+    assert "Traceback" not in err
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["in.jsonl"]
+
+
+def test_a_store_that_stalls_times_out_with_one_line_and_exit_2(tmp_path: Path) -> None:
+    import socket  # noqa: PLC0415
+    import threading  # noqa: PLC0415
+
+    held: list[socket.socket] = []
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    listener.settimeout(0.2)
+    stop = threading.Event()
+
+    def accept_and_never_answer() -> None:
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except TimeoutError:
+                continue
+
+    acceptor = threading.Thread(target=accept_and_never_answer, daemon=True)
+    acceptor.start()
+    endpoint = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    environment = {**os.environ, **AWS, "AWS_ENDPOINT_URL": endpoint}
+    argv = [sys.executable, "-m", "runstep_validator", "import", "s3://stalled/in.jsonl"]
+    argv += ["--accepted", str(tmp_path / "ok.jsonl"), "--rejected", str(tmp_path / "bad.jsonl")]
+    try:
+        process = subprocess.run(
+            [*argv, "--storage-timeout", "1"], capture_output=True, timeout=90, env=environment, check=False
+        )
+    finally:
+        stop.set()
+        acceptor.join(timeout=5)
+        for connection in held:
+            connection.close()
+        listener.close()
+
+    assert process.returncode == 2, process.stderr
+    assert process.stderr.decode().count("\n") == 1, process.stderr
+    assert b"s3://stalled/in.jsonl: Read timeout" in process.stderr
+    assert b"Traceback" not in process.stderr
+    assert list(tmp_path.iterdir()) == []

@@ -73,15 +73,18 @@ class Checker:
         strict: bool = False,
         redact: bool = False,
         dialect: str = DEFAULT_DIALECT,
+        max_record_bytes: int | None = None,
     ) -> None:
         """`keep_valid=False` keeps only the records with errors or warnings (the rest are counted); `strict`
-        and `dialect` apply to event streams, whose events pick their entries by name."""
+        and `dialect` apply to event streams, whose events pick their entries by name; a record longer than
+        `max_record_bytes` makes its file unreadable (a problem naming the line), before memory grows with it."""
         self.validator = validator
         self.input_format = input_format
         self.keep_valid = keep_valid
         self.strict = strict
         self.redact = redact
         self.dialect = dialect
+        self.max_record_bytes = max_record_bytes
 
     def check(self, name: str, stdin: BinaryIO | None = None) -> FileResult:
         """Every record of the file, streamed: memory is that of the largest record, not of the file."""
@@ -90,7 +93,7 @@ class Checker:
             with open_source(name, stdin) as source:
                 if is_event_stream(name, self.input_format):
                     return self._stream(result, source.stream)
-                for record in iter_records(source, self.input_format):
+                for record in iter_records(source, self.input_format, self.max_record_bytes):
                     result.total += 1
                     report = self.validator.validate(record.raw)
                     if report.errors or report.warnings:  # positions are only worth computing for what is reported

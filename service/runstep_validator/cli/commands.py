@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 from .. import __version__
 from ..core.errors import RunStepValidatorError
 from ..core.schemas import AUTO, DEFAULT_DIALECT
-from ..sources.reading import INPUT_FORMATS
+from ..sources.reading import INPUT_FORMATS, MAX_RECORD_BYTES
 
 DIALECT_HELP = (
     "with auto: whose run steps these are, which decides the entry each object picks (openai, or azure for Azure "
@@ -24,9 +24,11 @@ DIALECT_HELP = (
 )
 
 if TYPE_CHECKING:
-    from ..importing.pipeline import Tally
+    from ..importing.pipeline import Interrupted, Tally
 
 EXIT_OK, EXIT_INVALID, EXIT_ERROR = 0, 1, 2
+STORAGE_TIMEOUT_SECONDS = 60
+S3_SCHEMES = ("s3://", "s3a://")
 
 
 class _UsageError(Exception):
@@ -65,6 +67,16 @@ def _bounded(low: int, high: int) -> Callable[[str], int]:
         return value
 
     return whole_number
+
+
+def _add_record_limit(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--max-record-bytes",
+        type=_bounded(1024, 1 << 40),
+        default=MAX_RECORD_BYTES,
+        help="the longest record read; a longer one (or an endless line) stops with exit 2, naming its file and "
+        "line (default: %(default)s, 64 MiB)",
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -112,6 +124,7 @@ def _parser() -> argparse.ArgumentParser:
         "transcript); auto goes by the file's suffix, and for standard input and other names by the content "
         "(JSON Lines or a JSON document; default: %(default)s)",
     )
+    _add_record_limit(validate)
 
     check = commands.add_parser("check-schemas", help="check the schema files themselves")
     check.add_argument("directory", nargs="?", type=Path, help="folder of *.schema.json (default: the shipped one)")
@@ -141,6 +154,7 @@ def _parser() -> argparse.ArgumentParser:
     bulk.add_argument(
         "--input-format", choices=INPUT_FORMATS, default="auto", help="as for validate (default: %(default)s)"
     )
+    _add_record_limit(bulk)
     bulk.add_argument(
         "--storage-option",
         action="append",
@@ -148,6 +162,14 @@ def _parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="an fsspec storage option for URLs, e.g. endpoint_url=https://… or anon=true (repeatable); credentials "
         "come from the environment and profiles as for the store's own tools",
+    )
+    bulk.add_argument(
+        "--storage-timeout",
+        type=_bounded(1, 3600),
+        default=STORAGE_TIMEOUT_SECONDS,
+        metavar="SECONDS",
+        help="for s3:// URLs: how long to wait to connect and for each answer before the request fails (it is tried "
+        "twice); a store that stalls then ends the run with exit 2 (default: %(default)s)",
     )
     bulk.add_argument(
         "--dask",
@@ -203,6 +225,11 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO, stdin: BinaryIO | N
     except RunStepValidatorError as exc:
         stderr.write(f"runstep-validator: {exc}\n")
         return EXIT_ERROR
+    except Exception as exc:  # a store that died mid-run, a driver's own error: still one line, never exit 1
+        detail = " ".join(str(exc).split()) or type(exc).__name__
+        ending = "; no output was written" if args.command == "import" else ""
+        stderr.write(f"runstep-validator: {detail}{ending}\n")
+        return EXIT_ERROR
 
 
 def _validate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: BinaryIO | None) -> int:
@@ -219,8 +246,12 @@ def _validate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: B
         strict=args.strict,
         redact=args.redact,
         dialect=args.dialect,
+        max_record_bytes=args.max_record_bytes,
     )
     names = list(expand(args.paths))
+    unnamed = _not_utf8(names)
+    if unnamed is not None:
+        raise _NothingToCheck(unnamed)
     if not names and not args.allow_empty:
         # A CI step that checks nothing must not pass.
         raise _NothingToCheck(f"no run-step files found under {', '.join(args.paths)} (--allow-empty accepts that)")
@@ -272,21 +303,70 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
-def _same_file(args: argparse.Namespace) -> str | None:
-    """Two of the outputs and inputs that are one file (through a link or another spelling), said in words."""
+def _identity(name: str, storage_options: dict[str, Any]) -> tuple[str, ...]:
+    """What a path or URL names, whatever its spelling: a file on this machine by its device and inode (through
+    links), or its resolved path while it does not exist; `file://` URLs as the paths they are; other URLs by
+    their store and their path in it."""
+    from ..sources.storage import filesystem, is_url
+
+    if is_url(name):
+        fs, path = filesystem(name, storage_options)
+        protocols = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
+        if "file" not in protocols and "local" not in protocols:
+            return (protocols[0], *path.strip("/").split("/"))
+        name = path
+    resolved = Path(os.path.realpath(name))  # unlike Path.resolve, never raises (a symlink loop stays a path)
+    try:
+        status = resolved.stat()
+    except OSError:
+        return ("path", *resolved.parts)
+    return ("inode", str(status.st_dev), str(status.st_ino)) if resolved.is_file() else ("path", *resolved.parts)
+
+
+def _collision(
+    args: argparse.Namespace, given: list[str], storage_options: dict[str, Any], folders: bool
+) -> str | None:
+    """Two of the outputs and inputs that are one file (through a link or another spelling, `file://` included),
+    said in words; with `folders` (the Dask import, whose outputs are folders of parts) also anything inside an
+    output folder; and any output inside an input folder that is read recursively (the next run would import it).
+    None when all are apart."""
     from ..sources.storage import is_url
 
-    named = [("--accepted", str(args.accepted)), ("--rejected", str(args.rejected))]
+    outputs = [("--accepted", str(args.accepted)), ("--rejected", str(args.rejected))]
     if args.report is not None:
-        named.append(("--report", str(args.report)))
-    named += [("input", name) for name in args.inputs if name != "-"]
-    seen: dict[object, tuple[str, str]] = {}
+        outputs.append(("--report", str(args.report)))
+    named = outputs + [("input", name) for name in args.inputs if name != "-"]
+    seen: dict[tuple[str, ...], tuple[str, str]] = {}
     for role, name in named:
-        key: object = name.rstrip("/") if is_url(name) else Path(name).resolve()
+        key = _identity(name, storage_options)
         if key in seen:
             first_role, first_name = seen[key]
             return f"{first_role} {first_name} and {role} {name} are the same file"
         seen[key] = (role, name)
+    containers = [(f"the input folder {name}", name) for name in given if not is_url(name) and Path(name).is_dir()]
+    if folders:
+        containers += [(f"the {role} folder", name) for role, name in outputs[:2]]
+    for where, folder in containers:
+        inside = _identity(folder, storage_options)
+        for role, name in named:
+            key = _identity(name, storage_options)
+            if (role, name) not in outputs and where.startswith("the input"):
+                continue
+            if key[0] == inside[0] and len(key) > len(inside) and key[: len(inside)] == inside:
+                return f"{role} {name} is inside {where}"
+            if key[0] == "inode" and inside[0] == "path" and Path(name).resolve().is_relative_to(Path(*inside[1:])):
+                return f"{role} {name} is inside {where}"
+    return None
+
+
+def _not_utf8(names: list[str]) -> str | None:
+    """A file name that JSON output, the rejected records and the report could not name (not UTF-8)."""
+    for name in names:
+        try:
+            name.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = os.fsencode(name).decode("utf-8", errors="backslashreplace")
+            return f"{shown}: the file name is not UTF-8, so reports cannot name it; rename it"
     return None
 
 
@@ -301,9 +381,24 @@ def _import(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: Bin
     # An unknown schema or dialect is a usage error before any output exists.
     get_validator(args.schema, strict=args.strict, dialect=args.dialect)
     storage_options = parse_storage_options(args.storage_option)
+    if any(str(name).startswith(S3_SCHEMES) for name in [*args.inputs, args.accepted, args.rejected]):
+        # botocore waits a minute to connect and for every read, and retries: a stalled store hung the import.
+        config = storage_options.setdefault("config_kwargs", {})
+        config.setdefault("connect_timeout", args.storage_timeout)
+        config.setdefault("read_timeout", args.storage_timeout)
+        config.setdefault("retries", {"max_attempts": 2})
+    given = list(args.inputs)
     args.inputs = [*expand(args.inputs, storage_options)]
     if not args.inputs:
         stderr.write("runstep-validator: no run-step files found in the folders given\n")
+        return EXIT_ERROR
+    unnamed = _not_utf8(args.inputs)
+    if unnamed is not None:
+        stderr.write(f"runstep-validator: {unnamed}\n")
+        return EXIT_ERROR
+    collision = _collision(args, given, storage_options, folders=args.dask is not None)
+    if collision is not None:
+        stderr.write(f"runstep-validator: {collision}; nothing was read or written\n")
         return EXIT_ERROR
     if args.dask is not None:
         return _import_on_cluster(args, storage_options, stdout, stderr)
@@ -312,33 +407,76 @@ def _import(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: Bin
         if path is not None and not path.parent.is_dir():
             stderr.write(f"runstep-validator: {option} {path}: the folder {path.parent} does not exist\n")
             return EXIT_ERROR
-    collision = _same_file(args)
-    if collision is not None:
-        stderr.write(f"runstep-validator: {collision}; nothing was read or written\n")
+    unusable = _unusable(args, storage_options)
+    if unusable is not None:
+        stderr.write(f"runstep-validator: {unusable}\n")
         return EXIT_ERROR
     sizes = [_size(name, storage_options) for name in args.inputs]
     total = sum(size for size in sizes if size is not None) if None not in sizes else None
+    importer = Importer(
+        args.schema,
+        args.workers,
+        strict=args.strict,
+        dialect=args.dialect,
+        input_format=args.input_format,
+        unwrap_rejected=args.unwrap_rejected,
+        stdin=stdin,
+        storage_options=storage_options,
+        max_record_bytes=args.max_record_bytes,
+    )
     try:
         with progress_bar(total, stderr) as on_progress:
-            importer = Importer(
-                args.schema,
-                args.workers,
-                on_progress,
-                strict=args.strict,
-                dialect=args.dialect,
-                input_format=args.input_format,
-                unwrap_rejected=args.unwrap_rejected,
-                stdin=stdin,
-                storage_options=storage_options,
-            )
-            tally = importer.run(args.inputs, args.accepted, args.rejected)
+            importer.on_progress = on_progress
+            tally = importer.run(args.inputs, args.accepted, args.rejected, args.report)
     except Interrupted as exc:
-        stderr.write(f"runstep-validator: interrupted by {exc}; no output was written\n")
-        return 128 + exc.signal_number
+        return _interrupted(exc, importer.committed, stderr)
     except OSError as exc:
-        stderr.write(f"runstep-validator: {exc}\n")
+        stderr.write(f"runstep-validator: {exc.strerror or exc}; no output was written\n")
         return EXIT_ERROR
-    return _finished(tally, args.inputs, args.report, stdout)
+    return _finished(tally, args.inputs, stdout)
+
+
+def _interrupted(exc: Interrupted, committed: bool, stderr: TextIO) -> int:
+    if committed:  # the signal came during the commit, which finished first
+        stderr.write(f"runstep-validator: interrupted by {exc} after the outputs were written whole\n")
+    else:
+        stderr.write(f"runstep-validator: interrupted by {exc}; no output was written\n")
+    return 128 + exc.signal_number
+
+
+def _unusable(args: argparse.Namespace, storage_options: dict[str, Any]) -> str | None:
+    """An input that cannot be read or an output store that is not there, said in one line before anything is
+    read or written: a symlink loop, a missing file or bucket, a store that does not answer."""
+    from ..sources.storage import filesystem, is_url
+
+    for name in args.inputs:
+        if name == "-":
+            continue
+        try:
+            if is_url(name):
+                fs, path = filesystem(name, storage_options)
+                fs.size(path)
+            else:
+                os.stat(name)
+        except OSError as exc:
+            return f"{name}: {exc.strerror or exc}"
+        except Exception as exc:  # a store's own error: it timed out, refused, answered nonsense
+            return f"{name}: {' '.join(str(exc).split()) or type(exc).__name__}"
+    for option, name in (("--accepted", str(args.accepted)), ("--rejected", str(args.rejected))):
+        if not is_url(name):
+            continue
+        fs, path = filesystem(name, storage_options)
+        protocols = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
+        if "file" in protocols or "local" in protocols:
+            continue
+        bucket = path.strip("/").split("/", 1)[0]
+        try:
+            present = fs.exists(bucket)
+        except OSError as exc:
+            return f"{option} {name}: {exc.strerror or exc}"
+        if not present:
+            return f"{option} {name}: the bucket {bucket} does not exist"
+    return None
 
 
 def _size(name: str, storage_options: dict[str, Any]) -> int | None:
@@ -355,53 +493,59 @@ def _import_on_cluster(
 ) -> int:
 
     from ..importing.distributed import ClusterImport, Options, locate, refuse_existing, start_client
-    from ..importing.pipeline import Interrupted, interruptible
+    from ..importing.pipeline import Interrupted, created, interruptible
     from .progress import progress_bar
 
     if "-" in args.inputs:
         stderr.write("runstep-validator: --dask reads files and URLs, not standard input\n")
         return EXIT_ERROR
     outputs = [locate(name) for name in (args.accepted, args.rejected)]
-    if outputs[0].rstrip("/") == outputs[1].rstrip("/"):
-        stderr.write("runstep-validator: --accepted and --rejected must be different locations\n")
-        return EXIT_ERROR
     inputs = list(args.inputs)  # named as given in rejected records and the summary
     sizes = [_size(name, storage_options) for name in inputs]
-    options = Options(args.schema, args.strict, args.dialect, args.input_format, args.unwrap_rejected, storage_options)
+    options = Options(
+        args.schema,
+        args.strict,
+        args.dialect,
+        args.input_format,
+        args.unwrap_rejected,
+        storage_options,
+        args.max_record_bytes,
+    )
     for role, output in zip(("accepted", "rejected"), outputs, strict=True):
         refuse_existing(role, output, storage_options)
-    client, close = start_client(args.dask)
+    report = created("--report", args.report, storage_options) if args.report is not None else None
+    try:
+        client, close = start_client(args.dask)
+    except BaseException:
+        if report is not None:
+            report.discard()
+        raise
     total = sum(size or 0 for size in sizes)
+    runner = ClusterImport(client, options)
     try:
         stderr.write(f"runstep-validator: {_cluster_line(client, len(inputs))}\n")
         with interruptible(), progress_bar(total, stderr) as bar:
             on_progress: Callable[[int, int, int], None] = _PartLines(total, len(inputs), stderr).update
             if bar is not None:  # a terminal: the single-machine import's bar, by bytes
                 on_progress = lambda done_bytes, records, _parts: bar(done_bytes, records)  # noqa: E731
-            tally = ClusterImport(client, options, on_progress).run(inputs, sizes, outputs[0], outputs[1])
+            runner.on_progress = on_progress
+            tally = runner.run(inputs, sizes, outputs[0], outputs[1], report)
     except Interrupted as exc:
-        stderr.write(f"runstep-validator: interrupted by {exc}; no output was written\n")
-        return 128 + exc.signal_number
+        return _interrupted(exc, runner.committed, stderr)
     except OSError as exc:
         stderr.write(f"runstep-validator: {exc}; no output was written\n")
         return EXIT_ERROR
     finally:
+        if report is not None and not runner.committed:
+            report.discard()
         close()
-    return _finished(tally, inputs, args.report, stdout)
+    return _finished(tally, inputs, stdout)
 
 
-def _finished(tally: Tally, inputs: Sequence[str], report_path: str | None, stdout: TextIO) -> int:
-    """An import's ending, wherever it ran: the summary as JSON to `--report` (if given), the table, the exit code."""
-    import json
-
-    from ..importing.pipeline import AtomicFile
-
-    summary = tally.report(list(inputs))
-    if report_path is not None:
-        report = AtomicFile(Path(report_path))
-        report.stream.write(json.dumps(summary, indent=2).encode() + b"\n")
-        report.commit()
-    stdout.write(_summary_table(tally, summary))
+def _finished(tally: Tally, inputs: Sequence[str], stdout: TextIO) -> int:
+    """An import's ending, wherever it ran (its report, if any, was committed with its outputs): the table and
+    the exit code."""
+    stdout.write(_summary_table(tally, tally.report(list(inputs))))
     return EXIT_INVALID if tally.rejected else EXIT_OK
 
 

@@ -26,9 +26,9 @@ import msgspec
 
 from ..core.errors import RunStepValidatorError
 from ..core.schemas import AUTO, DEFAULT_DIALECT
-from ..sources.reading import InputFormat, open_source
+from ..sources.reading import MAX_RECORD_BYTES, InputFormat, open_source
 from ..sources.storage import StorageError, filesystem, is_url
-from .pipeline import Block, Tally, blocks, process_block
+from .pipeline import AtomicFile, AtomicUpload, Block, Tally, blocks, held_signals, process_block
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -69,6 +69,7 @@ class Options:
     input_format: InputFormat = "auto"
     unwrap_rejected: bool = False
     storage_options: Mapping[str, Any] = field(default_factory=dict)
+    max_record_bytes: int = MAX_RECORD_BYTES
 
 
 def locate(name: str) -> str:
@@ -115,7 +116,7 @@ def validate_input(
     ):
         opened.name = source
         next_look = time.monotonic() + ABORT_CHECK_SECONDS
-        for block in blocks(opened, options.input_format, TASK_BLOCK_BYTES):
+        for block in blocks(opened, options.input_format, TASK_BLOCK_BYTES, options.max_record_bytes):
             try:
                 result = process_block(options.schema, block, options.unwrap_rejected, options.strict, options.dialect)
             except Exception as exc:
@@ -176,8 +177,16 @@ class ClusterImport:
     options: Options = field(default_factory=Options)
     on_progress: Callable[[int, int, int], None] | None = None  # (bytes done, records done, parts done)
     tally: Tally = field(default_factory=Tally)
+    committed: bool = False  # the final parts, _SUCCESS and the report are in place (also after an interrupt)
 
-    def run(self, inputs: list[str], sizes: list[int | None], accepted: str, rejected: str) -> Tally:
+    def run(
+        self,
+        inputs: list[str],
+        sizes: list[int | None],
+        accepted: str,
+        rejected: str,
+        report: AtomicFile | AtomicUpload | None = None,
+    ) -> Tally:
         from distributed import as_completed  # noqa: PLC0415  # the optional extra
 
         run_id = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
@@ -215,15 +224,31 @@ class ClusterImport:
                     self.on_progress(done_bytes, self.tally.records, len(results))
             if self.tally.records != self.tally.accepted + self.tally.rejected:  # pragma: no cover - a bug
                 raise RuntimeError("records were lost: accepted + rejected != records read")
-            self._commit([results[part] for part in range(len(inputs))], targets)
+            parts = [results[part] for part in range(len(inputs))]
+            if report is not None:
+                summary = self.tally.report([result.source for result in parts])
+                report.stream.write(json.dumps(summary, indent=2).encode() + b"\n")
+                report.ready()
+            # Interrupts wait for the commit and the removal of the temporary parts: an interrupted commit left
+            # half of the parts without _SUCCESS, or a _temporary folder beside a complete output.
+            with held_signals():
+                self._commit(parts, targets)
+                if report is not None:
+                    report.publish()
+                self.committed = True
+                self._remove_temporary(targets, temporary)
         except BaseException:
-            self._abandon(abort, futures)
+            if not self.committed:
+                self._abandon(abort, futures)
             raise
         finally:
-            for role, target in targets.items():
-                _remove(temporary[role], self.options.storage_options)
-                _remove(f"{target}/{TEMPORARY}", self.options.storage_options, only_if_empty=True)
+            self._remove_temporary(targets, temporary)
         return self.tally
+
+    def _remove_temporary(self, targets: dict[str, str], temporary: dict[str, str]) -> None:
+        for role, target in targets.items():
+            _remove(temporary[role], self.options.storage_options)
+            _remove(f"{target}/{TEMPORARY}", self.options.storage_options, only_if_empty=True)
 
     def _abandon(self, abort: str, futures: list[Any], patience: float = 120) -> None:
         """Stop every task of a failed or interrupted run and wait until none can write any more: a task that is
@@ -239,24 +264,34 @@ class ClusterImport:
     def _commit(self, parts: list[PartResult], targets: dict[str, str]) -> None:
         """Move each part to its final name in input order, then mark success: a reader that waits for `_SUCCESS`
         never sees a partial output."""
-        for role, target in targets.items():
-            fs, root = filesystem(target, self.options.storage_options)
-            moves = {
-                result.accepted_path if role == "accepted" else result.rejected_path: (
-                    f"{root}/part-{result.part:0{PART_DIGITS}d}.jsonl"
-                )
-                for result in parts
-            }
-            if getattr(fs, "async_impl", False):
-                # An object store has no rename: each move is a server-side copy, and one call makes them all at
-                # once instead of one after another.
-                fs.mv(list(moves), list(moves.values()))
-            else:
-                for moved, final in moves.items():
-                    fs.mv(moved, final)
-            summary = self.tally.report([result.source for result in parts])
-            with fs.open(f"{root}/{SUCCESS}", "wb") as marker:
-                marker.write(json.dumps({"parts": len(parts), **summary}, indent=2).encode() + b"\n")
+        placed: list[tuple[Any, str]] = []  # what this commit has put in place, removed if it cannot finish
+        try:
+            for role, target in targets.items():
+                fs, root = filesystem(target, self.options.storage_options)
+                moves = {
+                    result.accepted_path if role == "accepted" else result.rejected_path: (
+                        f"{root}/part-{result.part:0{PART_DIGITS}d}.jsonl"
+                    )
+                    for result in parts
+                }
+                placed += [(fs, final) for final in moves.values()]
+                if getattr(fs, "async_impl", False):
+                    # An object store has no rename: each move is a server-side copy, and one call makes them all
+                    # at once instead of one after another.
+                    fs.mv(list(moves), list(moves.values()))
+                else:
+                    for moved, final in moves.items():
+                        fs.mv(moved, final)
+                summary = self.tally.report([result.source for result in parts])
+                placed.append((fs, f"{root}/{SUCCESS}"))
+                with fs.open(f"{root}/{SUCCESS}", "wb") as marker:
+                    marker.write(json.dumps({"parts": len(parts), **summary}, indent=2).encode() + b"\n")
+        except BaseException:
+            for fs, final in placed:
+                with contextlib.suppress(Exception):
+                    if fs.exists(final):
+                        fs.rm(final)
+            raise
 
 
 def refuse_existing(role: str, target: str, storage_options: Mapping[str, Any]) -> None:
@@ -266,6 +301,8 @@ def refuse_existing(role: str, target: str, storage_options: Mapping[str, Any]) 
         present = fs.exists(root) and fs.ls(root, detail=False)
     except FileNotFoundError:
         present = []
+    # A _temporary folder alone is what a driver killed with SIGKILL left: nothing of it is ever read.
+    present = [path for path in present or [] if path.rstrip("/").rsplit("/", 1)[-1] != TEMPORARY]
     if present:
         raise OutputExists(f"--{role} {target} already holds files; choose an empty or new location")
 

@@ -8,11 +8,20 @@ outputs, a summary).
 from __future__ import annotations
 
 import base64
+import contextlib
+import ctypes
+import glob
 import io
+import json
+import multiprocessing
 import os
 import re
 import signal
+import sys
 import tempfile
+import threading
+import time
+import zlib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -20,16 +29,26 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import IO, Any, BinaryIO
+from typing import IO, Any, BinaryIO, Final
 
 import msgspec
 
 from ..core.api import get_validator
+from ..core.errors import RunStepValidatorError
 from ..core.models import RunStep
 from ..core.report import Report
 from ..core.schemas import AUTO, DEFAULT_DIALECT
 from ..sources.documents import iter_document_records
-from ..sources.reading import InputFormat, Source, detect, open_source
+from ..sources.reading import (
+    MAX_RECORD_BYTES,
+    InputFormat,
+    Source,
+    SourceError,
+    detect,
+    open_source,
+    too_large_named,
+    whole_lines,
+)
 from ..sources.records import Record
 from ..sources.storage import filesystem, is_url
 
@@ -82,7 +101,8 @@ def iter_validate(
 class Block(msgspec.Struct, frozen=True):
     """A run of whole lines of one input. Line `first_line + i` of the input is line `i` of `data`, unless
     `lines` numbers them (the members of a JSON document, flattened one per line). `offset` is where `data`
-    starts in a plain file, so that a worker can read it there itself; None for gzip, stdin and documents."""
+    starts in a plain file, so that a worker can read it there itself; None for gzip, streams and documents.
+    `shared` is the path that opens the file the parent has open, `checksum` what the worker must find there."""
 
     source: str
     first_line: int
@@ -90,49 +110,59 @@ class Block(msgspec.Struct, frozen=True):
     lines: list[int] | None = None
     offset: int | None = None
     length: int = 0
+    shared: str | None = None
+    checksum: int = 0
 
     def for_worker(self) -> Block:
         """What crosses to a worker: for a plain file, where to read the block rather than its bytes (sending a
-        megabyte through a pipe per block cost more than the second worker gained)."""
+        megabyte through a pipe per block cost more than the second worker gained), and its checksum: a file
+        rewritten in place while the run reads it must stop the run, never put other bytes under this block's
+        verdicts."""
         if self.offset is None:
             return self
-        return Block(self.source, self.first_line, b"", self.lines, self.offset, len(self.data))
+        checksum = zlib.crc32(self.data)
+        return Block(self.source, self.first_line, b"", self.lines, self.offset, len(self.data), self.shared, checksum)
 
     def content(self) -> bytes:
         if self.data or self.offset is None:
             return self.data
-        with open(self.source, "rb") as stream:
-            return os.pread(stream.fileno(), self.length, self.offset)
+        # The file the parent opened, not whatever the name means now: an input replaced by a rename during the
+        # run is still read as it was opened.
+        with open(self.shared or self.source, "rb") as stream:
+            data = os.pread(stream.fileno(), self.length, self.offset)
+        if len(data) != self.length or zlib.crc32(data) != self.checksum:
+            raise SourceError(self.source, "the file changed while it was being read; nothing was written")
+        return data
 
 
-def blocks(source: Source, forced: InputFormat = "auto", block_bytes: int = BLOCK_BYTES) -> Iterator[Block]:
+def blocks(
+    source: Source,
+    forced: InputFormat = "auto",
+    block_bytes: int = BLOCK_BYTES,
+    max_record_bytes: int | None = MAX_RECORD_BYTES,
+) -> Iterator[Block]:
     """The source in blocks of about `block_bytes`, cut at line ends: JSON Lines as read; a JSON array or list
-    response streamed item by item, its members one per line (memory stays that of a block either way)."""
+    response streamed item by item, its members one per line (memory stays that of a block either way). A
+    record longer than `max_record_bytes` stops the source with a `SourceError` naming it and the line."""
     kind, stream = detect(source, forced)
-    if kind == "json":
-        pending: list[Record] = []
-        for record in iter_document_records(stream):
-            pending.append(record)
-            if len(pending) == 1000:
+    with too_large_named(source.name):
+        if kind == "json":
+            pending: list[Record] = []
+            for record in iter_document_records(stream, max_record_bytes=max_record_bytes):
+                pending.append(record)
+                if len(pending) == 1000:
+                    yield _document_block(source.name, pending)
+                    pending = []
+            if pending:
                 yield _document_block(source.name, pending)
-                pending = []
-        if pending:
-            yield _document_block(source.name, pending)
-        return
-    plain = source.is_plain_file
-    line, carry, start = 1, b"", 0
-    while piece := stream.read(block_bytes):
-        data = carry + piece
-        cut = data.rfind(b"\n") + 1
-        if not cut:
-            carry = data
-            continue
-        carry = data[cut:]
-        yield Block(source.name, line, data[:cut], offset=start if plain else None)
-        line += data.count(b"\n", 0, cut)
-        start += cut
-    if carry:
-        yield Block(source.name, line, carry, offset=start if plain else None)
+            return
+        plain = source.is_plain_file
+        shared = source.shared_path() if plain else None
+        line, start = 1, 0
+        for run in whole_lines(stream, block_bytes, max_record_bytes):
+            yield Block(source.name, line, run, offset=start if plain else None, shared=shared)
+            line += run.count(b"\n")
+            start += len(run)
 
 
 def _document_block(name: str, records: list[Record]) -> Block:
@@ -153,8 +183,26 @@ def _one_line(raw: bytes) -> bytes:
 # Validating in workers -----------------------------------------------------------------------------------------
 
 
-def _ignore_interrupts() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what an interrupt means
+PR_SET_PDEATHSIG: Final = 1  # from <linux/prctl.h>
+
+
+def _start_worker(parent: int | None) -> None:
+    """A pool worker's start: interrupts are the parent's to decide, and the worker dies with its parent (a
+    parent killed with SIGKILL runs no clean-up, and orphaned workers would otherwise live on forever)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    else:  # pragma: no cover - Linux is what is tested; elsewhere a thread watches for the parent
+        threading.Thread(target=_exit_when_orphaned, args=(os.getppid(),), daemon=True).start()
+    if parent is not None and os.getppid() != parent:  # the parent died before the line above took effect
+        os._exit(1)
+
+
+def _exit_when_orphaned(parent: int) -> None:  # pragma: no cover - not Linux
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(1)
 
 
 class BlockResult(msgspec.Struct, frozen=True):
@@ -219,48 +267,96 @@ def _umask() -> int:
     return mask
 
 
+class OutputError(RunStepValidatorError):
+    """An output that cannot be written where it was asked for (a read-only or full disk, a missing folder or
+    bucket): one line naming the option and the reason."""
+
+    def __init__(self, option: str, target: str | Path, reason: str) -> None:
+        super().__init__(f"{option} {target}: {reason}")
+
+
+def _partial_prefix(target: Path) -> str:
+    return f".{target.name}.runstep-"
+
+
+def _remove_stale_partials(folder: Path, prefix: str) -> None:
+    """Partial files that a run killed with SIGKILL (which no process can clean up after) left behind: named by
+    their process id, removed once that process is gone."""
+    for leftover in folder.glob(f"{glob.escape(prefix)}*.partial"):
+        owner = leftover.name[len(prefix) :].split(".", 1)[0]
+        if not owner.isdigit() or int(owner) == os.getpid():
+            continue
+        try:
+            os.kill(int(owner), 0)
+        except ProcessLookupError:
+            leftover.unlink(missing_ok=True)
+        except PermissionError:  # another user's live process
+            continue
+
+
 class AtomicFile:
-    """Written under a temporary name beside its target and renamed over it only by `commit()`: an interrupted
-    run leaves no partial output."""
+    """Written under a temporary name beside its target and renamed over it only by `publish()`, once `ready()`
+    has flushed it to disk: an interrupted run leaves no partial output, and a write that fails (a full disk)
+    fails before any output is replaced."""
 
     def __init__(self, target: Path) -> None:
         self.target = target
-        handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
+        prefix = _partial_prefix(target)
+        _remove_stale_partials(target.parent, prefix)
+        handle, temporary = tempfile.mkstemp(prefix=f"{prefix}{os.getpid()}.", suffix=".partial", dir=target.parent)
         os.fchmod(handle, 0o666 & ~_umask())  # mkstemp makes it private; the output is a file like any other
         self.temporary = Path(temporary)
         self.stream = io.BufferedWriter(io.FileIO(handle, "wb"), buffer_size=1 << 20)
 
-    def commit(self) -> None:
+    def ready(self) -> None:
         self.stream.flush()
         os.fsync(self.stream.fileno())
         self.stream.close()
+
+    def publish(self) -> None:
         os.replace(self.temporary, self.target)
 
+    def commit(self) -> None:
+        self.ready()
+        self.publish()
+
     def discard(self) -> None:
-        self.stream.close()
+        with contextlib.suppress(OSError):  # a full disk fails the flush that closing attempts
+            self.stream.close()
         self.temporary.unlink(missing_ok=True)
 
 
+UPLOAD_PREFIX: Final = "runstep-validator-"
+
+
 class AtomicUpload:
-    """An output at a URL (object storage): written to a local temporary file, uploaded only by `commit()`.
+    """An output at a URL (object storage): written to a local temporary file, uploaded only by `publish()`.
     An object store's upload appears whole or not at all, so readers never see a partial output either."""
 
     def __init__(self, target: str, storage_options: Mapping[str, Any] | None = None) -> None:
         self.target = target
         self.fs, self.path = filesystem(target, storage_options)
-        handle, temporary = tempfile.mkstemp(prefix="runstep-validator-", suffix=".partial")
+        _remove_stale_partials(Path(tempfile.gettempdir()), UPLOAD_PREFIX)
+        handle, temporary = tempfile.mkstemp(prefix=f"{UPLOAD_PREFIX}{os.getpid()}.", suffix=".partial")
         self.temporary = Path(temporary)
         self.stream = io.BufferedWriter(io.FileIO(handle, "wb"), buffer_size=1 << 20)
 
-    def commit(self) -> None:
+    def ready(self) -> None:
         self.stream.close()
+
+    def publish(self) -> None:
         try:
             self.fs.put_file(str(self.temporary), self.path)
         finally:
             self.temporary.unlink(missing_ok=True)
 
+    def commit(self) -> None:
+        self.ready()
+        self.publish()
+
     def discard(self) -> None:
-        self.stream.close()
+        with contextlib.suppress(OSError):
+            self.stream.close()
         self.temporary.unlink(missing_ok=True)
 
 
@@ -269,6 +365,53 @@ def atomic_output(target: str | Path, storage_options: Mapping[str, Any] | None 
     if isinstance(target, str) and is_url(target):
         return AtomicUpload(target, storage_options)
     return AtomicFile(Path(target))
+
+
+HELD_SIGNALS: Final = frozenset({signal.SIGINT, signal.SIGTERM})
+
+
+_holding: list[list[int]] = []  # while a commit holds interrupts: those that arrived (a stack: commits nest)
+
+
+@contextmanager
+def held_signals() -> Iterator[None]:
+    """SIGINT and SIGTERM wait until the block is done: a commit is never cut in half. One that arrived meanwhile
+    is raised as `Interrupted` as the block ends. Python runs signal handlers in the main thread whichever thread
+    the signal reached (a Dask client's or a pool's), so the `interruptible()` handler defers it; the signal mask
+    holds it off where no such handler is installed."""
+    arrived: list[int] = []
+    _holding.append(arrived)
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, HELD_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        _holding.pop()
+    if arrived and _holding:
+        _holding[-1].extend(arrived)
+    elif arrived:
+        raise Interrupted(arrived[0])
+
+
+def commit_together(outputs: list[AtomicFile | AtomicUpload], on_committed: Callable[[], None]) -> None:
+    """Every output on disk first (where a full disk shows), then all renamed or uploaded with interrupts held:
+    they appear together or not at all, and none replaces an earlier file until all are ready. `on_committed`
+    runs inside, so that an interrupt delivered after it knows the outputs are whole."""
+    for output in outputs:
+        output.ready()
+    with held_signals():
+        for output in outputs:
+            output.publish()
+        on_committed()
+
+
+def created(option: str, target: str | Path, storage_options: Mapping[str, Any]) -> AtomicFile | AtomicUpload:
+    """The atomic writer for an output, created now (before anything is read): one that cannot be written there is
+    an `OutputError` naming the option."""
+    try:
+        return atomic_output(target, storage_options)
+    except OSError as exc:
+        raise OutputError(option, target, exc.strerror or str(exc)) from None
 
 
 def rejection(source: str, line: int, raw: bytes, report: Report) -> bytes:
@@ -301,12 +444,18 @@ def unwrap_rejection(raw: bytes) -> bytes:
 
 
 class Interrupted(Exception):
+    """SIGINT or SIGTERM during a run. The run that catches it says whether its outputs were committed whole
+    before the signal was delivered (a signal during the commit waits for its end)."""
+
     def __init__(self, signal_number: int) -> None:
         super().__init__(signal.Signals(signal_number).name)
         self.signal_number = signal_number
 
 
 def _raise_interrupted(signal_number: int, frame: FrameType | None) -> None:
+    if _holding:  # a commit is going on: it raises this when it is done
+        _holding[-1].append(signal_number)
+        return
     raise Interrupted(signal_number)
 
 
@@ -386,28 +535,41 @@ class Importer:
     strict: bool = False  # with auto: the strict variant of the entry each object names
     dialect: str = DEFAULT_DIALECT  # with auto: whose entries (openai, azure) the objects name
     storage_options: Mapping[str, Any] = field(default_factory=dict)  # for URLs, as fsspec takes them
+    max_record_bytes: int = MAX_RECORD_BYTES  # a longer record stops the run (SourceError), before memory grows
     tally: Tally = field(default_factory=Tally)
+    committed: bool = False
 
-    def run(self, inputs: list[str], accepted: str | Path, rejected: str | Path) -> Tally:
-        outputs = [atomic_output(accepted, self.storage_options), atomic_output(rejected, self.storage_options)]
+    def run(self, inputs: list[str], accepted: str | Path, rejected: str | Path, report: Path | None = None) -> Tally:
+        """Validate `inputs` into `accepted` and `rejected`, and the summary as JSON into `report`: all created
+        before anything is read (an output that cannot be written is an `OutputError` then), all committed
+        together at the end, or none. `committed` says which, also after an `Interrupted`."""
+        outputs: list[AtomicFile | AtomicUpload] = []
         with interruptible():
             try:
+                for option, target in (("--accepted", accepted), ("--rejected", rejected), ("--report", report)):
+                    if target is not None:
+                        outputs.append(created(option, target, self.storage_options))
                 self._run(inputs, outputs[0].stream, outputs[1].stream)
                 if self.tally.records != self.tally.accepted + self.tally.rejected:  # pragma: no cover - a bug
                     raise RuntimeError("records were lost: accepted + rejected != records read")
-                for output in outputs:
-                    output.commit()
+                if report is not None:
+                    outputs[2].stream.write(json.dumps(self.tally.report(inputs), indent=2).encode() + b"\n")
+                commit_together(outputs, self._committed)
             except BaseException:
                 for output in outputs:
                     output.discard()
                 raise
         return self.tally
 
+    def _committed(self) -> None:
+        self.committed = True
+
     def _run(self, inputs: list[str], accepted: IO[bytes], rejected: IO[bytes]) -> None:
         done_bytes = 0
         for name in inputs:
             with open_source(name, self.stdin, self.storage_options) as source:
-                for block, result in self._processed(blocks(source, self.input_format, self.block_bytes)):
+                pieces = blocks(source, self.input_format, self.block_bytes, self.max_record_bytes)
+                for block, result in self._processed(pieces):
                     accepted.write(result.accepted(block))
                     rejected.write(result.rejected)
                     self.tally.add(result.tally)
@@ -421,7 +583,9 @@ class Importer:
                 yield block, process_block(self.schema, block, self.unwrap_rejected, self.strict, self.dialect)
             return
         # Bounded and in order: at most two blocks per worker in flight, results taken oldest first.
-        pool = ProcessPoolExecutor(self.workers, initializer=_ignore_interrupts)
+        # A forked worker's parent is this process; a forkserver's worker's is the server, which exits with it.
+        forked = multiprocessing.get_start_method() == "fork"
+        pool = ProcessPoolExecutor(self.workers, initializer=_start_worker, initargs=(os.getpid() if forked else None,))
         pending: deque[tuple[Block, Future[BlockResult]]] = deque()
         try:
             for block in pieces:

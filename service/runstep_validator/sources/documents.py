@@ -17,7 +17,7 @@ import msgspec
 
 from ..core.errors import InvalidJSONError
 from ..core.parsing import NOT_JSON, UTF8_BOM
-from .records import Record
+from .records import Record, RecordTooLarge
 
 BLOCK_BYTES: Final = 1 << 20
 PARSE_ATTEMPTS: Final = 8
@@ -37,9 +37,10 @@ def _characters(data: bytes | bytearray) -> int:
 class _Text:
     """The document's bytes from `base` on, read a block at a time, with the line and column of `base`."""
 
-    def __init__(self, stream: BinaryIO, block_bytes: int) -> None:
+    def __init__(self, stream: BinaryIO, block_bytes: int, max_record_bytes: int | None = None) -> None:
         self._stream = stream
         self._block_bytes = block_bytes
+        self.max_record_bytes = max_record_bytes
         self.data = bytearray()  # grows in place: a long record is not copied once per block
         self.base = 0  # offset in the document of data[0]
         self.line = 1  # line of data[0]
@@ -49,6 +50,10 @@ class _Text:
     def more(self) -> bool:
         if self.eof:
             return False
+        # What is held is the record being read (and a little around it): past the limit, it is too large.
+        if self.max_record_bytes is not None and len(self.data) > self.max_record_bytes:
+            start = _SPACE.match(self.data).end()  # type: ignore[union-attr]  # it matches the empty string
+            raise RecordTooLarge(self.position(start)[0], self.max_record_bytes)
         piece = self._stream.read(self._block_bytes)
         if not piece:
             self.eof = True
@@ -144,10 +149,14 @@ class _Text:
             if end is not None:
                 return end
         if opener not in (b"[", b"{"):
-            while True:  # a scalar: up to the next delimiter
-                stop = _DELIMITER.search(self.data, at)
-                if stop or not self.more():
-                    return stop.start() if stop else len(self.data)
+            position = at
+            while True:  # a scalar: up to the next delimiter, the search resuming where it stopped
+                stop = _DELIMITER.search(self.data, position)
+                if stop:
+                    return stop.start()
+                position = len(self.data)
+                if not self.more():
+                    return position
         depth, position = 0, at
         while True:
             found = _STRUCTURE.search(self.data, position)
@@ -166,10 +175,13 @@ class _Text:
                 return position
 
 
-def iter_document_records(stream: BinaryIO, block_bytes: int = BLOCK_BYTES) -> Iterator[Record]:
+def iter_document_records(
+    stream: BinaryIO, block_bytes: int = BLOCK_BYTES, max_record_bytes: int | None = None
+) -> Iterator[Record]:
     """The records of one JSON document read from `stream`. Raises `InvalidJSONError` where the text between
-    records is not JSON; what is inside a record is left to the validator."""
-    text = _Text(stream, block_bytes)
+    records is not JSON, `RecordTooLarge` past `max_record_bytes`; what is inside a record is left to the
+    validator."""
+    text = _Text(stream, block_bytes, max_record_bytes)
     if text.byte(0) and text.data.startswith(UTF8_BOM):
         text.drop(3)
         text.column = 0  # a byte order mark is not a column
@@ -199,6 +211,8 @@ def _rest(text: _Text) -> int:
 
 def _record(text: _Text, index: int, start: int, end: int) -> Record:
     line, column = text.position(start)
+    if text.max_record_bytes is not None and end - start > text.max_record_bytes:
+        raise RecordTooLarge(line, text.max_record_bytes)
     return Record(index, line, bytes(text.data[start:end]), column=column)
 
 

@@ -9,8 +9,10 @@ import gzip
 import io
 import itertools
 import os
+import stat
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Final, Literal, cast
@@ -18,9 +20,9 @@ from typing import Any, BinaryIO, Final, Literal, cast
 import msgspec
 
 from ..core.errors import LimitExceeded, RunStepValidatorError
-from ..core.parsing import NOT_JSON, UTF8_BOM, strip_bom
+from ..core.parsing import NOT_JSON, strip_bom
 from .documents import BLOCK_BYTES, iter_document_records
-from .records import Record
+from .records import Record, RecordTooLarge
 from .storage import expand_url, filesystem, is_url
 
 STDIN: Final = "-"
@@ -30,6 +32,9 @@ GZIP_MAGIC: Final = b"\x1f\x8b"
 # Folders that hold tools' state, never run steps: a search of a repository skips them (and every hidden folder).
 SKIPPED_FOLDERS: Final = frozenset({"node_modules", "__pycache__", "venv", "site-packages", "build", "dist"})
 SNIFF_BYTES: Final = 1 << 20
+# The longest record the command line reads (--max-record-bytes): a run step is kilobytes; 64 MiB leaves room for
+# any real one (a 50 MB string is tested) and stops an endless line or a gzip bomb before memory does.
+MAX_RECORD_BYTES: Final = 64 << 20
 
 InputFormat = Literal["auto", "json", "jsonl", "sse"]
 INPUT_FORMATS: Final[tuple[InputFormat, ...]] = ("auto", "json", "jsonl", "sse")
@@ -43,6 +48,9 @@ class SourceError(RunStepValidatorError):
         super().__init__(f"{name}: {reason}")
         self.name = name
         self.reason = reason
+
+    def __reduce__(self) -> tuple[Any, ...]:  # it crosses from an import's worker to the parent
+        return (type(self), (self.name, self.reason))
 
 
 def is_checkable(path: Path) -> bool:
@@ -95,14 +103,23 @@ class Source:
     raw: BinaryIO
     compressed: bool
     closers: list[BinaryIO] = field(default_factory=list)
-    local: bool = True  # a file on this machine's disk, which workers can read at an offset themselves
+    local: bool = True  # on this machine, not behind a URL
+    regular: bool = False  # a regular file (seekable), not a pipe, FIFO, terminal or standard input
 
     def position(self) -> int:
-        return self.raw.tell() if self.name != STDIN else 0
+        return self.raw.tell() if self.regular or not self.local else 0
 
     @property
     def is_plain_file(self) -> bool:
-        return self.name != STDIN and self.local and not self.compressed
+        """A regular local file, not gzipped: workers can read a block of it at its offset themselves. A FIFO or
+        a process substitution (`<(...)`) cannot be read twice, so it is read here, in the parent, only."""
+        return self.regular and self.local and not self.compressed
+
+    def shared_path(self) -> str:
+        """A path that opens the very file this process has open, even after its name was given to another
+        file (replaced by a rename) or removed: /proc/<pid>/fd/<fd> on Linux; elsewhere its name."""
+        fd = self.raw.fileno()
+        return f"/proc/{os.getpid()}/fd/{fd}" if os.path.isdir("/proc/self/fd") else self.name
 
     def close(self) -> None:
         for closer in self.closers:
@@ -132,7 +149,10 @@ def open_source(name: str, stdin: BinaryIO | None = None, options: Mapping[str, 
             opened = open(path, "rb")  # noqa: SIM115  # closed by Source.close
         except OSError as exc:
             raise SourceError(name, exc.strerror or str(exc)) from None
-        magic, stream, raw, size = opened.peek(2)[:2], opened, opened, os.fstat(opened.fileno()).st_size
+        status = os.fstat(opened.fileno())
+        regular = stat.S_ISREG(status.st_mode)
+        magic, stream, raw = opened.peek(2)[:2], opened, opened
+        return _source(name, magic, stream, raw, status.st_size if regular else None, regular=regular)
     return _source(name, magic, stream, raw, size)
 
 
@@ -148,13 +168,20 @@ def _open_url(name: str, options: Mapping[str, Any] | None) -> Source:
 
 
 def _source(
-    name: str, magic: bytes, stream: BinaryIO, raw: BinaryIO, size: int | None, *, local: bool = True
+    name: str,
+    magic: bytes,
+    stream: BinaryIO,
+    raw: BinaryIO,
+    size: int | None,
+    *,
+    local: bool = True,
+    regular: bool = False,
 ) -> Source:
     """The opened input, gunzipped when it starts as gzip does."""
     if magic == GZIP_MAGIC:
         unzipped = cast(BinaryIO, _CheckedGzip(name, stream))
-        return Source(name, unzipped, size, raw, True, [unzipped, raw], local=local)
-    return Source(name, stream, size, raw, False, [raw], local=local)
+        return Source(name, unzipped, size, raw, True, [unzipped, raw], local=local, regular=regular)
+    return Source(name, stream, size, raw, False, [raw], local=local, regular=regular)
 
 
 def is_event_stream(name: str, forced: InputFormat = "auto") -> bool:
@@ -200,29 +227,65 @@ class _Prefixed:
         return head
 
 
-def iter_lines(stream: BinaryIO, block_bytes: int = BLOCK_BYTES) -> Iterator[Record]:
+def whole_lines(
+    stream: BinaryIO, block_bytes: int = BLOCK_BYTES, max_record_bytes: int | None = None
+) -> Iterator[bytes]:
+    """The stream in runs of whole lines of about `block_bytes` (each ends with a newline; the last run is what
+    follows the last newline, if anything). A line that is not ended yet is kept as a list of pieces and joined
+    once, so every byte is copied a bounded number of times however long the line; past `max_record_bytes` it
+    raises `RecordTooLarge` before reading on (an endless line, a gzip bomb, stop there)."""
+    pending: list[bytes] = []  # the pieces of a line that has not ended yet
+    pending_bytes = 0
+    line = 1  # where the first line of the next run starts
+    while piece := stream.read(block_bytes):
+        cut = piece.rfind(b"\n") + 1
+        if not cut:
+            pending.append(piece)
+            pending_bytes += len(piece)
+            if max_record_bytes is not None and pending_bytes > max_record_bytes:
+                raise RecordTooLarge(line, max_record_bytes)
+            continue
+        run = b"".join([*pending, piece[:cut]]) if pending else piece[:cut]
+        _check_lengths(run, line, max_record_bytes)
+        rest = piece[cut:]
+        pending, pending_bytes = ([rest], len(rest)) if rest else ([], 0)
+        yield run
+        line += run.count(b"\n")
+    if pending:
+        run = b"".join(pending)
+        _check_lengths(run, line, max_record_bytes)
+        yield run
+
+
+def _check_lengths(run: bytes, line: int, max_record_bytes: int | None) -> None:
+    if max_record_bytes is None or len(run) <= max_record_bytes:  # the common case: no line can be too long
+        return
+    start = 0
+    while start < len(run):
+        end = run.find(b"\n", start)
+        end = len(run) if end == -1 else end
+        if end - start > max_record_bytes:
+            raise RecordTooLarge(line + run.count(b"\n", 0, start), max_record_bytes)
+        start = end + 1
+
+
+def iter_lines(
+    stream: BinaryIO, block_bytes: int = BLOCK_BYTES, max_record_bytes: int | None = None
+) -> Iterator[Record]:
     """JSON Lines: one record per non-blank line, its bytes and its line ending exactly as read."""
     index = number = 0
-    carry = b""
-    first = True
-    while True:
-        piece = stream.read(block_bytes)
-        data = carry + piece
-        if first and (len(data) >= len(UTF8_BOM) or not piece):
-            data, first = strip_bom(data), False
-        if piece:
-            lines = data.split(b"\n")
-            carry = lines.pop()
-        else:
-            lines, carry = ([data] if data else []), b""
-        for line in lines:
+    for position, run in enumerate(whole_lines(stream, block_bytes, max_record_bytes)):
+        lines = (strip_bom(run) if position == 0 else run).split(b"\n")
+        last = lines.pop()  # b"" after a final newline; otherwise the input's last line, which has none
+        ended = [(line, b"\n") for line in lines]
+        if last:
+            ended.append((last, b""))
+        for line, newline in ended:
             number += 1
             raw = line[:-1] if line.endswith(b"\r") else line
             if raw.strip():
-                yield Record(index, number, raw, ending=line[len(raw) :] + (b"\n" if piece else b""))
+                yield Record(index, number, raw, ending=line[len(raw) :] + newline)
                 index += 1
-        if not piece:
-            return
 
 
 def detect(source: Source, forced: InputFormat = "auto") -> tuple[Literal["json", "jsonl"], BinaryIO]:
@@ -237,10 +300,24 @@ def detect(source: Source, forced: InputFormat = "auto") -> tuple[Literal["json"
     return format_of(source.name, head, forced), stream
 
 
-def iter_records(source: Source, forced: InputFormat = "auto") -> Iterator[Record]:
-    """Every record of a source, streamed: JSON Lines line by line, JSON documents item by item."""
+def iter_records(source: Source, forced: InputFormat = "auto", max_record_bytes: int | None = None) -> Iterator[Record]:
+    """Every record of a source, streamed: JSON Lines line by line, JSON documents item by item. A record longer
+    than `max_record_bytes` stops the source with a `SourceError` naming it and the record's line."""
     kind, stream = detect(source, forced)
-    return iter_lines(stream) if kind == "jsonl" else iter_document_records(stream)
+    with too_large_named(source.name):
+        if kind == "jsonl":
+            yield from iter_lines(stream, max_record_bytes=max_record_bytes)
+        else:
+            yield from iter_document_records(stream, max_record_bytes=max_record_bytes)
+
+
+@contextmanager
+def too_large_named(name: str) -> Iterator[None]:
+    """A `RecordTooLarge` from reading `name` as the `SourceError` that names it."""
+    try:
+        yield
+    except RecordTooLarge as exc:
+        raise SourceError(name, str(exc)) from None
 
 
 def body_records(body: bytes, lines: bool, max_records: int | None = None) -> list[Record]:

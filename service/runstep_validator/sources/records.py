@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import msgspec
 
+from ..core.errors import RunStepValidatorError
+
 
 class Record(msgspec.Struct, frozen=True, gc=False):
     """One payload: its 0-based `index` among the records, its 1-based `line` (and character `column`) in the
@@ -14,3 +16,13 @@ class Record(msgspec.Struct, frozen=True, gc=False):
     raw: bytes
     column: int = 1
     ending: bytes = b""
+
+
+class RecordTooLarge(RunStepValidatorError):
+    """A record longer than the reader's limit: reading stops there, before memory grows with it. `line` is where
+    the record starts; the caller names the input."""
+
+    def __init__(self, line: int, limit: int) -> None:
+        reason = f"a record longer than {limit:,} bytes (--max-record-bytes); reading stopped there"
+        super().__init__(f"line {line}: {reason}")
+        self.line, self.limit = line, limit

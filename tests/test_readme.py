@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import re
+from pathlib import Path
 
 import pytest
 
@@ -83,3 +84,20 @@ def test_the_dialect_example_prints_what_the_readme_shows(monkeypatch: pytest.Mo
     command = "runstep-validator validate --dialect azure examples/azure/"
 
     assert printed(command.split()[1:], monkeypatch) == (1, shown_after(command))
+
+
+def test_the_tour_prints_what_the_readme_shows(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    tour = readme[readme.index("## A tour") : readme.index("## In the browser")]
+    blocks = re.findall(r"```\n(\$ .*?)```", tour, re.DOTALL)
+    shown = re.findall(r"^\$ (.*)\n((?:(?!\$ ).*\n)*)", "".join(blocks), re.MULTILINE)
+    assert len(shown) == 4
+
+    for command, expected in shown:
+        argv = command.split()[1:]
+        if argv[0] == "import":  # its outputs go to a scratch folder, not into the checkout
+            argv = [
+                str(tmp_path / arg) if arg.endswith("accepted.jsonl") or arg.endswith("rejected.jsonl") else arg
+                for arg in argv
+            ]
+        assert printed(argv, monkeypatch)[1] == expected, command

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -107,3 +109,20 @@ def test_memory_is_that_of_the_largest_record_not_the_document(monkeypatch: pyte
 
     assert count == 5000
     assert largest[0] < 2 * len(COMPACT) + 2 * 4096
+
+
+@pytest.mark.parametrize("gzipped", [False, True])
+def test_json_lines_on_standard_input_are_told_from_one_document(gzipped: bool, tmp_path: Path) -> None:
+    lines = b'{"object": "thread.run.step"}\n{"object": "thread.run.step.delta"}\n'
+    body = gzip.compress(lines) if gzipped else lines
+    pipe_in, pipe_out = os.pipe()
+    os.write(pipe_out, body)  # a real pipe, read as the command line reads standard input
+    os.close(pipe_out)
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with os.fdopen(pipe_in, "rb") as stdin:
+        code = run(["validate", "--format", "json", "-"], stdout, stderr, stdin)
+
+    assert code == 1, stderr.getvalue()
+    records = json.loads(stdout.getvalue())["files"][0]["records"]
+    assert [record["line"] for record in records] == [1, 2]
+    assert not any(unit["code"] == "invalid-json" for record in records for unit in record["errors"])

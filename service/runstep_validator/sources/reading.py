@@ -224,6 +224,8 @@ class _Prefixed:
             head, self._head = self._head, b""
             return head + self._stream.read()
         head, self._head = self._head[:size], self._head[size:]
+        if len(head) < size:  # the bytes already read are fewer than asked for: the rest comes from the stream
+            head += self._stream.read(size - len(head))
         return head
 
 

@@ -230,7 +230,9 @@ def test_bodies_with_many_errors_are_validated_off_the_event_loop(tmp_path: Path
 
     assert [status_and_problem(answer)[0] for answer in answers] == [200, 200, 200]
     assert all(status == 200 for status, _ in health)
-    assert max(seconds for _, seconds in health) < 0.3, health
+    # On the event loop, /healthz waited seconds behind these (7 s in one run). On the pool it waits for the GIL
+    # at most, which jsonschema-rs holds while it collects a payload's errors: tenths of a second on a busy machine.
+    assert max(seconds for _, seconds in health) < 1.5, health
 
 
 def _read_answer(connection: socket.socket) -> bytes:

@@ -86,6 +86,7 @@ class ConnectionWatch:
         self.pending = pending
         self.interval = min(0.5, write_seconds / 4)
         self._progress: dict[int, tuple[int, float]] = {}  # socket inode -> (bytes acknowledged, since when)
+        self._drained: set[Peer] = set()  # clients whose connection had nothing left to send at the last look
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
         self.closed = 0  # connections shut down, for tests and logs
@@ -110,6 +111,7 @@ class ConnectionWatch:
         started = time.monotonic()
         seen: dict[int, tuple[int, float]] = {}
         peers: set[Peer] = set()
+        drained: set[Peer] = set()
         for connection, inode in self._connections():
             with connection:
                 try:
@@ -123,10 +125,14 @@ class ConnectionWatch:
                 peers.add(peer)
                 waiting = struct.unpack_from("I", info, _NOTSENT)[0] or struct.unpack_from("I", info, _UNACKED)[0]
                 if not waiting:
-                    self.pending.release(peer, handed_before=started - self.interval)
+                    # Taken, once two looks in a row find nothing left to send: on a busy machine hyper may not
+                    # have begun writing an answer by the first.
+                    drained.add(peer)
+                    if peer in self._drained:
+                        self.pending.release(peer, handed_before=started - 2 * self.interval)
                 if waiting and self._stalled(inode, info, started, seen):
                     self._shut(connection, peer)
-        self._progress = seen
+        self._progress, self._drained = seen, drained
         for peer in self.pending.peers():
             if peer not in peers:  # the connection is gone
                 self.pending.release(peer, handed_before=started)

@@ -232,7 +232,7 @@ def test_bodies_with_many_errors_are_validated_off_the_event_loop(tmp_path: Path
     assert all(status == 200 for status, _ in health)
     # On the event loop, /healthz waited seconds behind these (7 s in one run). On the pool it waits for the GIL
     # at most, which jsonschema-rs holds while it collects a payload's errors: tenths of a second on a busy machine.
-    assert max(seconds for _, seconds in health) < 1.5, health
+    assert max(seconds for _, seconds in health) < 3, health
 
 
 def _read_answer(connection: socket.socket) -> bytes:
@@ -309,9 +309,15 @@ def test_answers_that_clients_do_not_read_are_bounded_per_worker(tmp_path: Path)
             log_after(bounded, "[lazy-2]", seconds=60)
             with lazy_client(bounded.port, "lazy-3") as second:
                 refused = _read_answer(second)
-        time.sleep(1.5)  # the first client is gone: the watch releases its answer
-        with lazy_client(bounded.port, "lazy-4") as third:
-            admitted = _read_answer(third)
+        # The first client is gone: the watch releases its answer at its next look (twice a second, later on a
+        # busy machine), so a new client is retried until admitted, within a bound.
+        deadline = time.monotonic() + 30
+        while True:
+            with lazy_client(bounded.port, "lazy-4") as third:
+                admitted = _read_answer(third)
+            if status_and_problem(admitted)[0] == 200 or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
 
     status, problem = status_and_problem(refused)
     assert (status, problem["type"], problem["limit"]) == (

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -237,3 +238,20 @@ def test_a_json_array_is_streamed_item_by_item(tmp_path: Path) -> None:
     assert do_import(tmp_path, str(tmp_path / "in.json"))[0] == 1
     assert (tmp_path / "ok.jsonl").read_bytes() == VALID + b"\n"
     assert json.loads((tmp_path / "bad.jsonl").read_bytes())["line"] == 3
+
+
+def test_event_streams_are_left_to_validate(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(EXAMPLES / "run.sse", folder / "run.sse")
+    shutil.copy(EXAMPLES / "steps.jsonl", folder / "steps.jsonl")
+    outputs = ["--accepted", str(tmp_path / "a.jsonl"), "--rejected", str(tmp_path / "r.jsonl")]
+
+    named = io.StringIO()
+    assert run(["import", str(folder / "run.sse"), *outputs], io.StringIO(), named) == 2
+    assert "is an event stream" in named.getvalue()
+    assert not (tmp_path / "a.jsonl").exists()
+    summary, note = io.StringIO(), io.StringIO()
+    assert run(["import", str(folder), *outputs], summary, note) == 1
+    assert "1 event stream file(s) (*.sse) left out" in note.getvalue()
+    assert "records                2" in summary.getvalue()

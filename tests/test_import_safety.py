@@ -510,3 +510,15 @@ def test_a_symlink_loop_in_an_input_folder_is_one_line_and_exit_2(tmp_path: Path
     assert code == 2
     assert err == f"runstep-validator: {tmp_path}/data/a.jsonl: Too many levels of symbolic links\n"
     assert sorted(path.name for path in tmp_path.iterdir()) == ["data"]
+
+
+def test_a_partial_of_another_host_is_never_taken_for_a_dead_run(tmp_path: Path) -> None:
+    """A shared disk or /tmp holds other hosts' and containers' runs, whose process ids mean nothing here."""
+    theirs = tmp_path / ".ok.jsonl.runstep-999999.abc.partial"  # no host in its name: it may be any host's
+    theirs.write_bytes(b"")
+    (tmp_path / "small.jsonl").write_bytes(VALID + b"\n")
+
+    code, _, err = cli("import", str(tmp_path / "small.jsonl"), *outputs(tmp_path), "--workers", "1")
+
+    assert (code, err) == (0, "")
+    assert theirs.exists()

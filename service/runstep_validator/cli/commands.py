@@ -152,7 +152,10 @@ def _parser() -> argparse.ArgumentParser:
         "--workers", type=_bounded(1, 256), default=os.cpu_count() or 1, help="processes (default: %(default)s)"
     )
     bulk.add_argument(
-        "--input-format", choices=INPUT_FORMATS, default="auto", help="as for validate (default: %(default)s)"
+        "--input-format",
+        choices=[name for name in INPUT_FORMATS if name != "sse"],
+        default="auto",
+        help="as for validate, but for event streams, which validate checks (default: %(default)s)",
     )
     _add_record_limit(bulk)
     bulk.add_argument(
@@ -374,7 +377,7 @@ def _import(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: Bin
 
     from ..core.api import get_validator
     from ..importing.pipeline import Importer, Interrupted
-    from ..sources.reading import expand
+    from ..sources.reading import expand, is_event_stream
     from ..sources.storage import is_url, parse_storage_options
     from .progress import progress_bar
 
@@ -389,6 +392,16 @@ def _import(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: Bin
         config.setdefault("retries", {"max_attempts": 2})
     given = list(args.inputs)
     args.inputs = [*expand(args.inputs, storage_options)]
+    # An event stream's records are events, not run steps to load: `validate` checks streams.
+    streams = [name for name in args.inputs if is_event_stream(name)]
+    named = [name for name in streams if name in given]
+    if named:
+        stderr.write(f"runstep-validator: {named[0]} is an event stream: import loads run steps from JSON and JSON ")
+        stderr.write("Lines; check a stream with runstep-validator validate\n")
+        return EXIT_ERROR
+    if streams:
+        args.inputs = [name for name in args.inputs if name not in streams]
+        stderr.write(f"runstep-validator: {len(streams)} event stream file(s) (*.sse) left out: validate checks them\n")
     if not args.inputs:
         stderr.write("runstep-validator: no run-step files found in the folders given\n")
         return EXIT_ERROR

@@ -17,6 +17,7 @@ import multiprocessing
 import os
 import re
 import signal
+import socket
 import sys
 import tempfile
 import threading
@@ -25,7 +26,7 @@ import zlib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -279,17 +280,26 @@ def _partial_prefix(target: Path) -> str:
     return f".{target.name}.runstep-"
 
 
+def _owner() -> str:
+    """This process as a partial file's name gives it: the host (in a shared /tmp or on a shared disk a process id
+    alone names a process of any host or container) and the process id."""
+    return f"{re.sub(r'[^A-Za-z0-9-]', '-', socket.gethostname())}+{os.getpid()}"
+
+
 def _remove_stale_partials(folder: Path, prefix: str) -> None:
     """Partial files that a run killed with SIGKILL (which no process can clean up after) left behind: named by
-    their process id, removed once that process is gone."""
+    their host and process id, removed once that process of this host is gone. What cannot be removed (another
+    user's file) is left."""
+    host = _owner().rpartition("+")[0]
     for leftover in folder.glob(f"{glob.escape(prefix)}*.partial"):
-        owner = leftover.name[len(prefix) :].split(".", 1)[0]
-        if not owner.isdigit() or int(owner) == os.getpid():
+        owner_host, _, owner = leftover.name[len(prefix) :].split(".", 1)[0].rpartition("+")
+        if owner_host != host or not owner.isdigit() or int(owner) == os.getpid():
             continue
         try:
             os.kill(int(owner), 0)
         except ProcessLookupError:
-            leftover.unlink(missing_ok=True)
+            with suppress(OSError):
+                leftover.unlink(missing_ok=True)
         except PermissionError:  # another user's live process
             continue
 
@@ -303,7 +313,7 @@ class AtomicFile:
         self.target = target
         prefix = _partial_prefix(target)
         _remove_stale_partials(target.parent, prefix)
-        handle, temporary = tempfile.mkstemp(prefix=f"{prefix}{os.getpid()}.", suffix=".partial", dir=target.parent)
+        handle, temporary = tempfile.mkstemp(prefix=f"{prefix}{_owner()}.", suffix=".partial", dir=target.parent)
         os.fchmod(handle, 0o666 & ~_umask())  # mkstemp makes it private; the output is a file like any other
         self.temporary = Path(temporary)
         self.stream = io.BufferedWriter(io.FileIO(handle, "wb"), buffer_size=1 << 20)
@@ -337,7 +347,7 @@ class AtomicUpload:
         self.target = target
         self.fs, self.path = filesystem(target, storage_options)
         _remove_stale_partials(Path(tempfile.gettempdir()), UPLOAD_PREFIX)
-        handle, temporary = tempfile.mkstemp(prefix=f"{UPLOAD_PREFIX}{os.getpid()}.", suffix=".partial")
+        handle, temporary = tempfile.mkstemp(prefix=f"{UPLOAD_PREFIX}{_owner()}.", suffix=".partial")
         self.temporary = Path(temporary)
         self.stream = io.BufferedWriter(io.FileIO(handle, "wb"), buffer_size=1 << 20)
 

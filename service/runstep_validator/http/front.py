@@ -22,9 +22,11 @@ from typing import Any
 
 import msgspec
 from flask import Flask
-from granian._granian import RSGIHTTPProtocol as HTTPProtocol
-from granian._granian import RSGIProtocolClosed
-from granian.rsgi import Scope
+
+# granian.rsgi is the interface granian documents for RSGI applications; it re-exports these from its extension
+# module in a form (`X as Y`) that mypy does not count as a re-export.
+from granian.rsgi import HTTPProtocol, Scope  # type: ignore[attr-defined]
+from granian.rsgi import ProtocolClosed as RSGIProtocolClosed  # type: ignore[attr-defined]
 
 from .app import create_app
 from .connections import ConnectionWatch, PendingAnswers, peer_of

@@ -166,6 +166,15 @@ def blocks(
             start += len(run)
 
 
+def _identity(source: Source) -> tuple[int, int] | None:
+    """What changes when a local file is written to: its size and modification time (None for other sources). Not
+    its change time, which a rename over its name changes too, though the file read stays as it was."""
+    if not source.is_plain_file:
+        return None
+    status = os.fstat(source.raw.fileno())
+    return status.st_size, status.st_mtime_ns
+
+
 def _document_block(name: str, records: list[Record]) -> Block:
     return Block(name, 1, b"\n".join(_one_line(record.raw) for record in records), [r.line for r in records])
 
@@ -578,6 +587,7 @@ class Importer:
         done_bytes = 0
         for name in inputs:
             with open_source(name, self.stdin, self.storage_options) as source:
+                opened = _identity(source)
                 pieces = blocks(source, self.input_format, self.block_bytes, self.max_record_bytes)
                 for block, result in self._processed(pieces):
                     accepted.write(result.accepted(block))
@@ -585,6 +595,10 @@ class Importer:
                     self.tally.add(result.tally)
                     if self.on_progress is not None:
                         self.on_progress(done_bytes + source.position(), self.tally.records)
+                # Written to while it was read (in place: the blocks' checksums catch only what workers read after
+                # the parent): its outputs would mix two versions of it.
+                if opened is not None and _identity(source) != opened:
+                    raise SourceError(name, "the file changed while it was being read; nothing was written")
                 done_bytes += source.size or 0
 
     def _processed(self, pieces: Iterator[Block]) -> Iterator[tuple[Block, BlockResult]]:

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from runstep_validator import validate, validate_stream
 from runstep_validator.cli import run
+from runstep_validator.cli.reporters import FORMATS
 from runstep_validator.core.report import OUTPUT_FORMATS
 from runstep_validator.http.app import create_app
 
@@ -77,7 +78,7 @@ def test_no_marker_from_the_command_line(tmp_path_factory: pytest.TempPathFactor
     document, markers = case
     path: Path = tmp_path_factory.mktemp("redact") / "step.json"
     path.write_text(json.dumps(document, indent=2))
-    for output in ("text", "json", "github"):
+    for output in FORMATS:
         stdout, stderr = io.StringIO(), io.StringIO()
         run(["validate", str(path), "--redact", "--format", output], stdout, stderr)
         assert_quotes_none(stdout.getvalue() + stderr.getvalue(), markers)
@@ -140,7 +141,7 @@ def test_no_client_string_in_a_redacted_stream_report(tmp_path: Path) -> None:
     assert_quotes_none(answer.get_data(as_text=True), markers)
     path = tmp_path / "run.sse"
     path.write_bytes(body)
-    for output in ("text", "json", "github"):
+    for output in FORMATS:
         stdout, stderr = io.StringIO(), io.StringIO()
         run(["validate", str(path), "--redact", "--format", output], stdout, stderr)
         assert_quotes_none(stdout.getvalue() + stderr.getvalue(), markers)
@@ -166,7 +167,7 @@ def test_an_unknown_object_is_not_quoted(tmp_path: Path) -> None:
     )
     path = tmp_path / "step.json"
     path.write_bytes(body)
-    for cli_format in ("text", "json", "github"):
+    for cli_format in FORMATS:
         stdout, stderr = io.StringIO(), io.StringIO()
         run(["validate", str(path), "--redact", "--format", cli_format], stdout, stderr)
         assert_quotes_none(stdout.getvalue() + stderr.getvalue(), ["zqxOBJECT"])

@@ -9,6 +9,7 @@ import io
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -535,3 +536,22 @@ def test_a_store_that_stalls_times_out_with_one_line_and_exit_2(tmp_path: Path) 
     assert b"s3://stalled/in.jsonl: Read timeout" in process.stderr
     assert b"Traceback" not in process.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_run_in_progress_stops_another_run_into_the_same_output(tmp_path: Path) -> None:
+    """Two runs writing one output would mix their parts: a _temporary folder whose driver may be running stops the
+    second; one whose driver (a process of this host) is gone does not."""
+    from runstep_validator.importing.distributed import DRIVER_FILE, OutputExists, refuse_existing  # noqa: PLC0415
+
+    running = tmp_path / "ok" / TEMPORARY / "20260101T000000-live"
+    running.mkdir(parents=True)
+    (running / DRIVER_FILE).write_text(json.dumps({"host": socket.gethostname(), "pid": os.getpid()}))
+    with pytest.raises(OutputExists, match="another import is writing here"):
+        refuse_existing("accepted", str(tmp_path / "ok"), {})
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, check=True)
+    (running / DRIVER_FILE).write_text(json.dumps({"host": socket.gethostname(), "pid": int(dead.stdout)}))
+    refuse_existing("accepted", str(tmp_path / "ok"), {})
+    (running / DRIVER_FILE).write_text(json.dumps({"host": "another-host", "pid": int(dead.stdout)}))
+    with pytest.raises(OutputExists):
+        refuse_existing("accepted", str(tmp_path / "ok"), {})

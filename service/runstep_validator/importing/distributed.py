@@ -15,6 +15,8 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
+import socket
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -194,6 +196,8 @@ class ClusterImport:
         for role, target in targets.items():
             refuse_existing(role, target, self.options.storage_options)
         temporary = {role: f"{target}/{TEMPORARY}/{run_id}" for role, target in targets.items()}
+        for folder in temporary.values():
+            _claim(folder, self.options.storage_options)
         abort = f"runstep-abort-{run_id}"
         futures = [
             self.client.submit(
@@ -301,10 +305,58 @@ def refuse_existing(role: str, target: str, storage_options: Mapping[str, Any]) 
         present = fs.exists(root) and fs.ls(root, detail=False)
     except FileNotFoundError:
         present = []
-    # A _temporary folder alone is what a driver killed with SIGKILL left: nothing of it is ever read.
     present = [path for path in present or [] if path.rstrip("/").rsplit("/", 1)[-1] != TEMPORARY]
     if present:
         raise OutputExists(f"--{role} {target} already holds files; choose an empty or new location")
+    # A _temporary folder is another run's: one whose driver is gone (killed with SIGKILL) is ignored, as nothing
+    # of it is ever read; one whose driver may still be running stops this run, which would mix with it.
+    try:
+        runs = fs.ls(f"{root}/{TEMPORARY}", detail=False)
+    except FileNotFoundError:
+        runs = []
+    for run in runs:
+        driver = _driver_of(fs, run)
+        if driver is not None and _may_be_running(driver):
+            raise OutputExists(
+                f"--{role} {target}: another import is writing here ({run.rstrip('/').rsplit('/', 1)[-1]}, driven by "
+                f"process {driver.get('pid')} on {driver.get('host')}); wait for it, or remove {TEMPORARY} if it died"
+            )
+
+
+DRIVER_FILE: Final = "_DRIVER"
+
+
+def _claim(folder: str, storage_options: Mapping[str, Any]) -> None:
+    """Mark a run's temporary folder with its driver (host and process), so that another run can tell a folder in
+    use from one a killed driver left."""
+    fs, root = filesystem(folder, storage_options)
+    fs.makedirs(root, exist_ok=True)
+    fs.pipe_file(f"{root}/{DRIVER_FILE}", json.dumps({"host": socket.gethostname(), "pid": os.getpid()}).encode())
+
+
+def _driver_of(fs: Any, run: str) -> dict[str, Any] | None:
+    try:
+        found = json.loads(fs.cat_file(f"{run.rstrip('/')}/{DRIVER_FILE}"))
+    except (FileNotFoundError, ValueError):  # a driver killed before it marked its folder
+        return None
+    return found if isinstance(found, dict) else None
+
+
+def _may_be_running(driver: dict[str, Any]) -> bool:
+    """Whether the run's driver may still be running: surely not only when it was a process of this host that
+    is gone."""
+    pid = driver.get("pid")
+    if driver.get("host") != socket.gethostname() or not isinstance(pid, int):
+        return True
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
 
 
 def _remove(url: str, storage_options: Mapping[str, Any], only_if_empty: bool = False) -> None:

@@ -89,3 +89,11 @@ def azure_deltas() -> list[dict[str, Any]]:
             if name == "event: thread.run.step.delta":
                 found.append(json.loads(data.removeprefix("data: ")))
     return found
+
+
+def error_heavy(calls: int, indent: int | None = None) -> bytes:
+    """A run step with `calls` bad tool calls, five errors each: its cost is all in reporting errors (issue 21)."""
+    call = {"id": 1, "type": "function", "function": {"name": 2, "arguments": 3, "output": 4}}
+    details = {"type": "tool_calls", "tool_calls": [call] * calls}
+    step = {"object": "thread.run.step", "type": "tool_calls", "step_details": details}
+    return json.dumps(step, indent=indent).encode()

@@ -26,7 +26,7 @@ from runstep_validator.importing import pipeline as importing
 from runstep_validator.sources import positions
 
 from .strategies import JSON_VALUES
-from .support import EXAMPLES
+from .support import EXAMPLES, error_heavy
 
 BASE = (EXAMPLES / "message_creation.json").read_bytes()
 DEEP = b"[" * 100_000 + b"]" * 100_000
@@ -156,9 +156,9 @@ def test_validation_never_opens_a_socket(monkeypatch: pytest.MonkeyPatch) -> Non
             validator.validate(path.read_bytes()).to_dict()
 
 
-def fastest_of_three(work: Callable[[], object]) -> float:
+def fastest_of_five(work: Callable[[], object]) -> float:
     times = []
-    for _ in range(3):
+    for _ in range(5):
         started = time.perf_counter()
         work()
         times.append(time.perf_counter() - started)
@@ -166,7 +166,7 @@ def fastest_of_three(work: Callable[[], object]) -> float:
 
 
 def test_the_regular_expressions_run_in_linear_time_on_adversarial_input() -> None:
-    """Four times the text must cost about four times as long, not sixteen: a ratio (fastest of three runs each)
+    """Four times the text must cost about four times as long, not sixteen: a ratio (fastest of five runs each)
     holds on a loaded machine where a bound in seconds did not."""
     patterns = [parsing._LONE_SURROGATE, parsing._NON_FINITE, parsing._LONG_NUMBER, positions._WHITESPACE]
     patterns += [positions._POSITION, importing._INDEX]
@@ -181,9 +181,10 @@ def test_the_regular_expressions_run_in_linear_time_on_adversarial_input() -> No
     for pattern in patterns:
         for text in adversarial:
             small, large = text(20_000), text(80_000)
-            small_time = fastest_of_three(lambda: sum(1 for _ in pattern.finditer(small)))  # noqa: B023
-            large_time = fastest_of_three(lambda: sum(1 for _ in pattern.finditer(large)))  # noqa: B023
-            assert large_time < 10 * small_time + 0.01, (pattern.pattern, small[:20])
+            small_time = fastest_of_five(lambda: sum(1 for _ in pattern.finditer(small)))  # noqa: B023
+            large_time = fastest_of_five(lambda: sum(1 for _ in pattern.finditer(large)))  # noqa: B023
+            # A quadratic pattern takes seconds here (16x); the slack absorbs a loaded machine's pauses.
+            assert large_time < 10 * small_time + 0.05, (pattern.pattern, small[:20])
 
 
 SECRET = "sk-CONFIDENTIAL-4242"
@@ -243,13 +244,6 @@ def test_time_limit_stops_a_batch_and_says_so() -> None:
         "https://runstep-validator.dev/problems/time-limit",
     )
     assert response.get_json()["detail"] == "validating took longer than the limit of 1e-06 s after 0 records"
-
-
-def error_heavy(calls: int) -> bytes:
-    """A run step with `calls` bad tool calls, five errors each: its cost is all in validation (issue 21)."""
-    call = {"id": 1, "type": "function", "function": {"name": 2, "arguments": 3, "output": 4}}
-    details = {"type": "tool_calls", "tool_calls": [call] * calls}
-    return json.dumps({"object": "thread.run.step", "type": "tool_calls", "step_details": details}).encode()
 
 
 def test_a_time_limit_stops_one_payload_between_its_errors(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,16 +13,11 @@ from pathlib import Path
 import pytest
 
 from .server import RunningServer, running_server
+from .support import error_heavy
 
 pytestmark = pytest.mark.slow
 
 # A run step with `calls` bad tool calls: five errors each, so its cost is all in validation (issue 21's reproduction).
-BAD_CALL = {"id": 1, "type": "function", "function": {"name": 2, "arguments": 3, "output": 4}}
-
-
-def error_heavy(calls: int) -> bytes:
-    details = {"type": "tool_calls", "tool_calls": [BAD_CALL] * calls}
-    return json.dumps({"object": "thread.run.step", "type": "tool_calls", "step_details": details}).encode()
 
 
 def post(path: str, body: bytes, content_type: str = "application/json", extra: str = "") -> bytes:

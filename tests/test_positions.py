@@ -20,6 +20,7 @@ from runstep_validator.sources.positions import Lines, placed, value_offset, val
 from runstep_validator.sources.records import Record
 
 from .strategies import JSON_VALUES, paths
+from .support import error_heavy
 
 DOCUMENTS = st.recursive(
     JSON_VALUES,
@@ -93,13 +94,6 @@ def test_any_text_gives_offsets_within_it(text: str) -> None:
         assert 0 <= offset <= len(text)
 
 
-def many_bad_tool_calls(count: int) -> bytes:
-    call = {"id": 1, "type": "function", "function": {"name": 2, "arguments": 3, "output": 4}}
-    step = {"object": "thread.run.step", "type": "tool_calls", "step_details": {"type": "tool_calls"}}
-    step["step_details"]["tool_calls"] = [call] * count  # type: ignore[index]
-    return json.dumps(step, indent=1).encode()
-
-
 def calls_made(work: Callable[[], object]) -> int:
     """Every Python and C function call `work` makes: a count of work that does not depend on the machine."""
     calls: Counter[str] = Counter()
@@ -120,7 +114,7 @@ def test_placing_every_error_of_a_record_costs_time_linear_in_its_size() -> None
     the work, not sixty-four (each error's value used to be looked for from the start of the text)."""
     costs = []
     for count in (50, 400):
-        raw = many_bad_tool_calls(count)
+        raw = error_heavy(count, indent=1)
         report = validate(raw)
         assert len(report.errors) > 4 * count
         costs.append(calls_made(lambda: placed(report, Record(0, 1, raw))))  # noqa: B023
@@ -129,7 +123,7 @@ def test_placing_every_error_of_a_record_costs_time_linear_in_its_size() -> None
 
 
 def test_every_error_of_a_record_is_placed_at_its_value() -> None:
-    raw = many_bad_tool_calls(3)
+    raw = error_heavy(3, indent=1)
     text = raw.decode()
     line_starts = [0]
     for line in text.splitlines(keepends=True):
@@ -151,7 +145,7 @@ def test_every_error_of_a_record_is_placed_at_its_value() -> None:
 def test_placing_every_error_of_a_stream_event_costs_time_linear_in_its_size() -> None:
     costs = []
     for count in (50, 400):
-        data = many_bad_tool_calls(count).replace(b"\n", b"")
+        data = error_heavy(count, indent=1).replace(b"\n", b"")
         transcript = b"event: thread.run.step.completed\ndata: " + data + b"\n\n"
         report = validate_stream(transcript)
         assert sum(len(result.errors) for result in report.results) > 4 * count

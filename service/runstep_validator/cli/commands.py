@@ -310,13 +310,12 @@ def _identity(name: str, storage_options: dict[str, Any]) -> tuple[str, ...]:
     """What a path or URL names, whatever its spelling: a file on this machine by its device and inode (through
     links), or its resolved path while it does not exist; `file://` URLs as the paths they are; other URLs by
     their store and their path in it."""
-    from ..sources.storage import filesystem, is_url
+    from ..sources.storage import filesystem, is_local, is_url, protocols
 
     if is_url(name):
         fs, path = filesystem(name, storage_options)
-        protocols = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
-        if "file" not in protocols and "local" not in protocols:
-            return (protocols[0], *path.strip("/").split("/"))
+        if not is_local(fs):
+            return (protocols(fs)[0], *path.strip("/").split("/"))
         name = path
     resolved = Path(os.path.realpath(name))  # unlike Path.resolve, never raises (a symlink loop stays a path)
     try:
@@ -460,7 +459,7 @@ def _interrupted(exc: Interrupted, committed: bool, stderr: TextIO) -> int:
 def _unusable(args: argparse.Namespace, storage_options: dict[str, Any]) -> str | None:
     """An input that cannot be read or an output store that is not there, said in one line before anything is
     read or written: a symlink loop, a missing file or bucket, a store that does not answer."""
-    from ..sources.storage import filesystem, is_url
+    from ..sources.storage import filesystem, is_local, is_url
 
     for name in args.inputs:
         if name == "-":
@@ -479,8 +478,7 @@ def _unusable(args: argparse.Namespace, storage_options: dict[str, Any]) -> str 
         if not is_url(name):
             continue
         fs, path = filesystem(name, storage_options)
-        protocols = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
-        if "file" in protocols or "local" in protocols:
+        if is_local(fs):
             continue
         bucket = path.strip("/").split("/", 1)[0]
         try:

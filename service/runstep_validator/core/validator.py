@@ -16,7 +16,7 @@ import msgspec
 from .entries import STRUCTS, Structs
 from .errors import InvalidJSONError, RunStepDecodeError, SchemaError
 from .headlines import Headlines
-from .messages import dialect_hint, redacting
+from .messages import dialect_hint, redacting, tokens
 from .parsing import NOT_JSON, UTF8_BOM, parse, strip_bom
 from .report import Deferred, OutputUnit, Report
 from .schemas import DEFAULT_SCHEMA, SchemaSet
@@ -237,9 +237,9 @@ class Validator:
         if unit.code not in {"enum", "const"} or not unit.instance_location.endswith("/type"):
             return unit
         value: Any = document
-        for token in unit.instance_location.split("/")[1:]:
+        for token in tokens(unit.instance_location):
             if isinstance(value, dict):
-                value = value.get(token.replace("~1", "/").replace("~0", "~"))
+                value = value.get(token)
             elif isinstance(value, list) and token.isdigit() and int(token) < len(value):
                 value = value[int(token)]
             else:

@@ -11,13 +11,13 @@ events they were meant to be, with a warning.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import nullcontext
 from typing import BinaryIO, Final
 
 import msgspec
 
-from ..core.deadline import check_time
+from ..core.deadline import check_time, over_time, time_limit
 from ..core.errors import LimitExceeded
 from ..core.parsing import NOT_JSON, UTF8_BOM
 from ..core.schemas import DEFAULT_DIALECT
@@ -177,7 +177,6 @@ def _whole(data: list[bytes]) -> bool:
 
 def _locate(data: bytes, locations: Sequence[str]) -> list[int] | None:
     """The offsets of values in an event's one-line data, in characters (None for multi-line data)."""
-    check_time()
     text = data.decode("utf-8", errors="replace")
     return None if "\n" in text else value_offsets(text, locations)
 
@@ -196,15 +195,17 @@ def validate_stream(
     against it; deltas are accumulated per step and held to the step's final event. `LimitExceeded` past
     `max_events` events or `max_seconds` seconds; `redact` quotes no payload value in any message."""
     checker = StreamChecker(strict=strict, locate=_locate, redact=redact, dialect=dialect)
-    deadline = None if max_seconds is None else time.monotonic() + max_seconds
-    for item in frame(source):
-        if isinstance(item, Event):
-            if max_events is not None and item.number > max_events:
-                raise LimitExceeded("events", max_events, f"the stream has more than the limit of {max_events} events")
-            if deadline is not None and time.monotonic() > deadline:
-                detail = f"validating took longer than the limit of {max_seconds:g} s after {item.number} events"
-                raise LimitExceeded("seconds", max_seconds or 0, detail)
-            checker.add(item)
-        else:
-            checker.warn(item)
+    with time_limit(max_seconds) if max_seconds is not None else nullcontext():
+        for item in frame(source):
+            if isinstance(item, Event):
+                if max_events is not None and item.number > max_events:
+                    detail = f"the stream has more than the limit of {max_events} events"
+                    raise LimitExceeded("events", max_events, detail)
+                try:
+                    check_time()
+                except LimitExceeded as exc:  # say how far it got
+                    raise over_time(exc.limit, f"{item.number} events") from None
+                checker.add(item)
+            else:
+                checker.warn(item)
     return checker.finish()

@@ -62,6 +62,15 @@ def filesystem(url: str, options: Mapping[str, Any] | None = None) -> tuple[Abst
     return fs, path
 
 
+def protocols(fs: AbstractFileSystem) -> tuple[str, ...]:
+    """The names a filesystem answers to (fsspec gives one or a tuple), and whether it is the local disk."""
+    return fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
+
+
+def is_local(fs: AbstractFileSystem) -> bool:
+    return not {"file", "local"}.isdisjoint(protocols(fs))
+
+
 def expand_url(url: str, options: Mapping[str, Any] | None = None) -> list[str]:
     """A URL as given, or the files a glob matches, sorted, as URLs of the same scheme."""
     if not GLOB_CHARACTERS & set(url.partition("://")[2]):

@@ -28,6 +28,8 @@ class PayloadValidator(Protocol):
 
     def accepts_fast(self, data: bytes) -> bool: ...
 
+    def fast_report(self, data: bytes) -> Report | None: ...
+
 
 @cache
 def default_schemas() -> SchemaSet:

@@ -82,23 +82,29 @@ class AutoValidator:
 
     def validate(self, data: Payload) -> Report:
         if type(data) is bytes:
-            accepted = self.primary.fast_report(data)
+            accepted, refused_by = self._fast(data)
             if accepted is not None:
                 return accepted
-            refused_by: tuple[Validator, ...] = (self.primary,)
-            # Before reading `object` properly, try the entry whose object the bytes name (longest first, since
-            # one object can be the prefix of another): a delta costs one more fast decode, not a parse.
-            for marker, validator in self._markers:
-                if marker in data:
-                    accepted = validator.fast_report(data)
-                    if accepted is not None:
-                        return accepted
-                    refused_by = (self.primary, validator)
-                    break
             chosen = self.pick(data)
             # Structs that refused the payload would only refuse it again: straight to the full report.
             return chosen.full_report(data) if chosen in refused_by else chosen.validate(data)
         return self.pick(data).validate(data)
+
+    def fast_report(self, data: bytes) -> Report | None:
+        """The report of a payload the Structs of its entry accept, or None (then `validate` has more to do)."""
+        return self._fast(data)[0]
+
+    def _fast(self, data: bytes) -> tuple[Report | None, tuple[Validator, ...]]:
+        """The fast report if there is one, and the validators whose Structs refused the payload."""
+        accepted = self.primary.fast_report(data)
+        if accepted is not None:
+            return accepted, ()
+        # Before reading `object` properly, try the entry whose object the bytes name (longest first, since one
+        # object can be the prefix of another): a delta costs one more fast decode, not a parse.
+        for marker, validator in self._markers:
+            if marker in data:
+                return validator.fast_report(data), (self.primary, validator)
+        return None, (self.primary,)
 
     def check(self, data: Payload) -> tuple[Report, Any]:
         return self.pick(data).check(data)

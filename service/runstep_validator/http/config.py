@@ -38,7 +38,8 @@ class Settings:
     access_log: bool = True
     redact_values: bool = False  # reports name the kind of a payload value instead of quoting an excerpt
     share_port: bool = False  # start even if another process listens on the port (it then shares the requests)
-    threads: int = 4  # per worker, for requests whose bodies are too large to validate on the event loop
+    threads: int = 4  # per worker, waiting on the validation processes (or validating, with none)
+    validate_processes: int = 1  # per worker, for large bodies the fast path does not find valid; 0: on threads
     max_header_bytes: int = 16 * 1024  # larger request headers get a 431
     header_timeout_seconds: float = 10.0  # a connection that has not sent its headers by then is closed
     body_timeout_seconds: float = 15.0  # a body still arriving after this gets a 408 and the connection is closed
@@ -80,6 +81,7 @@ class Settings:
             "max_depth": (1, 10_000),
             "max_request_seconds": (1e-6, 86_400),
             "threads": (1, 256),
+            "validate_processes": (0, 64),
             "max_header_bytes": (1024, 1024 * 1024),
             "header_timeout_seconds": (0.1, 3600),
             "body_timeout_seconds": (0.1, 3600),

@@ -6,7 +6,9 @@ and then one byte a minute holds a thread for as long as it likes, and a few hun
 server. Here a slow client holds only a coroutine: the body must arrive within `body_timeout_seconds` (else 408),
 headers within `header_timeout_seconds` (granian closes the connection), and neither may exceed its size limit
 (413, 431). Small complete requests are then answered right on the event loop, which costs less than a hop to a
-thread; large ones (big batches) go to a thread pool so that they do not hold up the loop.
+thread, and so are larger valid payloads that the fast path accepts; the rest of the large ones (error-heavy
+bodies, big batches) go to the worker's validation processes (processes.py), so that they hold up neither the loop
+nor, through the GIL, its thread.
 """
 
 from __future__ import annotations
@@ -14,11 +16,14 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import logging.config
+import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from multiprocessing.connection import Connection
+from typing import Any, NamedTuple
 
 import msgspec
 from flask import Flask
@@ -28,6 +33,7 @@ from flask import Flask
 from granian.rsgi import HTTPProtocol, Scope  # type: ignore[attr-defined]
 from granian.rsgi import ProtocolClosed as RSGIProtocolClosed  # type: ignore[attr-defined]
 
+from ..core.errors import LimitExceeded
 from .app import create_app
 from .connections import ConnectionWatch, PendingAnswers, peer_of
 from .middleware import AccessLog
@@ -43,7 +49,17 @@ from .observe import (
     verdict,
 )
 from .problems import PROBLEM_MEDIA_TYPE, Problem
-from .service import INTERNAL_ERROR, Encoded, Service, WSGIApp, too_large, truncated_body
+from .processes import CHILD_NICENESS, Job, ValidationProcesses
+from .server import logging_config
+from .service import (
+    INTERNAL_ERROR,
+    Encoded,
+    Service,
+    WSGIApp,
+    time_limit_problem,
+    too_large,
+    truncated_body,
+)
 
 log = logging.getLogger("runstep_validator.http")
 access_log = logging.getLogger("runstep_validator.access")
@@ -54,6 +70,11 @@ Response = tuple[int, list[tuple[str, str]], bytes]
 # (about 250 of them, at most, in 4 KiB), less than a hop to a thread costs the common small request. Anything larger
 # is validated on the pool, so that an error-heavy body cannot hold the loop (and /healthz) for seconds.
 INLINE_BYTES = 4 * 1024
+# Larger bodies that the fast path finds valid are answered on the event loop too, up to this size: the verdict
+# costs about half a millisecond per 100 KiB, but the warnings of a valid payload (lint and their positions) grow
+# with the size, about 10 ms for 64 KiB of repeated tool calls. Above it, or when the fast path refuses the payload
+# (its errors need the full report), a validation process answers.
+ACCEPTED_INLINE_BYTES = 64 * 1024
 
 
 def request_timeout(seconds: float) -> Problem:
@@ -78,25 +99,35 @@ class Front:
     """RSGI in front of the Flask app: whole requests only, within the limits of its settings."""
 
     def __init__(self, app: Flask) -> None:
-        # The front door logs every request itself (with its id and verdict): the app's own access log would say
-        # each one twice.
-        wsgi_app = app.wsgi_app
-        self.wsgi_app: WSGIApp = wsgi_app.app if isinstance(wsgi_app, AccessLog) else wsgi_app
-        self.service: Service = app.extensions["runstep_validator"]
+        self.handler = Handler(app)
+        self.service = self.handler.service
         self.settings = self.service.settings
         self.pool = ThreadPoolExecutor(max_workers=self.settings.threads, thread_name_prefix="validate")
+        self.processes: ValidationProcesses | None = None
+        if self.settings.validate_processes:
+            self.processes = ValidationProcesses(
+                self.settings.validate_processes,
+                serve_jobs,
+                vars(self.settings),
+                self.settings.max_request_seconds,
+                logging_config(log_format=self.settings.log_format),
+            )
         self._deadlines = Deadlines(self.settings.body_timeout_seconds)
         self._access = access_writer(access_log, self.settings.log_format) if self.settings.access_log else None
         self.pending = PendingAnswers(self.settings.max_pending_answer_bytes)
         self.watch = ConnectionWatch(self.settings.port, self.settings.write_timeout_seconds, self.pending)
 
     def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        """The worker is starting: watch its connections (see connections.py)."""
+        """The worker is starting: watch its connections (see connections.py), start its validation processes."""
         self.watch.start()
+        if self.processes is not None:
+            self.processes.start()
 
     def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None:
         """The worker is stopping: write out the access lines still waiting in the batching handler."""
         self.watch.stop()
+        if self.processes is not None:
+            self.processes.close()
         for handler in logging.getLogger("runstep_validator").handlers:
             handler.flush()
 
@@ -110,11 +141,11 @@ class Front:
         try:
             body = await self._receive_body(scope, protocol)
             if len(body) <= INLINE_BYTES:
-                status, headers, content, found = self._answer(scope, body, identifier)
+                answer = self.handler.answer(scope, body, identifier)
             else:
-                loop = asyncio.get_running_loop()
-                answered = loop.run_in_executor(self.pool, self._answer, scope, body, identifier)
-                status, headers, content, found = await answered
+                accepted = self.handler.answer_accepted(scope, body) if len(body) <= ACCEPTED_INLINE_BYTES else None
+                answer = accepted or await self._answer_elsewhere(scope, body, identifier)
+            status, headers, content, found = answer
         except Problem as problem:  # refused before the app saw it: the connection cannot carry another request
             status, headers, content = _problem(problem)
             headers.append(("connection", "close"))
@@ -130,6 +161,18 @@ class Front:
         headers.append(("x-request-id", identifier))
         self._observe(scope, (status, len(content), started), found, identifier)
         protocol.response_bytes(status, headers, content)
+
+    async def _answer_elsewhere(self, scope: Scope, body: bytes, identifier: str) -> Answer:
+        """A large body's answer off the event loop: from a validation process, or (with none) a pool thread."""
+        loop = asyncio.get_running_loop()
+        if self.processes is None:
+            return await loop.run_in_executor(self.pool, self.handler.answer, scope, body, identifier)
+        head = RequestHead.of(scope)
+        try:
+            return await loop.run_in_executor(self.pool, self.processes.answer, head, body, identifier)
+        except LimitExceeded as exc:  # the process was killed at the time limit
+            encoded = time_limit_problem(exc)
+            return Answer(encoded.status, [("content-type", encoded.media_type)], encoded.body, None)
 
     def _noted_problem(self, content: bytes, identifier: str) -> bytes:
         """A problem document with the request's id in it, and a limit's refusal counted."""
@@ -192,38 +235,6 @@ class Front:
             raise truncated_body(f"the chunked body ended before its last chunk, after {size} bytes", received=size)
         return b"".join(pieces)
 
-    def _answer(
-        self, scope: Scope, body: bytes, identifier: str
-    ) -> tuple[int, list[tuple[str, str]], bytes, tuple[bool, int] | None]:
-        """The fast lane's answer to the common `POST /v1/validate`, or the WSGI app's; on the event loop or on a
-        pool thread alike."""
-        request_id.set(identifier)  # this thread's logs name the request too
-        verdict.set(None)
-        if scope.method == "POST" and scope.path == "/v1/validate":
-            answer = self.service.answer_fast(scope.query_string, scope.headers.get("content-type", ""), body)
-            if answer is not None:
-                return answer.status, [("content-type", answer.media_type)], answer.body, verdict.get()
-        environ = wsgi_environ(scope, body)
-        environ[REQUEST_ID_KEY] = identifier
-        return self._call(environ)
-
-    def _call(self, environ: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes, tuple[bool, int] | None]:
-        answer: list[Any] = []
-
-        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[..., None]:
-            answer[:] = [int(status.partition(" ")[0]), headers]
-            return _no_write
-
-        result: Iterable[bytes] = self.wsgi_app(environ, start_response)
-        try:
-            content = b"".join(result)
-        finally:
-            close = getattr(result, "close", None)
-            if close is not None:
-                close()
-        status, headers = answer
-        return status, headers, content, verdict.get()
-
     def _observe(
         self, scope: Scope, answered: tuple[int, int, float], found: tuple[bool, int] | None, identifier: str
     ) -> None:
@@ -238,6 +249,104 @@ class Front:
             if found is not None:
                 line.verdict, line.errors = "valid" if found[0] else "invalid", found[1]
             self._access(line)
+
+
+class RequestHead(NamedTuple):
+    """What a request is apart from its body, in the attributes of granian's `Scope` (which cannot be pickled):
+    sent with the body to a validation process."""
+
+    method: str
+    path: str
+    query_string: str
+    headers: RequestHeaders
+    client: str
+    server: str
+    scheme: str
+    http_version: str
+
+    @classmethod
+    def of(cls, scope: Scope) -> RequestHead:
+        headers = RequestHeaders(scope.headers.items())
+        return cls(
+            scope.method,
+            scope.path,
+            scope.query_string,
+            headers,
+            scope.client,
+            scope.server,
+            scope.scheme,
+            scope.http_version,
+        )
+
+
+class RequestHeaders(list[tuple[str, str]]):
+    """A request's headers in order, repeated names kept: what `wsgi_environ` and the handler read of granian's."""
+
+    def get(self, name: str, default: str = "") -> str:
+        return next((value for key, value in self if key == name), default)
+
+    def items(self) -> list[tuple[str, str]]:
+        return self
+
+
+class Answer(NamedTuple):
+    """Status, headers and body of an answer, and the verdict it carries (valid, errors) for the access log."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    content: bytes
+    found: tuple[bool, int] | None
+
+
+class Handler:
+    """The answer to a whole request: the fast lane's for the common `POST /v1/validate`, or the WSGI app's. The
+    same on the event loop, on a pool thread and in a validation process."""
+
+    def __init__(self, app: Flask) -> None:
+        # The front door logs every request itself (with its id and verdict): the app's own access log would say
+        # each one twice.
+        wsgi_app = app.wsgi_app
+        self.wsgi_app: WSGIApp = wsgi_app.app if isinstance(wsgi_app, AccessLog) else wsgi_app
+        self.service: Service = app.extensions["runstep_validator"]
+
+    def answer(self, scope: Scope | RequestHead, body: bytes, identifier: str) -> Answer:
+        request_id.set(identifier)  # this thread's (or process's) logs name the request too
+        verdict.set(None)
+        if scope.method == "POST" and scope.path == "/v1/validate":
+            answer = self.service.answer_fast(scope.query_string, scope.headers.get("content-type", ""), body)
+            if answer is not None:
+                return Answer(answer.status, [("content-type", answer.media_type)], answer.body, verdict.get())
+        environ = wsgi_environ(scope, body)
+        environ[REQUEST_ID_KEY] = identifier
+        return self._call(environ)
+
+    def answer_accepted(self, scope: Scope, body: bytes) -> Answer | None:
+        """The answer to a `POST /v1/validate` whose payload the fast path finds valid (about a millisecond per
+        100 KiB, whatever its size: it stops at the first error), or None: the rest needs the full report."""
+        if scope.method != "POST" or scope.path != "/v1/validate":
+            return None
+        verdict.set(None)
+        answer = self.service.answer_accepted(scope.query_string, scope.headers.get("content-type", ""), body)
+        if answer is None:
+            return None
+        return Answer(answer.status, [("content-type", answer.media_type)], answer.body, verdict.get())
+
+    def _call(self, environ: dict[str, Any]) -> Answer:
+        answer: list[Any] = []
+
+        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[..., None]:
+            answer[:] = [int(status.partition(" ")[0]), headers]
+            return _no_write
+
+        result: Iterable[bytes] = self.wsgi_app(environ, start_response)
+        try:
+            content = b"".join(result)
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+        status, headers = answer
+        return Answer(status, headers, content, verdict.get())
 
 
 class Deadlines:
@@ -283,7 +392,7 @@ class Deadlines:
                     task.cancel()
 
 
-def wsgi_environ(scope: Scope, body: bytes) -> dict[str, Any]:
+def wsgi_environ(scope: Scope | RequestHead, body: bytes) -> dict[str, Any]:
     """The WSGI environ (PEP 3333) of a request whose whole body is `body`."""
     server_name, _, server_port = scope.server.rpartition(":")
     client, _, client_port = scope.client.rpartition(":")
@@ -328,6 +437,11 @@ def _problem(problem: Problem) -> Response:
 
 def create_front(config: Mapping[str, Any] | None = None) -> Front:
     """The RSGI application granian serves: the Flask app (with its middleware) behind the front door."""
+    return Front(create_handler_app(config))
+
+
+def create_handler_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """The Flask app that answers the requests, in a worker or in one of its validation processes."""
     # What the logging HOWTO's "Optimization" section advises when a process logs a line per request: our lines
     # carry their own fields, not the caller's source line, thread or process (walking the stack for the caller
     # cost more than the rest of the line).
@@ -335,4 +449,18 @@ def create_front(config: Mapping[str, Any] | None = None) -> Front:
     logging.logProcesses = False
     logging.logMultiprocessing = False
     logging._srcfile = None
-    return Front(create_app(config))
+    return create_app(config)
+
+
+def serve_jobs(connection: Connection, settings: dict[str, Any], log_config: dict[str, Any], parent: int) -> None:
+    """A validation process (see processes.py): the same app as its worker, answering one request at a time, at a
+    lower CPU priority than the event loops, until the worker is gone."""
+    os.nice(CHILD_NICENESS)
+    logging.config.dictConfig(log_config)
+    handler = Handler(create_handler_app(settings))
+    while os.getppid() == parent:
+        try:
+            job: Job = connection.recv()
+        except (EOFError, OSError):  # the worker is gone
+            return
+        connection.send(handler.answer(job.head, job.body, job.identifier))

@@ -183,9 +183,12 @@ class Service:
     def validate(self, validator: PayloadValidator, output: OutputFormat, body: bytes) -> Encoded:
         """The answer to `POST /v1/validate` for a non-empty body: the report, a 400 problem if it is not JSON, or
         a 413 problem when validating it passes the time limit (the work stops there)."""
+        return self._answer_within_limit(validator.validate, output, body)
+
+    def _answer_within_limit(self, judge: Callable[[bytes], Report], output: OutputFormat, body: bytes) -> Encoded:
         try:
             with time_limit(self.settings.max_request_seconds):
-                report = validator.validate(body)
+                report = judge(body)
                 check_time()  # before its errors are placed in the body
                 return self._answer(report, output, body)
         except LimitExceeded as exc:
@@ -222,6 +225,20 @@ class Service:
         except Problem:
             return None
         return self.validate(validator, output, body)
+
+    def answer_accepted(self, query: str, content_type: str, body: bytes) -> Encoded | None:
+        """`answer_fast`'s answer when the fast path alone finds the payload valid (it stops at the first error, so
+        its cost is bounded by the size of the body); None when the payload needs the full report, or Flask."""
+        if not body or media_type(content_type) != JSON_MEDIA_TYPE:
+            return None
+        try:
+            validator, output, _, _ = self.parse_query(query)
+        except Problem:
+            return None
+        report = validator.fast_report(body)
+        if report is None:
+            return None
+        return self._answer_within_limit(lambda _: report, output, body)
 
     def validate_stream(self, body: bytes, strict: bool, dialect: str = DEFAULT_DIALECT) -> Encoded:
         """The answer to `POST /v1/validate/stream`: the stream report, or a 413 problem past a limit."""

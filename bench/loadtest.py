@@ -1,9 +1,10 @@
 """Load and faults against the production server on loopback, bounded in time: 64 connections mixing valid,
 invalid, malformed and oversized requests; beside them, clients sending error-heavy bodies (issue 21's: 2,000 bad
 tool calls, 10,006 errors) and clients that send a batch and never read its 3.4 MB answer; a probe of /healthz
-every 50 ms; one worker killed a third of the way in; SIGTERM near the end while requests are in flight. Prints
-requests, unexpected statuses (must be 0), p50/p99 latency, /healthz's p50/p99 (p99 must be under 100 ms), the
-server's memory at start and end, what the killed worker cost, and the exit code after SIGTERM (must be 0).
+every 50 ms (from a process of its own); one worker killed a third of the way in; SIGTERM near the end while
+requests are in flight. Prints requests, unexpected statuses (must be 0), p50/p99 latency, /healthz's p50/p99 (p99
+must be under 100 ms), the CPU the load generator and the server used and the machine's load, the server's memory
+at start and end, what the killed worker cost, and the exit code after SIGTERM (must be 0).
 
 LOAD_SECONDS (environment) sets the duration; the default is 60. LOAD_HEAVY_OUTPUT sets the output format the
 error-heavy bodies ask for (default basic, whose errors are placed at their line and column; `flag` measures the
@@ -13,14 +14,18 @@ validation alone).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import multiprocessing
 import os
+import resource
 import signal
 import socket
 import statistics
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,6 +70,14 @@ KINDS: list[tuple[str, bytes, int]] = [  # (kind, request, the status it must ge
     ("oversized", request(b" " * (LIMIT + 1) + VALID), 413),
     ("wrong type", request(VALID, "text/plain"), 415),
 ]
+
+
+@dataclass
+class Cpu:
+    generator: float  # CPU seconds of this process (the clients), the probe's process aside
+    server: float  # of the server, its workers and their validation processes
+    seconds: float  # over this long
+    load: tuple[float, float]  # the machine's 1-minute load average at the start and the end
 
 
 @dataclass
@@ -157,34 +170,59 @@ async def lazy_client(port: int, disconnected: list[float], stop_at: float) -> N
             lazy.close()
 
 
-async def health_probe(port: int, latencies: list[float], failures: list[str], stop_at: float) -> None:
-    """GET /healthz every 50 ms on a fresh connection: what a load balancer's probe sees."""
+def health_probe(port: int, seconds: float) -> tuple[list[float], list[str]]:
+    """GET /healthz every 50 ms on a fresh connection, for `seconds`: what a load balancer's probe sees. It runs in
+    a process of its own, with blocking sockets: in the load generator's event loop, beside 64 busy clients, its
+    figures would include how long that loop took to get back to it."""
+    latencies: list[float] = []
+    failures: list[str] = []
+    stop_at = time.monotonic() + seconds
     while time.monotonic() < stop_at:
         started = time.monotonic()
         try:
-            reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 5)
-            try:
-                status, _ = await asyncio.wait_for(
-                    exchange(reader, writer, b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"), 5
-                )
-            finally:
-                writer.close()
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as probe:
+                probe.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+                answer = b""
+                while chunk := probe.recv(65536):
+                    answer += chunk
             latencies.append(time.monotonic() - started)
-            if status != 200:
-                failures.append(str(status))
-        except (OSError, asyncio.IncompleteReadError, ValueError, IndexError, TimeoutError) as exc:
+            status = answer.split(b" ", 2)[1].decode("latin-1") if answer.count(b" ") >= 2 else "no answer"
+            if status != "200":
+                failures.append(status)
+        except OSError as exc:
             failures.append(type(exc).__name__)
-        await asyncio.sleep(max(0.0, started + 0.05 - time.monotonic()))
+        time.sleep(max(0.0, started + 0.05 - time.monotonic()))
+    return latencies, failures
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU time of the processes so far (those still running)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of proc(5))
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def tree_of(pid: int) -> list[int]:
+    """The process and all its descendants."""
+    found, index = [pid], 0
+    while index < len(found):
+        with contextlib.suppress(OSError):
+            found += [
+                int(child) for child in Path(f"/proc/{found[index]}/task/{found[index]}/children").read_text().split()
+            ]
+        index += 1
+    return found
 
 
 def tree_rss_mib(pid: int) -> float:
-    pids = [pid]
-    try:
-        pids += [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return 0.0
+    """The server's memory: granian's processes and the workers' validation processes."""
     total = 0
-    for each in pids:
+    for each in tree_of(pid):
         try:
             status = Path(f"/proc/{each}/status").read_text()
         except OSError:
@@ -210,12 +248,13 @@ async def main() -> int:
         clients += [asyncio.create_task(heavy_client(port, tally, stop_at - 1)) for _ in range(HEAVY_CLIENTS)]
         disconnected: list[float] = []
         clients += [asyncio.create_task(lazy_client(port, disconnected, stop_at - 1)) for _ in range(LAZY_CLIENTS)]
-        health: list[float] = []
-        health_failures: list[str] = []
         # The probe runs until just before SIGTERM: after it, the listener closes on purpose.
-        clients.append(asyncio.create_task(health_probe(port, health, health_failures, stop_at - 1)))
+        probing = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+        probed = asyncio.wrap_future(probing.submit(health_probe, port, stop_at - 1 - time.monotonic()))
+        load_start = os.getloadavg()[0]
         await asyncio.sleep(min(5, SECONDS / 6))
         rss_start = tree_rss_mib(pid)
+        cpu_start = (resource.getrusage(resource.RUSAGE_SELF), cpu_seconds(tree_of(pid)), time.monotonic())
 
         await asyncio.sleep(max(0.0, start + SECONDS / 3 - time.monotonic()))
         victim = workers_of(pid)[0]
@@ -224,6 +263,15 @@ async def main() -> int:
 
         await asyncio.sleep(max(0.0, stop_at - 1 - time.monotonic()))
         rss_end = tree_rss_mib(pid)
+        generator = resource.getrusage(resource.RUSAGE_SELF)
+        cpu = Cpu(
+            generator.ru_utime + generator.ru_stime - cpu_start[0].ru_utime - cpu_start[0].ru_stime,
+            cpu_seconds(tree_of(pid)) - cpu_start[1],
+            time.monotonic() - cpu_start[2],
+            (load_start, os.getloadavg()[0]),
+        )
+        health, health_failures = await probed
+        probing.shutdown()
         answered_before_term = len(tally.latencies)
         await asyncio.sleep(max(0.0, stop_at - time.monotonic()))
         terminated_at = time.monotonic()
@@ -238,6 +286,7 @@ async def main() -> int:
         health,
         health_failures,
         disconnected=disconnected,
+        cpu=cpu,
     )
 
 
@@ -249,6 +298,7 @@ def report(
     health_failures: list[str],
     *,
     disconnected: list[float],
+    cpu: Cpu,
 ) -> int:
     """Prints the figures; 0 when every target is met."""
     killed_at, terminated_at, victim, exit_code, answered_before_term = events
@@ -281,6 +331,11 @@ def report(
         f"  clients not reading {LAZY_CLIENTS} at a time: disconnected {len(disconnected)} times, "
         f"after {statistics.median(disconnected) if disconnected else float('nan'):.1f} s (median; "
         f"write timeout {WRITE_TIMEOUT:g} s)"
+    )
+    print(
+        f"  CPU over {cpu.seconds:.0f} s (2 cores): load generator {cpu.generator:.1f} s "
+        f"({cpu.generator / cpu.seconds:.0%} of a core), server with its processes {cpu.server:.1f} s "
+        f"({cpu.server / cpu.seconds:.0%}); load average {cpu.load[0]:.1f} at the start, {cpu.load[1]:.1f} at the end"
     )
     print(f"  server RSS          {rss_start:.0f} MiB after warm-up, {rss_end:.0f} MiB at the end")
     print(f"  oversized bodies cut off by the server's early 413: {len(refused_early):,}")

@@ -19,6 +19,7 @@ import logging
 import logging.config
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -49,7 +50,7 @@ from .observe import (
     verdict,
 )
 from .problems import PROBLEM_MEDIA_TYPE, Problem
-from .processes import CHILD_NICENESS, Job, ValidationProcesses
+from .processes import CHILD_NICENESS, READY, Job, ValidationProcesses
 from .server import logging_config
 from .service import (
     INTERNAL_ERROR,
@@ -456,11 +457,20 @@ def serve_jobs(connection: Connection, settings: dict[str, Any], log_config: dic
     """A validation process (see processes.py): the same app as its worker, answering one request at a time, at a
     lower CPU priority than the event loops, until the worker is gone."""
     os.nice(CHILD_NICENESS)
+    threading.Thread(target=_end_with, args=(parent,), name="parent-watch", daemon=True).start()
     logging.config.dictConfig(log_config)
     handler = Handler(create_handler_app(settings))
-    while os.getppid() == parent:
-        try:
+    try:
+        connection.send(READY)
+        while True:
             job: Job = connection.recv()
-        except (EOFError, OSError):  # the worker is gone
-            return
-        connection.send(handler.answer(job.head, job.body, job.identifier))
+            connection.send(handler.answer(job.head, job.body, job.identifier))
+    except (EOFError, OSError):  # the worker is gone, or replaced this process
+        return
+
+
+def _end_with(parent: int) -> None:
+    """Ends this process once `parent` is gone (a killed worker's validation cannot run on for minutes)."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(0)

@@ -11,7 +11,7 @@ the CPU first.
 The time limit stays a limit: a child still busy `grace` seconds after `max_request_seconds` (it stops itself at
 the limit between errors, so only an uninterruptible call gets there) is killed and replaced, and the request gets
 the same 413 `time-limit` problem. A child exits when its worker does: it reads its jobs from a pipe that closes
-when the worker dies, and checks its parent between jobs.
+when the worker dies, and a thread of its own ends it as soon as its worker is gone, even in the middle of a job.
 """
 
 from __future__ import annotations
@@ -42,6 +42,9 @@ log = logging.getLogger("runstep_validator.http")
 GRACE_SECONDS: Final = 1.0
 # Below the event loops: niceness 10 gives a process about a tenth of the CPU of one at 0 when both want it.
 CHILD_NICENESS: Final = 10
+# What a child says once its app is built, and how long that may take (at its lower priority, on a busy machine).
+READY: Final = "ready"
+STARTUP_SECONDS: Final = 120.0
 
 
 class ChildDied(Exception):
@@ -97,9 +100,13 @@ class ValidationProcesses:
 
     def answer(self, head: RequestHead, body: bytes, identifier: str) -> Answer:
         """The app's answer to the request, from a child; `LimitExceeded` when the child had to be killed at the
-        time limit, `ChildDied` when it died on its own."""
-        child = self._idle.get()
+        time limit, `ChildDied` when it died on its own (or the worker is stopping)."""
+        child = self._next_idle()
         try:
+            if not child.ready:  # a new child builds its app first: not part of any request's time
+                if not child.connection.poll(STARTUP_SECONDS) or child.connection.recv() != READY:
+                    raise EOFError("the validation process did not start")
+                child.ready = True
             child.connection.send(Job(head, body, identifier))
             if not child.connection.poll(self.seconds + GRACE_SECONDS):
                 self._replace(child, "passed the time limit")
@@ -107,7 +114,7 @@ class ValidationProcesses:
             answer: Answer = child.connection.recv()
         except (EOFError, OSError) as exc:
             self._replace(child, "died")
-            raise ChildDied(f"the validation process {child.process.pid} died before it answered") from exc
+            raise ChildDied(f"the validation process {child.process.pid} ended before it answered") from exc
         except LimitExceeded:
             raise
         except BaseException:
@@ -115,6 +122,14 @@ class ValidationProcesses:
             raise
         self._idle.put(child)
         return answer
+
+    def _next_idle(self) -> _Child:
+        while True:
+            try:
+                return self._idle.get(timeout=0.5)
+            except queue.Empty:
+                if self._closed:
+                    raise ChildDied("the worker is stopping") from None
 
     def _replace(self, child: _Child, why: str) -> None:
         child.end()
@@ -146,6 +161,7 @@ class _Child:
     def __init__(self, process: BaseProcess, connection: Connection) -> None:
         self.process = process
         self.connection = connection
+        self.ready = False  # it has said READY: its app is built
 
     def end(self) -> None:
         self.process.kill()

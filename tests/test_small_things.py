@@ -5,7 +5,10 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import socket
 import stat
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +16,7 @@ import pytest
 
 import runstep_validator
 from runstep_validator.cli import run
-from runstep_validator.http.connections import TRACKED_BYTES, PendingAnswers, peer_of
+from runstep_validator.http.connections import TRACKED_BYTES, ConnectionWatch, PendingAnswers, peer_of
 
 from .support import EXAMPLES, SCHEMAS
 
@@ -113,3 +116,33 @@ def test_pending_answers_admit_one_answer_of_any_size_and_then_only_within_the_l
     assert pending.admit(second, 3 * TRACKED_BYTES)
     assert not pending.admit(first, 2 * TRACKED_BYTES)
     assert pending.held == 3 * TRACKED_BYTES
+
+
+def test_the_connection_watch_looks_at_sockets_only_while_answers_are_pending() -> None:
+    pending = PendingAnswers(limit=4 * TRACKED_BYTES)
+    watch = ConnectionWatch(port=1, write_seconds=0.2, pending=pending)  # a look every 0.05 s while watching
+    looks = threading.Semaphore(0)
+    scans: list[float] = []
+
+    def counted_connections() -> Iterator[tuple[socket.socket, int]]:
+        scans.append(time.monotonic())
+        looks.release()
+        return iter(())
+
+    watch._connections = counted_connections  # type: ignore[method-assign]
+    watch.start()
+    try:
+        time.sleep(10 * watch.interval)  # idle: ten looks' worth of time, and no look
+        assert scans == []
+        pending.admit(peer_of("127.0.0.1:1"), TRACKED_BYTES)
+        assert looks.acquire(timeout=10), "an answer is pending and the watch did not look"
+        # The connection is gone (the scan finds none): its answer is released, and the watch goes idle again.
+        deadline = time.monotonic() + 10
+        while pending.held and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert pending.held == 0
+        settled = len(scans)
+        time.sleep(10 * watch.interval)
+        assert len(scans) <= settled + 1  # at most the look that was under way
+    finally:
+        watch.stop()

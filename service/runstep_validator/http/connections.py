@@ -3,10 +3,11 @@
 granian (2.8.7) closes a connection whose request head does not arrive in time, from the connection's first moment
 when it serves HTTP/1.1 only (hyper's `header_read_timeout`; see server.py), but it never times out a client that
 stops reading its answer: hyper then holds the answer's bytes for as long as the connection lasts. The RSGI interface
-offers no way to see or close a connection, so each worker watches its own sockets: twice a second a thread reads
-the kernel's `TCP_INFO` of every connection to the server's port in this process (the Linux ABI, stable and only
-ever extended) and shuts down a connection with answer bytes waiting to be sent, none of which its client has
-taken for `write_timeout_seconds`. A shutdown (never a close: the descriptor stays granian's) ends the connection
+offers no way to see or close a connection, so each worker watches its own sockets: while an answer larger than
+the kernel's send buffer is pending, twice a second a thread reads the kernel's `TCP_INFO` of every connection to
+the server's port in this process (the Linux ABI, stable and only ever extended) and shuts down a connection with
+answer bytes waiting to be sent, none of which its client has taken for `write_timeout_seconds`; with no such
+answer pending it sleeps. A shutdown (never a close: the descriptor stays granian's) ends the connection
 for hyper, which then frees what it held; with SO_LINGER at zero the kernel drops the unsent bytes at once too.
 
 `PendingAnswers` counts the bytes of large answers handed to granian whose clients have not taken them yet, per
@@ -31,7 +32,11 @@ _UNACKED: Final = 24  # u32: segments sent and not acknowledged
 _BYTES_ACKED: Final = 120  # u64: bytes the client has acknowledged
 _NOTSENT: Final = 144  # u32: bytes queued and not sent yet (Linux 4.6)
 _TCP_INFO_BYTES: Final = _NOTSENT + 4
-TRACKED_BYTES: Final = 64 * 1024  # answers from this size on are counted as pending until their client takes them
+# Answers from this size on are counted as pending until their client takes them, and only while one is pending
+# does the watch look at the sockets. A smaller answer fits in the kernel's send buffer (Linux starts each at 16 KiB,
+# net.ipv4.tcp_wmem): granian holds none of it, and a connection whose client does not read it is closed by the
+# header timeout, which runs from the moment granian waits for the next request.
+TRACKED_BYTES: Final = 16 * 1024
 
 Peer = tuple[str, int]
 
@@ -49,6 +54,7 @@ class PendingAnswers:
         self.limit = limit
         self._lock = threading.Lock()
         self._answers: dict[Peer, tuple[int, float]] = {}  # client -> (bytes, when handed over)
+        self._some = threading.Event()  # set while any answer is pending (or to wake the watch to stop)
         self.held = 0
 
     def admit(self, peer: Peer, size: int) -> bool:
@@ -62,6 +68,7 @@ class PendingAnswers:
             previous = self._answers.get(peer)
             self.held += size - (previous[0] if previous else 0)
             self._answers[peer] = (size, time.monotonic())
+            self._some.set()
             return True
 
     def release(self, peer: Peer, handed_before: float | None = None) -> None:
@@ -71,6 +78,15 @@ class PendingAnswers:
             if answer is not None and (handed_before is None or answer[1] < handed_before):
                 del self._answers[peer]
                 self.held -= answer[0]
+                if not self._answers:
+                    self._some.clear()
+
+    def wait(self) -> None:
+        """Returns once an answer is pending (at once if one is), or `wake` is called."""
+        self._some.wait()
+
+    def wake(self) -> None:
+        self._some.set()
 
     def peers(self) -> list[Peer]:
         with self._lock:
@@ -98,9 +114,13 @@ class ConnectionWatch:
 
     def stop(self) -> None:
         self._stopped.set()
+        self.pending.wake()
 
     def _run(self) -> None:
-        while not self._stopped.wait(self.interval):
+        while True:
+            self.pending.wait()  # idle while no answer is pending: nothing to watch
+            if self._stopped.wait(self.interval):
+                return
             try:
                 self.sweep()
             except Exception:  # a failed sweep must not end the watch; the next one tries again

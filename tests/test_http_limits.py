@@ -5,6 +5,8 @@ answers, error-heavy bodies on every route, and JSON-array batches past the reco
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
 import time
 from collections.abc import Iterator
@@ -322,3 +324,19 @@ def test_answers_that_clients_do_not_read_are_bounded_per_worker(tmp_path: Path)
     )
     assert b"\r\nretry-after: 1\r\n" in refused.lower()
     assert status_and_problem(admitted)[0] == 200
+
+
+@pytest.mark.parametrize("drain", ["0", "1"])
+def test_sigterm_to_the_whole_process_group_is_an_orderly_stop(tmp_path: Path, drain: str) -> None:
+    # What systemd's default KillMode (control-group) does: every process of the server gets SIGTERM at once.
+    with running_server(tmp_path, workers=2, drain_seconds=drain) as server:
+        for worker in (1, 2):
+            log_after(server, f"Started worker-{worker} runtime", seconds=30)
+        os.killpg(server.process.pid, signal.SIGTERM)
+        code = server.process.wait(timeout=30)
+        log = server.log
+
+    assert code == 0
+    assert "Unexpected exit" not in log
+    assert "Respawning" not in log
+    assert "Granian shutdown completed" in log

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import functools
+import logging
 import os
 import shutil
 import signal
@@ -29,6 +31,7 @@ from .config import ENV_PREFIX, ConfigError, Settings
 from .observe import DRAINING_FILE, MULTIPROCESS_ENV
 
 APP_FACTORY = "runstep_validator.http.front:create_front"
+log = logging.getLogger("_granian")  # granian's own logger: these lines belong with its lines about workers
 
 
 def logging_config(level: str = "INFO", log_format: str = "text") -> dict[str, Any]:
@@ -137,6 +140,35 @@ class _Draining(MPServer):  # granian.Granian on POSIX systems
         timer = threading.Timer(self.drain_seconds, super().signal_handler_interrupt)
         timer.daemon = True
         timer.start()
+
+    # A SIGTERM sent to the whole process group (systemd's default KillMode, a terminal's Ctrl-C) reaches every
+    # worker too, which then stops on its own, cleanly (exit code 0), before or after this process hears of it:
+    # granian (2.8.7, server/common.py `AbstractWorker._watcher`) logged that as an "Unexpected exit" and, during a
+    # drain, started a new worker to replace it. tests/test_http_limits.py fails loudly if either comes back.
+    def _spawn_worker(self, *args: Any, **kwargs: Any) -> Any:
+        worker = super()._spawn_worker(*args, **kwargs)
+        assert callable(getattr(worker, "_watcher", None)), "granian's worker no longer has _watcher"
+        setattr(worker, "_watcher", functools.partial(_watch_worker, worker))  # noqa: B010  # mypy: a method
+        return worker
+
+    def _respawn_workers(self, workers: Any, *args: Any, **kwargs: Any) -> None:
+        if getattr(self, "_draining", False):
+            log.info("the server is stopping: worker %s not replaced", ", ".join(str(idx + 1) for idx in workers))
+            return
+        super()._respawn_workers(workers, *args, **kwargs)
+
+
+def _watch_worker(worker: Any) -> None:
+    """granian's watch of one worker process, with a clean exit of its own said to be one."""
+    worker.inner.join()
+    if worker.interrupt_by_parent:
+        return
+    if worker.inner.exitcode == 0:
+        log.info("worker-%d stopped on a signal sent to it", worker.idx + 1)
+    else:
+        log.error("Unexpected exit from worker-%d (exit code %s)", worker.idx + 1, worker.inner.exitcode)
+    worker.parent.interrupt_children.append(worker.idx)
+    worker.parent.main_loop_interrupt.set()
 
 
 def _serve(settings: Settings) -> None:

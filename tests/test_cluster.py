@@ -37,6 +37,7 @@ from runstep_validator.importing.distributed import (  # noqa: E402
     RecordCrash,
 )
 from runstep_validator.importing.frames import validate_bag, validate_dataframe, validate_partition  # noqa: E402
+from runstep_validator.importing.pipeline import AtomicFile  # noqa: E402
 
 from .server import STARTED_GROUPS, free_port, kill_group  # noqa: E402
 from .support import EXAMPLES  # noqa: E402
@@ -555,3 +556,30 @@ def test_a_run_in_progress_stops_another_run_into_the_same_output(tmp_path: Path
     (running / DRIVER_FILE).write_text(json.dumps({"host": "another-host", "pid": int(dead.stdout)}))
     with pytest.raises(OutputExists):
         refuse_existing("accepted", str(tmp_path / "ok"), {})
+
+
+def test_a_commit_that_fails_part_way_says_what_was_written(
+    s3: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two stores cannot be published atomically together: the run says exactly which output is new and which is
+    # not, and the local file the user had stays until its replacement is ready.
+    run_id = uuid.uuid4().hex[:8]
+    source = tmp_path / "in.jsonl"
+    source.write_text(record("valid", 0) + record("invalid", 1))
+    accepted, rejected = tmp_path / "ok.jsonl", f"s3://{BUCKET}/{run_id}/bad.jsonl"
+    accepted.write_text("what the user had\n")
+
+    def fails(self: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(AtomicFile, "publish", fails)  # the local rename, after the upload
+    code, _, err = cli(["import", str(source), "--accepted", str(accepted), "--rejected", rejected, "--workers", "1"])
+
+    assert code == 2
+    assert err == (
+        f"runstep-validator: the outputs were written only in part: {rejected} was written; {accepted} was not "
+        "(No space left on device), and what it held before is unchanged\n"
+    )
+    assert accepted.read_text() == "what the user had\n"
+    assert json.loads(fs().cat_file(f"{BUCKET}/{run_id}/bad.jsonl"))["line"] == 2
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["in.jsonl", "ok.jsonl"]  # no partial left

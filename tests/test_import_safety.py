@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from runstep_validator.cli import run
-from runstep_validator.importing import Importer
+from runstep_validator.importing import Importer, pipeline
 from runstep_validator.sources.reading import SourceError, iter_lines
 
 from .support import EXAMPLES
@@ -522,3 +522,33 @@ def test_a_partial_of_another_host_is_never_taken_for_a_dead_run(tmp_path: Path)
 
     assert (code, err) == (0, "")
     assert theirs.exists()
+
+
+def test_a_commit_that_fails_at_the_second_output_says_the_first_was_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = tmp_path / "in.jsonl"
+    valid = (EXAMPLES / "message_creation.json").read_bytes().replace(b"\n", b"")
+    source.write_bytes(valid + b"\n{}\n")
+    accepted, rejected = tmp_path / "ok.jsonl", tmp_path / "bad.jsonl"
+    rejected.write_text("the rejected records of an earlier run\n")
+    real_publish = pipeline.AtomicFile.publish
+
+    def second_fails(self: pipeline.AtomicFile) -> None:
+        if self.target == rejected:
+            raise OSError(5, "Input/output error")
+        real_publish(self)
+
+    monkeypatch.setattr(pipeline.AtomicFile, "publish", second_fails)
+    code, _, err = cli(
+        "import", str(source), "--accepted", str(accepted), "--rejected", str(rejected), "--workers", "1"
+    )
+
+    assert code == 2
+    assert err == (
+        f"runstep-validator: the outputs were written only in part: {accepted} was written; {rejected} was not "
+        "(Input/output error), and what it held before is unchanged\n"
+    )
+    assert accepted.read_bytes() == valid + b"\n"
+    assert rejected.read_text() == "the rejected records of an earlier run\n"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["bad.jsonl", "in.jsonl", "ok.jsonl"]

@@ -375,7 +375,7 @@ def _not_utf8(names: list[str]) -> str | None:
 def _import(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: BinaryIO | None) -> int:
 
     from ..core.api import get_validator
-    from ..importing.pipeline import Importer, Interrupted
+    from ..importing.pipeline import Importer, Interrupted, PartialCommit
     from ..sources.reading import expand, is_event_stream
     from ..sources.storage import is_url, parse_storage_options
     from .progress import progress_bar
@@ -442,6 +442,9 @@ def _import(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: Bin
             tally = importer.run(args.inputs, args.accepted, args.rejected, args.report)
     except Interrupted as exc:
         return _interrupted(exc, importer.committed, stderr)
+    except PartialCommit as exc:  # it says what was written
+        stderr.write(f"runstep-validator: {exc}\n")
+        return EXIT_ERROR
     except OSError as exc:
         stderr.write(f"runstep-validator: {exc.strerror or exc}; no output was written\n")
         return EXIT_ERROR

@@ -412,15 +412,41 @@ def held_signals() -> Iterator[None]:
         raise Interrupted(arrived[0])
 
 
+class PartialCommit(OSError):
+    """A commit that failed after some of its outputs were published. Outputs in two places (a local file and an
+    object store, two buckets) cannot be published in one atomic step: this says exactly which are new and which
+    are not (each of those still holds what it held before)."""
+
+    def __init__(self, written: list[str], not_written: list[str], reason: str) -> None:
+        self.written, self.not_written, self.reason = written, not_written, reason
+        were = "was" if len(written) == 1 else "were"
+        were_not, they = ("was not", "it") if len(not_written) == 1 else ("were not", "they")
+        super().__init__(
+            f"the outputs were written only in part: {' and '.join(written)} {were} written; "
+            f"{' and '.join(not_written)} {were_not} ({reason}), and what {they} held before is unchanged"
+        )
+
+
 def commit_together(outputs: list[AtomicFile | AtomicUpload], on_committed: Callable[[], None]) -> None:
     """Every output on disk first (where a full disk shows), then all renamed or uploaded with interrupts held:
-    they appear together or not at all, and none replaces an earlier file until all are ready. `on_committed`
-    runs inside, so that an interrupt delivered after it knows the outputs are whole."""
+    none replaces an earlier one until all are ready, and on one filesystem they appear together or not at all.
+    Uploads go first: a store or its network is what fails in practice, and while none has succeeded nothing is
+    replaced; renames on a local disk, which hardly fail, come last. A publish that fails after another succeeded
+    is a `PartialCommit` naming both. `on_committed` runs inside, so that an interrupt delivered after it knows
+    the outputs are whole."""
     for output in outputs:
         output.ready()
+    in_order = sorted(outputs, key=lambda output: not isinstance(output, AtomicUpload))
     with held_signals():
-        for output in outputs:
-            output.publish()
+        for done, output in enumerate(in_order):
+            try:
+                output.publish()
+            except OSError as exc:
+                if not done:
+                    raise
+                written = [str(each.target) for each in in_order[:done]]
+                not_written = [str(each.target) for each in in_order[done:]]
+                raise PartialCommit(written, not_written, exc.strerror or str(exc)) from exc
         on_committed()
 
 

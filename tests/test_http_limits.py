@@ -74,6 +74,37 @@ def log_after(server: RunningServer, marker: str, seconds: float = 3) -> str:
     return server.log
 
 
+def validation_cpu(server: RunningServer) -> float:
+    """CPU seconds used so far by the validation processes of the server's workers."""
+    ticks = 0
+    for worker in _children(server.process.pid):
+        for helper in _children(worker):
+            try:
+                if b"spawn_main" not in Path(f"/proc/{helper}/cmdline").read_bytes():
+                    continue
+                fields = Path(f"/proc/{helper}/stat").read_text().rpartition(")")[2].split()
+            except OSError:
+                continue
+            ticks += int(fields[11]) + int(fields[12])  # utime and stime (proc(5))
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def wait_until_validating(server: RunningServer, before: float, seconds: float = 30) -> None:
+    """Returns once a validation process has worked a tenth of a second since `before` (its CPU time then): the
+    request sent meanwhile is being validated. An idle validation process uses no CPU at all."""
+    deadline = time.monotonic() + seconds
+    while validation_cpu(server) < before + 0.1:
+        assert time.monotonic() < deadline, "no validation process started on the request"
+        time.sleep(0.02)
+
+
 def test_a_path_cannot_forge_a_text_log_line(server: RunningServer) -> None:
     answer = exchange(server, b"GET /x%0AFORGED%20LINE%1B%5B2J HTTP/1.1\r\nHost: x\r\nX-Request-ID: forge-1\r\n\r\n")
 
@@ -105,8 +136,9 @@ def test_shutdown_waits_for_a_request_in_flight_only_as_long_as_the_grace_period
         ) as slow,
         socket.create_connection(("127.0.0.1", slow.port), timeout=30) as connection,
     ):
+        before = validation_cpu(slow)
         connection.sendall(post("/v1/validate/batch?output=flag", batch, "application/x-ndjson"))
-        time.sleep(1)  # the batch is being validated
+        wait_until_validating(slow, before)
         started = time.monotonic()
         code = slow.stop()
         stopped = time.monotonic() - started
@@ -216,9 +248,10 @@ def test_bodies_with_many_errors_are_validated_off_the_event_loop(tmp_path: Path
         post("/v1/validate", error_heavy(200)),
     ]
     with running_server(tmp_path, workers=1, access_log="false") as one:
+        before = validation_cpu(one)
         connections = send_all(one.port, bodies)
         try:
-            time.sleep(0.2)  # every one is being validated
+            wait_until_validating(one, before)
             health = [timed_get(one, "/healthz") for _ in range(5)]
             answers = [_read_answer(connection) for connection in connections]
         finally:
@@ -227,8 +260,8 @@ def test_bodies_with_many_errors_are_validated_off_the_event_loop(tmp_path: Path
 
     assert [status_and_problem(answer)[0] for answer in answers] == [200, 200, 200]
     assert all(status == 200 for status, _ in health)
-    # On the event loop, /healthz waited seconds behind these (7 s in one run). On the pool it waits for the GIL
-    # at most, which jsonschema-rs holds while it collects a payload's errors: tenths of a second on a busy machine.
+    # On the event loop, /healthz waited seconds behind these (7 s in one run); on a thread, for the GIL that
+    # jsonschema-rs holds while it collects a payload's errors. In a validation process it waits for neither.
     assert max(seconds for _, seconds in health) < 3, health
 
 
@@ -286,13 +319,24 @@ def lazy_client(port: int, request_id: str) -> socket.socket:
     return lazy
 
 
+ESTABLISHED = 1  # a TCP state, in Linux's tcp_states.h
+
+
+def tcp_state(connection: socket.socket) -> int:
+    """The connection's TCP state, the first byte of Linux's struct tcp_info."""
+    return connection.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 8)[0]
+
+
 def test_a_client_that_does_not_read_its_answer_is_disconnected_at_the_write_timeout(tmp_path: Path) -> None:
     with (
         running_server(tmp_path, workers=1, write_timeout_seconds="1") as quick,
         lazy_client(quick.port, "lazy-1") as lazy,
     ):
         log_after(quick, "[lazy-1]", seconds=60)  # answered: the answer is being written
-        time.sleep(3)  # the write timeout, and the watch's next look
+        # Not a byte read meanwhile: the server ends the connection once the write timeout has passed.
+        deadline = time.monotonic() + 30
+        while tcp_state(lazy) == ESTABLISHED and time.monotonic() < deadline:
+            time.sleep(0.05)
         received, ended = closed_after(lazy, 10)
 
     assert ended

@@ -4,6 +4,7 @@ its worker. Valid large bodies stay on the event loop."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -11,13 +12,14 @@ import time
 from collections.abc import Iterator
 from multiprocessing.connection import Connection
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from runstep_validator.core.errors import LimitExceeded
 from runstep_validator.http.app import create_app
-from runstep_validator.http.front import Handler, RequestHead, RequestHeaders, serve_jobs
+from runstep_validator.http.front import Handler, RequestHead, RequestHeaders, create_front, serve_jobs
 from runstep_validator.http.processes import GRACE_SECONDS, READY, ChildDied, ValidationProcesses
 from runstep_validator.http.server import logging_config
 
@@ -158,3 +160,54 @@ def test_a_workers_validation_process_ends_with_it(tmp_path: Path) -> None:
             time.sleep(0.05)
 
         assert not any(alive(pid) for pid in helpers)
+
+
+class _Protocol:
+    """granian's HTTPProtocol, as far as the front uses it for a body with a Content-Length."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+        self.sent: list[tuple[int, list[tuple[str, str]], bytes]] = []
+
+    async def __call__(self) -> bytes:
+        return self.body
+
+    def response_bytes(self, status: int, headers: list[tuple[str, str]], content: bytes) -> None:
+        self.sent.append((status, headers, content))
+
+
+class _RecordingProcesses:
+    def __init__(self, handler: Handler) -> None:
+        self.handler = handler
+        self.asked: list[str] = []
+
+    def answer(self, head: RequestHead, body: bytes, identifier: str) -> Any:
+        self.asked.append(identifier)
+        return self.handler.answer(head, body, identifier)
+
+
+def test_the_front_answers_large_valid_bodies_itself_and_sends_the_rest_to_a_process() -> None:
+    front = create_front({"access_log": False, "metrics": False})
+    recording = _RecordingProcesses(front.handler)
+    front.processes = recording  # type: ignore[assignment]
+    step = json.loads((EXAMPLES / "tool_calls_function.json").read_bytes())
+    step["step_details"]["tool_calls"][0]["function"]["arguments"] = json.dumps({"text": "x" * 20_000})
+    valid = json.dumps(step).encode()
+
+    def served(body: bytes, identifier: str) -> tuple[int, dict[str, Any]]:
+        request = head()._replace(headers=RequestHeaders([*head().headers, ("x-request-id", identifier)]))
+        scope = SimpleNamespace(proto="http", **request._asdict())
+        scope.headers.append(("content-length", str(len(body))))
+        protocol = _Protocol(body)
+        asyncio.run(front.__rsgi__(scope, protocol))  # type: ignore[arg-type]
+        ((status, _, content),) = protocol.sent
+        return status, json.loads(content)
+
+    try:
+        assert served(valid, "valid-large") == (200, json.loads(front.handler.answer(head(), valid, "x").content))
+        assert recording.asked == []  # the fast path's verdict, on the event loop
+        status, report = served(HEAVY, "heavy-1")
+        assert (status, report["valid"]) == (200, False)
+        assert recording.asked == ["heavy-1"]
+    finally:
+        front.pool.shutdown()

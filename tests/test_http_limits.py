@@ -329,7 +329,8 @@ def tcp_state(connection: socket.socket) -> int:
 
 def test_a_client_that_does_not_read_its_answer_is_disconnected_at_the_write_timeout(tmp_path: Path) -> None:
     with (
-        running_server(tmp_path, workers=1, write_timeout_seconds="1") as quick,
+        # A time limit far from the batch's few seconds of validation: on a busy machine they may be many more.
+        running_server(tmp_path, workers=1, write_timeout_seconds="1", max_request_seconds="120") as quick,
         lazy_client(quick.port, "lazy-1") as lazy,
     ):
         log_after(quick, "[lazy-1]", seconds=60)  # answered: the answer is being written
@@ -345,7 +346,9 @@ def test_a_client_that_does_not_read_its_answer_is_disconnected_at_the_write_tim
 
 
 def test_answers_that_clients_do_not_read_are_bounded_per_worker(tmp_path: Path) -> None:
-    with running_server(tmp_path, workers=1, max_pending_answer_bytes=str(1024 * 1024)) as bounded:
+    with running_server(
+        tmp_path, workers=1, max_pending_answer_bytes=str(1024 * 1024), max_request_seconds="120"
+    ) as bounded:
         with lazy_client(bounded.port, "lazy-2"):
             log_after(bounded, "[lazy-2]", seconds=60)
             with lazy_client(bounded.port, "lazy-3") as second:

@@ -40,8 +40,11 @@ log = logging.getLogger("runstep_validator.http")
 # Seconds past the time limit before a busy child is killed: the child itself answers at the limit, unless one
 # uninterruptible call holds it past it.
 GRACE_SECONDS: Final = 1.0
-# Below the event loops: niceness 10 gives a process about a tenth of the CPU of one at 0 when both want it.
-CHILD_NICENESS: Final = 10
+# Below the event loops, not far below: niceness 5 gives a process about a third of the CPU of one at 0 when both
+# want it. At 10 (a tenth) a machine busy with other work starved the validations into their time limit (an 830 KB
+# batch got 413 at 10 s under a load average of 20); in `make loadtest` 0, 5 and 10 gave /healthz p99 within the
+# noise of such a machine (0: 583 and 905 ms, 5: 653 and 363 ms, 10: 736 and 461 ms, load average 16 to 19).
+CHILD_NICENESS: Final = 5
 # What a child says once its app is built, and how long that may take (at its lower priority, on a busy machine).
 READY: Final = "ready"
 STARTUP_SECONDS: Final = 120.0

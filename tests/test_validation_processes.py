@@ -211,3 +211,15 @@ def test_the_front_answers_large_valid_bodies_itself_and_sends_the_rest_to_a_pro
         assert recording.asked == ["heavy-1"]
     finally:
         front.pool.shutdown()
+
+
+def test_what_a_validation_process_counts_is_in_the_metrics(tmp_path: Path) -> None:
+    batch = b"\n".join([error_heavy(2)] * 100)  # 40 KB: validated in a process
+    with running_server(tmp_path, workers=1) as server:
+        status, _, _ = server.request("POST", "/v1/validate/batch", batch, {"Content-Type": "application/x-ndjson"})
+        _, _, exposition = server.request("GET", "/metrics")
+
+    assert status == 200
+    lines = exposition.decode().splitlines()
+    assert 'runstep_validator_records_total{route="/v1/validate/batch"} 100.0' in lines
+    assert 'runstep_validator_validations_total{schema="run_step",verdict="invalid"} 100.0' in lines

@@ -5,10 +5,10 @@ jsonschema-rs (0.60) collects every error of a payload in one call that holds th
 `/healthz` and every small request, for as long as it runs. Processes do not share a GIL: a request whose body is
 too large to answer on the event loop (and that the fast path did not find valid) is answered by one of a few
 child processes of the worker, each with the same app, so answers are the same byte for byte. The children run at
-a lower CPU priority, so that on a saturated machine the event loops (cheap work, answered in milliseconds) get
-the CPU first.
+a lower CPU priority, so that on a saturated machine the event loops (cheap work, answered in milliseconds) are
+favoured.
 
-The time limit stays a limit: a child still busy `grace` seconds after `max_request_seconds` (it stops itself at
+The time limit stays a limit: a child still busy `GRACE_SECONDS` after `max_request_seconds` (it stops itself at
 the limit between errors, so only an uninterruptible call gets there) is killed and replaced, and the request gets
 the same 413 `time-limit` problem. A child exits when its worker does: it reads its jobs from a pipe that closes
 when the worker dies, and a thread of its own ends it as soon as its worker is gone, even in the middle of a job.
@@ -17,7 +17,6 @@ when the worker dies, and a thread of its own ends it as soon as its worker is g
 from __future__ import annotations
 
 import logging
-import logging.config
 import multiprocessing
 import os
 import queue

@@ -4,6 +4,7 @@ free loopback port. Each state is saved as a screenshot under build/screenshots/
 from __future__ import annotations
 
 import ast
+import importlib.util
 import json
 import re
 import shutil
@@ -16,6 +17,7 @@ import pytest
 sync_api = pytest.importorskip("playwright.sync_api")
 
 from runstep_validator import validate_stream  # noqa: E402
+from runstep_validator.http.app import create_app  # noqa: E402
 
 from .server import RunningServer, running_server  # noqa: E402
 from .support import EXAMPLES, ROOT  # noqa: E402
@@ -30,6 +32,7 @@ from .test_streams import (  # noqa: E402
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium on this machine (.ci/run installs Debian's)")
 SHOTS = ROOT / "build" / "screenshots"
+PAGE_EXAMPLES = ROOT / "service" / "runstep_validator" / "http" / "page" / "examples.json"
 LIMIT = 16 * 1024
 FLAGS = [
     "--no-sandbox",  # CI runs as root, where Chromium's sandbox cannot start
@@ -363,7 +366,79 @@ def test_the_example_menu_speaks_in_titles(page: Page) -> None:
     labels = page.page.eval_on_selector_all("#example option", "options => options.map(o => o.textContent)")
 
     assert len(labels) > 3
-    assert not [label for label in labels if " example " in label or ".strict" in label]
+    assert not [label for label in labels if " example " in label or ".strict" in label or "_" in label]
+
+
+def menu_examples() -> list[dict[str, Any]]:
+    loaded: list[dict[str, Any]] = json.loads(PAGE_EXAMPLES.read_text(encoding="utf-8"))
+    return loaded
+
+
+def test_the_example_menu_is_what_its_tool_writes_from_the_shipped_examples() -> None:
+    spec = importlib.util.spec_from_file_location("page_examples", ROOT / "tools" / "page_examples.py")
+    assert spec is not None
+    assert spec.loader is not None
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+
+    assert PAGE_EXAMPLES.read_text(encoding="utf-8") == tool.render(), "run: python tools/page_examples.py"
+
+
+ROUTES = {"auto": "/v1/validate", "batch": "/v1/validate/batch", "stream": "/v1/validate/stream"}
+TYPES = {"auto": "application/json", "batch": "application/x-ndjson", "stream": "text/event-stream"}
+
+
+@pytest.mark.parametrize("shown", menu_examples(), ids=lambda shown: str(shown["title"]))
+def test_each_menu_example_gets_the_verdict_its_group_promises(shown: dict[str, Any]) -> None:
+    client = create_app({"access_log": False}).test_client()
+    content_type = TYPES[shown["mode"]]
+    if shown["mode"] == "batch" and shown["text"].lstrip().startswith("{\n"):
+        content_type = "application/json"  # a list response, as the page sends it
+
+    answer = client.post(
+        f"{ROUTES[shown['mode']]}?dialect={shown['dialect']}", data=shown["text"], content_type=content_type
+    )
+
+    body = answer.get_json()
+    if answer.content_type == "application/problem+json":  # broken JSON: refused, at its line
+        verdict = False
+        assert body["line"] >= 1, body
+    else:
+        assert answer.status_code == 200, body
+        verdict = body["summary"]["invalid"] == 0 if shown["mode"] == "batch" else body["valid"]
+    assert verdict is shown["valid"], body
+
+
+def test_the_example_menu_offers_examples_with_mistakes_and_each_shows_its_errors(page: Page) -> None:
+    page.open()
+    groups = page.page.eval_on_selector_all(
+        "#example optgroup", "groups => groups.map(g => [g.label, [...g.children].map(o => o.textContent)])"
+    )
+    assert [label for label, _ in groups] == ["Valid", "With mistakes"]
+    with_mistakes = dict(groups)["With mistakes"]
+    assert with_mistakes == [shown["title"] for shown in menu_examples() if not shown["valid"]]
+    assert len(with_mistakes) >= 5
+
+    for number, title in enumerate(with_mistakes):
+        page.page.select_option("#example", label=title)
+        sync_api.expect(page.page.locator("#status")).to_have_text(f"Loaded {title}.")
+        page.page.click("#validate")
+        page.page.wait_for_selector("#status:has-text('Checked ')")
+        assert page.page.locator("#summary.invalid, #summary.problem").count() == 1, title
+        assert [unit for unit in page.units() if unit["kind"] == "error" and unit["line"] >= 1], title
+        page.shot(f"11-example-with-mistakes-{number + 1}")
+    # Chromium logs the 400 answer to the broken JSON in the console; the page itself reported no error.
+    refused = "Failed to load resource: the server responded with a status of 400 (Bad Request)"
+    assert page.console_errors == [refused]
+    page.console_errors.clear()
+
+
+def test_an_azure_example_switches_the_dialect_and_a_stream_the_input(page: Page) -> None:
+    page.open()
+    page.page.select_option("#example", label="An Azure AI Agents step (Bing grounding)")
+    assert page.page.input_value("#dialect") == "azure"
+    page.page.select_option("#example", label="An event stream of a function call")
+    assert (page.page.input_value("#dialect"), page.page.input_value("#mode")) == ("openai", "stream")
 
 
 def test_the_readme_screenshot_is_of_this_page() -> None:

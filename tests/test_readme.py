@@ -11,6 +11,8 @@ import pytest
 
 from runstep_validator.cli import run
 from runstep_validator.http.app import create_app
+from runstep_validator.http.config import ENV_PREFIX, Settings
+from runstep_validator.switches import DEBUG_VARIABLE
 
 from .support import ROOT
 
@@ -113,9 +115,6 @@ def settings_table() -> dict[str, tuple[str, str]]:
 
 
 def test_the_settings_table_names_every_setting_and_only_settings() -> None:
-    from runstep_validator.http.config import ENV_PREFIX, Settings
-    from runstep_validator.switches import DEBUG_VARIABLE
-
     internal = {"state_directory"}  # set by serve() for its workers, never by people
     known = {ENV_PREFIX + field.upper() for field in Settings.__dataclass_fields__ if field not in internal}
 
@@ -123,8 +122,6 @@ def test_the_settings_table_names_every_setting_and_only_settings() -> None:
 
 
 def test_the_settings_table_gives_each_server_setting_its_real_default() -> None:
-    from runstep_validator.http.config import ENV_PREFIX, Settings
-
     defaults = Settings()
     for variable, (_, default) in settings_table().items():
         name = variable.removeprefix(ENV_PREFIX).lower()
@@ -138,8 +135,6 @@ def test_the_settings_table_gives_each_server_setting_its_real_default() -> None
 
 
 def test_the_debug_switch_is_in_the_settings_table_with_its_flag(capsys: pytest.CaptureFixture[str]) -> None:
-    from runstep_validator.switches import DEBUG_VARIABLE
-
     flag, default = settings_table()[DEBUG_VARIABLE]
 
     assert flag == "--debug"

@@ -113,16 +113,35 @@ editor.addEventListener("drop", (event) => {
   if (event.dataTransfer.files[0]) loadFile(event.dataTransfer.files[0]);
 });
 
+// The menu's examples, valid ones and ones with the mistakes people make (tools/page_examples.py writes them from
+// the files in examples/). Each says how to check it: the input kind and the dialect; the schema goes back to auto.
 const examples = [];
 $("example").addEventListener("change", (event) => {
   const chosen = examples[Number(event.target.value)];
   if (!chosen) return;
-  text.value = JSON.stringify(chosen.payload, null, 2);
-  $("mode").value = "auto";
+  text.value = chosen.text;
+  $("mode").value = chosen.mode;
+  $("schema").value = "auto";
+  if ([...$("dialect").options].some((option) => option.value === chosen.dialect)) $("dialect").value = chosen.dialect;
   renderGutter();
+  markStale();
+  text.scrollTop = 0;
+  gutter.scrollTop = 0;
   event.target.value = "";
-  say(`Loaded ${chosen.label}.`);
+  say(`Loaded ${chosen.title}.`);
 });
+
+async function loadExamples() {
+  const shipped = await (await fetch("/page/examples.json")).json();
+  const groups = { true: document.createElement("optgroup"), false: document.createElement("optgroup") };
+  groups.true.label = "Valid";
+  groups.false.label = "With mistakes";
+  for (const item of shipped) {
+    examples.push(item);
+    groups[item.valid].append(new Option(item.title, String(examples.length - 1)));
+  }
+  $("example").append(groups.true, groups.false);
+}
 
 // ---- what the API offers: entries (and their examples) and dialects
 
@@ -134,13 +153,8 @@ async function loadChoices() {
     const option = new Option(entry.name, entry.name);
     option.title = entry.title;
     schema.add(option);
-    const document = await (await fetch(entry.url)).json();
-    (document.examples || []).forEach((payload, number) => {
-      const label = `${entry.title || entry.name}${number ? ` (${number + 1})` : ""}`;
-      examples.push({ label, payload });
-      $("example").add(new Option(label, String(examples.length - 1)));
-    });
   }
+  await loadExamples();
   const description = await (await fetch("/openapi.json")).json();
   const parameters = description.paths["/v1/validate"].post.parameters || [];
   const dialect = parameters.find((parameter) => parameter.name === "dialect");

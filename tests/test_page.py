@@ -28,6 +28,7 @@ from .test_streams import (  # noqa: E402
     stream_whose_final_text_differs,
     transcript,
 )
+from .test_surfaces import broken_streams, cli_stream_counts  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium on this machine (.ci/run installs Debian's)")
@@ -198,6 +199,31 @@ def test_an_sse_transcript_shows_results_per_event(page: Page) -> None:
     page.shot("05-sse-transcript")
 
 
+@pytest.mark.parametrize("number", range(len(broken_streams())))
+def test_the_page_counts_a_stream_as_the_command_line_does(page: Page, number: int, tmp_path: Path) -> None:
+    """Issue 22: the page said "10 events: 10 valid, 0 invalid" where the command line said "10 records: 9 valid,
+    1 invalid". Both count every event a record (thread.run.created and done too), an event invalid when any error
+    concerns it, and the same errors and warnings, in the same words."""
+    body = broken_streams()[number]
+    events, valid, invalid, errors, warnings = cli_stream_counts(body, tmp_path)
+    page.open()
+    page.validate(body.decode())
+
+    detail = page.page.inner_text("#summary .detail")
+    found = f"({counted(errors, 'error')}, {counted(warnings, 'warning')})"
+    assert detail == f"{events} events: {valid} valid, {invalid} invalid {found}"
+    shown_errors = [unit for unit in page.units() if unit["kind"] == "error"]
+    assert len(shown_errors) == errors
+    headline = page.page.inner_text("#summary .headline")
+    assert headline == (
+        f"Invalid stream: {invalid} of {events} events invalid" if invalid else f"Valid stream of {events} events"
+    )
+
+
+def counted(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
 def test_a_cut_transcript_and_a_differing_text_show_where_they_are(page: Page) -> None:
     body, line = cut_inside_the_last_event()
     page.open()
@@ -346,6 +372,23 @@ def test_the_status_says_what_was_checked_and_the_first_error_is_in_view(page: P
     assert "run_step.schema.json" in said
     top = page.page.evaluate("document.getElementById('text').scrollTop")
     assert top < 20 * 9  # the first error (line 9) is in view, not the end of the text
+
+
+def test_the_first_error_far_along_a_long_line_is_scrolled_into_view(page: Page) -> None:
+    page.open()
+    page.validate((EXAMPLES / "steps.jsonl").read_text())
+    first = page.units()[0]
+    assert first["column"] > 200  # far past the editor's width: JSON Lines put a whole record on one line
+
+    left, width, scroll_width = page.page.eval_on_selector("#text", "t => [t.scrollLeft, t.clientWidth, t.scrollWidth]")
+    character = page.page.evaluate(
+        "(() => { const c = document.createElement('canvas').getContext('2d');"
+        " c.font = getComputedStyle(document.getElementById('text')).font; return c.measureText('0').width; })()"
+    )
+    padding = 8
+    x = padding + (first["column"] - 1) * character
+    assert scroll_width > width
+    assert left <= x <= left + width - 4 * character, (left, x, width)
 
 
 def test_results_are_cleared_or_marked_stale_when_they_no_longer_describe_the_text(page: Page) -> None:

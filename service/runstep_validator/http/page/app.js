@@ -70,8 +70,20 @@ function goTo(line, column) {
   const end = valueEnd(text.value, start);
   text.focus();
   text.setSelectionRange(start, end);
-  const lineHeight = parseFloat(getComputedStyle(text).lineHeight) || 20;
+  scrollToPlace(line, column);
+}
+
+// A line and column in view, two lines above it and some characters to its left: lines do not wrap, and a JSON
+// Lines record or an event's data is one long line whose error may be hundreds of characters along.
+function scrollToPlace(line, column) {
+  const style = getComputedStyle(text);
+  const lineHeight = parseFloat(style.lineHeight) || 20;
+  const measure = document.createElement("canvas").getContext("2d");
+  measure.font = style.font;
+  const character = measure.measureText("0").width || 8;
+  const x = (column - 1) * character;
   text.scrollTop = Math.max(0, (line - 3) * lineHeight);
+  text.scrollLeft = x > text.clientWidth - 12 * character ? Math.max(0, x - 16 * character) : 0;
   gutter.scrollTop = text.scrollTop;
 }
 
@@ -240,10 +252,7 @@ function checked(sent, body) {
 
 function firstErrorInView() {
   const first = units.querySelector(".unit[data-line]");
-  if (!first) return;
-  const lineHeight = parseFloat(getComputedStyle(text).lineHeight) || 20;
-  text.scrollTop = Math.max(0, (Number(first.dataset.line) - 3) * lineHeight);
-  gutter.scrollTop = text.scrollTop;
+  if (first) scrollToPlace(Number(first.dataset.line), Number(first.dataset.column));
 }
 
 // Results that no longer describe the text: marked, not left as if they did.
@@ -316,9 +325,14 @@ function showBatch(answer) {
     for (const unit of result.warnings || []) { warnings++; list.push(unitButton("warning", unit, context)); }
   }
   const { total, valid, invalid } = answer.summary;
+  const errors = list.length - warnings;
   const headline = invalid ? `${invalid} of ${total} records invalid` : `All ${total} records valid`;
-  show(invalid ? "invalid" : "valid", headline, `${total} records: ${valid} valid, ${invalid} invalid, ${warnings} warnings`, list);
+  show(invalid ? "invalid" : "valid", headline, `${total} records: ${valid} valid, ${invalid} invalid (${found(errors, warnings)})`, list);
 }
+
+// "3 errors, 1 warning": the words of the command line's summary, so that both read alike.
+function counted(number, noun) { return `${number} ${noun}${number === 1 ? "" : "s"}`; }
+function found(errors, warnings) { return `${counted(errors, "error")}, ${counted(warnings, "warning")}`; }
 
 function showStream(answer) {
   const list = [];
@@ -330,11 +344,13 @@ function showStream(answer) {
   let warnings = 0;
   // The answer's warnings are the stream's own and every event's already: listing the events' again doubled them.
   for (const unit of answer.warnings || []) { warnings++; list.push(unitButton("warning", unit, context(unit))); }
+  // Every event is a record (thread.run.created and done too), invalid when any error concerns it: the numbers the
+  // command line gives for the same transcript ("10 records: 9 valid, 1 invalid").
   const events = answer.summary.events;
-  const invalidEvents = answer.summary.invalid_events;  // events any error concerns, counted as every surface does
-  const errors = list.filter((item) => item.firstChild.classList.contains("error")).length;
-  const headline = answer.valid ? `Valid stream of ${events} events` : `Invalid stream: ${errors} error${errors === 1 ? "" : "s"}`;
-  show(answer.valid ? "valid" : "invalid", headline, `${events} events: ${events - invalidEvents} valid, ${invalidEvents} invalid, ${warnings} warnings`, list);
+  const invalidEvents = answer.summary.invalid_events;
+  const errors = list.length - warnings;
+  const headline = answer.valid ? `Valid stream of ${events} events` : `Invalid stream: ${invalidEvents} of ${events} events invalid`;
+  show(answer.valid ? "valid" : "invalid", headline, `${events} events: ${events - invalidEvents} valid, ${invalidEvents} invalid (${found(errors, warnings)})`, list);
 }
 
 function showProblem(problem) {

@@ -363,6 +363,80 @@ def test_on_a_phone_every_result_fits_the_screen_and_the_pickers_show_their_text
     assert page_width <= 390  # nothing wider than the phone: no sideways scrolling
 
 
+DEVICES = {
+    "desktop": {"viewport": {"width": 1280, "height": 860}},
+    "phone": {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True},
+}
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("device", sorted(DEVICES))
+def test_each_state_in_each_scheme_and_size(browser: Any, server: RunningServer, device: str, scheme: str) -> None:
+    """Issue 25's list, in both colour schemes at both sizes, with a screenshot of each state: legible gutter
+    markers, nothing wider than its card or clipped in its picker, a status in words, stale results cleared."""
+    shown = Page(browser, server, color_scheme=scheme, **DEVICES[device])
+    page = shown.open()
+    width = DEVICES[device]["viewport"]["width"]
+    name = f"12-{device}-{scheme}"
+    page.select_option("#example", label="Three mistakes: a run's status, a number as output, tokens as text")
+    page.locator("#validate").scroll_into_view_if_needed()
+    page.click("#validate")
+    page.wait_for_selector("#status:has-text('Checked ')")
+    shown.shot(f"{name}-1-invalid")
+
+    marker = page.locator(".gutter .error").first
+    colours = marker.evaluate("m => [getComputedStyle(m).color, getComputedStyle(m).backgroundColor]")
+    assert contrast(*colours) >= 4.5, colours
+    overflowing = page.evaluate(
+        "[...document.querySelectorAll('#summary, #summary *, .unit, .unit *, #status')]"
+        ".filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.id || e.className)"
+    )
+    assert overflowing == []
+    clipped = page.evaluate(
+        "[...document.querySelectorAll('select')].filter(s => s.scrollWidth > s.clientWidth + 1).map(s => s.id)"
+    )
+    assert clipped == []
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    said = page.inner_text("#status")
+    assert said.startswith("Checked one payload against"), said
+    assert "HTTP" not in said
+    assert "/v1/" not in said
+
+    page.set_input_files(
+        "#file", files=[{"name": "steps.jsonl.gz", "mimeType": "application/gzip", "buffer": b"\x1f\x8b\x08\x00"}]
+    )
+    page.wait_for_selector("#status:has-text('is gzipped')")
+    assert page.inner_text("#summary") == "Nothing validated yet."
+    assert page.locator("#gutter .error").count() == 0
+    shown.shot(f"{name}-2-refused-file")
+
+    page.select_option("#example", label="A misspelled status (with a suggestion)")
+    page.locator("#validate").scroll_into_view_if_needed()
+    page.click("#validate")
+    page.wait_for_selector("#summary.invalid")
+    page.fill("#text", "")
+    page.click("#validate")
+    sync_api.expect(page.locator("#summary")).to_have_text("Nothing validated yet.")
+    assert shown.units() == []
+    shown.shot(f"{name}-3-empty-input")
+    shown.close()
+    assert shown.console_errors == []
+
+
+def test_the_schema_is_named_by_its_title_and_linked_not_spelled_out_as_a_url(page: Page) -> None:
+    """A schema's $id is a long URL that wrapped mid-word on a phone; its title says the same to a person, and the
+    link opens the schema from this service."""
+    page.open()
+    page.validate((EXAMPLES / "invalid_tool_calls.json").read_text())
+
+    detail = page.page.locator("#summary .detail")
+    assert "https://" not in detail.inner_text()
+    link = detail.locator("a")
+    assert link.inner_text() == "OpenAI Assistants run step"
+    assert link.get_attribute("href") == "/v1/schemas/run_step"
+    assert link.get_attribute("title") == "https://runstep-validator.dev/schemas/run_step.schema.json"
+
+
 def test_the_status_says_what_was_checked_and_the_first_error_is_in_view(page: Page) -> None:
     page.open()
     page.validate((EXAMPLES / "invalid_tool_calls.json").read_text())

@@ -10,6 +10,7 @@ const units = $("units");
 const summary = $("summary");
 const status = $("status");
 let lastReport = null;
+const schemas = new Map();  // by $id: each schema's name, title and URL on this service
 
 // ---- the editor: line numbers, marks, and putting the caret on a value
 
@@ -161,6 +162,7 @@ async function loadChoices() {
   const index = await (await fetch("/v1/schemas")).json();
   const schema = $("schema");
   schema.add(new Option("Automatic, strict variants", "auto+strict"));
+  for (const entry of index) schemas.set(entry.$id, entry);
   for (const entry of index.filter((item) => item.entry)) {
     const option = new Option(entry.name, entry.name);
     option.title = entry.title;
@@ -312,8 +314,14 @@ function show(verdict, headline, detail, list) {
 
 function showSingle(report) {
   const list = [...report.errors.map((unit) => unitButton("error", unit)), ...(report.warnings || []).map((unit) => unitButton("warning", unit))];
-  const counts = `${report.errors.length} error${report.errors.length === 1 ? "" : "s"}, ${(report.warnings || []).length} warning${(report.warnings || []).length === 1 ? "" : "s"}`;
-  show(report.valid ? "valid" : "invalid", report.valid ? "Valid" : report.headline, `${counts} · schema ${report.schema}`, list);
+  show(report.valid ? "valid" : "invalid", report.valid ? "Valid" : report.headline, `${found(report.errors.length, (report.warnings || []).length)} · `, list);
+  // The schema by its title, linked to this service's copy; its $id (a long URL) only in the link's tooltip.
+  const known = schemas.get(report.schema);
+  const link = document.createElement("a");
+  link.textContent = known ? known.title : report.schema.split("/").pop();
+  link.href = known ? known.url : report.schema;
+  link.title = report.schema;
+  summary.querySelector(".detail").append(link);
 }
 
 function showBatch(answer) {

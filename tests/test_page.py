@@ -214,6 +214,9 @@ def test_the_page_counts_a_stream_as_the_command_line_does(page: Page, number: i
     assert detail == f"{events} events: {valid} valid, {invalid} invalid {found}"
     shown_errors = [unit for unit in page.units() if unit["kind"] == "error"]
     assert len(shown_errors) == errors
+    # In the transcript's order: the first listed (and scrolled to) is the first in the text.
+    places = [(unit["line"], unit["column"]) for unit in shown_errors]
+    assert places == sorted(places)
     headline = page.page.inner_text("#summary .headline")
     assert headline == (
         f"Invalid stream: {invalid} of {events} events invalid" if invalid else f"Valid stream of {events} events"

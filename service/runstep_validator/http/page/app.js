@@ -253,7 +253,7 @@ function checked(sent, body) {
 }
 
 function firstErrorInView() {
-  const first = units.querySelector(".unit[data-line]");
+  const first = units.querySelector(".unit.error[data-line]") || units.querySelector(".unit[data-line]");
   if (first) scrollToPlace(Number(first.dataset.line), Number(first.dataset.column));
 }
 
@@ -343,12 +343,16 @@ function counted(number, noun) { return `${number} ${noun}${number === 1 ? "" : 
 function found(errors, warnings) { return `${counted(errors, "error")}, ${counted(warnings, "warning")}`; }
 
 function showStream(answer) {
-  const list = [];
   const context = (unit) => (unit.event ? `event ${unit.event}${unit.eventName ? ` (${unit.eventName})` : ""}` : "stream");
-  for (const unit of answer.errors || []) list.push(unitButton("error", unit, context(unit)));
+  // The stream's errors (an accumulation names the step's final event) and each event's own, in the transcript's
+  // order: the first listed, and scrolled to, is the first in the text.
+  const errors = [...(answer.errors || []).map((unit) => ({ unit, where: context(unit) }))];
   for (const result of answer.events || []) {
-    for (const unit of result.errors || []) list.push(unitButton("error", unit, context({ event: result.event, eventName: result.name })));
+    for (const unit of result.errors || []) errors.push({ unit, where: context({ event: result.event, eventName: result.name }) });
   }
+  const place = ({ unit }) => [unit.line || Infinity, unit.column || 0];
+  errors.sort((a, b) => place(a)[0] - place(b)[0] || place(a)[1] - place(b)[1]);
+  const list = errors.map(({ unit, where }) => unitButton("error", unit, where));
   let warnings = 0;
   // The answer's warnings are the stream's own and every event's already: listing the events' again doubled them.
   for (const unit of answer.warnings || []) { warnings++; list.push(unitButton("warning", unit, context(unit))); }
@@ -356,9 +360,8 @@ function showStream(answer) {
   // command line gives for the same transcript ("10 records: 9 valid, 1 invalid").
   const events = answer.summary.events;
   const invalidEvents = answer.summary.invalid_events;
-  const errors = list.length - warnings;
   const headline = answer.valid ? `Valid stream of ${events} events` : `Invalid stream: ${invalidEvents} of ${events} events invalid`;
-  show(answer.valid ? "valid" : "invalid", headline, `${events} events: ${events - invalidEvents} valid, ${invalidEvents} invalid (${found(errors, warnings)})`, list);
+  show(answer.valid ? "valid" : "invalid", headline, `${events} events: ${events - invalidEvents} valid, ${invalidEvents} invalid (${found(errors.length, warnings)})`, list);
 }
 
 function showProblem(problem) {

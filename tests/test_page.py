@@ -440,6 +440,28 @@ def test_the_schema_is_named_by_its_title_and_linked_not_spelled_out_as_a_url(pa
     assert link.get_attribute("title") == "https://runstep-validator.dev/schemas/run_step.schema.json"
 
 
+def test_on_a_phone_the_empty_editor_shows_its_whole_hint(browser: Any, server: RunningServer) -> None:
+    phone = Page(browser, server, **DEVICES["phone"])
+    page = phone.open()
+    hint_fits = page.eval_on_selector("#text", "t => t.value === '' && t.scrollWidth <= t.clientWidth")
+    phone.shot("13-phone-empty-editor")
+    page.fill("#text", '{"object": "thread.run.step", "a_long_member_name_that_does_not_fit_on_a_phone": true}')
+    text_scrolls = page.eval_on_selector("#text", "t => t.scrollWidth > t.clientWidth")  # text never wraps
+    phone.close()
+
+    assert hint_fits
+    assert text_scrolls
+
+
+def test_a_refused_file_can_be_chosen_again_once_fixed(page: Page) -> None:
+    page.open()
+    gzipped = {"name": "steps.jsonl.gz", "mimeType": "application/gzip", "buffer": b"\x1f\x8b\x08\x00"}
+    page.page.set_input_files("#file", files=[gzipped])
+    page.page.wait_for_selector("#status:has-text('is gzipped')")
+
+    assert page.page.input_value("#file") == ""  # the picker does not go on naming the refused file
+
+
 def test_the_status_says_what_was_checked_and_the_first_error_is_in_view(page: Page) -> None:
     page.open()
     page.validate((EXAMPLES / "invalid_tool_calls.json").read_text())

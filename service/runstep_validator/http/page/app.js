@@ -115,7 +115,9 @@ async function loadFile(file) {
 }
 
 $("file").addEventListener("change", (event) => {
-  if (event.target.files[0]) loadFile(event.target.files[0]);
+  const chosen = event.target.files[0];
+  event.target.value = "";  // the same file, fixed, can be chosen again (a change event needs a new value)
+  if (chosen) loadFile(chosen);
 });
 const editor = $("editor");
 editor.addEventListener("dragover", (event) => { event.preventDefault(); editor.classList.add("dragging"); });

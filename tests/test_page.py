@@ -366,7 +366,7 @@ def test_on_a_phone_every_result_fits_the_screen_and_the_pickers_show_their_text
     assert page_width <= 390  # nothing wider than the phone: no sideways scrolling
 
 
-DEVICES = {
+DEVICES: dict[str, dict[str, Any]] = {
     "desktop": {"viewport": {"width": 1280, "height": 860}},
     "phone": {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True},
 }

@@ -152,3 +152,87 @@ def test_an_empty_json_file_is_not_a_run_step_in_either_command(tmp_path: Path, 
 
     assert code == 1
     assert re.search(r"1 invalid|rejected +1\n", out), out
+
+
+def a_programming_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bug inside the command (not a bad input): the checker's own code fails."""
+
+    def broken(*_: object, **__: object) -> None:
+        raise TypeError("unsupported operand type(s) for +: 'int' and 'NoneType'")
+
+    monkeypatch.setattr("runstep_validator.cli.checker.Checker.check", broken)
+
+
+def test_a_programming_error_is_one_line_and_exit_2_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    a_programming_error(monkeypatch)
+    monkeypatch.delenv("RUNSTEP_VALIDATOR_DEBUG", raising=False)
+
+    code, out, err = invoke(["validate", str(ROOT / "examples" / "message_creation.json")])
+
+    assert (code, out) == (2, "")
+    assert err == "runstep-validator: unsupported operand type(s) for +: 'int' and 'NoneType'\n"
+
+
+@pytest.mark.parametrize(
+    ("argv", "environ"),
+    [
+        (["--debug", "validate"], {}),
+        (["validate", "--debug"], {}),
+        (["validate"], {"RUNSTEP_VALIDATOR_DEBUG": "1"}),
+        (["validate"], {"RUNSTEP_VALIDATOR_DEBUG": "true"}),
+    ],
+    ids=["flag-before-command", "flag-after-command", "variable-1", "variable-true"],
+)
+def test_the_debug_switch_lets_the_traceback_of_a_programming_error_through(
+    monkeypatch: pytest.MonkeyPatch, argv: list[str], environ: dict[str, str]
+) -> None:
+    a_programming_error(monkeypatch)
+    monkeypatch.delenv("RUNSTEP_VALIDATOR_DEBUG", raising=False)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+
+    code, out, err = invoke([*argv, str(ROOT / "examples" / "message_creation.json")])
+
+    assert (code, out) == (2, "")  # still exit 2: exit 1 only ever means rejected records
+    assert err.startswith("Traceback (most recent call last):\n"), err
+    assert 'in broken\n    raise TypeError("unsupported operand' in err
+    assert err.endswith(
+        "TypeError: unsupported operand type(s) for +: 'int' and 'NoneType'\n"
+        "runstep-validator: unsupported operand type(s) for +: 'int' and 'NoneType'\n"
+    )
+
+
+def test_the_debug_switch_leaves_the_errors_people_make_as_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RUNSTEP_VALIDATOR_DEBUG", "1")
+
+    code, _, err = invoke(["validate", "--schema", "nope", str(ROOT / "examples" / "message_creation.json")])
+
+    assert code == 2
+    assert "Traceback" not in err
+    assert err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize("value", ["maybe", "2", "debug"])
+def test_a_debug_variable_that_is_no_yes_or_no_is_refused_before_anything_is_checked(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("RUNSTEP_VALIDATOR_DEBUG", value)
+
+    code, out, err = invoke(["validate", str(ROOT / "examples" / "invalid_tool_calls.json")])
+
+    assert (code, out) == (2, "")
+    assert err == (
+        f"runstep-validator: RUNSTEP_VALIDATOR_DEBUG={value!r} is not a valid bool: give 1, true, yes or on, "
+        "or 0, false, no or off\n"
+    )
+
+
+@pytest.mark.parametrize("value", ["0", "false", "off", ""])
+def test_a_debug_variable_that_says_no_keeps_the_one_line(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    a_programming_error(monkeypatch)
+    monkeypatch.setenv("RUNSTEP_VALIDATOR_DEBUG", value)
+
+    code, _, err = invoke(["validate", str(ROOT / "examples" / "message_creation.json")])
+
+    assert code == 2
+    assert "Traceback" not in err

@@ -4,6 +4,7 @@ free loopback port. Each state is saved as a screenshot under build/screenshots/
 from __future__ import annotations
 
 import ast
+import importlib.util
 import json
 import re
 import shutil
@@ -16,6 +17,7 @@ import pytest
 sync_api = pytest.importorskip("playwright.sync_api")
 
 from runstep_validator import validate_stream  # noqa: E402
+from runstep_validator.http.app import create_app  # noqa: E402
 
 from .server import RunningServer, running_server  # noqa: E402
 from .support import EXAMPLES, ROOT  # noqa: E402
@@ -26,10 +28,12 @@ from .test_streams import (  # noqa: E402
     stream_whose_final_text_differs,
     transcript,
 )
+from .test_surfaces import broken_streams, cli_stream_counts  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium on this machine (.ci/run installs Debian's)")
 SHOTS = ROOT / "build" / "screenshots"
+PAGE_EXAMPLES = ROOT / "service" / "runstep_validator" / "http" / "page" / "examples.json"
 LIMIT = 16 * 1024
 FLAGS = [
     "--no-sandbox",  # CI runs as root, where Chromium's sandbox cannot start
@@ -195,6 +199,34 @@ def test_an_sse_transcript_shows_results_per_event(page: Page) -> None:
     page.shot("05-sse-transcript")
 
 
+@pytest.mark.parametrize("number", range(len(broken_streams())))
+def test_the_page_counts_a_stream_as_the_command_line_does(page: Page, number: int, tmp_path: Path) -> None:
+    """Issue 22: the page said "10 events: 10 valid, 0 invalid" where the command line said "10 records: 9 valid,
+    1 invalid". Both count every event a record (thread.run.created and done too), an event invalid when any error
+    concerns it, and the same errors and warnings, in the same words."""
+    body = broken_streams()[number]
+    events, valid, invalid, errors, warnings = cli_stream_counts(body, tmp_path)
+    page.open()
+    page.validate(body.decode())
+
+    detail = page.page.inner_text("#summary .detail")
+    found = f"({counted(errors, 'error')}, {counted(warnings, 'warning')})"
+    assert detail == f"{events} events: {valid} valid, {invalid} invalid {found}"
+    shown_errors = [unit for unit in page.units() if unit["kind"] == "error"]
+    assert len(shown_errors) == errors
+    # In the transcript's order: the first listed (and scrolled to) is the first in the text.
+    places = [(unit["line"], unit["column"]) for unit in shown_errors]
+    assert places == sorted(places)
+    headline = page.page.inner_text("#summary .headline")
+    assert headline == (
+        f"Invalid stream: {invalid} of {events} events invalid" if invalid else f"Valid stream of {events} events"
+    )
+
+
+def counted(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
 def test_a_cut_transcript_and_a_differing_text_show_where_they_are(page: Page) -> None:
     body, line = cut_inside_the_last_event()
     page.open()
@@ -334,6 +366,102 @@ def test_on_a_phone_every_result_fits_the_screen_and_the_pickers_show_their_text
     assert page_width <= 390  # nothing wider than the phone: no sideways scrolling
 
 
+DEVICES: dict[str, dict[str, Any]] = {
+    "desktop": {"viewport": {"width": 1280, "height": 860}},
+    "phone": {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True},
+}
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("device", sorted(DEVICES))
+def test_each_state_in_each_scheme_and_size(browser: Any, server: RunningServer, device: str, scheme: str) -> None:
+    """Issue 25's list, in both colour schemes at both sizes, with a screenshot of each state: legible gutter
+    markers, nothing wider than its card or clipped in its picker, a status in words, stale results cleared."""
+    shown = Page(browser, server, color_scheme=scheme, **DEVICES[device])
+    page = shown.open()
+    width = DEVICES[device]["viewport"]["width"]
+    name = f"12-{device}-{scheme}"
+    page.select_option("#example", label="Three mistakes: a run's status, a number as output, tokens as text")
+    page.locator("#validate").scroll_into_view_if_needed()
+    page.click("#validate")
+    page.wait_for_selector("#status:has-text('Checked ')")
+    shown.shot(f"{name}-1-invalid")
+
+    marker = page.locator(".gutter .error").first
+    colours = marker.evaluate("m => [getComputedStyle(m).color, getComputedStyle(m).backgroundColor]")
+    assert contrast(*colours) >= 4.5, colours
+    overflowing = page.evaluate(
+        "[...document.querySelectorAll('#summary, #summary *, .unit, .unit *, #status')]"
+        ".filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.id || e.className)"
+    )
+    assert overflowing == []
+    clipped = page.evaluate(
+        "[...document.querySelectorAll('select')].filter(s => s.scrollWidth > s.clientWidth + 1).map(s => s.id)"
+    )
+    assert clipped == []
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    said = page.inner_text("#status")
+    assert said.startswith("Checked one payload against"), said
+    assert "HTTP" not in said
+    assert "/v1/" not in said
+
+    page.set_input_files(
+        "#file", files=[{"name": "steps.jsonl.gz", "mimeType": "application/gzip", "buffer": b"\x1f\x8b\x08\x00"}]
+    )
+    page.wait_for_selector("#status:has-text('is gzipped')")
+    assert page.inner_text("#summary") == "Nothing validated yet."
+    assert page.locator("#gutter .error").count() == 0
+    shown.shot(f"{name}-2-refused-file")
+
+    page.select_option("#example", label="A misspelled status (with a suggestion)")
+    page.locator("#validate").scroll_into_view_if_needed()
+    page.click("#validate")
+    page.wait_for_selector("#summary.invalid")
+    page.fill("#text", "")
+    page.click("#validate")
+    sync_api.expect(page.locator("#summary")).to_have_text("Nothing validated yet.")
+    assert shown.units() == []
+    shown.shot(f"{name}-3-empty-input")
+    shown.close()
+    assert shown.console_errors == []
+
+
+def test_the_schema_is_named_by_its_title_and_linked_not_spelled_out_as_a_url(page: Page) -> None:
+    """A schema's $id is a long URL that wrapped mid-word on a phone; its title says the same to a person, and the
+    link opens the schema from this service."""
+    page.open()
+    page.validate((EXAMPLES / "invalid_tool_calls.json").read_text())
+
+    detail = page.page.locator("#summary .detail")
+    assert "https://" not in detail.inner_text()
+    link = detail.locator("a")
+    assert link.inner_text() == "OpenAI Assistants run step"
+    assert link.get_attribute("href") == "/v1/schemas/run_step"
+    assert link.get_attribute("title") == "https://runstep-validator.dev/schemas/run_step.schema.json"
+
+
+def test_on_a_phone_the_empty_editor_shows_its_whole_hint(browser: Any, server: RunningServer) -> None:
+    phone = Page(browser, server, **DEVICES["phone"])
+    page = phone.open()
+    hint_fits = page.eval_on_selector("#text", "t => t.value === '' && t.scrollWidth <= t.clientWidth")
+    phone.shot("13-phone-empty-editor")
+    page.fill("#text", '{"object": "thread.run.step", "a_long_member_name_that_does_not_fit_on_a_phone": true}')
+    text_scrolls = page.eval_on_selector("#text", "t => t.scrollWidth > t.clientWidth")  # text never wraps
+    phone.close()
+
+    assert hint_fits
+    assert text_scrolls
+
+
+def test_a_refused_file_can_be_chosen_again_once_fixed(page: Page) -> None:
+    page.open()
+    gzipped = {"name": "steps.jsonl.gz", "mimeType": "application/gzip", "buffer": b"\x1f\x8b\x08\x00"}
+    page.page.set_input_files("#file", files=[gzipped])
+    page.page.wait_for_selector("#status:has-text('is gzipped')")
+
+    assert page.page.input_value("#file") == ""  # the picker does not go on naming the refused file
+
+
 def test_the_status_says_what_was_checked_and_the_first_error_is_in_view(page: Page) -> None:
     page.open()
     page.validate((EXAMPLES / "invalid_tool_calls.json").read_text())
@@ -343,6 +471,23 @@ def test_the_status_says_what_was_checked_and_the_first_error_is_in_view(page: P
     assert "run_step.schema.json" in said
     top = page.page.evaluate("document.getElementById('text').scrollTop")
     assert top < 20 * 9  # the first error (line 9) is in view, not the end of the text
+
+
+def test_the_first_error_far_along_a_long_line_is_scrolled_into_view(page: Page) -> None:
+    page.open()
+    page.validate((EXAMPLES / "steps.jsonl").read_text())
+    first = page.units()[0]
+    assert first["column"] > 200  # far past the editor's width: JSON Lines put a whole record on one line
+
+    left, width, scroll_width = page.page.eval_on_selector("#text", "t => [t.scrollLeft, t.clientWidth, t.scrollWidth]")
+    character = page.page.evaluate(
+        "(() => { const c = document.createElement('canvas').getContext('2d');"
+        " c.font = getComputedStyle(document.getElementById('text')).font; return c.measureText('0').width; })()"
+    )
+    padding = 8
+    x = padding + (first["column"] - 1) * character
+    assert scroll_width > width
+    assert left <= x <= left + width - 4 * character, (left, x, width)
 
 
 def test_results_are_cleared_or_marked_stale_when_they_no_longer_describe_the_text(page: Page) -> None:
@@ -363,7 +508,79 @@ def test_the_example_menu_speaks_in_titles(page: Page) -> None:
     labels = page.page.eval_on_selector_all("#example option", "options => options.map(o => o.textContent)")
 
     assert len(labels) > 3
-    assert not [label for label in labels if " example " in label or ".strict" in label]
+    assert not [label for label in labels if " example " in label or ".strict" in label or "_" in label]
+
+
+def menu_examples() -> list[dict[str, Any]]:
+    loaded: list[dict[str, Any]] = json.loads(PAGE_EXAMPLES.read_text(encoding="utf-8"))
+    return loaded
+
+
+def test_the_example_menu_is_what_its_tool_writes_from_the_shipped_examples() -> None:
+    spec = importlib.util.spec_from_file_location("page_examples", ROOT / "tools" / "page_examples.py")
+    assert spec is not None
+    assert spec.loader is not None
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+
+    assert PAGE_EXAMPLES.read_text(encoding="utf-8") == tool.render(), "run: python tools/page_examples.py"
+
+
+ROUTES = {"auto": "/v1/validate", "batch": "/v1/validate/batch", "stream": "/v1/validate/stream"}
+TYPES = {"auto": "application/json", "batch": "application/x-ndjson", "stream": "text/event-stream"}
+
+
+@pytest.mark.parametrize("shown", menu_examples(), ids=lambda shown: str(shown["title"]))
+def test_each_menu_example_gets_the_verdict_its_group_promises(shown: dict[str, Any]) -> None:
+    client = create_app({"access_log": False}).test_client()
+    content_type = TYPES[shown["mode"]]
+    if shown["mode"] == "batch" and shown["text"].lstrip().startswith("{\n"):
+        content_type = "application/json"  # a list response, as the page sends it
+
+    answer = client.post(
+        f"{ROUTES[shown['mode']]}?dialect={shown['dialect']}", data=shown["text"], content_type=content_type
+    )
+
+    body = answer.get_json()
+    if answer.content_type == "application/problem+json":  # broken JSON: refused, at its line
+        verdict = False
+        assert body["line"] >= 1, body
+    else:
+        assert answer.status_code == 200, body
+        verdict = body["summary"]["invalid"] == 0 if shown["mode"] == "batch" else body["valid"]
+    assert verdict is shown["valid"], body
+
+
+def test_the_example_menu_offers_examples_with_mistakes_and_each_shows_its_errors(page: Page) -> None:
+    page.open()
+    groups = page.page.eval_on_selector_all(
+        "#example optgroup", "groups => groups.map(g => [g.label, [...g.children].map(o => o.textContent)])"
+    )
+    assert [label for label, _ in groups] == ["Valid", "With mistakes"]
+    with_mistakes = dict(groups)["With mistakes"]
+    assert with_mistakes == [shown["title"] for shown in menu_examples() if not shown["valid"]]
+    assert len(with_mistakes) >= 5
+
+    for number, title in enumerate(with_mistakes):
+        page.page.select_option("#example", label=title)
+        sync_api.expect(page.page.locator("#status")).to_have_text(f"Loaded {title}.")
+        page.page.click("#validate")
+        page.page.wait_for_selector("#status:has-text('Checked ')")
+        assert page.page.locator("#summary.invalid, #summary.problem").count() == 1, title
+        assert [unit for unit in page.units() if unit["kind"] == "error" and unit["line"] >= 1], title
+        page.shot(f"11-example-with-mistakes-{number + 1}")
+    # Chromium logs the 400 answer to the broken JSON in the console; the page itself reported no error.
+    refused = "Failed to load resource: the server responded with a status of 400 (Bad Request)"
+    assert page.console_errors == [refused]
+    page.console_errors.clear()
+
+
+def test_an_azure_example_switches_the_dialect_and_a_stream_the_input(page: Page) -> None:
+    page.open()
+    page.page.select_option("#example", label="An Azure AI Agents step (Bing grounding)")
+    assert page.page.input_value("#dialect") == "azure"
+    page.page.select_option("#example", label="An event stream of a function call")
+    assert (page.page.input_value("#dialect"), page.page.input_value("#mode")) == ("openai", "stream")
 
 
 def test_the_readme_screenshot_is_of_this_page() -> None:

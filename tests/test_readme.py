@@ -11,6 +11,8 @@ import pytest
 
 from runstep_validator.cli import run
 from runstep_validator.http.app import create_app
+from runstep_validator.http.config import ENV_PREFIX, Settings
+from runstep_validator.switches import DEBUG_VARIABLE
 
 from .support import ROOT
 
@@ -101,3 +103,41 @@ def test_the_tour_prints_what_the_readme_shows(monkeypatch: pytest.MonkeyPatch, 
                 for arg in argv
             ]
         assert printed(argv, monkeypatch)[1] == expected, command
+
+
+def settings_table() -> dict[str, tuple[str, str]]:
+    """The README's settings table: variable -> (flag, default and notes)."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = re.search(r"\| variable \| flag \| default \|\n\| --- \| --- \| --- \|\n((?:\|.*\n)+)", readme)
+    assert table
+    rows = [[cell.strip() for cell in line.strip().strip("|").split("|")] for line in table.group(1).splitlines()]
+    return {variable.strip("`"): (flag.strip("`"), default) for variable, flag, default in rows}
+
+
+def test_the_settings_table_names_every_setting_and_only_settings() -> None:
+    internal = {"state_directory"}  # set by serve() for its workers, never by people
+    known = {ENV_PREFIX + field.upper() for field in Settings.__dataclass_fields__ if field not in internal}
+
+    assert set(settings_table()) == known | {DEBUG_VARIABLE}
+
+
+def test_the_settings_table_gives_each_server_setting_its_real_default() -> None:
+    defaults = Settings()
+    for variable, (_, default) in settings_table().items():
+        name = variable.removeprefix(ENV_PREFIX).lower()
+        if not hasattr(defaults, name):
+            continue
+        value = getattr(defaults, name)
+        shown = str(value).lower() if isinstance(value, bool) else str(value)
+        if isinstance(value, float) and value.is_integer():
+            shown = str(int(value))
+        assert default.startswith(f"`{shown}`"), (variable, default, shown)
+
+
+def test_the_debug_switch_is_in_the_settings_table_with_its_flag(capsys: pytest.CaptureFixture[str]) -> None:
+    flag, default = settings_table()[DEBUG_VARIABLE]
+
+    assert flag == "--debug"
+    assert default.startswith("`false`")
+    run(["validate", "--help"], io.StringIO(), io.StringIO())  # argparse prints help to sys.stdout
+    assert "--debug" in capsys.readouterr().out

@@ -83,6 +83,22 @@ def test_serve_refuses_an_unknown_setting_with_one_line_and_exit_2(monkeypatch: 
     assert output == "runstep-validator: unknown setting RUNSTEP_VALIDATOR_PROT: did you mean RUNSTEP_VALIDATOR_PORT?\n"
 
 
+def test_the_command_line_debug_switch_is_a_known_setting_for_serve_too() -> None:
+    """RUNSTEP_VALIDATOR_DEBUG is read by the command line; exported in a shell, it must not stop `serve`."""
+    settings = Settings.load({"RUNSTEP_VALIDATOR_DEBUG": "1", "RUNSTEP_VALIDATOR_PORT": "8001"})
+
+    assert settings.port == 8001
+
+
+def test_a_boolean_setting_says_which_words_it_takes() -> None:
+    with pytest.raises(ConfigError) as refused:
+        Settings.load({"RUNSTEP_VALIDATOR_METRICS": "maybe"})
+
+    assert str(refused.value) == (
+        "RUNSTEP_VALIDATOR_METRICS='maybe' is not a valid bool: give 1, true, yes or on, or 0, false, no or off"
+    )
+
+
 def serve(argv: list[str]) -> tuple[int, str]:
     stdout, stderr = io.StringIO(), io.StringIO()
     code = run(["serve", *argv], stdout, stderr)

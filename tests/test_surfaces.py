@@ -177,24 +177,33 @@ def test_mutated_run_steps_get_one_answer_on_every_surface(
 STREAMS = sorted((ROOT.parent / "shared" / "corpus" / "streams").glob("*.sse"))
 
 
-def stream_counts(body: bytes, folder: Path) -> list[tuple[int, int, int]]:
-    """(events, valid, invalid) as the Python API, the command line's JSON and the HTTP stream route count them."""
-    api = validate_stream(body).to_dict()["summary"]
+def stream_report_counts(report: dict[str, Any]) -> tuple[int, int, int, int, int]:
+    """(events, valid, invalid, errors, warnings) of a stream report as the page counts them: the stream's errors and
+    every event's own, and the report's warnings (which hold every event's already)."""
+    summary = report["summary"]
+    errors = len(report["errors"]) + sum(len(event.get("errors", [])) for event in report["events"])
+    events = summary["events"]
+    return (events, events - summary["invalid_events"], summary["invalid_events"], errors, len(report["warnings"]))
+
+
+def cli_stream_counts(body: bytes, folder: Path) -> tuple[int, int, int, int, int]:
+    """(records, valid, invalid, errors, warnings) of the command line's JSON summary for one transcript."""
     path = folder / "run.sse"
     path.write_bytes(body)
     stdout, stderr = io.StringIO(), io.StringIO()
     run(["validate", str(path), "--format", "json"], stdout, stderr)
     cli = json.loads(stdout.getvalue())["summary"]
+    return (cli["records"], cli["valid"], cli["invalid"], cli["errors"], cli["warnings"])
+
+
+def stream_counts(body: bytes, folder: Path) -> list[tuple[int, int, int, int, int]]:
+    """(events, valid, invalid, errors, warnings) as the Python API, the command line's JSON and the HTTP stream
+    route count them."""
     http = APP.test_client().post("/v1/validate/stream", data=body, content_type="text/event-stream").get_json()
-    http_summary = http["summary"]
     return [
-        (api["events"], api["events"] - api["invalid_events"], api["invalid_events"]),
-        (cli["records"], cli["valid"], cli["invalid"]),
-        (
-            http_summary["events"],
-            http_summary["events"] - http_summary["invalid_events"],
-            http_summary["invalid_events"],
-        ),
+        stream_report_counts(validate_stream(body).to_dict()),
+        cli_stream_counts(body, folder),
+        stream_report_counts(http),
     ]
 
 
@@ -203,7 +212,16 @@ def broken_streams() -> list[bytes]:
     accumulation = [*items[:4], ("thread.run.step.delta", delta(0, arguments="zz")), *items[5:]]
     out_of_order = [*items[:2], ("thread.run.step.delta", {**delta(0, arguments="x"), "id": "step_other"}), *items[2:]]
     schema_error = [*items[:1], ("thread.run.step.created", {**items[1][1], "status": "bogus"}), *items[2:]]
-    return [transcript(accumulation), transcript(out_of_order), transcript(schema_error), transcript(items)]
+    # Issue 22's: one misnamed delta among ten events, thread.run.created and done counted as events too.
+    misnamed = [*items[:3], ("thread.run.step.delta", {**delta(0, arguments="{"), "object": "thread.run.step.deltaa"})]
+    misnamed += items[3:]
+    return [
+        transcript(accumulation),
+        transcript(out_of_order),
+        transcript(schema_error),
+        transcript(items),
+        transcript(misnamed),
+    ]
 
 
 @pytest.mark.parametrize("number", range(len(broken_streams())))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
@@ -17,10 +18,16 @@ from .. import __version__
 from ..core.errors import RunStepValidatorError
 from ..core.schemas import AUTO, DEFAULT_DIALECT
 from ..sources.reading import INPUT_FORMATS, MAX_RECORD_BYTES
+from ..switches import DEBUG_VARIABLE, WORDS, yes_or_no
 
 DIALECT_HELP = (
     "with auto: whose run steps these are, which decides the entry each object picks (openai, or azure for Azure "
     "AI Agents, which shares OpenAI's objects; default: %(default)s)"
+)
+
+DEBUG_HELP = (
+    f"when the command fails on an error of its own (a bug, not a bad input), print the traceback before the "
+    f"one-line message (also {DEBUG_VARIABLE}=1)"
 )
 
 if TYPE_CHECKING:
@@ -82,9 +89,13 @@ def _add_record_limit(parser: argparse.ArgumentParser) -> None:
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="runstep-validator", description="Validate OpenAI Assistants run steps.")
     parser.add_argument("--version", action="store_true", help="print the version and exit")
+    parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
+    # --debug after the command as well; SUPPRESS keeps a command's absent flag from undoing one given before it.
+    debugging = _Parser(add_help=False)
+    debugging.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
     commands = parser.add_subparsers(dest="command", parser_class=_Parser)
 
-    validate = commands.add_parser("validate", help="validate files of run steps")
+    validate = commands.add_parser("validate", parents=[debugging], help="validate files of run steps")
     validate.add_argument(
         "paths",
         nargs="+",
@@ -126,11 +137,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     _add_record_limit(validate)
 
-    check = commands.add_parser("check-schemas", help="check the schema files themselves")
+    check = commands.add_parser("check-schemas", parents=[debugging], help="check the schema files themselves")
     check.add_argument("directory", nargs="?", type=Path, help="folder of *.schema.json (default: the shipped one)")
     check.add_argument("--fix", action="store_true", help="rewrite files that are not canonically formatted")
 
-    bulk = commands.add_parser("import", help="sort run steps into accepted and rejected files, for import pipelines")
+    bulk = commands.add_parser(
+        "import", parents=[debugging], help="sort run steps into accepted and rejected files, for import pipelines"
+    )
     bulk.add_argument(
         "inputs",
         nargs="+",
@@ -187,7 +200,9 @@ def _parser() -> argparse.ArgumentParser:
         "fixed rejected records can be imported again",
     )
 
-    serve = commands.add_parser("serve", help="serve the HTTP API (settings also from RUNSTEP_VALIDATOR_*)")
+    serve = commands.add_parser(
+        "serve", parents=[debugging], help="serve the HTTP API (settings also from RUNSTEP_VALIDATOR_*)"
+    )
     serve.add_argument("--version", action="store_true", help="print the version and exit")
     serve.add_argument("--host", help="address to listen on (default: 127.0.0.1)")
     serve.add_argument("--port", type=_bounded(1, 65535), help="port to listen on, 1 to 65535 (default: 8000)")
@@ -217,6 +232,12 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO, stdin: BinaryIO | N
     if args.command is None:
         stderr.write(f"runstep-validator: a command is required\n{_parser().format_usage()}")
         return EXIT_ERROR
+    debug = _debug_variable()
+    if debug is None:
+        given = os.environ[DEBUG_VARIABLE]
+        stderr.write(f"runstep-validator: {DEBUG_VARIABLE}={given!r} is not a valid bool: {WORDS}\n")
+        return EXIT_ERROR
+    debug = debug or args.debug
     try:
         if args.command == "validate":
             return _validate(args, stdout, stderr, stdin)
@@ -229,10 +250,18 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO, stdin: BinaryIO | N
         stderr.write(f"runstep-validator: {exc}\n")
         return EXIT_ERROR
     except Exception as exc:  # a store that died mid-run, a driver's own error: still one line, never exit 1
+        if debug:  # a bug hides behind the one line: the switch shows where it happened
+            traceback.print_exception(exc, file=stderr)
         detail = " ".join(str(exc).split()) or type(exc).__name__
         ending = "; no output was written" if args.command == "import" else ""
         stderr.write(f"runstep-validator: {detail}{ending}\n")
         return EXIT_ERROR
+
+
+def _debug_variable() -> bool | None:
+    """The debug variable's yes or no (unset or empty: no), or None when it is neither."""
+    given = os.environ.get(DEBUG_VARIABLE, "")
+    return yes_or_no(given) if given.strip() else False
 
 
 def _validate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: BinaryIO | None) -> int:

@@ -12,6 +12,7 @@ from ..core.errors import RunStepValidatorError
 from ..core.schemas import AUTO, DEFAULT_DIALECT
 from ..core.suggestions import NearMisses
 from ..core.validator import DEFAULT_MAX_DEPTH
+from ..switches import DEBUG_VARIABLE, WORDS, yes_or_no
 
 ENV_PREFIX = "RUNSTEP_VALIDATOR_"
 
@@ -112,7 +113,7 @@ def _refuse_unknown(environ: Mapping[str, str], fields: Mapping[str, object]) ->
     """A `RUNSTEP_VALIDATOR_*` variable that names no setting is a typo that would silently be ignored: refused,
     with the setting it probably meant."""
     known = [ENV_PREFIX + name.upper() for name in fields]
-    unknown = sorted(name for name in environ if name.startswith(ENV_PREFIX) and name not in known)
+    unknown = sorted(name for name in environ if name.startswith(ENV_PREFIX) and name not in [*known, DEBUG_VARIABLE])
     if not unknown:
         return
     name = unknown[0]
@@ -129,9 +130,10 @@ def _convert(name: str, raw: str, kind: object) -> Any:
         if kind in (float, "float"):
             return float(raw)
         if kind in (bool, "bool"):
-            if raw.lower() not in {"1", "0", "true", "false", "yes", "no", "on", "off"}:
-                raise ValueError(raw)
-            return raw.lower() in {"1", "true", "yes", "on"}
+            said = yes_or_no(raw)
+            if said is None:
+                raise ConfigError(f"{ENV_PREFIX}{name.upper()}={raw!r} is not a valid bool: {WORDS}")
+            return said
     except ValueError:
         raise ConfigError(f"{ENV_PREFIX}{name.upper()}={raw!r} is not a valid {kind}") from None
     return raw

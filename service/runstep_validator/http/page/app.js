@@ -10,6 +10,7 @@ const units = $("units");
 const summary = $("summary");
 const status = $("status");
 let lastReport = null;
+const schemas = new Map();  // by $id: each schema's name, title and URL on this service
 
 // ---- the editor: line numbers, marks, and putting the caret on a value
 
@@ -70,8 +71,20 @@ function goTo(line, column) {
   const end = valueEnd(text.value, start);
   text.focus();
   text.setSelectionRange(start, end);
-  const lineHeight = parseFloat(getComputedStyle(text).lineHeight) || 20;
+  scrollToPlace(line, column);
+}
+
+// A line and column in view, two lines above it and some characters to its left: lines do not wrap, and a JSON
+// Lines record or an event's data is one long line whose error may be hundreds of characters along.
+function scrollToPlace(line, column) {
+  const style = getComputedStyle(text);
+  const lineHeight = parseFloat(style.lineHeight) || 20;
+  const measure = document.createElement("canvas").getContext("2d");
+  measure.font = style.font;
+  const character = measure.measureText("0").width || 8;
+  const x = (column - 1) * character;
   text.scrollTop = Math.max(0, (line - 3) * lineHeight);
+  text.scrollLeft = x > text.clientWidth - 12 * character ? Math.max(0, x - 16 * character) : 0;
   gutter.scrollTop = text.scrollTop;
 }
 
@@ -102,7 +115,9 @@ async function loadFile(file) {
 }
 
 $("file").addEventListener("change", (event) => {
-  if (event.target.files[0]) loadFile(event.target.files[0]);
+  const chosen = event.target.files[0];
+  event.target.value = "";  // the same file, fixed, can be chosen again (a change event needs a new value)
+  if (chosen) loadFile(chosen);
 });
 const editor = $("editor");
 editor.addEventListener("dragover", (event) => { event.preventDefault(); editor.classList.add("dragging"); });
@@ -113,16 +128,35 @@ editor.addEventListener("drop", (event) => {
   if (event.dataTransfer.files[0]) loadFile(event.dataTransfer.files[0]);
 });
 
+// The menu's examples, valid ones and ones with the mistakes people make (tools/page_examples.py writes them from
+// the files in examples/). Each says how to check it: the input kind and the dialect; the schema goes back to auto.
 const examples = [];
 $("example").addEventListener("change", (event) => {
   const chosen = examples[Number(event.target.value)];
   if (!chosen) return;
-  text.value = JSON.stringify(chosen.payload, null, 2);
-  $("mode").value = "auto";
+  text.value = chosen.text;
+  $("mode").value = chosen.mode;
+  $("schema").value = "auto";
+  if ([...$("dialect").options].some((option) => option.value === chosen.dialect)) $("dialect").value = chosen.dialect;
   renderGutter();
+  markStale();
+  text.scrollTop = 0;
+  gutter.scrollTop = 0;
   event.target.value = "";
-  say(`Loaded ${chosen.label}.`);
+  say(`Loaded ${chosen.title}.`);
 });
+
+async function loadExamples() {
+  const shipped = await (await fetch("/page/examples.json")).json();
+  const groups = { true: document.createElement("optgroup"), false: document.createElement("optgroup") };
+  groups.true.label = "Valid";
+  groups.false.label = "With mistakes";
+  for (const item of shipped) {
+    examples.push(item);
+    groups[item.valid].append(new Option(item.title, String(examples.length - 1)));
+  }
+  $("example").append(groups.true, groups.false);
+}
 
 // ---- what the API offers: entries (and their examples) and dialects
 
@@ -130,17 +164,13 @@ async function loadChoices() {
   const index = await (await fetch("/v1/schemas")).json();
   const schema = $("schema");
   schema.add(new Option("Automatic, strict variants", "auto+strict"));
+  for (const entry of index) schemas.set(entry.$id, entry);
   for (const entry of index.filter((item) => item.entry)) {
     const option = new Option(entry.name, entry.name);
     option.title = entry.title;
     schema.add(option);
-    const document = await (await fetch(entry.url)).json();
-    (document.examples || []).forEach((payload, number) => {
-      const label = `${entry.title || entry.name}${number ? ` (${number + 1})` : ""}`;
-      examples.push({ label, payload });
-      $("example").add(new Option(label, String(examples.length - 1)));
-    });
   }
+  await loadExamples();
   const description = await (await fetch("/openapi.json")).json();
   const parameters = description.paths["/v1/validate"].post.parameters || [];
   const dialect = parameters.find((parameter) => parameter.name === "dialect");
@@ -225,11 +255,8 @@ function checked(sent, body) {
 }
 
 function firstErrorInView() {
-  const first = units.querySelector(".unit[data-line]");
-  if (!first) return;
-  const lineHeight = parseFloat(getComputedStyle(text).lineHeight) || 20;
-  text.scrollTop = Math.max(0, (Number(first.dataset.line) - 3) * lineHeight);
-  gutter.scrollTop = text.scrollTop;
+  const first = units.querySelector(".unit.error[data-line]") || units.querySelector(".unit[data-line]");
+  if (first) scrollToPlace(Number(first.dataset.line), Number(first.dataset.column));
 }
 
 // Results that no longer describe the text: marked, not left as if they did.
@@ -289,8 +316,14 @@ function show(verdict, headline, detail, list) {
 
 function showSingle(report) {
   const list = [...report.errors.map((unit) => unitButton("error", unit)), ...(report.warnings || []).map((unit) => unitButton("warning", unit))];
-  const counts = `${report.errors.length} error${report.errors.length === 1 ? "" : "s"}, ${(report.warnings || []).length} warning${(report.warnings || []).length === 1 ? "" : "s"}`;
-  show(report.valid ? "valid" : "invalid", report.valid ? "Valid" : report.headline, `${counts} · schema ${report.schema}`, list);
+  show(report.valid ? "valid" : "invalid", report.valid ? "Valid" : report.headline, `${found(report.errors.length, (report.warnings || []).length)} · `, list);
+  // The schema by its title, linked to this service's copy; its $id (a long URL) only in the link's tooltip.
+  const known = schemas.get(report.schema);
+  const link = document.createElement("a");
+  link.textContent = known ? known.title : report.schema.split("/").pop();
+  link.href = known ? known.url : report.schema;
+  link.title = report.schema;
+  summary.querySelector(".detail").append(link);
 }
 
 function showBatch(answer) {
@@ -302,25 +335,35 @@ function showBatch(answer) {
     for (const unit of result.warnings || []) { warnings++; list.push(unitButton("warning", unit, context)); }
   }
   const { total, valid, invalid } = answer.summary;
+  const errors = list.length - warnings;
   const headline = invalid ? `${invalid} of ${total} records invalid` : `All ${total} records valid`;
-  show(invalid ? "invalid" : "valid", headline, `${total} records: ${valid} valid, ${invalid} invalid, ${warnings} warnings`, list);
+  show(invalid ? "invalid" : "valid", headline, `${total} records: ${valid} valid, ${invalid} invalid (${found(errors, warnings)})`, list);
 }
 
+// "3 errors, 1 warning": the words of the command line's summary, so that both read alike.
+function counted(number, noun) { return `${number} ${noun}${number === 1 ? "" : "s"}`; }
+function found(errors, warnings) { return `${counted(errors, "error")}, ${counted(warnings, "warning")}`; }
+
 function showStream(answer) {
-  const list = [];
   const context = (unit) => (unit.event ? `event ${unit.event}${unit.eventName ? ` (${unit.eventName})` : ""}` : "stream");
-  for (const unit of answer.errors || []) list.push(unitButton("error", unit, context(unit)));
+  // The stream's errors (an accumulation names the step's final event) and each event's own, in the transcript's
+  // order: the first listed, and scrolled to, is the first in the text.
+  const errors = [...(answer.errors || []).map((unit) => ({ unit, where: context(unit) }))];
   for (const result of answer.events || []) {
-    for (const unit of result.errors || []) list.push(unitButton("error", unit, context({ event: result.event, eventName: result.name })));
+    for (const unit of result.errors || []) errors.push({ unit, where: context({ event: result.event, eventName: result.name }) });
   }
+  const place = ({ unit }) => [unit.line || Infinity, unit.column || 0];
+  errors.sort((a, b) => place(a)[0] - place(b)[0] || place(a)[1] - place(b)[1]);
+  const list = errors.map(({ unit, where }) => unitButton("error", unit, where));
   let warnings = 0;
   // The answer's warnings are the stream's own and every event's already: listing the events' again doubled them.
   for (const unit of answer.warnings || []) { warnings++; list.push(unitButton("warning", unit, context(unit))); }
+  // Every event is a record (thread.run.created and done too), invalid when any error concerns it: the numbers the
+  // command line gives for the same transcript ("10 records: 9 valid, 1 invalid").
   const events = answer.summary.events;
-  const invalidEvents = answer.summary.invalid_events;  // events any error concerns, counted as every surface does
-  const errors = list.filter((item) => item.firstChild.classList.contains("error")).length;
-  const headline = answer.valid ? `Valid stream of ${events} events` : `Invalid stream: ${errors} error${errors === 1 ? "" : "s"}`;
-  show(answer.valid ? "valid" : "invalid", headline, `${events} events: ${events - invalidEvents} valid, ${invalidEvents} invalid, ${warnings} warnings`, list);
+  const invalidEvents = answer.summary.invalid_events;
+  const headline = answer.valid ? `Valid stream of ${events} events` : `Invalid stream: ${invalidEvents} of ${events} events invalid`;
+  show(answer.valid ? "valid" : "invalid", headline, `${events} events: ${events - invalidEvents} valid, ${invalidEvents} invalid (${found(errors.length, warnings)})`, list);
 }
 
 function showProblem(problem) {

@@ -86,7 +86,9 @@ def validate(
     """
     if profile is None:
         return get_validator(schema, redact, strict, dialect).validate(data)
-    _refuse_both(schema, redact, strict, dialect)
+    from .profile import refuse_beside_profile  # noqa: PLC0415  # the profile is built on this module
+
+    refuse_beside_profile(schema, strict, dialect, redact)
     with time_limit(profile.max_seconds) if profile.max_seconds is not None else nullcontext():
         return profile.validator.validate(data)
 
@@ -105,13 +107,9 @@ def decode(
     if profile is None:
         typed: RunStep | RunStepDelta = get_validator(schema, False, strict, dialect).decode(data)
         return typed
-    _refuse_both(schema, False, strict, dialect)
+    from .profile import refuse_beside_profile  # noqa: PLC0415  # the profile is built on this module
+
+    refuse_beside_profile(schema, strict, dialect)
     with time_limit(profile.max_seconds) if profile.max_seconds is not None else nullcontext():
         typed = profile.validator.decode(data)
     return typed
-
-
-def _refuse_both(schema: str, redact: bool, strict: bool, dialect: str) -> None:
-    """A profile is the whole selection: an argument given beside it would be silently ignored."""
-    if (schema, redact, strict, dialect) != (AUTO, False, False, DEFAULT_DIALECT):
-        raise TypeError("give the selection either as a profile or as schema, strict, dialect and redact, not both")

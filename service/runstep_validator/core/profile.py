@@ -16,7 +16,7 @@ import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from threading import Lock
 from typing import Any, Final, NamedTuple
@@ -105,6 +105,23 @@ class Profile:
 
     def _spec(self) -> tuple[Any, ...]:
         return (self.schema, self.strict, self.dialect, self.redact, self.max_depth, self.max_seconds)
+
+
+@lru_cache(maxsize=64)
+def shipped_profile(
+    schema: str = AUTO, strict: bool = False, dialect: str = DEFAULT_DIALECT, redact: bool = False
+) -> Profile:
+    """The profile of the shipped schemas with the default limits, one per selection and process: what the loose
+    arguments of the Python API (`strict=`, `dialect=`, ...) stand for."""
+    return Profile(schema, strict, dialect, redact)
+
+
+def refuse_beside_profile(
+    schema: str = AUTO, strict: bool = False, dialect: str = DEFAULT_DIALECT, redact: bool = False
+) -> None:
+    """A profile is the whole selection: a loose argument given beside it would be silently ignored."""
+    if (schema, strict, dialect, redact) != (AUTO, False, DEFAULT_DIALECT, False):
+        raise TypeError("give the selection either as a profile or as schema, strict, dialect and redact, not both")
 
 
 _VARIANTS_LOCK: Final = Lock()

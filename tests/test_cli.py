@@ -152,3 +152,27 @@ def test_an_empty_json_file_is_not_a_run_step_in_either_command(tmp_path: Path, 
 
     assert code == 1
     assert re.search(r"1 invalid|rejected +1\n", out), out
+
+
+def test_validate_builds_the_selection_once_for_documents_and_streams(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from runstep_validator import Validator, get_validator  # noqa: PLC0415  # its caches are cleared below
+    from runstep_validator.core.profile import shipped_profile  # noqa: PLC0415
+
+    (tmp_path / "step.json").write_bytes((ROOT / "examples" / "azure" / "bing_grounding.json").read_bytes())
+    (tmp_path / "run.sse").write_bytes((ROOT / "tests" / "azure" / "real" / "bing_grounding-stream.sse").read_bytes())
+    get_validator.cache_clear()
+    shipped_profile.cache_clear()
+    built: list[str] = []
+    real_init = Validator.__init__
+
+    def counted(self: Validator, *args: object, **kwargs: object) -> None:
+        real_init(self, *args, **kwargs)  # type: ignore[arg-type]
+        built.append(self.name)
+
+    monkeypatch.setattr(Validator, "__init__", counted)
+    code, _, stderr = invoke(["validate", "--dialect", "azure", "step.json", "run.sse"], cwd=tmp_path)
+
+    assert code == 0, stderr
+    assert sorted(built) == ["azure_run_step", "azure_run_step_delta"]  # one per entry, whatever reads them

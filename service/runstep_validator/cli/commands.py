@@ -236,19 +236,16 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO, stdin: BinaryIO | N
 
 
 def _validate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: BinaryIO | None) -> int:
-    from ..core.api import get_validator
+    from ..core.profile import Profile
     from ..sources.reading import expand
     from .checker import Checker
     from .reporters import render
 
     # Only the JSON and JUnit formats list valid records; the others need them counted, not kept.
     checker = Checker(
-        get_validator(args.schema, args.redact, args.strict, args.dialect),
+        Profile(args.schema, args.strict, args.dialect, args.redact),
         args.input_format,
         keep_valid=args.format in ("json", "junit"),
-        strict=args.strict,
-        redact=args.redact,
-        dialect=args.dialect,
         max_record_bytes=args.max_record_bytes,
     )
     names = list(expand(args.paths))

@@ -86,9 +86,9 @@ def validate(
     """
     if profile is None:
         return get_validator(schema, redact, strict, dialect).validate(data)
-    from .profile import refuse_beside_profile  # noqa: PLC0415  # the profile is built on this module
+    from .profile import selected  # noqa: PLC0415  # the profile is built on this module
 
-    refuse_beside_profile(schema, strict, dialect, redact)
+    selected(profile, schema, strict, dialect, redact)
     with time_limit(profile.max_seconds) if profile.max_seconds is not None else nullcontext():
         return profile.validator.validate(data)
 
@@ -107,9 +107,9 @@ def decode(
     if profile is None:
         typed: RunStep | RunStepDelta = get_validator(schema, False, strict, dialect).decode(data)
         return typed
-    from .profile import refuse_beside_profile  # noqa: PLC0415  # the profile is built on this module
+    from .profile import selected  # noqa: PLC0415  # the profile is built on this module
 
-    refuse_beside_profile(schema, strict, dialect)
+    selected(profile, schema, strict, dialect)
     with time_limit(profile.max_seconds) if profile.max_seconds is not None else nullcontext():
         typed = profile.validator.decode(data)
     return typed

@@ -99,9 +99,15 @@ class Profile:
 
     def __reduce__(self) -> tuple[Any, ...]:
         # The fields, not the validators: a worker builds those once, from a spec it has met before.
-        shipped = self.schemas is default_schemas()
-        documents = None if shipped else (str(self.schemas.directory), _documents(self.schemas))
-        return (_rebuilt, (self._spec(), documents))
+        return (_rebuilt, (self._spec(), *self._travelling_schemas))
+
+    @cached_property
+    def _travelling_schemas(self) -> tuple[str | None, Any]:
+        """A custom schema set's fingerprint and documents, worked out once per profile (it crosses per block)."""
+        if self.schemas is default_schemas():
+            return None, None
+        documents = (str(self.schemas.directory), _documents(self.schemas))
+        return hashlib.sha256(json.dumps(documents, sort_keys=True).encode()).hexdigest(), documents
 
     def _spec(self) -> tuple[Any, ...]:
         return (self.schema, self.strict, self.dialect, self.redact, self.max_depth, self.max_seconds)
@@ -116,12 +122,20 @@ def shipped_profile(
     return Profile(schema, strict, dialect, redact)
 
 
-def refuse_beside_profile(
-    schema: str = AUTO, strict: bool = False, dialect: str = DEFAULT_DIALECT, redact: bool = False
-) -> None:
-    """A profile is the whole selection: a loose argument given beside it would be silently ignored."""
+def selected(
+    profile: Profile | None,
+    schema: str = AUTO,
+    strict: bool = False,
+    dialect: str = DEFAULT_DIALECT,
+    redact: bool = False,
+) -> Profile:
+    """`profile`, or the shipped profile that the loose arguments stand for. A profile is the whole selection: a
+    loose argument given beside it would be silently ignored, so that is a `TypeError`."""
+    if profile is None:
+        return shipped_profile(schema, strict, dialect, redact)
     if (schema, strict, dialect, redact) != (AUTO, False, DEFAULT_DIALECT, False):
         raise TypeError("give the selection either as a profile or as schema, strict, dialect and redact, not both")
+    return profile
 
 
 _VARIANTS_LOCK: Final = Lock()
@@ -133,11 +147,8 @@ def _documents(schemas: SchemaSet) -> tuple[tuple[str, dict[str, Any], str | Non
     return tuple((str(doc.path), doc.contents, doc.name) for doc in schemas.documents)
 
 
-def _rebuilt(spec: tuple[Any, ...], documents: tuple[str, Any] | None) -> Profile:
+def _rebuilt(spec: tuple[Any, ...], fingerprint: str | None, documents: tuple[str, Any] | None) -> Profile:
     """A profile from its pickled form; the same object for the same spec within a process, with its validators."""
-    fingerprint = None
-    if documents is not None:
-        fingerprint = hashlib.sha256(json.dumps(documents, sort_keys=True).encode()).hexdigest()
     key = (*spec, fingerprint)
     found = _rebuilt_profiles.get(key)
     if found is not None:

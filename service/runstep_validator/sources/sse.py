@@ -20,7 +20,7 @@ import msgspec
 from ..core.deadline import check_time, over_time, time_limit
 from ..core.errors import LimitExceeded
 from ..core.parsing import NOT_JSON, UTF8_BOM
-from ..core.profile import Profile, refuse_beside_profile, shipped_profile
+from ..core.profile import Profile, selected
 from ..core.schemas import DEFAULT_DIALECT
 from ..core.streams import KNOWN_EVENTS, Event, StreamChecker, StreamReport, Warning_
 from .positions import value_offsets
@@ -197,14 +197,11 @@ def validate_stream(
     against it; deltas are accumulated per step and held to the step's final event. `LimitExceeded` past
     `max_events` events or `max_seconds` seconds; `redact` quotes no payload value in any message. A `profile`
     gives the whole selection instead (its schema set, depth limit and `max_seconds` too)."""
-    if profile is None:
-        profile = shipped_profile(strict=strict, dialect=dialect, redact=redact)
-    else:
-        refuse_beside_profile(strict=strict, dialect=dialect, redact=redact)
+    if profile is not None:
         if max_seconds is not None:
             raise TypeError("give max_seconds in the profile")
         max_seconds = profile.max_seconds
-    checker = StreamChecker(profile, locate=_locate)
+    checker = StreamChecker(selected(profile, strict=strict, dialect=dialect, redact=redact), locate=_locate)
     with time_limit(max_seconds) if max_seconds is not None else nullcontext():
         for item in frame(source):
             if isinstance(item, Event):

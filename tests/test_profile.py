@@ -4,8 +4,11 @@ out the validators every surface needs (each built once), crosses processes by i
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import pickle
+import re
 from pathlib import Path
 
 import pytest
@@ -27,7 +30,7 @@ from runstep_validator import (
 )
 from runstep_validator.core.azure_models import AzureRunStepDelta
 
-from .support import EXAMPLES
+from .support import EXAMPLES, ROOT
 
 STEP = (EXAMPLES / "tool_calls_function.json").read_bytes()
 DELTA = json.dumps(
@@ -155,3 +158,34 @@ def test_the_profile_and_the_stream_report_are_public_names() -> None:
     assert "Profile" in runstep_validator.__all__
     assert "StreamReport" in runstep_validator.__all__
     assert runstep_validator.Profile is Profile
+
+
+def test_the_readme_profile_example_prints_what_it_says(monkeypatch: pytest.MonkeyPatch) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    code = re.search(r"### The selection as one value: `Profile`\n.*?```python\n(.*?)```", readme, re.DOTALL)
+    assert code
+    expected = [line.removeprefix("# ") for line in code.group(1).splitlines() if line.startswith("# ")]
+    printed = io.StringIO()
+    monkeypatch.chdir(ROOT)
+
+    with contextlib.redirect_stdout(printed):
+        exec(compile(code.group(1), "README.md", "exec"), {})
+
+    assert printed.getvalue().splitlines() == expected
+
+
+def test_every_entry_with_structs_declares_its_warnings_and_every_dialect_gets_the_same() -> None:
+    from runstep_validator.core.entries import STRUCTS, no_warnings  # noqa: PLC0415
+
+    for name in default_schemas().entries:
+        assert name in STRUCTS, f"{name}: an entry without Structs has no fast path and no warnings"
+        assert STRUCTS[name].warnings is not no_warnings, f"{name}: declares no warnings"
+    step = json.loads(STEP)
+    step["step_details"]["tool_calls"].append(dict(step["step_details"]["tool_calls"][0]))  # a repeated call id
+    payload = json.dumps(step).encode()
+    codes = {
+        dialect: sorted(str(unit.code) for unit in validate(payload, profile=Profile(dialect=dialect)).warnings)
+        for dialect in default_schemas().dialects
+    }
+    assert "duplicate-id" in codes["openai"]
+    assert all(found == codes["openai"] for found in codes.values()), codes

@@ -158,12 +158,12 @@ def test_validate_builds_the_selection_once_for_documents_and_streams(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from runstep_validator import Validator, get_validator  # noqa: PLC0415  # its caches are cleared below
-    from runstep_validator.core.profile import shipped_profile  # noqa: PLC0415
+    from runstep_validator.core.profile import _shipped  # noqa: PLC0415
 
     (tmp_path / "step.json").write_bytes((ROOT / "examples" / "azure" / "bing_grounding.json").read_bytes())
     (tmp_path / "run.sse").write_bytes((ROOT / "tests" / "azure" / "real" / "bing_grounding-stream.sse").read_bytes())
     get_validator.cache_clear()
-    shipped_profile.cache_clear()
+    _shipped.cache_clear()
     built: list[str] = []
     real_init = Validator.__init__
 

@@ -189,3 +189,14 @@ def test_every_entry_with_structs_declares_its_warnings_and_every_dialect_gets_t
     }
     assert "duplicate-id" in codes["openai"]
     assert all(found == codes["openai"] for found in codes.values()), codes
+
+
+def test_the_loose_arguments_share_the_shipped_profiles_validators() -> None:
+    from runstep_validator import get_validator  # noqa: PLC0415
+    from runstep_validator.core.profile import shipped_profile  # noqa: PLC0415
+
+    assert get_validator() is shipped_profile().validator
+    assert get_validator("run_step", True) is shipped_profile("run_step", redact=True).validator
+    auto = get_validator(dialect="azure")
+    assert isinstance(auto, AutoValidator)
+    assert shipped_profile(dialect="azure").stream.step is auto.by_object["thread.run.step"]

@@ -63,8 +63,11 @@ def make_validator(
 def get_validator(
     name: str = AUTO, redact: bool = False, strict: bool = False, dialect: str = DEFAULT_DIALECT
 ) -> PayloadValidator:
-    """The shared validator for the shipped schemas: `auto` (the default) picks the entry by `object`."""
-    return make_validator(default_schemas(), name, strict=strict, redact=redact, dialect=dialect)
+    """The shared validator for the shipped schemas: `auto` (the default) picks the entry by `object`. It is the
+    shipped profile's own, so that `validate()`, `validate_stream()` and the import share one set of validators."""
+    from .profile import shipped_profile  # noqa: PLC0415  # the profile is built on this module; once per selection
+
+    return shipped_profile(name, strict, dialect, redact).validator
 
 
 def validate(

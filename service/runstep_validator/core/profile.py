@@ -113,12 +113,16 @@ class Profile:
         return (self.schema, self.strict, self.dialect, self.redact, self.max_depth, self.max_seconds)
 
 
-@lru_cache(maxsize=64)
 def shipped_profile(
     schema: str = AUTO, strict: bool = False, dialect: str = DEFAULT_DIALECT, redact: bool = False
 ) -> Profile:
     """The profile of the shipped schemas with the default limits, one per selection and process: what the loose
     arguments of the Python API (`strict=`, `dialect=`, ...) stand for."""
+    return _shipped(schema, strict, dialect, redact)  # one cache key however the arguments were given
+
+
+@lru_cache(maxsize=64)
+def _shipped(schema: str, strict: bool, dialect: str, redact: bool) -> Profile:
     return Profile(schema, strict, dialect, redact)
 
 

@@ -112,6 +112,15 @@ def test_an_unknown_entry_or_dialect_is_refused_where_the_profile_is_built() -> 
         Profile(dialect="bedrock")
 
 
+def test_a_schema_set_without_a_delta_entry_cannot_check_streams_and_says_so(tmp_path: Path) -> None:
+    loose_schemas(tmp_path)
+    (tmp_path / "loose_delta.schema.json").unlink()
+    profile = Profile(schemas=SchemaSet.load(tmp_path))
+
+    with pytest.raises(runstep_validator.SchemaError, match=r"validates thread\.run\.step\.delta: streams need one"):
+        runstep_validator.validate_stream(b"event: done\ndata: [DONE]\n\n", profile=profile)
+
+
 def test_a_profile_crosses_processes_by_its_fields_and_is_rebuilt_once_per_process(tmp_path: Path) -> None:
     profile = Profile("run_step", redact=True, max_depth=12)
     profile.validator.validate(STEP)  # its validators are built: they must not travel

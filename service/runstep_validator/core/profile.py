@@ -22,12 +22,11 @@ from threading import Lock
 from typing import Any, Final, NamedTuple
 
 from .api import PayloadValidator, default_schemas, make_validator
-from .auto import AutoValidator, entry_for_objects
-from .errors import UnknownSchemaError
+from .auto import RUN_STEP_OBJECT, AutoValidator, entry_for_objects
+from .errors import SchemaError, UnknownSchemaError
 from .schemas import AUTO, DEFAULT_DIALECT, SchemaDocument, SchemaSet
 from .validator import DEFAULT_MAX_DEPTH, Validator
 
-STEP_OBJECT: Final = "thread.run.step"
 DELTA_OBJECT: Final = "thread.run.step.delta"
 
 
@@ -85,7 +84,13 @@ class Profile:
         tolerant = picking if not (self.strict or self.redact) else picking._variant(strict=False, redact=False)
         typed = tolerant.validator
         assert isinstance(typed, AutoValidator)
-        return StreamValidators(auto.by_object[STEP_OBJECT], auto.by_object[DELTA_OBJECT], typed.by_object[STEP_OBJECT])
+        for needed in (RUN_STEP_OBJECT, DELTA_OBJECT):
+            if needed not in auto.by_object:
+                variant = f"{'strict' if self.strict else 'tolerant'} {self.dialect}"
+                message = f"no {variant} entry of {self.schemas.directory} validates {needed}: streams need one"
+                raise SchemaError(message)
+        step, delta = auto.by_object[RUN_STEP_OBJECT], auto.by_object[DELTA_OBJECT]
+        return StreamValidators(step, delta, typed.by_object[RUN_STEP_OBJECT])
 
     def _variant(self, **changes: Any) -> Profile:
         """A related profile, built once per profile and change: its validators are built once too."""

@@ -22,8 +22,6 @@ from .profile import Profile, shipped_profile
 from .report import OutputUnit
 from .validator import RedactingValidator
 
-STEP_OBJECT: Final = "thread.run.step"
-DELTA_OBJECT: Final = "thread.run.step.delta"
 DELTA_EVENT: Final = "thread.run.step.delta"
 # The status each step event's name implies; created and in_progress steps are still in progress.
 STEP_EVENTS: Final = {

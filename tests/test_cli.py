@@ -236,3 +236,27 @@ def test_a_debug_variable_that_says_no_keeps_the_one_line(monkeypatch: pytest.Mo
 
     assert code == 2
     assert "Traceback" not in err
+
+
+def test_validate_builds_the_selection_once_for_documents_and_streams(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from runstep_validator import Validator, get_validator  # noqa: PLC0415  # its caches are cleared below
+    from runstep_validator.core.profile import _shipped  # noqa: PLC0415
+
+    (tmp_path / "step.json").write_bytes((ROOT / "examples" / "azure" / "bing_grounding.json").read_bytes())
+    (tmp_path / "run.sse").write_bytes((ROOT / "tests" / "azure" / "real" / "bing_grounding-stream.sse").read_bytes())
+    get_validator.cache_clear()
+    _shipped.cache_clear()
+    built: list[str] = []
+    real_init = Validator.__init__
+
+    def counted(self: Validator, *args: object, **kwargs: object) -> None:
+        real_init(self, *args, **kwargs)  # type: ignore[arg-type]
+        built.append(self.name)
+
+    monkeypatch.setattr(Validator, "__init__", counted)
+    code, _, stderr = invoke(["validate", "--dialect", "azure", "step.json", "run.sse"], cwd=tmp_path)
+
+    assert code == 0, stderr
+    assert sorted(built) == ["azure_run_step", "azure_run_step_delta"]  # one per entry, whatever reads them

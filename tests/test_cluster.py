@@ -210,26 +210,22 @@ def test_a_record_that_crashes_its_task_fails_the_run_naming_it(client: Client) 
     inputs = [put(f"{run_id}/in/a.jsonl", lines[:2]), put(f"{run_id}/in/b.jsonl", lines)]
 
     def crash_on_marker() -> None:
-        from runstep_validator.importing import pipeline  # noqa: PLC0415  # inside each worker
+        from runstep_validator.importing import distributed  # noqa: PLC0415  # inside each worker
 
-        real = getattr(pipeline, "get_validator")  # noqa: B009  # the name the block function calls
+        real = getattr(distributed, "process_block")  # noqa: B009  # the name the task calls, for its blocks and to locate a crash
 
-        class Crashing:
-            def __init__(self, inner: Any) -> None:
-                self.inner = inner
+        def crashing(profile: Any, block: Any, *args: Any) -> Any:
+            if b"CRASH" in block.content():
+                raise ZeroDivisionError("a bug")
+            return real(profile, block, *args)
 
-            def validate(self, raw: bytes) -> Any:
-                if b"CRASH" in raw:
-                    raise ZeroDivisionError("a bug")
-                return self.inner.validate(raw)
-
-        setattr(pipeline, "get_validator", lambda *args, **kwargs: Crashing(real(*args, **kwargs)))  # noqa: B010
-        pipeline.__dict__["_real_get_validator"] = real
+        setattr(distributed, "process_block", crashing)  # noqa: B010
+        distributed.__dict__["_real_process_block"] = real
 
     def restore() -> None:
-        from runstep_validator.importing import pipeline  # noqa: PLC0415
+        from runstep_validator.importing import distributed  # noqa: PLC0415
 
-        setattr(pipeline, "get_validator", pipeline.__dict__.pop("_real_get_validator"))  # noqa: B010
+        setattr(distributed, "process_block", distributed.__dict__.pop("_real_process_block"))  # noqa: B010
 
     client.run(crash_on_marker)
     try:

@@ -255,3 +255,30 @@ def test_event_streams_are_left_to_validate(tmp_path: Path) -> None:
     assert run(["import", str(folder), *outputs], summary, note) == 1
     assert "1 event stream file(s) (*.sse) left out" in note.getvalue()
     assert "records                2" in summary.getvalue()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_the_import_and_iter_validate_take_a_profile_with_its_own_schema_set(tmp_path: Path, workers: int) -> None:
+    from runstep_validator import Profile, SchemaSet  # noqa: PLC0415
+
+    folder = tmp_path / "schemas"
+    folder.mkdir()
+    schema = {
+        "$id": "https://example.test/loose_step.schema.json",
+        "type": "object",
+        "required": ["id", "object"],
+        "properties": {"id": {"type": "string"}, "object": {"const": "thread.run.step"}},
+    }
+    (folder / "loose_step.schema.json").write_text(json.dumps(schema))
+    profile = Profile(schemas=SchemaSet.load(folder))
+    bare = [b'{"id": "step_%d", "object": "thread.run.step"}' % n for n in range(40)]
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(b"\n".join([*bare, b'{"object": "thread.run.step"}']) + b"\n")
+
+    tally = Importer(profile=profile, workers=workers, block_bytes=256).run(
+        [str(source)], tmp_path / "ok", tmp_path / "bad"
+    )
+
+    assert (tally.records, tally.accepted, tally.rejected) == (41, 40, 1)  # the shipped schemas would reject all
+    assert [result.valid for result in iter_validate(bare[:2], profile=profile)] == [True, True]
+    assert [result.valid for result in iter_validate(bare[:2])] == [False, False]

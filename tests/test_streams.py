@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from runstep_validator import RunStep, validate_stream
+from runstep_validator import Profile, RunStep, SchemaSet, validate_stream
 from runstep_validator.cli import run
 from runstep_validator.http.app import create_app
 from runstep_validator.sources.sse import frame
@@ -452,3 +452,37 @@ def test_a_transcript_cut_inside_its_first_event_is_still_a_stream() -> None:
     assert [unit["code"] for unit in answer.get_json()["warnings"]] == ["cut", "no-done"]
     refused = client.post("/v1/validate/stream", data=b": only a comment\n", content_type="text/event-stream")
     assert refused.status_code == 400
+
+
+def test_the_stream_route_holds_events_to_the_services_depth_limit() -> None:
+    items = events()
+    deep = json.loads("[" * 7 + "]" * 7)  # eight levels with the step around it: past a limit of 5
+    items[1][1]["metadata"] = {"nested": deep}
+    body = transcript(items)
+    limited = create_app({"access_log": False, "max_depth": 5}).test_client()
+
+    answer = limited.post("/v1/validate/stream", data=body, content_type="text/event-stream")
+    assert answer.status_code == 200
+    errors = [unit["error"] for event in answer.get_json()["events"] for unit in event.get("errors", [])]
+    assert any("nested deeper than the limit of 5 levels" in error for error in errors), errors
+    single = limited.post("/v1/validate", data=json.dumps(items[1][1]), content_type="application/json")
+    assert "nested deeper than the limit of 5 levels" in single.get_json()["detail"]  # the same limit, every route
+
+
+def test_validate_stream_honours_a_custom_schema_set(tmp_path: Path) -> None:
+    for name, kind in (("loose_step", "thread.run.step"), ("loose_delta", "thread.run.step.delta")):
+        schema = {
+            "$id": f"https://example.test/{name}.schema.json",
+            "type": "object",
+            "required": ["id", "object"],
+            "properties": {"id": {"type": "string"}, "object": {"const": kind}},
+        }
+        (tmp_path / f"{name}.schema.json").write_text(json.dumps(schema))
+    bare = {"id": STEP_ID, "object": "thread.run.step", "status": "in_progress"}
+    body = transcript([("thread.run.step.created", bare), ("done", "[DONE]")])
+
+    assert not validate_stream(body).valid  # the shipped schemas want a whole run step
+    report = validate_stream(body, profile=Profile(schemas=SchemaSet.load(tmp_path)))
+    assert report.valid, report.to_dict()
+    with pytest.raises(TypeError, match="not both"):
+        validate_stream(body, strict=True, profile=Profile())

@@ -20,6 +20,7 @@ from .core.errors import (
     UnknownSchemaError,
 )
 from .core.models import RunStep
+from .core.profile import Profile, StreamValidators
 from .core.report import OutputUnit, Report
 from .core.schemas import AUTO, DEFAULT_SCHEMA, SchemaSet
 from .core.streams import StreamReport
@@ -38,6 +39,7 @@ __all__ = [
     "InvalidJSONError",
     "OutputUnit",
     "PayloadValidator",
+    "Profile",
     "RedactingValidator",
     "Report",
     "RunStep",
@@ -47,6 +49,7 @@ __all__ = [
     "SchemaError",
     "SchemaSet",
     "StreamReport",
+    "StreamValidators",
     "UnknownDialectError",
     "UnknownSchemaError",
     "Validator",

@@ -6,10 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from ..core.api import PayloadValidator
 from ..core.errors import InvalidJSONError
+from ..core.profile import Profile
 from ..core.report import INVALID_JSON, OutputUnit, Report
-from ..core.schemas import DEFAULT_DIALECT
 from ..core.streams import StreamUnit
 from ..sources.positions import placed
 from ..sources.reading import InputFormat, SourceError, is_event_stream, iter_records, open_source
@@ -62,28 +61,24 @@ class FileResult:
 
 
 class Checker:
-    """Validates files with one `Validator`; build it once per run."""
+    """Validates files as one `Profile` says; build it once per run."""
 
     def __init__(
         self,
-        validator: PayloadValidator,
+        profile: Profile,
         input_format: InputFormat = "auto",
         *,
         keep_valid: bool = True,
-        strict: bool = False,
-        redact: bool = False,
-        dialect: str = DEFAULT_DIALECT,
         max_record_bytes: int | None = None,
     ) -> None:
-        """`keep_valid=False` keeps only the records with errors or warnings (the rest are counted); `strict`
-        and `dialect` apply to event streams, whose events pick their entries by name; a record longer than
-        `max_record_bytes` makes its file unreadable (a problem naming the line), before memory grows with it."""
-        self.validator = validator
+        """`keep_valid=False` keeps only the records with errors or warnings (the rest are counted); event
+        streams take the profile's stream validators, whose events pick their entries by name; a record longer
+        than `max_record_bytes` makes its file unreadable (a problem naming the line), before memory grows with
+        it."""
+        self.profile = profile
+        self.validator = profile.validator
         self.input_format = input_format
         self.keep_valid = keep_valid
-        self.strict = strict
-        self.redact = redact
-        self.dialect = dialect
         self.max_record_bytes = max_record_bytes
 
     def check(self, name: str, stdin: BinaryIO | None = None) -> FileResult:
@@ -114,7 +109,7 @@ class Checker:
         """An event stream as records, one per event: its own errors and warnings with those of the stream's
         checks that name it (order, accumulation, done), as every surface counts them; what names no event (or an
         event cut short, never dispatched) is the record of the stream as a whole."""
-        report = validate_stream(stream, strict=self.strict, redact=self.redact, dialect=self.dialect)
+        report = validate_stream(stream, profile=self.profile)
         result.total = sum(report.events.values())
         found: dict[int, _Collected] = {}
         for event in report.results:

@@ -31,6 +31,7 @@ DEBUG_HELP = (
 )
 
 if TYPE_CHECKING:
+    from ..core.profile import Profile
     from ..importing.pipeline import Interrupted, Tally
 
 EXIT_OK, EXIT_INVALID, EXIT_ERROR = 0, 1, 2
@@ -265,19 +266,16 @@ def _debug_variable() -> bool | None:
 
 
 def _validate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: BinaryIO | None) -> int:
-    from ..core.api import get_validator
+    from ..core.profile import Profile
     from ..sources.reading import expand
     from .checker import Checker
     from .reporters import render
 
     # Only the JSON and JUnit formats list valid records; the others need them counted, not kept.
     checker = Checker(
-        get_validator(args.schema, args.redact, args.strict, args.dialect),
+        Profile(args.schema, args.strict, args.dialect, args.redact),
         args.input_format,
         keep_valid=args.format in ("json", "junit"),
-        strict=args.strict,
-        redact=args.redact,
-        dialect=args.dialect,
         max_record_bytes=args.max_record_bytes,
     )
     names = list(expand(args.paths))
@@ -403,14 +401,14 @@ def _not_utf8(names: list[str]) -> str | None:
 
 def _import(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: BinaryIO | None) -> int:
 
-    from ..core.api import get_validator
+    from ..core.profile import Profile
     from ..importing.pipeline import Importer, Interrupted, PartialCommit
     from ..sources.reading import expand, is_event_stream
     from ..sources.storage import is_url, parse_storage_options
     from .progress import progress_bar
 
     # An unknown schema or dialect is a usage error before any output exists.
-    get_validator(args.schema, strict=args.strict, dialect=args.dialect)
+    profile = Profile(args.schema, args.strict, args.dialect)
     storage_options = parse_storage_options(args.storage_option)
     if any(str(name).startswith(S3_SCHEMES) for name in [*args.inputs, args.accepted, args.rejected]):
         # botocore waits a minute to connect and for every read, and retries: a stalled store hung the import.
@@ -442,7 +440,7 @@ def _import(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: Bin
         stderr.write(f"runstep-validator: {collision}; nothing was read or written\n")
         return EXIT_ERROR
     if args.dask is not None:
-        return _import_on_cluster(args, storage_options, stdout, stderr)
+        return _import_on_cluster(args, profile, storage_options, stdout, stderr)
     local = [("--accepted", args.accepted), ("--rejected", args.rejected)]
     for option, path in [(o, Path(p)) for o, p in local if not is_url(p)] + [("--report", args.report)]:
         if path is not None and not path.parent.is_dir():
@@ -455,10 +453,8 @@ def _import(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: Bin
     sizes = [_size(name, storage_options) for name in args.inputs]
     total = sum(size for size in sizes if size is not None) if None not in sizes else None
     importer = Importer(
-        args.schema,
+        profile,
         args.workers,
-        strict=args.strict,
-        dialect=args.dialect,
         input_format=args.input_format,
         unwrap_rejected=args.unwrap_rejected,
         stdin=stdin,
@@ -532,7 +528,7 @@ def _size(name: str, storage_options: dict[str, Any]) -> int | None:
 
 
 def _import_on_cluster(
-    args: argparse.Namespace, storage_options: dict[str, Any], stdout: TextIO, stderr: TextIO
+    args: argparse.Namespace, profile: Profile, storage_options: dict[str, Any], stdout: TextIO, stderr: TextIO
 ) -> int:
 
     from ..importing.distributed import ClusterImport, Options, locate, refuse_existing, start_client
@@ -546,9 +542,7 @@ def _import_on_cluster(
     inputs = list(args.inputs)  # named as given in rejected records and the summary
     sizes = [_size(name, storage_options) for name in inputs]
     options = Options(
-        args.schema,
-        args.strict,
-        args.dialect,
+        profile,
         args.input_format,
         args.unwrap_rejected,
         storage_options,

@@ -22,7 +22,7 @@ from .parsing import NOT_JSON, strip_bom
 from .report import OutputUnit, Report
 from .schemas import AUTO, DEFAULT_DIALECT, SchemaSet
 from .suggestions import NearMisses, did_you_mean
-from .validator import Payload, RedactingValidator, Validator
+from .validator import DEFAULT_MAX_DEPTH, Payload, RedactingValidator, Validator
 
 STRICT_SUFFIX: Final = ".strict"
 RUN_STEP_OBJECT: Final = "thread.run.step"
@@ -60,15 +60,15 @@ class AutoValidator:
         schemas: SchemaSet,
         strict: bool = False,
         redact: bool = False,
-        max_depth: int | None = None,
+        max_depth: int | None = DEFAULT_MAX_DEPTH,
         dialect: str = DEFAULT_DIALECT,
     ) -> None:
+        """`max_depth=None`: no limit but the parser's own, as for `Validator`."""
         kind = RedactingValidator if redact else Validator
         entries = entry_for_objects(schemas, strict, dialect)
         if not entries:
             raise SchemaError("no entry schema names its object (properties.object.const): nothing to pick from")
-        options = {} if max_depth is None else {"max_depth": max_depth}
-        self.by_object = {value: kind(schemas, name, **options) for value, name in entries.items()}
+        self.by_object = {value: kind(schemas, name, max_depth) for value, name in entries.items()}
         # Run steps are the common case, so their entry is tried first and reports what is not JSON at all.
         self.primary = self.by_object.get(RUN_STEP_OBJECT) or next(iter(self.by_object.values()))
         self.schema_id = self.primary.schema_id

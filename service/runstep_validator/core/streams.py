@@ -15,17 +15,13 @@ from typing import Any, Final
 
 import msgspec
 
-from .api import default_schemas, get_validator
-from .auto import entry_for_objects
 from .messages import excerpt, excerpt_at, first_difference, is_redacting, redacting
 from .messages import pointer as _pointer_of
 from .parsing import NOT_JSON
+from .profile import Profile, shipped_profile
 from .report import OutputUnit
-from .schemas import DEFAULT_DIALECT
 from .validator import RedactingValidator
 
-STEP_OBJECT: Final = "thread.run.step"
-DELTA_OBJECT: Final = "thread.run.step.delta"
 DELTA_EVENT: Final = "thread.run.step.delta"
 # The status each step event's name implies; created and in_progress steps are still in progress.
 STEP_EVENTS: Final = {
@@ -177,19 +173,17 @@ class StreamChecker:
 
     def __init__(
         self,
-        strict: bool = False,
+        profile: Profile | None = None,
         locate: Callable[[bytes, Sequence[str]], Sequence[int] | None] | None = None,
-        redact: bool = False,
-        dialect: str = DEFAULT_DIALECT,
     ) -> None:
-        """`locate(data, pointers)` gives the offsets of values in an event's data, all in one pass, for columns
-        (the input layer knows text; without it, or where it gives None, units point at the data line's start).
-        `dialect` says whose stream it is (the events are named alike): `openai`, or `azure` for Azure AI Agents."""
-        entries = entry_for_objects(default_schemas(), strict, dialect)
-        self._step = get_validator(entries[STEP_OBJECT], redact)
-        self._delta = get_validator(entries[DELTA_OBJECT], redact)
-        self._redact = redact
-        self._typed_step = get_validator(entry_for_objects(default_schemas(), False, dialect)[STEP_OBJECT])
+        """`profile` says whose stream it is (the events are named alike: its dialect, `openai` or `azure` for
+        Azure AI Agents), strict or not, redacted or not, and with which schemas and depth limit; the shipped
+        schemas' default when None. `locate(data, pointers)` gives the offsets of values in an event's data, all
+        in one pass, for columns (the input layer knows text; without it, or where it gives None, units point at
+        the data line's start)."""
+        profile = shipped_profile() if profile is None else profile
+        self._step, self._delta, self._typed_step = profile.stream
+        self._redact = profile.redact
         self._locate = locate
         self._steps: dict[str, _Step] = {}
         self._labels: dict[str, str] = {}

@@ -11,10 +11,11 @@ from urllib.parse import parse_qsl
 import msgspec
 from flask import Request, Response
 
-from ..core.api import PayloadValidator, default_schemas, make_validator
+from ..core.api import PayloadValidator
 from ..core.deadline import check_time, over_time, time_limit
-from ..core.errors import InvalidJSONError, LimitExceeded, UnknownDialectError, UnknownSchemaError
+from ..core.errors import InvalidJSONError, LimitExceeded
 from ..core.parsing import TOO_DEEP
+from ..core.profile import Profile
 from ..core.report import INVALID_JSON, OUTPUT_FORMATS, OutputFormat, OutputUnit, Report
 from ..core.schemas import AUTO, DEFAULT_DIALECT
 from ..sources.positions import placed
@@ -89,33 +90,31 @@ class Service:
     request handling that both the Flask routes and the fast lane use."""
 
     def __init__(self, settings: Settings) -> None:
-        schemas = default_schemas()
+        # The settings' selection, and its variants a query can ask for: (name, strict, dialect), every entry by
+        # name and auto in both variants of every dialect. Strict and dialect change nothing for a named entry.
+        self.profile = Profile(
+            settings.default_schema,
+            dialect=settings.default_dialect,
+            redact=settings.redact_values,
+            max_depth=settings.max_depth,
+            max_seconds=settings.max_request_seconds,
+        )
+        schemas = self.profile.schemas
         self.settings = settings
-        options = {"redact": settings.redact_values, "max_depth": settings.max_depth}
-        # (name, strict, dialect): every entry by name, and auto in both variants of every dialect; strict and
-        # dialect change nothing for a named entry.
-        self.validators: dict[tuple[str, bool, str], PayloadValidator] = {}
         self.dialects = schemas.dialects
+        self.profiles: dict[tuple[str, bool, str], Profile] = {}
         for dialect in self.dialects:
             for strict in (False, True):
-                self.validators[AUTO, strict, dialect] = make_validator(
-                    schemas,
-                    AUTO,
-                    strict=strict,
-                    dialect=dialect,
-                    **options,  # type: ignore[arg-type]
-                )
+                self.profiles[AUTO, strict, dialect] = self.profile.replace(schema=AUTO, strict=strict, dialect=dialect)
         for name in schemas.entries:
-            named = make_validator(schemas, name, **options)  # type: ignore[arg-type]
+            named = self.profile.replace(schema=name, strict=False, dialect=DEFAULT_DIALECT)
             for dialect in self.dialects:
-                self.validators[name, False, dialect] = self.validators[name, True, dialect] = named
+                self.profiles[name, False, dialect] = self.profiles[name, True, dialect] = named
+        # Built now, not by the first request.
+        self.validators = {key: profile.validator for key, profile in self.profiles.items()}
         self.metrics: Metrics | NoMetrics = metrics(schemas.entries) if settings.metrics else NoMetrics()
         self.metrics.name_ids({document.id: name for name, document in schemas.entries.items()})
         self.known = [AUTO, *sorted(schemas.entries)]
-        if settings.default_schema not in self.known:
-            raise UnknownSchemaError(settings.default_schema, tuple(self.known))
-        if settings.default_dialect not in self.dialects:
-            raise UnknownDialectError(settings.default_dialect, self.dialects)
         self.openapi = _encoder.encode(build_openapi(schemas, settings.default_schema))
         served = sorted(serve_names(schemas).items())
         self.schema_files = {name: doc.path.read_bytes() for name, doc in served}
@@ -244,12 +243,7 @@ class Service:
         """The answer to `POST /v1/validate/stream`: the stream report, or a 413 problem past a limit."""
         try:
             report = validate_stream(  # its time limit holds inside each event's validation too
-                body,
-                strict=strict,
-                dialect=dialect,
-                max_events=self.settings.max_stream_events,
-                max_seconds=self.settings.max_request_seconds,
-                redact=self.settings.redact_values,
+                body, profile=self.profiles[AUTO, strict, dialect], max_events=self.settings.max_stream_events
             )
         except LimitExceeded as exc:
             if exc.kind == "events":

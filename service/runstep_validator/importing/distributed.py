@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Final
 import msgspec
 
 from ..core.errors import RunStepValidatorError
-from ..core.schemas import AUTO, DEFAULT_DIALECT
+from ..core.profile import Profile, shipped_profile
 from ..sources.reading import MAX_RECORD_BYTES, InputFormat, open_source
 from ..sources.storage import StorageError, filesystem, is_url
 from .pipeline import AtomicFile, AtomicUpload, Block, Tally, blocks, held_signals, process_block
@@ -65,9 +65,7 @@ class OutputExists(RunStepValidatorError):
 class Options:
     """How every task validates and where it reads and writes: the same for the whole run."""
 
-    schema: str = AUTO
-    strict: bool = False
-    dialect: str = DEFAULT_DIALECT
+    profile: Profile = field(default_factory=shipped_profile)  # pickled by its fields: each worker builds it once
     input_format: InputFormat = "auto"
     unwrap_rejected: bool = False
     storage_options: Mapping[str, Any] = field(default_factory=dict)
@@ -120,7 +118,7 @@ def validate_input(
         next_look = time.monotonic() + ABORT_CHECK_SECONDS
         for block in blocks(opened, options.input_format, TASK_BLOCK_BYTES, options.max_record_bytes):
             try:
-                result = process_block(options.schema, block, options.unwrap_rejected, options.strict, options.dialect)
+                result = process_block(options.profile, block, options.unwrap_rejected)
             except Exception as exc:
                 raise _locate_crash(block, options, exc) from exc
             accepted.write(result.accepted(block))
@@ -159,13 +157,7 @@ def _locate_crash(block: Block, options: Options, exc: Exception) -> RecordCrash
     for offset, line in enumerate(block.content().split(b"\n")):
         number = block.lines[offset] if block.lines is not None else block.first_line + offset
         try:
-            process_block(
-                options.schema,
-                Block(block.source, number, line),
-                options.unwrap_rejected,
-                options.strict,
-                options.dialect,
-            )
+            process_block(options.profile, Block(block.source, number, line), options.unwrap_rejected)
         except Exception as inner:  # any exception is the crash being located
             return RecordCrash(block.source, number, f"{type(inner).__name__}: {inner}")
     return RecordCrash(block.source, block.first_line, f"{type(exc).__name__}: {exc}")

@@ -3,8 +3,8 @@ verdict, a headline and the errors added as columns), and its Dask forms for a b
 dataframe.
 
 `validate_partition` is plain Python over plain data, so any engine that maps a function over pandas or Arrow
-partitions can use it. Its validators are built once per process (`get_validator` keeps them), never per
-partition.
+partitions can use it. Its validators are built once per process (a `Profile` keeps them, and a worker unpickles
+the same one for every partition), never per partition.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 
-from ..core.api import get_validator
+from ..core.profile import Profile, selected
 from ..core.schemas import AUTO, DEFAULT_DIALECT
 
 if TYPE_CHECKING:
@@ -28,10 +28,8 @@ ERRORS: Final = "errors"  # the error units as a JSON array, in the report's `ba
 _encoder = msgspec.json.Encoder()
 
 
-def _verdicts(
-    values: list[Any], schema: str, strict: bool, dialect: str
-) -> tuple[list[bool], list[str | None], list[str]]:
-    validator = get_validator(schema, strict=strict, dialect=dialect)
+def _verdicts(values: list[Any], profile: Profile) -> tuple[list[bool], list[str | None], list[str]]:
+    validator = profile.validator
     valid: list[bool] = []
     headlines: list[str | None] = []
     errors: list[str] = []
@@ -56,17 +54,20 @@ def validate_partition(
     schema: str = AUTO,
     strict: bool = False,
     dialect: str = DEFAULT_DIALECT,
+    profile: Profile | None = None,
 ) -> pandas.DataFrame | pyarrow.Table:
     """`partition` with `valid` (bool), `headline` (the first error, or null) and `errors` (a JSON array) added,
-    for the JSON text (str or bytes) in `column`. A pandas DataFrame gives a DataFrame, an Arrow table a table."""
+    for the JSON text (str or bytes) in `column`. A pandas DataFrame gives a DataFrame, an Arrow table a table.
+    A `profile` gives the whole selection instead of `schema`, `strict` and `dialect`."""
+    chosen = selected(profile, schema, strict, dialect)
     if hasattr(partition, "schema") and hasattr(partition, "append_column"):  # pyarrow.Table
         import pyarrow as pa  # noqa: PLC0415  # the optional extra
 
-        valid, headlines, errors = _verdicts(partition.column(column).to_pylist(), schema, strict, dialect)
+        valid, headlines, errors = _verdicts(partition.column(column).to_pylist(), chosen)
         table = partition.append_column(VALID, pa.array(valid, pa.bool_()))
         table = table.append_column(HEADLINE, pa.array(headlines, pa.string()))
         return table.append_column(ERRORS, pa.array(errors, pa.string()))
-    valid, headlines, errors = _verdicts(partition[column].tolist(), schema, strict, dialect)
+    valid, headlines, errors = _verdicts(partition[column].tolist(), chosen)
     result = partition.copy()
     result[VALID] = valid
     result[HEADLINE] = headlines
@@ -81,6 +82,7 @@ def validate_dataframe(
     schema: str = AUTO,
     strict: bool = False,
     dialect: str = DEFAULT_DIALECT,
+    profile: Profile | None = None,
 ) -> dask.dataframe.DataFrame:
     """A Dask dataframe with the verdict columns of `validate_partition` added, partition by partition."""
     import pandas as pd  # noqa: PLC0415  # the optional extra
@@ -90,20 +92,27 @@ def validate_dataframe(
     meta[HEADLINE] = pd.Series(dtype=object)
     meta[ERRORS] = pd.Series(dtype=object)
     validated: dask.dataframe.DataFrame = frame.map_partitions(
-        validate_partition, column, schema=schema, strict=strict, dialect=dialect, meta=meta
+        validate_partition, column, profile=selected(profile, schema, strict, dialect), meta=meta
     )
     return validated
 
 
 def validate_bag(
-    lines: dask.bag.Bag, *, schema: str = AUTO, strict: bool = False, dialect: str = DEFAULT_DIALECT
+    lines: dask.bag.Bag,
+    *,
+    schema: str = AUTO,
+    strict: bool = False,
+    dialect: str = DEFAULT_DIALECT,
+    profile: Profile | None = None,
 ) -> dask.bag.Bag:
     """A bag of JSON lines (`dask.bag.read_text(...)`) to a bag of `{"record", "valid", "headline", "errors"}`;
     blank lines are dropped, as the import drops them."""
 
+    chosen = selected(profile, schema, strict, dialect)
+
     def partition(part: list[str]) -> list[dict[str, Any]]:
         records = [line.rstrip("\r\n") for line in part if line.strip()]
-        valid, headlines, errors = _verdicts(records, schema, strict, dialect)
+        valid, headlines, errors = _verdicts(records, chosen)
         return [
             {"record": record, VALID: ok, HEADLINE: headline, ERRORS: found}
             for record, ok, headline, found in zip(records, valid, headlines, errors, strict=True)

@@ -34,9 +34,9 @@ from typing import IO, Any, BinaryIO, Final
 
 import msgspec
 
-from ..core.api import get_validator
 from ..core.errors import RunStepValidatorError
 from ..core.models import RunStep
+from ..core.profile import Profile, selected, shipped_profile
 from ..core.report import Report
 from ..core.schemas import AUTO, DEFAULT_DIALECT
 from ..sources.documents import iter_document_records
@@ -87,10 +87,12 @@ def iter_validate(
     *,
     strict: bool = False,
     dialect: str = DEFAULT_DIALECT,
+    profile: Profile | None = None,
 ) -> Iterator[ImportResult]:
     """Validate JSON Lines one record at a time: `source` is a binary file or any iterable of lines. Blank
-    lines are skipped; memory stays that of one record."""
-    validator = get_validator(schema, strict=strict, dialect=dialect)
+    lines are skipped; memory stays that of one record. A `profile` gives the whole selection instead of
+    `schema`, `strict` and `dialect`."""
+    validator = selected(profile, schema, strict, dialect).validator
     for index, (line, raw) in enumerate(_lines(source)):
         report, step = validator.check(raw)
         yield ImportResult(index, line, report.valid, report, step if report.valid else None, raw)
@@ -234,11 +236,10 @@ class BlockResult(msgspec.Struct, frozen=True):
         return b"\n".join(lines) + b"\n" if lines else b""
 
 
-def process_block(
-    schema: str, block: Block, unwrap_rejected: bool = False, strict: bool = False, dialect: str = DEFAULT_DIALECT
-) -> BlockResult:
-    """Validate every record of a block, render the rejected ones, count everything; runs in a worker."""
-    validator = get_validator(schema, strict=strict, dialect=dialect)
+def process_block(profile: Profile, block: Block, unwrap_rejected: bool = False) -> BlockResult:
+    """Validate every record of a block, render the rejected ones, count everything; runs in a worker (which
+    unpickles the same profile, and so the same validators, for every block)."""
+    validator = profile.validator
     rejected: list[bytes] = []
     dropped: list[int] = []
     replaced: dict[int, bytes] = {}
@@ -570,15 +571,13 @@ class Importer:
     """Reads inputs, validates records (in `workers` processes when more than one) in order, writes accepted
     and rejected records atomically, and tallies everything."""
 
-    schema: str = AUTO
+    profile: Profile = field(default_factory=shipped_profile)  # what to validate against, and how
     workers: int = 1
     on_progress: Callable[[int, int], None] | None = None  # (bytes read, records read)
     block_bytes: int = BLOCK_BYTES
     input_format: InputFormat = "auto"
     unwrap_rejected: bool = False  # a line of a --rejected file stands for the record in its `text`
     stdin: BinaryIO | None = None
-    strict: bool = False  # with auto: the strict variant of the entry each object names
-    dialect: str = DEFAULT_DIALECT  # with auto: whose entries (openai, azure) the objects name
     storage_options: Mapping[str, Any] = field(default_factory=dict)  # for URLs, as fsspec takes them
     max_record_bytes: int = MAX_RECORD_BYTES  # a longer record stops the run (SourceError), before memory grows
     tally: Tally = field(default_factory=Tally)
@@ -630,7 +629,7 @@ class Importer:
     def _processed(self, pieces: Iterator[Block]) -> Iterator[tuple[Block, BlockResult]]:
         if self.workers <= 1:
             for block in pieces:
-                yield block, process_block(self.schema, block, self.unwrap_rejected, self.strict, self.dialect)
+                yield block, process_block(self.profile, block, self.unwrap_rejected)
             return
         # Bounded and in order: at most two blocks per worker in flight, results taken oldest first.
         # A forked worker's parent is this process; a forkserver's worker's is the server, which exits with it.
@@ -639,9 +638,7 @@ class Importer:
         pending: deque[tuple[Block, Future[BlockResult]]] = deque()
         try:
             for block in pieces:
-                future = pool.submit(
-                    process_block, self.schema, block.for_worker(), self.unwrap_rejected, self.strict, self.dialect
-                )
+                future = pool.submit(process_block, self.profile, block.for_worker(), self.unwrap_rejected)
                 pending.append((block, future))
                 if len(pending) >= 2 * self.workers:
                     done, future = pending.popleft()

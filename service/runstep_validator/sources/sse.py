@@ -20,6 +20,7 @@ import msgspec
 from ..core.deadline import check_time, over_time, time_limit
 from ..core.errors import LimitExceeded
 from ..core.parsing import NOT_JSON, UTF8_BOM
+from ..core.profile import Profile, selected
 from ..core.schemas import DEFAULT_DIALECT
 from ..core.streams import KNOWN_EVENTS, Event, StreamChecker, StreamReport, Warning_
 from .positions import value_offsets
@@ -189,12 +190,18 @@ def validate_stream(
     max_seconds: float | None = None,
     redact: bool = False,
     dialect: str = DEFAULT_DIALECT,
+    profile: Profile | None = None,
 ) -> StreamReport:
     """Validate a Server-Sent Events transcript of a streamed run: `source` is its bytes, a binary file, or an
     iterable of lines or chunks. Every run-step event is validated against the entry its name implies and checked
     against it; deltas are accumulated per step and held to the step's final event. `LimitExceeded` past
-    `max_events` events or `max_seconds` seconds; `redact` quotes no payload value in any message."""
-    checker = StreamChecker(strict=strict, locate=_locate, redact=redact, dialect=dialect)
+    `max_events` events or `max_seconds` seconds; `redact` quotes no payload value in any message. A `profile`
+    gives the whole selection instead (its schema set, depth limit and `max_seconds` too)."""
+    if profile is not None:
+        if max_seconds is not None:
+            raise TypeError("give max_seconds in the profile")
+        max_seconds = profile.max_seconds
+    checker = StreamChecker(selected(profile, strict=strict, dialect=dialect, redact=redact), locate=_locate)
     with time_limit(max_seconds) if max_seconds is not None else nullcontext():
         for item in frame(source):
             if isinstance(item, Event):

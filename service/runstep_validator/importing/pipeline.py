@@ -50,7 +50,7 @@ from ..sources.reading import (
     too_large_named,
     whole_lines,
 )
-from ..sources.records import Record
+from ..sources.records import Record, record_report
 from ..sources.storage import filesystem, is_url
 
 BLOCK_BYTES = 1 << 20  # input travels to workers about a megabyte at a time
@@ -113,6 +113,7 @@ class Block(msgspec.Struct, frozen=True):
     length: int = 0
     shared: str | None = None
     checksum: int = 0
+    unreadable: Record | None = None  # the rest of a document whose structure broke, after the lines: rejected
 
     def for_worker(self) -> Block:
         """What crosses to a worker: for a plain file, where to read the block rather than its bytes (sending a
@@ -122,7 +123,7 @@ class Block(msgspec.Struct, frozen=True):
         if self.offset is None:
             return self
         checksum = zlib.crc32(self.data)
-        return Block(self.source, self.first_line, b"", self.lines, self.offset, len(self.data), self.shared, checksum)
+        return msgspec.structs.replace(self, data=b"", length=len(self.data), checksum=checksum)
 
     def content(self) -> bytes:
         if self.data or self.offset is None:
@@ -150,6 +151,9 @@ def blocks(
         if kind == "json":
             pending: list[Record] = []
             for record in iter_document_records(stream, max_record_bytes=max_record_bytes):
+                if record.unreadable is not None:  # the last record: the document broke off there
+                    yield _document_block(source.name, pending, record)
+                    return
                 pending.append(record)
                 if len(pending) == 1000:
                     yield _document_block(source.name, pending)
@@ -175,8 +179,9 @@ def _identity(source: Source) -> tuple[int, int] | None:
     return status.st_size, status.st_mtime_ns
 
 
-def _document_block(name: str, records: list[Record]) -> Block:
-    return Block(name, 1, b"\n".join(_one_line(record.raw) for record in records), [r.line for r in records])
+def _document_block(name: str, records: list[Record], unreadable: Record | None = None) -> Block:
+    data = b"\n".join(_one_line(record.raw) for record in records)
+    return Block(name, 1, data, [r.line for r in records], unreadable=unreadable)
 
 
 def _one_line(raw: bytes) -> bytes:
@@ -226,6 +231,8 @@ class BlockResult(msgspec.Struct, frozen=True):
     tally: Tally
 
     def accepted(self, block: Block) -> bytes:
+        if block.lines == []:  # a document that broke off before its first record
+            return b""
         lines = block.data.split(b"\n")
         for offset, raw in self.replaced.items():
             lines[offset] = raw
@@ -244,7 +251,8 @@ def process_block(
     replaced: dict[int, bytes] = {}
     tally = Tally()
     clean = 0
-    for offset, line in enumerate(block.content().split(b"\n")):
+    lines = block.content().split(b"\n") if block.lines != [] else []
+    for offset, line in enumerate(lines):
         raw = line[:-1] if line.endswith(b"\r") else line
         if (not raw or raw.isspace()) and block.lines is None:  # a blank line; in a document, an empty record
             dropped.append(offset)
@@ -263,6 +271,10 @@ def process_block(
         dropped.append(offset)
         number = block.lines[offset] if block.lines is not None else block.first_line + offset
         rejected.append(rejection(block.source, number, raw, report))
+    if block.unreadable is not None:
+        report = record_report(validator, block.unreadable)
+        tally.count(report)
+        rejected.append(rejection(block.source, block.unreadable.line, block.unreadable.raw, report))
     tally.records += clean
     tally.accepted += clean
     return BlockResult(b"".join(rejected), dropped, replaced, tally)

@@ -45,7 +45,9 @@ from ..sources.reading import (
     InputFormat,
     Source,
     SourceError,
+    as_stream,
     detect,
+    iter_lines,
     open_source,
     too_large_named,
     whole_lines,
@@ -73,14 +75,6 @@ class ImportResult(msgspec.Struct, frozen=True, gc=False):
     raw: bytes
 
 
-def _lines(source: Iterable[bytes | str] | BinaryIO) -> Iterator[tuple[int, bytes]]:
-    for number, line in enumerate(source, start=1):
-        raw = line.encode() if isinstance(line, str) else line
-        raw = raw.rstrip(b"\n").rstrip(b"\r")
-        if raw and not raw.isspace():
-            yield number, raw
-
-
 def iter_validate(
     source: Iterable[bytes | str] | BinaryIO,
     schema: str = AUTO,
@@ -91,9 +85,9 @@ def iter_validate(
     """Validate JSON Lines one record at a time: `source` is a binary file or any iterable of lines. Blank
     lines are skipped; memory stays that of one record."""
     validator = get_validator(schema, strict=strict, dialect=dialect)
-    for index, (line, raw) in enumerate(_lines(source)):
-        report, step = validator.check(raw)
-        yield ImportResult(index, line, report.valid, report, step if report.valid else None, raw)
+    for record in iter_lines(as_stream(source, lines=True)):
+        report, step = validator.check(record.raw)
+        yield ImportResult(record.index, record.line, report.valid, report, step if report.valid else None, record.raw)
 
 
 # Reading inputs ------------------------------------------------------------------------------------------------
@@ -146,7 +140,7 @@ def blocks(
     """The source in blocks of about `block_bytes`, cut at line ends: JSON Lines as read; a JSON array or list
     response streamed item by item, its members one per line (memory stays that of a block either way). A
     record longer than `max_record_bytes` stops the source with a `SourceError` naming it and the line."""
-    kind, stream = detect(source, forced)
+    kind, stream, skipped = detect(source, forced)
     with too_large_named(source.name):
         if kind == "json":
             pending: list[Record] = []
@@ -163,7 +157,7 @@ def blocks(
             return
         plain = source.is_plain_file
         shared = source.shared_path() if plain else None
-        line, start = 1, 0
+        line, start = 1, skipped  # a worker reads the file itself: past the byte order mark, if any
         for run in whole_lines(stream, block_bytes, max_record_bytes):
             yield Block(source.name, line, run, offset=start if plain else None, shared=shared)
             line += run.count(b"\n")

@@ -16,7 +16,7 @@ from typing import BinaryIO, Final
 import msgspec
 
 from ..core.errors import InvalidJSONError
-from ..core.parsing import NOT_JSON, UTF8_BOM
+from ..core.parsing import NOT_JSON
 from .records import Record, RecordTooLarge, Unreadable
 
 BLOCK_BYTES: Final = 1 << 20
@@ -206,9 +206,6 @@ def _unreadable(text: _Text, index: int, exc: InvalidJSONError) -> Record:
 
 
 def _records(text: _Text) -> Iterator[Record]:
-    if text.byte(0) and text.data.startswith(UTF8_BOM):
-        text.drop(3)
-        text.column = 0  # a byte order mark is not a column
     start = text.skip_space(0)
     opener = text.byte(start)
     if not opener:

@@ -555,3 +555,16 @@ def test_a_run_in_progress_stops_another_run_into_the_same_output(tmp_path: Path
     (running / DRIVER_FILE).write_text(json.dumps({"host": "another-host", "pid": int(dead.stdout)}))
     with pytest.raises(OutputExists):
         refuse_existing("accepted", str(tmp_path / "ok"), {})
+
+
+def test_an_s3_url_gives_the_records_every_other_way_gives(s3: str, tmp_path: Path) -> None:
+    from .test_sources import WAYS_BODY, gave_input, imported, validated_records  # noqa: PLC0415
+
+    key = f"{uuid.uuid4().hex[:8]}/steps.jsonl"
+    with fs().open(f"{BUCKET}/{key}", "wb") as target:
+        target.write(WAYS_BODY)
+    url = f"s3://{BUCKET}/{key}"
+    name, stdin = gave_input("file", tmp_path)
+
+    assert validated_records(url, None) == validated_records(name, stdin())
+    assert imported(url, None, tmp_path) == imported(name, stdin(), tmp_path)

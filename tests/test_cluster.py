@@ -568,3 +568,77 @@ def test_an_s3_url_gives_the_records_every_other_way_gives(s3: str, tmp_path: Pa
 
     assert validated_records(url, None) == validated_records(name, stdin())
     assert imported(url, None, tmp_path) == imported(name, stdin(), tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("address", "said"),
+    [
+        ("bogus", "not a scheduler address"),
+        ("tcp://127.0.0.1:x", "not a scheduler address"),
+        ("unreachable", "no scheduler answered within 1 s (--dask-timeout)"),
+    ],
+)
+def test_a_bad_or_unreachable_scheduler_is_one_line_and_exit_2_before_anything_is_written(
+    tmp_path: Path, address: str, said: str
+) -> None:
+    if address == "unreachable":
+        address = f"tcp://127.0.0.1:{free_port()}"  # nothing listens there: connecting is refused, again and again
+    (tmp_path / "in.jsonl").write_text(record("valid", 0))
+    argv = ["import", str(tmp_path / "in.jsonl"), "--accepted", str(tmp_path / "ok"), "--rejected"]
+    argv += [str(tmp_path / "bad"), "--report", str(tmp_path / "r.json"), "--dask", address, "--dask-timeout", "1"]
+
+    started = time.monotonic()
+    code, out, err = cli(argv)
+
+    assert (code, out) == (2, ""), err
+    assert err.startswith(f"runstep-validator: --dask {address}: {said}"), err
+    assert err.count("\n") == 1, err
+    assert time.monotonic() - started < 20  # the stated timeout, not distributed's own 30 s
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["in.jsonl"]
+
+
+def test_the_scheduler_timeout_has_a_short_stated_default(capsys: pytest.CaptureFixture[str]) -> None:
+    run(["import", "--help"], io.StringIO(), io.StringIO())  # argparse prints its help itself
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "--dask-timeout SECONDS" in shown
+    assert "before anything is written (default: 10)" in shown
+
+
+@pytest.mark.parametrize("dask", [None, "local:1"])
+def test_a_report_at_an_s3_url_is_written_there(s3: str, tmp_path: Path, dask: str | None) -> None:
+    run_id = uuid.uuid4().hex[:8]
+    (tmp_path / "in.jsonl").write_text(record("valid", 0) + record("invalid", 1))
+    outputs = (
+        [str(tmp_path / "ok"), str(tmp_path / "bad")] if dask else [str(tmp_path / "ok.jsonl"), str(tmp_path / "b")]
+    )
+    argv = ["import", str(tmp_path / "in.jsonl"), "--accepted", outputs[0], "--rejected", outputs[1]]
+    argv += ["--report", f"s3://{BUCKET}/{run_id}/2026/report.json", "--workers", "1"]
+    if dask:
+        argv += ["--dask", dask]
+
+    code, _, err = cli(argv)
+
+    assert code == 1, err
+    report = json.loads(fs().cat_file(f"{BUCKET}/{run_id}/2026/report.json"))
+    assert (report["records"], report["accepted"], report["rejected"]) == (2, 1, 1)
+
+
+def test_an_interrupted_cluster_run_leaves_no_folder_it_made(client: Client, tmp_path: Path) -> None:
+    from runstep_validator.importing.pipeline import Interrupted, interruptible  # noqa: PLC0415
+
+    inputs = []
+    for n in range(4):
+        path = tmp_path / f"in-{n}.jsonl"
+        path.write_text("".join(record("valid", i) for i in range(2000)))
+        inputs.append(str(path))
+    runner = ClusterImport(client)
+
+    def interrupt(done_bytes: int, records: int, parts: int) -> None:
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C, as the terminal sends it, once the first part is done
+
+    runner.on_progress = interrupt
+    with pytest.raises(Interrupted), interruptible():
+        runner.run(inputs, [None] * len(inputs), str(tmp_path / "out" / "ok"), str(tmp_path / "out" / "bad"))
+
+    assert not runner.committed
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(Path(name).name for name in inputs)

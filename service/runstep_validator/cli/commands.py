@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 EXIT_OK, EXIT_INVALID, EXIT_ERROR = 0, 1, 2
 STORAGE_TIMEOUT_SECONDS = 60
+DASK_TIMEOUT_SECONDS = 10  # as importing.distributed's, which is not imported before --dask is given
 S3_SCHEMES = ("s3://", "s3a://")
 
 
@@ -146,7 +147,7 @@ def _parser() -> argparse.ArgumentParser:
     bulk.add_argument(
         "--rejected", required=True, help="invalid records with their errors, JSON Lines (a file or URL; as --accepted)"
     )
-    bulk.add_argument("--report", type=Path, help="write the summary as JSON here too")
+    bulk.add_argument("--report", help="write the summary as JSON here too: a file or a URL")
     _add_selection(bulk)
     bulk.add_argument(
         "--workers", type=_bounded(1, 256), default=os.cpu_count() or 1, help="processes (default: %(default)s)"
@@ -179,6 +180,14 @@ def _parser() -> argparse.ArgumentParser:
         metavar="ADDRESS",
         help="run on a Dask cluster: tcp://scheduler:8786, or local[:N] to start N local worker processes; one "
         "task per input, outputs written as part files plus _SUCCESS under --accepted and --rejected",
+    )
+    bulk.add_argument(
+        "--dask-timeout",
+        type=_bounded(1, 3600),
+        default=DASK_TIMEOUT_SECONDS,
+        metavar="SECONDS",
+        help="how long to wait for the --dask scheduler to answer; one that does not ends the run with exit 2 "
+        "before anything is written (default: %(default)s)",
     )
     bulk.add_argument(
         "--unwrap-rejected",
@@ -383,7 +392,7 @@ def _import(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: Bin
     # An unknown schema or dialect is a usage error before any output exists.
     get_validator(args.schema, strict=args.strict, dialect=args.dialect)
     storage_options = parse_storage_options(args.storage_option)
-    if any(str(name).startswith(S3_SCHEMES) for name in [*args.inputs, args.accepted, args.rejected]):
+    if any(str(name).startswith(S3_SCHEMES) for name in [*args.inputs, args.accepted, args.rejected, args.report]):
         # botocore waits a minute to connect and for every read, and retries: a stalled store hung the import.
         config = storage_options.setdefault("config_kwargs", {})
         config.setdefault("connect_timeout", args.storage_timeout)
@@ -415,8 +424,10 @@ def _import(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: Bin
     if args.dask is not None:
         return _import_on_cluster(args, storage_options, stdout, stderr)
     local = [("--accepted", args.accepted), ("--rejected", args.rejected)]
-    for option, path in [(o, Path(p)) for o, p in local if not is_url(p)] + [("--report", args.report)]:
-        if path is not None and not path.parent.is_dir():
+    if args.report is not None:
+        local.append(("--report", args.report))
+    for option, path in [(o, Path(p)) for o, p in local if not is_url(p)]:
+        if not path.parent.is_dir():
             stderr.write(f"runstep-validator: {option} {path}: the folder {path.parent} does not exist\n")
             return EXIT_ERROR
     unusable = _unusable(args, storage_options)
@@ -474,7 +485,8 @@ def _unusable(args: argparse.Namespace, storage_options: dict[str, Any]) -> str 
             return f"{name}: {exc.strerror or exc}"
         except Exception as exc:  # a store's own error: it timed out, refused, answered nonsense
             return f"{name}: {' '.join(str(exc).split()) or type(exc).__name__}"
-    for option, name in (("--accepted", str(args.accepted)), ("--rejected", str(args.rejected))):
+    outputs = [("--accepted", args.accepted), ("--rejected", args.rejected), ("--report", args.report)]
+    for option, name in [(option, name) for option, name in outputs if name is not None]:
         if not is_url(name):
             continue
         fs, path = filesystem(name, storage_options)
@@ -526,7 +538,7 @@ def _import_on_cluster(
         refuse_existing(role, output, storage_options)
     report = created("--report", args.report, storage_options) if args.report is not None else None
     try:
-        client, close = start_client(args.dask)
+        client, close = start_client(args.dask, args.dask_timeout)
     except BaseException:
         if report is not None:
             report.discard()

@@ -564,7 +564,9 @@ class Importer:
     tally: Tally = field(default_factory=Tally)
     committed: bool = False
 
-    def run(self, inputs: list[str], accepted: str | Path, rejected: str | Path, report: Path | None = None) -> Tally:
+    def run(
+        self, inputs: list[str], accepted: str | Path, rejected: str | Path, report: str | Path | None = None
+    ) -> Tally:
         """Validate `inputs` into `accepted` and `rejected`, and the summary as JSON into `report`: all created
         before anything is read (an output that cannot be written is an `OutputError` then), all committed
         together at the end, or none. `committed` says which, also after an `Interrupted`."""

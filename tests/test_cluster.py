@@ -642,3 +642,19 @@ def test_an_interrupted_cluster_run_leaves_no_folder_it_made(client: Client, tmp
 
     assert not runner.committed
     assert sorted(path.name for path in tmp_path.iterdir()) == sorted(Path(name).name for name in inputs)
+
+
+@pytest.mark.parametrize("where", ["unwritable", "missing-bucket"])
+def test_a_cluster_output_that_cannot_be_written_is_one_line_before_the_cluster_starts(
+    s3: str, tmp_path: Path, where: str
+) -> None:
+    (tmp_path / "in.jsonl").write_text(record("valid", 0))
+    accepted = "/proc/runstep-ok" if where == "unwritable" else "s3://no-such-bucket/ok"
+    argv = ["import", str(tmp_path / "in.jsonl"), "--accepted", accepted, "--rejected", str(tmp_path / "bad")]
+
+    code, out, err = cli([*argv, "--dask", "local:1"])
+
+    assert (code, out) == (2, ""), err
+    assert err.startswith(f"runstep-validator: --accepted {accepted}: "), err
+    assert err.count("\n") == 1, err  # not even the line that says the cluster is up
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["in.jsonl"]

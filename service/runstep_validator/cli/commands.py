@@ -467,9 +467,10 @@ def _interrupted(exc: Interrupted, committed: bool, stderr: TextIO) -> int:
     return 128 + exc.signal_number
 
 
-def _unusable(args: argparse.Namespace, storage_options: dict[str, Any]) -> str | None:
+def _unusable(args: argparse.Namespace, storage_options: dict[str, Any], folders: bool = False) -> str | None:
     """An input that cannot be read or an output store that is not there, said in one line before anything is
-    read or written: a symlink loop, a missing file or bucket, a store that does not answer."""
+    read or written: a symlink loop, a missing file or bucket, a store that does not answer; with `folders` (the
+    Dask import's outputs, folders the run makes) a local output folder that cannot be made."""
     from ..sources.storage import filesystem, is_local, is_url
 
     for name in args.inputs:
@@ -487,10 +488,11 @@ def _unusable(args: argparse.Namespace, storage_options: dict[str, Any]) -> str 
             return f"{name}: {' '.join(str(exc).split()) or type(exc).__name__}"
     outputs = [("--accepted", args.accepted), ("--rejected", args.rejected), ("--report", args.report)]
     for option, name in [(option, name) for option, name in outputs if name is not None]:
-        if not is_url(name):
-            continue
-        fs, path = filesystem(name, storage_options)
-        if is_local(fs):
+        fs, path = filesystem(name, storage_options) if is_url(name) else (None, name)
+        if fs is None or is_local(fs):
+            reason = _unmakeable(Path(path)) if folders and option != "--report" else None
+            if reason is not None:
+                return f"{option} {name}: {reason}"
             continue
         bucket = path.strip("/").split("/", 1)[0]
         try:
@@ -499,6 +501,23 @@ def _unusable(args: argparse.Namespace, storage_options: dict[str, Any]) -> str 
             return f"{option} {name}: {exc.strerror or exc}"
         if not present:
             return f"{option} {name}: the bucket {bucket} does not exist"
+    return None
+
+
+def _unmakeable(folder: Path) -> str | None:
+    """Why a folder the run would make (or write in) cannot be made, found by making and removing a folder in the
+    nearest one that exists: permissions alone do not tell (root passes them; /proc refuses anyway)."""
+    import tempfile
+
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"{existing} is not a folder"
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".runstep-validator-probe-", dir=existing))
+    except OSError as exc:
+        return f"a folder cannot be made in {existing} ({exc.strerror or exc})"
     return None
 
 
@@ -521,6 +540,10 @@ def _import_on_cluster(
 
     if "-" in args.inputs:
         stderr.write("runstep-validator: --dask reads files and URLs, not standard input\n")
+        return EXIT_ERROR
+    unusable = _unusable(args, storage_options, folders=True)
+    if unusable is not None:
+        stderr.write(f"runstep-validator: {unusable}\n")
         return EXIT_ERROR
     outputs = [locate(name) for name in (args.accepted, args.rejected)]
     inputs = list(args.inputs)  # named as given in rejected records and the summary

@@ -658,3 +658,23 @@ def test_a_cluster_output_that_cannot_be_written_is_one_line_before_the_cluster_
     assert err.startswith(f"runstep-validator: --accepted {accepted}: "), err
     assert err.count("\n") == 1, err  # not even the line that says the cluster is up
     assert sorted(path.name for path in tmp_path.iterdir()) == ["in.jsonl"]
+
+
+def test_a_truncated_document_is_a_rejected_record_on_the_cluster_as_on_one_machine(
+    client: Client, tmp_path: Path
+) -> None:
+    good = tmp_path / "a.jsonl"
+    good.write_text(record("valid", 0) + record("invalid", 1))
+    cut = tmp_path / "b.json"
+    cut.write_text("[" + record("valid", 2).strip() + ',\n{"id": "step_cut')
+    inputs = [str(good), str(cut)]
+
+    tally = ClusterImport(client).run(inputs, [None, None], str(tmp_path / "ok"), str(tmp_path / "bad"))
+
+    expected, accepted, rejected = single_machine(inputs, tmp_path)
+    assert (tally.records, tally.accepted, tally.rejected) == (expected.records, expected.accepted, expected.rejected)
+    assert (tally.records, tally.rejected) == (4, 2)
+    parts = [tmp_path / folder / f"part-0000{n}.jsonl" for folder in ("ok", "bad") for n in (0, 1)]
+    assert b"".join(path.read_bytes() for path in parts[:2]) == accepted
+    assert b"".join(path.read_bytes() for path in parts[2:]) == rejected
+    assert json.loads(rejected.splitlines()[-1])["source"] == str(cut)

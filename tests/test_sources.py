@@ -221,3 +221,16 @@ def test_every_way_of_giving_input_gives_the_same_records(way: str, tmp_path: Pa
     ]
     assert accepted == COMPACT + b"\r\n" + COMPACT + b"\n"  # as read, the byte order mark left out
     assert rejected == [(3, '{"object": "thread.run.step"}', "required"), (4, '{"id": "step_cut", ', "invalid-json")]
+
+
+def test_json_lines_whose_first_record_is_longer_than_the_first_read_are_still_told_apart() -> None:
+    first = json.dumps({"object": "thread.run.step", "padding": "x" * (3 << 20)}).encode()  # 3 MiB, one line
+    body = first + b"\n" + b'{"object": "thread.run.step.delta"}\n'
+    stdout, stderr = io.StringIO(), io.StringIO()
+
+    code = run(["validate", "--format", "json", "-"], stdout, stderr, io.BytesIO(body))
+
+    assert code == 1, stderr.getvalue()
+    records = json.loads(stdout.getvalue())["files"][0]["records"]
+    assert [record["line"] for record in records] == [1, 2]
+    assert not any(unit["code"] == "invalid-json" for record in records for unit in record["errors"])

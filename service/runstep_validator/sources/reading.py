@@ -300,11 +300,19 @@ def read_fully(stream: BinaryIO, size: int) -> bytes:
     return b"".join(pieces)
 
 
-def content(stream: BinaryIO, head_bytes: int = len(UTF8_BOM)) -> tuple[BinaryIO, bytes, int]:
+def content(
+    stream: BinaryIO, head_bytes: int = len(UTF8_BOM), first_line_within: int = 0
+) -> tuple[BinaryIO, bytes, int]:
     """The input's content from its start, its first `head_bytes` (fewer at its end; what decides its format) and
-    how many bytes came before it. The one rule for byte order marks: RFC 8259 lets a reader ignore one at the
-    start, and editors on Windows write one, so it is left out here, for every input, and nowhere else."""
+    how many bytes came before it; with `first_line_within`, the head holds at least the first line when it is no
+    longer than that. The one rule for byte order marks: RFC 8259 lets a reader ignore one at the start, and
+    editors on Windows write one, so it is left out here, for every input, and nowhere else."""
     head = read_fully(stream, max(head_bytes, len(UTF8_BOM)))
+    while len(head) < first_line_within and b"\n" not in head.lstrip():  # a first record longer than one read
+        more = read_fully(stream, len(head))  # doubling: every byte is copied a bounded number of times
+        if not more:
+            break
+        head += more
     stripped = strip_bom(head)
     return cast(BinaryIO, _Prefixed(stripped, stream)), stripped, len(head) - len(stripped)
 
@@ -344,11 +352,13 @@ def as_stream(source: bytes | BinaryIO | Iterable[bytes | str], lines: bool = Fa
 
 def detect(source: Source, forced: InputFormat = "auto") -> tuple[Literal["json", "jsonl"], BinaryIO, int]:
     """The source's format, its content stream from the start (what was read to tell is read again) and the bytes
-    before its content (a byte order mark), to be skipped."""
+    before its content (a byte order mark), to be skipped. Content is told by its first line, read whole."""
     stem = source.name.removesuffix(".gz")
     named = source.name != STDIN and stem.endswith(LINES_SUFFIXES + DOCUMENT_SUFFIXES)
     sniffing = forced == "auto" and not named
-    stream, head, skipped = content(source.stream, SNIFF_BYTES if sniffing else 0)
+    stream, head, skipped = (
+        content(source.stream, SNIFF_BYTES, MAX_RECORD_BYTES) if sniffing else content(source.stream)
+    )
     return format_of(source.name, head, forced), stream, skipped
 
 

@@ -140,7 +140,7 @@ def blocks(
     """The source in blocks of about `block_bytes`, cut at line ends: JSON Lines as read; a JSON array or list
     response streamed item by item, its members one per line (memory stays that of a block either way). A
     record longer than `max_record_bytes` stops the source with a `SourceError` naming it and the line."""
-    kind, stream, skipped = detect(source, forced)
+    kind, stream, skipped = detect(source, forced, max_record_bytes)
     with too_large_named(source.name):
         if kind == "json":
             pending: list[Record] = []

@@ -350,22 +350,23 @@ def as_stream(source: bytes | BinaryIO | Iterable[bytes | str], lines: bool = Fa
     return content(stream)[0]
 
 
-def detect(source: Source, forced: InputFormat = "auto") -> tuple[Literal["json", "jsonl"], BinaryIO, int]:
+def detect(
+    source: Source, forced: InputFormat = "auto", max_record_bytes: int | None = MAX_RECORD_BYTES
+) -> tuple[Literal["json", "jsonl"], BinaryIO, int]:
     """The source's format, its content stream from the start (what was read to tell is read again) and the bytes
     before its content (a byte order mark), to be skipped. Content is told by its first line, read whole."""
     stem = source.name.removesuffix(".gz")
     named = source.name != STDIN and stem.endswith(LINES_SUFFIXES + DOCUMENT_SUFFIXES)
     sniffing = forced == "auto" and not named
-    stream, head, skipped = (
-        content(source.stream, SNIFF_BYTES, MAX_RECORD_BYTES) if sniffing else content(source.stream)
-    )
+    within = max_record_bytes if max_record_bytes is not None else MAX_RECORD_BYTES
+    stream, head, skipped = content(source.stream, SNIFF_BYTES, within) if sniffing else content(source.stream)
     return format_of(source.name, head, forced), stream, skipped
 
 
 def iter_records(source: Source, forced: InputFormat = "auto", max_record_bytes: int | None = None) -> Iterator[Record]:
     """Every record of a source, streamed: JSON Lines line by line, JSON documents item by item. A record longer
     than `max_record_bytes` stops the source with a `SourceError` naming it and the record's line."""
-    kind, stream, _ = detect(source, forced)
+    kind, stream, _ = detect(source, forced, max_record_bytes)
     with too_large_named(source.name):
         if kind == "jsonl":
             yield from iter_lines(stream, max_record_bytes=max_record_bytes)

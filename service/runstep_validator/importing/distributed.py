@@ -431,6 +431,8 @@ def start_client(address: str, timeout: float = DASK_TIMEOUT_SECONDS) -> tuple[C
         client = Client(address, timeout=timeout)
     except (ValueError, TypeError) as exc:  # distributed's address parsing: a missing port, a port that is no number
         reason = " ".join(str(exc).split()) or type(exc).__name__
+        if reason.startswith("invalid literal for int()"):  # the port, read as a number
+            reason = "its port is not a number"
         raise ClusterError(
             f"--dask {address}: not a scheduler address ({reason}); give tcp://HOST:PORT, or local or local:N"
         ) from None

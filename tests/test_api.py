@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -39,6 +40,7 @@ def test_validate_accepts_every_input_kind(data: object) -> None:
 
 
 def test_report_to_dict_is_the_basic_output_format() -> None:
+    # Given as bytes, every unit says where its value is: line and column, as the command line and HTTP say.
     report = validate((EXAMPLES / "invalid_tool_calls.json").read_bytes())
 
     assert report.to_dict() == {
@@ -54,6 +56,8 @@ def test_report_to_dict_is_the_basic_output_format() -> None:
                 "#/$defs/step_status/enum",
                 "error": '"requires_action" is not one of "in_progress", "cancelled", "failed", "completed", "expired"',
                 "code": "enum",
+                "line": 9,
+                "column": 13,
             },
             {
                 "instanceLocation": "/step_details/tool_calls/2/function/output",
@@ -63,6 +67,8 @@ def test_report_to_dict_is_the_basic_output_format() -> None:
                 "#/$defs/function/properties/output/type",
                 "error": "42 is not of type 'string', 'null'",
                 "code": "type",
+                "line": 42,
+                "column": 21,
             },
             {
                 "instanceLocation": "/usage/total_tokens",
@@ -71,6 +77,8 @@ def test_report_to_dict_is_the_basic_output_format() -> None:
                 "#/$defs/token_count/type",
                 "error": "\"1280\" is not of type 'integer'",
                 "code": "type",
+                "line": 50,
+                "column": 21,
             },
         ],
         "warnings": [],
@@ -223,3 +231,99 @@ def test_a_batch_validates_each_item_by_its_own_object() -> None:
     )
 
     assert response.get_json()["summary"] == {"total": 2, "valid": 2, "invalid": 0}
+
+
+def cli_units(path: str) -> list[list[tuple[str, str, int, int]]]:
+    """Each record's errors as the command line's JSON output places them: (instance, keyword, line, column)."""
+    import io  # noqa: PLC0415
+
+    from runstep_validator.cli import run  # noqa: PLC0415
+
+    stdout, stderr = io.StringIO(), io.StringIO()
+    run(["validate", "--format", "json", path], stdout, stderr)
+    (found,) = json.loads(stdout.getvalue())["files"]
+    return [
+        [(u["instanceLocation"], u["keywordLocation"], u["line"], u["column"]) for u in record["errors"]]
+        for record in found["records"]
+    ]
+
+
+def units(report: Report) -> list[tuple[str, str, int | None, int | None]]:
+    return [(u.instance_location, u.keyword_location, u.line, u.column) for u in report.errors]
+
+
+def test_reports_from_bytes_and_text_carry_line_and_column_as_the_command_line_gives_them() -> None:
+    path = EXAMPLES / "invalid_tool_calls.json"
+
+    (expected,) = cli_units(str(path))
+    assert expected
+    assert all(line is not None for _, _, line, _ in expected)
+    assert units(validate(path.read_bytes())) == expected
+    assert units(validate(path.read_text())) == expected
+    assert units(validate(json.loads(path.read_bytes()))) == [(i, k, None, None) for i, k, _, _ in expected]
+
+
+def test_warnings_carry_line_and_column_too_and_stay_lazy() -> None:
+    step = example("tool_calls_function.json")
+    step["step_details"]["tool_calls"][0]["id"] = "fn_1"  # valid, but not the call_ prefix OpenAI gives ids
+    data = json.dumps(step, indent=2).encode()
+
+    report = validate(data)
+
+    assert report.valid
+    assert report.warnings
+    assert all(unit.line is not None and unit.column is not None for unit in report.warnings)
+    text = data.decode()
+    (warned,) = report.warnings
+    line_text = text.splitlines()[warned.line - 1]  # type: ignore[operator]
+    assert line_text[warned.column - 1 :].startswith('"fn_1"')  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("kind", ["array", "list-response", "one-step", "bytes-file"])
+def test_validate_document_gives_one_placed_report_per_item_as_the_command_line_does(kind: str, tmp_path: Path) -> None:
+    from runstep_validator import ItemReport, validate_document  # noqa: PLC0415
+
+    steps = [example("tool_calls_function.json"), example("invalid_tool_calls.json"), example("message_creation.json")]
+    if kind == "list-response":
+        document = json.dumps({"object": "list", "data": steps, "has_more": False}, indent=2)
+    elif kind == "one-step":
+        steps = steps[1:2]
+        document = json.dumps(steps[0], indent=2)
+    else:
+        document = json.dumps(steps, indent=2)
+    path = tmp_path / "steps.json"
+    path.write_text(document)
+
+    if kind == "bytes-file":
+        with path.open("rb") as stream:
+            items = validate_document(stream)
+    else:
+        items = validate_document(document)
+
+    assert all(isinstance(item, ItemReport) for item in items)
+    assert [item.index for item in items] == list(range(len(steps)))
+    assert [item.valid for item in items] == [validate(step).valid for step in steps]
+    assert [units(item.report) for item in items] == cli_units(str(path))
+    starts = [item.line for item in items]
+    assert [document.splitlines()[line - 1].strip()[:1] for line in starts] == ["{"] * len(steps)
+
+
+def test_validate_document_reads_a_document_that_breaks_off_as_an_invalid_last_item() -> None:
+    from runstep_validator import validate_document  # noqa: PLC0415
+
+    document = b"[" + json.dumps(example("message_creation.json")).encode() + b',\n{"id": "step_cut'
+
+    items = validate_document(document)
+
+    assert [item.valid for item in items] == [True, False]
+    (unit,) = items[1].report.errors
+    assert (unit.code, unit.line, unit.column, items[1].line, items[1].column) == ("invalid-json", 2, 8, 2, 1)
+    assert unit.error == "invalid JSON: unterminated string at line 2, column 8"
+
+
+def test_the_public_names_are_exported_and_typed() -> None:
+    import runstep_validator  # noqa: PLC0415
+
+    for name in ("validate_document", "ItemReport", "StreamReport", "validate", "decode"):
+        assert name in runstep_validator.__all__
+    assert (Path(runstep_validator.__file__).parent / "py.typed").is_file()

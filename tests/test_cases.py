@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 
+import msgspec
 import pytest
 
-from runstep_validator import default_schemas, validate
+from runstep_validator import OutputUnit, Report, default_schemas, validate
 
 from .support import Case, all_cases
 
@@ -26,7 +27,15 @@ def test_case(case: Case) -> None:
 def test_parsed_value_gets_the_same_report(case: Case) -> None:
     from_bytes = validate(json.dumps(case.payload).encode(), schema=case.schema)
 
-    assert validate(case.payload, schema=case.schema) == from_bytes
+    # The same report, except that a parsed value has no text for its units to give a line and column in.
+    assert validate(case.payload, schema=case.schema) == unplaced(from_bytes)
+
+
+def unplaced(report: Report) -> Report:
+    def strip(units: tuple[OutputUnit, ...]) -> tuple[OutputUnit, ...]:
+        return tuple(msgspec.structs.replace(unit, line=None, column=None) for unit in units)
+
+    return Report(report.valid, report.schema, strip(report.errors), strip(report.warnings))
 
 
 def test_every_schema_has_valid_and_invalid_cases() -> None:

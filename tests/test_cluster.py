@@ -579,3 +579,126 @@ def test_a_commit_that_fails_part_way_says_what_was_written(
     assert accepted.read_text() == "what the user had\n"
     assert json.loads(fs().cat_file(f"{BUCKET}/{run_id}/bad.jsonl"))["line"] == 2
     assert sorted(path.name for path in tmp_path.iterdir()) == ["in.jsonl", "ok.jsonl"]  # no partial left
+
+
+def test_an_s3_url_gives_the_records_every_other_way_gives(s3: str, tmp_path: Path) -> None:
+    from .test_sources import WAYS_BODY, gave_input, imported, validated_records  # noqa: PLC0415
+
+    key = f"{uuid.uuid4().hex[:8]}/steps.jsonl"
+    with fs().open(f"{BUCKET}/{key}", "wb") as target:
+        target.write(WAYS_BODY)
+    url = f"s3://{BUCKET}/{key}"
+    name, stdin = gave_input("file", tmp_path)
+
+    assert validated_records(url, None) == validated_records(name, stdin())
+    assert imported(url, None, tmp_path) == imported(name, stdin(), tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("address", "said"),
+    [
+        ("bogus", "not a scheduler address"),
+        ("tcp://127.0.0.1:x", "not a scheduler address"),
+        ("unreachable", "no scheduler answered within 1 s (--dask-timeout)"),
+    ],
+)
+def test_a_bad_or_unreachable_scheduler_is_one_line_and_exit_2_before_anything_is_written(
+    tmp_path: Path, address: str, said: str
+) -> None:
+    if address == "unreachable":
+        address = f"tcp://127.0.0.1:{free_port()}"  # nothing listens there: connecting is refused, again and again
+    (tmp_path / "in.jsonl").write_text(record("valid", 0))
+    argv = ["import", str(tmp_path / "in.jsonl"), "--accepted", str(tmp_path / "ok"), "--rejected"]
+    argv += [str(tmp_path / "bad"), "--report", str(tmp_path / "r.json"), "--dask", address, "--dask-timeout", "1"]
+
+    started = time.monotonic()
+    code, out, err = cli(argv)
+
+    assert (code, out) == (2, ""), err
+    assert err.startswith(f"runstep-validator: --dask {address}: {said}"), err
+    assert err.count("\n") == 1, err
+    assert time.monotonic() - started < 20  # the stated timeout, not distributed's own 30 s
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["in.jsonl"]
+
+
+def test_the_scheduler_timeout_has_a_short_stated_default(capsys: pytest.CaptureFixture[str]) -> None:
+    run(["import", "--help"], io.StringIO(), io.StringIO())  # argparse prints its help itself
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "--dask-timeout SECONDS" in shown
+    assert "before anything is written (default: 10)" in shown
+
+
+@pytest.mark.parametrize("dask", [None, "local:1"])
+def test_a_report_at_an_s3_url_is_written_there(s3: str, tmp_path: Path, dask: str | None) -> None:
+    run_id = uuid.uuid4().hex[:8]
+    (tmp_path / "in.jsonl").write_text(record("valid", 0) + record("invalid", 1))
+    outputs = (
+        [str(tmp_path / "ok"), str(tmp_path / "bad")] if dask else [str(tmp_path / "ok.jsonl"), str(tmp_path / "b")]
+    )
+    argv = ["import", str(tmp_path / "in.jsonl"), "--accepted", outputs[0], "--rejected", outputs[1]]
+    argv += ["--report", f"s3://{BUCKET}/{run_id}/2026/report.json", "--workers", "1"]
+    if dask:
+        argv += ["--dask", dask]
+
+    code, _, err = cli(argv)
+
+    assert code == 1, err
+    report = json.loads(fs().cat_file(f"{BUCKET}/{run_id}/2026/report.json"))
+    assert (report["records"], report["accepted"], report["rejected"]) == (2, 1, 1)
+
+
+def test_an_interrupted_cluster_run_leaves_no_folder_it_made(client: Client, tmp_path: Path) -> None:
+    from runstep_validator.importing.pipeline import Interrupted, interruptible  # noqa: PLC0415
+
+    inputs = []
+    for n in range(4):
+        path = tmp_path / f"in-{n}.jsonl"
+        path.write_text("".join(record("valid", i) for i in range(2000)))
+        inputs.append(str(path))
+    runner = ClusterImport(client)
+
+    def interrupt(done_bytes: int, records: int, parts: int) -> None:
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C, as the terminal sends it, once the first part is done
+
+    runner.on_progress = interrupt
+    with pytest.raises(Interrupted), interruptible():
+        runner.run(inputs, [None] * len(inputs), str(tmp_path / "out" / "ok"), str(tmp_path / "out" / "bad"))
+
+    assert not runner.committed
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(Path(name).name for name in inputs)
+
+
+@pytest.mark.parametrize("where", ["unwritable", "missing-bucket"])
+def test_a_cluster_output_that_cannot_be_written_is_one_line_before_the_cluster_starts(
+    s3: str, tmp_path: Path, where: str
+) -> None:
+    (tmp_path / "in.jsonl").write_text(record("valid", 0))
+    accepted = "/proc/runstep-ok" if where == "unwritable" else "s3://no-such-bucket/ok"
+    argv = ["import", str(tmp_path / "in.jsonl"), "--accepted", accepted, "--rejected", str(tmp_path / "bad")]
+
+    code, out, err = cli([*argv, "--dask", "local:1"])
+
+    assert (code, out) == (2, ""), err
+    assert err.startswith(f"runstep-validator: --accepted {accepted}: "), err
+    assert err.count("\n") == 1, err  # not even the line that says the cluster is up
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["in.jsonl"]
+
+
+def test_a_truncated_document_is_a_rejected_record_on_the_cluster_as_on_one_machine(
+    client: Client, tmp_path: Path
+) -> None:
+    good = tmp_path / "a.jsonl"
+    good.write_text(record("valid", 0) + record("invalid", 1))
+    cut = tmp_path / "b.json"
+    cut.write_text("[" + record("valid", 2).strip() + ',\n{"id": "step_cut')
+    inputs = [str(good), str(cut)]
+
+    tally = ClusterImport(client).run(inputs, [None, None], str(tmp_path / "ok"), str(tmp_path / "bad"))
+
+    expected, accepted, rejected = single_machine(inputs, tmp_path)
+    assert (tally.records, tally.accepted, tally.rejected) == (expected.records, expected.accepted, expected.rejected)
+    assert (tally.records, tally.rejected) == (4, 2)
+    parts = [tmp_path / folder / f"part-0000{n}.jsonl" for folder in ("ok", "bad") for n in (0, 1)]
+    assert b"".join(path.read_bytes() for path in parts[:2]) == accepted
+    assert b"".join(path.read_bytes() for path in parts[2:]) == rejected
+    assert json.loads(rejected.splitlines()[-1])["source"] == str(cut)

@@ -282,3 +282,31 @@ def test_the_import_and_iter_validate_take_a_profile_with_its_own_schema_set(tmp
     assert (tally.records, tally.accepted, tally.rejected) == (41, 40, 1)  # the shipped schemas would reject all
     assert [result.valid for result in iter_validate(bare[:2], profile=profile)] == [True, True]
     assert [result.valid for result in iter_validate(bare[:2])] == [False, False]
+
+
+def test_a_truncated_document_in_a_folder_is_a_rejected_record_naming_it(tmp_path: Path, workers: int) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.jsonl").write_bytes(VALID + b"\n" + MESSAGE + b"\n")
+    truncated = b'{"id": "step_1", "object": "thread.run.st'  # a file cut short while it was written
+    (folder / "b.json").write_bytes(truncated)
+    (folder / "c.json").write_bytes(b"[\n" + VALID + b",\n" + MESSAGE + b"\n" + VALID + b"\n]\n")  # a comma lost
+
+    code, out, err = do_import(tmp_path, str(folder), workers=workers, extra=("--report", str(tmp_path / "r.json")))
+
+    assert code == 1, err
+    assert err == ""
+    accepted = (tmp_path / "ok.jsonl").read_bytes().splitlines()
+    assert accepted == [VALID, MESSAGE, VALID, MESSAGE]
+    rejected = [json.loads(line) for line in (tmp_path / "bad.jsonl").read_bytes().splitlines()]
+    assert [(entry["source"], entry["line"]) for entry in rejected] == [
+        (str(folder / "b.json"), 1),
+        (str(folder / "c.json"), 4),  # where the comma is missing: what follows is the rejected record
+    ]
+    assert rejected[0]["text"] == truncated.decode()  # nothing the user gave is lost
+    assert [entry["errors"][0]["code"] for entry in rejected] == ["invalid-json", "invalid-json"]
+    assert "unterminated string" in rejected[0]["errors"][0]["error"]
+    assert "expected ',' or ']'" in rejected[1]["errors"][0]["error"]
+    report = json.loads((tmp_path / "r.json").read_bytes())
+    assert (report["records"], report["accepted"], report["rejected"], report["accounted"]) == (6, 4, 2, True)
+    assert "records                6" in out

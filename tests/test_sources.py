@@ -6,8 +6,12 @@ import gzip
 import io
 import json
 import os
+import threading
+import time
+import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pytest
 from hypothesis import given, settings
@@ -121,6 +125,110 @@ def test_json_lines_on_standard_input_are_told_from_one_document(gzipped: bool, 
     stdout, stderr = io.StringIO(), io.StringIO()
     with os.fdopen(pipe_in, "rb") as stdin:
         code = run(["validate", "--format", "json", "-"], stdout, stderr, stdin)
+
+    assert code == 1, stderr.getvalue()
+    records = json.loads(stdout.getvalue())["files"][0]["records"]
+    assert [record["line"] for record in records] == [1, 2]
+    assert not any(unit["code"] == "invalid-json" for record in records for unit in record["errors"])
+
+
+# JSON Lines as people hand them over: a byte order mark, CRLF, a blank line, an invalid record, a broken one.
+WAYS_BODY = b"\xef\xbb\xbf" + COMPACT + b"\r\n\n" + b'{"object": "thread.run.step"}\n{"id": "step_cut", \n' + COMPACT
+
+
+def gave_input(way: str, tmp_path: Path, body: bytes = WAYS_BODY) -> tuple[str, Callable[[], BinaryIO | None]]:
+    """The input `body` given one way: the name to pass, and what stands for standard input (opened when called)."""
+    if way in ("stdin", "stdin-gzip"):
+        data = gzip.compress(body) if way == "stdin-gzip" else body
+        return "-", lambda: io.BytesIO(data)
+    if way == "pipe":
+
+        def piped() -> BinaryIO:
+            reading, writing = os.pipe()
+            threading.Thread(target=_write_and_close, args=(writing, body), daemon=True).start()
+            return os.fdopen(reading, "rb")
+
+        return "-", piped
+    if way == "fifo":  # a named pipe, as `<(zcat steps.gz)` gives one: readable once, no suffix to go by
+        fifo = tmp_path / f"steps-{uuid.uuid4().hex[:6]}"
+        os.mkfifo(fifo)
+
+        def opened_by_writer() -> None:
+            deadline = time.monotonic() + 30
+            while True:  # a FIFO opens for writing once the command opens it for reading: ENXIO until then
+                try:
+                    fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        return
+                    time.sleep(0.01)
+            os.set_blocking(fd, True)
+            _write_and_close(fd, body)
+
+        def writer() -> None:
+            threading.Thread(target=opened_by_writer, daemon=True).start()
+
+        return str(fifo), writer
+    folder = tmp_path / f"in-{uuid.uuid4().hex[:6]}"
+    folder.mkdir()
+    path = folder / ("steps.jsonl.gz" if way == "gzip" else "steps.jsonl")
+    path.write_bytes(gzip.compress(body) if way == "gzip" else body)
+    named = {"file": str(path), "gzip": str(path), "folder": str(folder), "file-url": path.as_uri()}
+    return named[way], lambda: None
+
+
+def _write_and_close(fd: int, body: bytes) -> None:
+    with os.fdopen(fd, "wb") as stream:
+        stream.write(body)
+
+
+def validated_records(name: str, stdin: BinaryIO | None) -> list[tuple[Any, ...]]:
+    stdout, stderr = io.StringIO(), io.StringIO()
+    code = run(["validate", "--format", "json", name], stdout, stderr, stdin)
+    assert code == 1, stderr.getvalue()
+    (found,) = json.loads(stdout.getvalue())["files"]
+    return [
+        (record["line"], record["valid"], [(unit["code"], unit["line"], unit["column"]) for unit in record["errors"]])
+        for record in found["records"]
+    ]
+
+
+def imported(name: str, stdin: BinaryIO | None, tmp_path: Path) -> tuple[bytes, list[tuple[Any, ...]]]:
+    accepted, rejected = tmp_path / f"{uuid.uuid4().hex}.ok", tmp_path / f"{uuid.uuid4().hex}.bad"
+    stdout, stderr = io.StringIO(), io.StringIO()
+    argv = ["import", name, "--accepted", str(accepted), "--rejected", str(rejected), "--workers", "2"]
+    assert run(argv, stdout, stderr, stdin) == 1, stderr.getvalue()
+    entries = [json.loads(line) for line in rejected.read_bytes().splitlines()]
+    return accepted.read_bytes(), [(entry["line"], entry["text"], entry["errors"][0]["code"]) for entry in entries]
+
+
+WAYS = ["file", "folder", "stdin", "stdin-gzip", "pipe", "fifo", "gzip", "file-url"]
+
+
+@pytest.mark.parametrize("way", WAYS)
+def test_every_way_of_giving_input_gives_the_same_records(way: str, tmp_path: Path) -> None:
+    name, stdin = gave_input(way, tmp_path)
+    validated = validated_records(name, stdin())
+    name, stdin = gave_input(way, tmp_path)
+    accepted, rejected = imported(name, stdin(), tmp_path)
+
+    assert validated == [
+        (1, True, []),
+        (3, False, [("required", 3, 1)] * 8),
+        (4, False, [("invalid-json", 4, 20)]),
+        (5, True, []),
+    ]
+    assert accepted == COMPACT + b"\r\n" + COMPACT + b"\n"  # as read, the byte order mark left out
+    assert rejected == [(3, '{"object": "thread.run.step"}', "required"), (4, '{"id": "step_cut", ', "invalid-json")]
+
+
+def test_json_lines_whose_first_record_is_longer_than_the_first_read_are_still_told_apart() -> None:
+    first = json.dumps({"object": "thread.run.step", "padding": "x" * (3 << 20)}).encode()  # 3 MiB, one line
+    body = first + b"\n" + b'{"object": "thread.run.step.delta"}\n'
+    stdout, stderr = io.StringIO(), io.StringIO()
+
+    code = run(["validate", "--format", "json", "-"], stdout, stderr, io.BytesIO(body))
 
     assert code == 1, stderr.getvalue()
     records = json.loads(stdout.getvalue())["files"][0]["records"]

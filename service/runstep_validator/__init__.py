@@ -8,7 +8,7 @@ False
 
 from importlib.metadata import PackageNotFoundError, version
 
-from .core.api import PayloadValidator, decode, default_schemas, get_validator, make_validator, validate
+from .core.api import PayloadValidator, default_schemas, get_validator, make_validator
 from .core.auto import AutoValidator
 from .core.delta_models import RunStepDelta
 from .core.errors import (
@@ -25,6 +25,7 @@ from .core.report import OutputUnit, Report
 from .core.schemas import AUTO, DEFAULT_SCHEMA, SchemaSet
 from .core.streams import StreamReport
 from .core.validator import RedactingValidator, Validator
+from .sources.library import ItemReport, decode, validate, validate_document
 from .sources.sse import validate_stream
 
 try:
@@ -37,6 +38,7 @@ __all__ = [
     "DEFAULT_SCHEMA",
     "AutoValidator",
     "InvalidJSONError",
+    "ItemReport",
     "OutputUnit",
     "PayloadValidator",
     "Profile",
@@ -59,5 +61,6 @@ __all__ = [
     "get_validator",
     "make_validator",
     "validate",
+    "validate_document",
     "validate_stream",
 ]

@@ -6,12 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from ..core.errors import InvalidJSONError
 from ..core.profile import Profile
-from ..core.report import INVALID_JSON, OutputUnit, Report
+from ..core.report import OutputUnit, Report
 from ..core.streams import StreamUnit
 from ..sources.positions import placed
 from ..sources.reading import InputFormat, SourceError, is_event_stream, iter_records, open_source
+from ..sources.records import record_report
 from ..sources.sse import validate_stream
 
 
@@ -90,19 +90,13 @@ class Checker:
                     return self._stream(result, source.stream)
                 for record in iter_records(source, self.input_format, self.max_record_bytes):
                     result.total += 1
-                    report = self.validator.validate(record.raw)
+                    report = record_report(self.validator, record)
                     if report.errors or report.warnings:  # positions are only worth computing for what is reported
                         result.records.append(RecordResult(record.index, record.line, placed(report, record)))
                     elif self.keep_valid:
                         result.records.append(RecordResult(record.index, record.line, report))
         except SourceError as exc:
             result.problem = exc.reason
-        except InvalidJSONError as exc:  # the text between records is not JSON: the file stops there
-            unit = OutputUnit("", "", str(exc), code=INVALID_JSON, line=exc.line, column=exc.column)
-            result.records.append(
-                RecordResult(result.total, exc.line, Report(False, self.validator.schema_id, (unit,)))
-            )
-            result.total += 1
         return result
 
     def _stream(self, result: FileResult, stream: BinaryIO) -> FileResult:

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 EXIT_OK, EXIT_INVALID, EXIT_ERROR = 0, 1, 2
 STORAGE_TIMEOUT_SECONDS = 60
+DASK_TIMEOUT_SECONDS = 10  # as importing.distributed's, which is not imported before --dask is given
 S3_SCHEMES = ("s3://", "s3a://")
 
 
@@ -160,7 +161,7 @@ def _parser() -> argparse.ArgumentParser:
     bulk.add_argument(
         "--rejected", required=True, help="invalid records with their errors, JSON Lines (a file or URL; as --accepted)"
     )
-    bulk.add_argument("--report", type=Path, help="write the summary as JSON here too")
+    bulk.add_argument("--report", help="write the summary as JSON here too: a file or a URL")
     _add_selection(bulk)
     bulk.add_argument(
         "--workers", type=_bounded(1, 256), default=os.cpu_count() or 1, help="processes (default: %(default)s)"
@@ -193,6 +194,14 @@ def _parser() -> argparse.ArgumentParser:
         metavar="ADDRESS",
         help="run on a Dask cluster: tcp://scheduler:8786, or local[:N] to start N local worker processes; one "
         "task per input, outputs written as part files plus _SUCCESS under --accepted and --rejected",
+    )
+    bulk.add_argument(
+        "--dask-timeout",
+        type=_bounded(1, 3600),
+        default=DASK_TIMEOUT_SECONDS,
+        metavar="SECONDS",
+        help="how long to wait for the --dask scheduler to answer; one that does not ends the run with exit 2 "
+        "before anything is written (default: %(default)s)",
     )
     bulk.add_argument(
         "--unwrap-rejected",
@@ -399,23 +408,30 @@ def _not_utf8(names: list[str]) -> str | None:
     return None
 
 
-def _import(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: BinaryIO | None) -> int:
+def _storage_options(args: argparse.Namespace) -> dict[str, Any]:
+    from ..sources.storage import parse_storage_options
 
-    from ..core.profile import Profile
-    from ..importing.pipeline import Importer, Interrupted, PartialCommit
-    from ..sources.reading import expand, is_event_stream
-    from ..sources.storage import is_url, parse_storage_options
-    from .progress import progress_bar
-
-    # An unknown schema or dialect is a usage error before any output exists.
-    profile = Profile(args.schema, args.strict, args.dialect)
     storage_options = parse_storage_options(args.storage_option)
-    if any(str(name).startswith(S3_SCHEMES) for name in [*args.inputs, args.accepted, args.rejected]):
+    if any(str(name).startswith(S3_SCHEMES) for name in [*args.inputs, args.accepted, args.rejected, args.report]):
         # botocore waits a minute to connect and for every read, and retries: a stalled store hung the import.
         config = storage_options.setdefault("config_kwargs", {})
         config.setdefault("connect_timeout", args.storage_timeout)
         config.setdefault("read_timeout", args.storage_timeout)
         config.setdefault("retries", {"max_attempts": 2})
+    return storage_options
+
+
+def _import(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: BinaryIO | None) -> int:
+
+    from ..core.profile import Profile
+    from ..importing.pipeline import Importer, Interrupted, PartialCommit
+    from ..sources.reading import expand, is_event_stream
+    from ..sources.storage import is_url
+    from .progress import progress_bar
+
+    # An unknown schema or dialect is a usage error before any output exists.
+    profile = Profile(args.schema, args.strict, args.dialect)
+    storage_options = _storage_options(args)
     given = list(args.inputs)
     args.inputs = [*expand(args.inputs, storage_options)]
     # An event stream's records are events, not run steps to load: `validate` checks streams.
@@ -442,8 +458,10 @@ def _import(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: Bin
     if args.dask is not None:
         return _import_on_cluster(args, profile, storage_options, stdout, stderr)
     local = [("--accepted", args.accepted), ("--rejected", args.rejected)]
-    for option, path in [(o, Path(p)) for o, p in local if not is_url(p)] + [("--report", args.report)]:
-        if path is not None and not path.parent.is_dir():
+    if args.report is not None:
+        local.append(("--report", args.report))
+    for option, path in [(o, Path(p)) for o, p in local if not is_url(p)]:
+        if not path.parent.is_dir():
             stderr.write(f"runstep-validator: {option} {path}: the folder {path.parent} does not exist\n")
             return EXIT_ERROR
     unusable = _unusable(args, storage_options)
@@ -484,9 +502,10 @@ def _interrupted(exc: Interrupted, committed: bool, stderr: TextIO) -> int:
     return 128 + exc.signal_number
 
 
-def _unusable(args: argparse.Namespace, storage_options: dict[str, Any]) -> str | None:
+def _unusable(args: argparse.Namespace, storage_options: dict[str, Any], folders: bool = False) -> str | None:
     """An input that cannot be read or an output store that is not there, said in one line before anything is
-    read or written: a symlink loop, a missing file or bucket, a store that does not answer."""
+    read or written: a symlink loop, a missing file or bucket, a store that does not answer; with `folders` (the
+    Dask import's outputs, folders the run makes) a local output folder that cannot be made."""
     from ..sources.storage import filesystem, is_local, is_url
 
     for name in args.inputs:
@@ -502,11 +521,13 @@ def _unusable(args: argparse.Namespace, storage_options: dict[str, Any]) -> str 
             return f"{name}: {exc.strerror or exc}"
         except Exception as exc:  # a store's own error: it timed out, refused, answered nonsense
             return f"{name}: {' '.join(str(exc).split()) or type(exc).__name__}"
-    for option, name in (("--accepted", str(args.accepted)), ("--rejected", str(args.rejected))):
-        if not is_url(name):
-            continue
-        fs, path = filesystem(name, storage_options)
-        if is_local(fs):
+    outputs = [("--accepted", args.accepted), ("--rejected", args.rejected), ("--report", args.report)]
+    for option, name in [(option, name) for option, name in outputs if name is not None]:
+        fs, path = filesystem(name, storage_options) if is_url(name) else (None, name)
+        if fs is None or is_local(fs):
+            reason = _unmakeable(Path(path)) if folders and option != "--report" else None
+            if reason is not None:
+                return f"{option} {name}: {reason}"
             continue
         bucket = path.strip("/").split("/", 1)[0]
         try:
@@ -515,6 +536,23 @@ def _unusable(args: argparse.Namespace, storage_options: dict[str, Any]) -> str 
             return f"{option} {name}: {exc.strerror or exc}"
         if not present:
             return f"{option} {name}: the bucket {bucket} does not exist"
+    return None
+
+
+def _unmakeable(folder: Path) -> str | None:
+    """Why a folder the run would make (or write in) cannot be made, found by making and removing a folder in the
+    nearest one that exists: permissions alone do not tell (root passes them; /proc refuses anyway)."""
+    import tempfile
+
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"{existing} is not a folder"
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".runstep-validator-probe-", dir=existing))
+    except OSError as exc:
+        return f"a folder cannot be made in {existing} ({exc.strerror or exc})"
     return None
 
 
@@ -538,6 +576,10 @@ def _import_on_cluster(
     if "-" in args.inputs:
         stderr.write("runstep-validator: --dask reads files and URLs, not standard input\n")
         return EXIT_ERROR
+    unusable = _unusable(args, storage_options, folders=True)
+    if unusable is not None:
+        stderr.write(f"runstep-validator: {unusable}\n")
+        return EXIT_ERROR
     outputs = [locate(name) for name in (args.accepted, args.rejected)]
     inputs = list(args.inputs)  # named as given in rejected records and the summary
     sizes = [_size(name, storage_options) for name in inputs]
@@ -552,7 +594,7 @@ def _import_on_cluster(
         refuse_existing(role, output, storage_options)
     report = created("--report", args.report, storage_options) if args.report is not None else None
     try:
-        client, close = start_client(args.dask)
+        client, close = start_client(args.dask, args.dask_timeout)
     except BaseException:
         if report is not None:
             report.discard()

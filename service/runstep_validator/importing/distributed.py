@@ -29,7 +29,7 @@ import msgspec
 from ..core.errors import RunStepValidatorError
 from ..core.profile import Profile, shipped_profile
 from ..sources.reading import MAX_RECORD_BYTES, InputFormat, open_source
-from ..sources.storage import StorageError, filesystem, is_url
+from ..sources.storage import StorageError, filesystem, is_local, is_url
 from .pipeline import AtomicFile, AtomicUpload, Block, Tally, blocks, held_signals, process_block
 
 if TYPE_CHECKING:
@@ -59,6 +59,14 @@ class RecordCrash(RunStepValidatorError):
 
 class OutputExists(RunStepValidatorError):
     """An output prefix that already holds files: nothing is read, nothing is overwritten."""
+
+
+class ClusterError(RunStepValidatorError):
+    """A `--dask` address that names no scheduler, or a scheduler that does not answer in time: one line naming the
+    address, before anything is read or written."""
+
+
+DASK_TIMEOUT_SECONDS: Final = 10  # a scheduler answers within a second or two; distributed's own default waits 30
 
 
 @dataclass(frozen=True)
@@ -188,6 +196,7 @@ class ClusterImport:
         for role, target in targets.items():
             refuse_existing(role, target, self.options.storage_options)
         temporary = {role: f"{target}/{TEMPORARY}/{run_id}" for role, target in targets.items()}
+        made = [folder for folder in map(self._first_missing, targets.values()) if folder is not None]
         for folder in temporary.values():
             _claim(folder, self.options.storage_options)
         abort = f"runstep-abort-{run_id}"
@@ -239,7 +248,21 @@ class ClusterImport:
             raise
         finally:
             self._remove_temporary(targets, temporary)
+            if not self.committed:  # a failed or interrupted run leaves no folder it made, not even an empty one
+                for folder in made:
+                    _remove_empty_folders(folder)
         return self.tally
+
+    def _first_missing(self, target: str) -> str | None:
+        """The outermost folder on a local output's path that does not exist yet (the run makes it), or None."""
+        fs, root = filesystem(target, self.options.storage_options)
+        if not is_local(fs):
+            return None  # an object store has no folders, only the objects the run removes
+        missing = None
+        path = Path(root)
+        while not path.exists() and path != path.parent:
+            missing, path = path, path.parent
+        return str(missing) if missing is not None else None
 
     def _remove_temporary(self, targets: dict[str, str], temporary: dict[str, str]) -> None:
         for role, target in targets.items():
@@ -351,6 +374,13 @@ def _may_be_running(driver: dict[str, Any]) -> bool:
     return True
 
 
+def _remove_empty_folders(top: str) -> None:
+    """`top` and the folders below it, as long as they hold nothing else: what a run made and left empty."""
+    for folder, _, _ in sorted(os.walk(top, topdown=False), key=lambda entry: -len(entry[0])):
+        with contextlib.suppress(OSError):  # not empty (someone else's file) or gone: left as it is
+            os.rmdir(folder)
+
+
 def _remove(url: str, storage_options: Mapping[str, Any], only_if_empty: bool = False) -> None:
     try:
         fs, root = filesystem(url, storage_options)
@@ -360,9 +390,11 @@ def _remove(url: str, storage_options: Mapping[str, Any], only_if_empty: bool = 
         pass
 
 
-def start_client(address: str) -> tuple[Client, Callable[[], None]]:
+def start_client(address: str, timeout: float = DASK_TIMEOUT_SECONDS) -> tuple[Client, Callable[[], None]]:
     """A client for `--dask`: `local[:N]` starts a local cluster of N worker processes (default: one per CPU) on
-    the loopback interface; anything else is a scheduler address. Returns it and what closes what was started."""
+    the loopback interface; anything else is a scheduler address, which must answer within `timeout` seconds
+    (`ClusterError` otherwise, as for an address that names no scheduler). Returns it and what closes what was
+    started."""
     try:
         from distributed import Client, LocalCluster  # noqa: PLC0415  # the optional extra
     except ImportError:  # pragma: no cover - the dev install has it
@@ -387,5 +419,17 @@ def start_client(address: str) -> tuple[Client, Callable[[], None]]:
             cluster.close()
 
         return client, close
-    client = Client(address)
+    try:
+        client = Client(address, timeout=timeout)
+    except (ValueError, TypeError) as exc:  # distributed's address parsing: a missing port, a port that is no number
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        if reason.startswith("invalid literal for int()"):  # the port, read as a number
+            reason = "its port is not a number"
+        raise ClusterError(
+            f"--dask {address}: not a scheduler address ({reason}); give tcp://HOST:PORT, or local or local:N"
+        ) from None
+    except OSError:  # TimeoutError included: refused, unreachable, or silent until the timeout
+        raise ClusterError(
+            f"--dask {address}: no scheduler answered within {timeout:g} s (--dask-timeout); is it running?"
+        ) from None
     return client, client.close

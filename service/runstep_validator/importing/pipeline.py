@@ -45,12 +45,14 @@ from ..sources.reading import (
     InputFormat,
     Source,
     SourceError,
+    as_stream,
     detect,
+    iter_lines,
     open_source,
     too_large_named,
     whole_lines,
 )
-from ..sources.records import Record
+from ..sources.records import Record, record_report
 from ..sources.storage import filesystem, is_url
 
 BLOCK_BYTES = 1 << 20  # input travels to workers about a megabyte at a time
@@ -73,14 +75,6 @@ class ImportResult(msgspec.Struct, frozen=True, gc=False):
     raw: bytes
 
 
-def _lines(source: Iterable[bytes | str] | BinaryIO) -> Iterator[tuple[int, bytes]]:
-    for number, line in enumerate(source, start=1):
-        raw = line.encode() if isinstance(line, str) else line
-        raw = raw.rstrip(b"\n").rstrip(b"\r")
-        if raw and not raw.isspace():
-            yield number, raw
-
-
 def iter_validate(
     source: Iterable[bytes | str] | BinaryIO,
     schema: str = AUTO,
@@ -93,9 +87,9 @@ def iter_validate(
     lines are skipped; memory stays that of one record. A `profile` gives the whole selection instead of
     `schema`, `strict` and `dialect`."""
     validator = selected(profile, schema, strict, dialect).validator
-    for index, (line, raw) in enumerate(_lines(source)):
-        report, step = validator.check(raw)
-        yield ImportResult(index, line, report.valid, report, step if report.valid else None, raw)
+    for record in iter_lines(as_stream(source, lines=True)):
+        report, step = validator.check(record.raw)
+        yield ImportResult(record.index, record.line, report.valid, report, step if report.valid else None, record.raw)
 
 
 # Reading inputs ------------------------------------------------------------------------------------------------
@@ -115,6 +109,7 @@ class Block(msgspec.Struct, frozen=True):
     length: int = 0
     shared: str | None = None
     checksum: int = 0
+    unreadable: Record | None = None  # the rest of a document whose structure broke, after the lines: rejected
 
     def for_worker(self) -> Block:
         """What crosses to a worker: for a plain file, where to read the block rather than its bytes (sending a
@@ -124,7 +119,7 @@ class Block(msgspec.Struct, frozen=True):
         if self.offset is None:
             return self
         checksum = zlib.crc32(self.data)
-        return Block(self.source, self.first_line, b"", self.lines, self.offset, len(self.data), self.shared, checksum)
+        return msgspec.structs.replace(self, data=b"", length=len(self.data), checksum=checksum)
 
     def content(self) -> bytes:
         if self.data or self.offset is None:
@@ -147,11 +142,14 @@ def blocks(
     """The source in blocks of about `block_bytes`, cut at line ends: JSON Lines as read; a JSON array or list
     response streamed item by item, its members one per line (memory stays that of a block either way). A
     record longer than `max_record_bytes` stops the source with a `SourceError` naming it and the line."""
-    kind, stream = detect(source, forced)
+    kind, stream, skipped = detect(source, forced, max_record_bytes)
     with too_large_named(source.name):
         if kind == "json":
             pending: list[Record] = []
             for record in iter_document_records(stream, max_record_bytes=max_record_bytes):
+                if record.unreadable is not None:  # the last record: the document broke off there
+                    yield _document_block(source.name, pending, record)
+                    return
                 pending.append(record)
                 if len(pending) == 1000:
                     yield _document_block(source.name, pending)
@@ -161,7 +159,7 @@ def blocks(
             return
         plain = source.is_plain_file
         shared = source.shared_path() if plain else None
-        line, start = 1, 0
+        line, start = 1, skipped  # a worker reads the file itself: past the byte order mark, if any
         for run in whole_lines(stream, block_bytes, max_record_bytes):
             yield Block(source.name, line, run, offset=start if plain else None, shared=shared)
             line += run.count(b"\n")
@@ -177,8 +175,9 @@ def _identity(source: Source) -> tuple[int, int] | None:
     return status.st_size, status.st_mtime_ns
 
 
-def _document_block(name: str, records: list[Record]) -> Block:
-    return Block(name, 1, b"\n".join(_one_line(record.raw) for record in records), [r.line for r in records])
+def _document_block(name: str, records: list[Record], unreadable: Record | None = None) -> Block:
+    data = b"\n".join(_one_line(record.raw) for record in records)
+    return Block(name, 1, data, [r.line for r in records], unreadable=unreadable)
 
 
 def _one_line(raw: bytes) -> bytes:
@@ -228,6 +227,8 @@ class BlockResult(msgspec.Struct, frozen=True):
     tally: Tally
 
     def accepted(self, block: Block) -> bytes:
+        if block.lines == []:  # a document that broke off before its first record
+            return b""
         lines = block.data.split(b"\n")
         for offset, raw in self.replaced.items():
             lines[offset] = raw
@@ -245,7 +246,8 @@ def process_block(profile: Profile, block: Block, unwrap_rejected: bool = False)
     replaced: dict[int, bytes] = {}
     tally = Tally()
     clean = 0
-    for offset, line in enumerate(block.content().split(b"\n")):
+    lines = block.content().split(b"\n") if block.lines != [] else []
+    for offset, line in enumerate(lines):
         raw = line[:-1] if line.endswith(b"\r") else line
         if (not raw or raw.isspace()) and block.lines is None:  # a blank line; in a document, an empty record
             dropped.append(offset)
@@ -264,6 +266,10 @@ def process_block(profile: Profile, block: Block, unwrap_rejected: bool = False)
         dropped.append(offset)
         number = block.lines[offset] if block.lines is not None else block.first_line + offset
         rejected.append(rejection(block.source, number, raw, report))
+    if block.unreadable is not None:
+        report = record_report(validator, block.unreadable)
+        tally.count(report)
+        rejected.append(rejection(block.source, block.unreadable.line, block.unreadable.raw, report))
     tally.records += clean
     tally.accepted += clean
     return BlockResult(b"".join(rejected), dropped, replaced, tally)
@@ -583,7 +589,9 @@ class Importer:
     tally: Tally = field(default_factory=Tally)
     committed: bool = False
 
-    def run(self, inputs: list[str], accepted: str | Path, rejected: str | Path, report: Path | None = None) -> Tally:
+    def run(
+        self, inputs: list[str], accepted: str | Path, rejected: str | Path, report: str | Path | None = None
+    ) -> Tally:
         """Validate `inputs` into `accepted` and `rejected`, and the summary as JSON into `report`: all created
         before anything is read (an output that cannot be written is an `OutputError` then), all committed
         together at the end, or none. `committed` says which, also after an `Interrupted`."""

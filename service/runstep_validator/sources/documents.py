@@ -3,8 +3,8 @@ time with the line and column where each starts; any other document is one recor
 
 Memory is bounded by the largest record, not the document: a 10 GB export is read a block at a time. Records are
 found without parsing them (strings skipped, brackets counted); each keeps its bytes exactly as written, and what
-they say is the validator's business. Text between records that is not JSON's (a missing comma, trailing data)
-ends the document with `InvalidJSONError` at its position.
+they say is the validator's business. Where the document's structure breaks (it is cut short, a comma is missing)
+reading stops: the rest of the document is one last record, `unreadable`, saying why and where.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import BinaryIO, Final
 import msgspec
 
 from ..core.errors import InvalidJSONError
-from ..core.parsing import NOT_JSON, UTF8_BOM
-from .records import Record, RecordTooLarge
+from ..core.parsing import NOT_JSON
+from .records import Record, RecordTooLarge, Unreadable
 
 BLOCK_BYTES: Final = 1 << 20
 PARSE_ATTEMPTS: Final = 8
@@ -46,6 +46,7 @@ class _Text:
         self.line = 1  # line of data[0]
         self.column = 0  # characters before data[0] on its line
         self.eof = False
+        self.pending: int | None = None  # where the record being read starts (relative to data), while it is read
 
     def more(self) -> bool:
         if self.eof:
@@ -178,13 +179,33 @@ class _Text:
 def iter_document_records(
     stream: BinaryIO, block_bytes: int = BLOCK_BYTES, max_record_bytes: int | None = None
 ) -> Iterator[Record]:
-    """The records of one JSON document read from `stream`. Raises `InvalidJSONError` where the text between
-    records is not JSON, `RecordTooLarge` past `max_record_bytes`; what is inside a record is left to the
-    validator."""
+    """The records of one JSON document read from `stream`; where its structure breaks, the rest of it as one
+    `unreadable` record, and nothing after. `RecordTooLarge` past `max_record_bytes`; what is inside a record is
+    left to the validator."""
     text = _Text(stream, block_bytes, max_record_bytes)
-    if text.byte(0) and text.data.startswith(UTF8_BOM):
-        text.drop(3)
-        text.column = 0  # a byte order mark is not a column
+    count = 0
+    try:
+        for record in _records(text):
+            yield record
+            count += 1
+    except InvalidJSONError as exc:
+        yield _unreadable(text, count, exc)
+
+
+def _unreadable(text: _Text, index: int, exc: InvalidJSONError) -> Record:
+    """The rest of a document whose structure broke, from the start of the record being read (or from where it
+    broke, between records): read to its end, within the record limit, so that nothing of it is lost."""
+    start = text.pending if text.pending is not None else exc.offset - text.base
+    text.drop(start)
+    while text.more():
+        pass
+    line, column = text.line, text.column + 1
+    within = exc.column - column + 1 if exc.line == line else exc.column
+    problem = Unreadable(exc.reason, exc.line - line + 1, within)
+    return Record(index, line, bytes(text.data).rstrip(_WHITESPACE), column=column, unreadable=problem)
+
+
+def _records(text: _Text) -> Iterator[Record]:
     start = text.skip_space(0)
     opener = text.byte(start)
     if not opener:
@@ -194,13 +215,17 @@ def iter_document_records(
         close = yield from _items(text, start)
         _expect_end(text, close + 1)
         return
+    text.pending = start
     if opener == b"{":
         items = _list_response_items(text, start)
         if items is not None:
+            text.pending = None
             yield from items
             return
     end = text.value_end(start)
-    yield _record(text, 0, start, end if text.skip_space(end) >= len(text.data) else _rest(text))
+    record = _record(text, 0, start, end if text.skip_space(end) >= len(text.data) else _rest(text))
+    text.pending = None
+    yield record
 
 
 def _rest(text: _Text) -> int:
@@ -223,8 +248,11 @@ def _items(text: _Text, opener: int) -> Generator[Record, None, int]:
     if text.byte(at) == b"]":
         return at
     while True:
+        text.pending = at
         end = text.value_end(at)
-        yield _record(text, index, at, end)
+        record = _record(text, index, at, end)
+        text.pending = None
+        yield record
         index += 1
         after = text.skip_space(end)
         separator = text.byte(after)

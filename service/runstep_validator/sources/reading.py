@@ -19,10 +19,10 @@ from typing import Any, BinaryIO, Final, Literal, cast
 
 import msgspec
 
-from ..core.errors import LimitExceeded, RunStepValidatorError
-from ..core.parsing import NOT_JSON, strip_bom
+from ..core.errors import InvalidJSONError, LimitExceeded, RunStepValidatorError
+from ..core.parsing import NOT_JSON, UTF8_BOM, strip_bom
 from .documents import BLOCK_BYTES, iter_document_records
-from .records import Record, RecordTooLarge
+from .records import Record, RecordTooLarge, Unreadable
 from .storage import expand_url, filesystem, is_url
 
 STDIN: Final = "-"
@@ -199,7 +199,7 @@ def format_of(name: str, head: bytes, forced: InputFormat = "auto") -> Literal["
         return "jsonl"
     if name != STDIN and stem.endswith(DOCUMENT_SUFFIXES):
         return "json"
-    head = strip_bom(head).lstrip()
+    head = head.lstrip()
     first, newline, rest = head.partition(b"\n")
     if not newline or not rest.strip():
         return "json"
@@ -276,8 +276,8 @@ def iter_lines(
 ) -> Iterator[Record]:
     """JSON Lines: one record per non-blank line, its bytes and its line ending exactly as read."""
     index = number = 0
-    for position, run in enumerate(whole_lines(stream, block_bytes, max_record_bytes)):
-        lines = (strip_bom(run) if position == 0 else run).split(b"\n")
+    for run in whole_lines(stream, block_bytes, max_record_bytes):
+        lines = run.split(b"\n")
         last = lines.pop()  # b"" after a final newline; otherwise the input's last line, which has none
         ended = [(line, b"\n") for line in lines]
         if last:
@@ -290,22 +290,83 @@ def iter_lines(
                 index += 1
 
 
-def detect(source: Source, forced: InputFormat = "auto") -> tuple[Literal["json", "jsonl"], BinaryIO]:
-    """The source's format, and its content stream from the start (what was read to tell is read again)."""
-    stream: BinaryIO = source.stream
+def read_fully(stream: BinaryIO, size: int) -> bytes:
+    """`size` bytes, or fewer only at the end: a pipe's or a raw file's read may give fewer than asked for."""
+    pieces: list[bytes] = []
+    wanted = size
+    while wanted > 0 and (piece := stream.read(wanted)):
+        pieces.append(piece)
+        wanted -= len(piece)
+    return b"".join(pieces)
+
+
+def content(
+    stream: BinaryIO, head_bytes: int = len(UTF8_BOM), first_line_within: int = 0
+) -> tuple[BinaryIO, bytes, int]:
+    """The input's content from its start, its first `head_bytes` (fewer at its end; what decides its format) and
+    how many bytes came before it; with `first_line_within`, the head holds at least the first line when it is no
+    longer than that. The one rule for byte order marks: RFC 8259 lets a reader ignore one at the start, and
+    editors on Windows write one, so it is left out here, for every input, and nowhere else."""
+    head = read_fully(stream, max(head_bytes, len(UTF8_BOM)))
+    while len(head) < first_line_within and b"\n" not in head.lstrip():  # a first record longer than one read
+        more = read_fully(stream, len(head))  # doubling: every byte is copied a bounded number of times
+        if not more:
+            break
+        head += more
+    stripped = strip_bom(head)
+    return cast(BinaryIO, _Prefixed(stripped, stream)), stripped, len(head) - len(stripped)
+
+
+class _Pieces:
+    """Bytes or text handed over piece by piece, read as a binary stream: chunks cut anywhere, or lines (each a
+    line whether or not it ends with a newline)."""
+
+    def __init__(self, pieces: Iterable[bytes | str], lines: bool) -> None:
+        self._pieces = iter(pieces)
+        self._lines = lines
+        self._held = bytearray()
+
+    def read(self, size: int = -1) -> bytes:
+        while size < 0 or len(self._held) < size:
+            piece = next(self._pieces, None)
+            if piece is None:
+                break
+            raw = piece.encode() if isinstance(piece, str) else bytes(piece)
+            self._held += raw + b"\n" if self._lines and not raw.endswith(b"\n") else raw
+        taken = bytes(self._held if size < 0 else self._held[:size])
+        del self._held[: len(taken)]
+        return taken
+
+
+def as_stream(source: bytes | BinaryIO | Iterable[bytes | str], lines: bool = False) -> BinaryIO:
+    """What a library caller hands over (bytes, a binary file, an iterable of chunks or, with `lines`, of lines)
+    as the binary stream every reader here takes, from its content's start (see `content`)."""
+    if isinstance(source, bytes | bytearray | memoryview):
+        stream: BinaryIO = io.BytesIO(source)
+    elif hasattr(source, "read"):
+        stream = cast(BinaryIO, source)
+    else:
+        stream = cast(BinaryIO, _Pieces(source, lines))
+    return content(stream)[0]
+
+
+def detect(
+    source: Source, forced: InputFormat = "auto", max_record_bytes: int | None = MAX_RECORD_BYTES
+) -> tuple[Literal["json", "jsonl"], BinaryIO, int]:
+    """The source's format, its content stream from the start (what was read to tell is read again) and the bytes
+    before its content (a byte order mark), to be skipped. Content is told by its first line, read whole."""
     stem = source.name.removesuffix(".gz")
     named = source.name != STDIN and stem.endswith(LINES_SUFFIXES + DOCUMENT_SUFFIXES)
-    head = b""
-    if forced == "auto" and not named:
-        head = stream.read(SNIFF_BYTES)
-        stream = _Prefixed(head, stream)  # type: ignore[assignment]
-    return format_of(source.name, head, forced), stream
+    sniffing = forced == "auto" and not named
+    within = max_record_bytes if max_record_bytes is not None else MAX_RECORD_BYTES
+    stream, head, skipped = content(source.stream, SNIFF_BYTES, within) if sniffing else content(source.stream)
+    return format_of(source.name, head, forced), stream, skipped
 
 
 def iter_records(source: Source, forced: InputFormat = "auto", max_record_bytes: int | None = None) -> Iterator[Record]:
     """Every record of a source, streamed: JSON Lines line by line, JSON documents item by item. A record longer
     than `max_record_bytes` stops the source with a `SourceError` naming it and the record's line."""
-    kind, stream = detect(source, forced)
+    kind, stream, _ = detect(source, forced, max_record_bytes)
     with too_large_named(source.name):
         if kind == "jsonl":
             yield from iter_lines(stream, max_record_bytes=max_record_bytes)
@@ -323,13 +384,21 @@ def too_large_named(name: str) -> Iterator[None]:
 
 
 def body_records(body: bytes, lines: bool, max_records: int | None = None) -> list[Record]:
-    """The records of a request body: JSON Lines, or one JSON document (a run step, an array, a list response).
-    With `max_records`, `LimitExceeded` as soon as one record more is found: what follows is never read."""
-    stream = io.BytesIO(body)
+    """The records of a request body: JSON Lines, or one JSON document (a run step, an array, a list response);
+    `InvalidJSONError` for a document whose structure breaks. With `max_records`, `LimitExceeded` as soon as one
+    record more is found: what follows is never read."""
+    stream, _, _ = content(io.BytesIO(body))
     records = iter_lines(stream) if lines else iter_document_records(stream)
-    if max_records is None:
-        return list(records)
-    kept = list(itertools.islice(records, max_records + 1))
-    if len(kept) > max_records:
+    kept = list(records if max_records is None else itertools.islice(records, max_records + 1))
+    if max_records is not None and len(kept) > max_records:
         raise LimitExceeded("records", max_records, f"the batch has more than the limit of {max_records} records")
+    problem = kept[-1].unreadable if kept else None
+    if problem is not None:  # one request, one answer: a body that breaks off gets no verdicts, but a problem
+        raise _placed_error(kept[-1], problem)
     return kept
+
+
+def _placed_error(record: Record, problem: Unreadable) -> InvalidJSONError:
+    line = record.line + problem.line - 1
+    column = problem.column + record.column - 1 if problem.line == 1 else problem.column
+    return InvalidJSONError(problem.reason, line, column, 0)

@@ -2,20 +2,50 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import msgspec
 
-from ..core.errors import RunStepValidatorError
+from ..core.errors import InvalidJSONError, RunStepValidatorError
+from ..core.report import INVALID_JSON, OutputUnit, Report
+
+if TYPE_CHECKING:
+    from ..core.api import PayloadValidator
+
+
+class Unreadable(msgspec.Struct, frozen=True, gc=False):
+    """Why a document could not be read on (its structure breaks: cut short, a comma missing), and where, as a
+    1-based line and character column within the record that holds the rest of it."""
+
+    reason: str
+    line: int = 1
+    column: int = 1
 
 
 class Record(msgspec.Struct, frozen=True, gc=False):
     """One payload: its 0-based `index` among the records, its 1-based `line` (and character `column`) in the
-    input, its raw bytes exactly as read, and the line ending that followed it in JSON Lines (b"" for none)."""
+    input, its raw bytes exactly as read, and the line ending that followed it in JSON Lines (b"" for none).
+
+    A record the reader could not read (`unreadable` says why) holds the rest of its document from where reading
+    broke off: it is rejected like any invalid record, so that every surface accounts for it and names its line."""
 
     index: int
     line: int
     raw: bytes
     column: int = 1
     ending: bytes = b""
+    unreadable: Unreadable | None = None
+
+
+def record_report(validator: PayloadValidator, record: Record) -> Report:
+    """The record's report: the validator's, or for a record the reader could not read, why not (positions within
+    the record, as the validator gives them; `placed` puts them in the whole input)."""
+    problem = record.unreadable
+    if problem is None:
+        return validator.validate(record.raw)
+    error = str(InvalidJSONError(problem.reason, problem.line, problem.column, 0))
+    unit = OutputUnit("", "", error, code=INVALID_JSON, line=problem.line, column=problem.column)
+    return Report(False, validator.schema_id, (unit,))
 
 
 class RecordTooLarge(RunStepValidatorError):

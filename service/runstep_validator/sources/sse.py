@@ -19,33 +19,23 @@ import msgspec
 
 from ..core.deadline import check_time, over_time, time_limit
 from ..core.errors import LimitExceeded
-from ..core.parsing import NOT_JSON, UTF8_BOM
+from ..core.parsing import NOT_JSON, strip_bom
 from ..core.profile import Profile, selected
 from ..core.schemas import DEFAULT_DIALECT
 from ..core.streams import KNOWN_EVENTS, Event, StreamChecker, StreamReport, Warning_
 from .positions import value_offsets
+from .reading import as_stream
 
 _LINE: Final = re.compile(rb"\r\n|\r|\n")
 READ_BYTES: Final = 1 << 20
 
 
-def _lines(source: bytes | BinaryIO | Iterable[bytes | str]) -> Iterator[bytes]:
-    """The stream's lines without their ends, whatever the ends are and however the input is cut."""
-    if isinstance(source, bytes | bytearray | memoryview):
-        chunks: Iterable[bytes | str] = [bytes(source)]
-    elif hasattr(source, "read"):
-        chunks = iter(lambda: source.read(READ_BYTES), b"")
-    else:
-        chunks = source
+def _lines(stream: BinaryIO) -> Iterator[bytes]:
+    """The stream's lines without their ends, whatever the ends are (CRLF, LF or CR, as the WHATWG rules have them;
+    JSON Lines know only LF and CRLF) and however the input is cut."""
     carry = b""
-    first = True
-    for chunk in chunks:
-        data = carry + (chunk.encode() if isinstance(chunk, str) else chunk)
-        if first:
-            if len(data) < len(UTF8_BOM) and UTF8_BOM.startswith(data):
-                carry = data
-                continue
-            data, first = data.removeprefix(UTF8_BOM), False
+    for chunk in iter(lambda: stream.read(READ_BYTES), b""):
+        data = carry + chunk
         held = b""
         if data.endswith(b"\r"):  # perhaps the first half of a CRLF cut between chunks: decided by the next one
             data, held = data[:-1], b"\r"
@@ -150,7 +140,7 @@ def frame(source: bytes | BinaryIO | Iterable[bytes | str]) -> Iterator[Event | 
     is off (events run together without a blank line)."""
     framer = _Framer()
     if isinstance(source, bytes | bytearray | memoryview):
-        whole = bytes(source).removeprefix(UTF8_BOM)
+        whole = strip_bom(bytes(source))
         if b"\r" not in whole:  # LF line ends only, the usual transcript: split into events in C first
             *blocks, last = whole.split(b"\n\n")
             for block in blocks:
@@ -159,7 +149,7 @@ def frame(source: bytes | BinaryIO | Iterable[bytes | str]) -> Iterator[Event | 
                 yield from framer.feed(raw)
             yield from framer.finish()
             return
-    for raw in _lines(source):
+    for raw in _lines(as_stream(source)):
         yield from framer.feed(raw)
     yield from framer.finish()
 

@@ -1,0 +1,117 @@
+"""The Python API's half that reads: a payload or a whole document read as the command line reads it, its reports
+placed at their line and column as the command line and the HTTP API place them (`placed`)."""
+
+from __future__ import annotations
+
+from typing import BinaryIO
+
+import msgspec
+
+from ..core import api
+from ..core.delta_models import RunStepDelta
+from ..core.errors import RunStepDecodeError
+from ..core.models import RunStep
+from ..core.profile import Profile, selected
+from ..core.report import Deferred, Report
+from ..core.schemas import AUTO, DEFAULT_DIALECT
+from ..core.validator import Payload
+from .documents import iter_document_records
+from .positions import placed
+from .reading import as_stream
+from .records import Record, record_report
+
+
+class ItemReport(msgspec.Struct, frozen=True, gc=False):
+    """One item of a document: its 0-based `index`, where it starts (1-based `line`, character `column`) and its
+    `report`, whose errors and warnings carry their line and column in the whole document."""
+
+    index: int
+    line: int
+    column: int
+    report: Report
+
+    @property
+    def valid(self) -> bool:
+        return self.report.valid
+
+
+def validate(
+    data: Payload,
+    schema: str = AUTO,
+    *,
+    redact: bool = False,
+    strict: bool = False,
+    dialect: str = DEFAULT_DIALECT,
+    profile: Profile | None = None,
+) -> Report:
+    """Validate one payload (JSON bytes or text, or a parsed value): by default against the entry its `object`
+    names (a run step, a run-step delta) in `dialect` (`openai`, or `azure` for Azure AI Agents), its strict
+    variant with `strict`, or against the entry named; or as `profile` says, instead of the other arguments.
+    Given as bytes or text, its errors and warnings say where they are (`line`, `column`), as the command line's
+    do.
+
+    >>> validate(b'{"object": "thread.run.step"}').valid
+    False
+    """
+    report = api.validate(data, schema, redact=redact, strict=strict, dialect=dialect, profile=profile)
+    return _positioned(report, data)
+
+
+def decode(
+    data: Payload,
+    schema: str = AUTO,
+    *,
+    strict: bool = False,
+    dialect: str = DEFAULT_DIALECT,
+    profile: Profile | None = None,
+) -> RunStep | RunStepDelta:
+    """Decode and validate one payload with the same choice of schema as `validate()`: a typed run step
+    (`RunStep`) or delta (`RunStepDelta`), as its `object` says (or as the entry named types it); raises
+    `RunStepDecodeError` with the report `validate()` gives when it is invalid or cannot be typed."""
+    try:
+        return api.decode(data, schema, strict=strict, dialect=dialect, profile=profile)
+    except RunStepDecodeError as exc:
+        raise RunStepDecodeError(_positioned(exc.report, data)) from None
+
+
+def validate_document(
+    data: bytes | str | BinaryIO,
+    schema: str = AUTO,
+    *,
+    redact: bool = False,
+    strict: bool = False,
+    dialect: str = DEFAULT_DIALECT,
+    profile: Profile | None = None,
+) -> list[ItemReport]:
+    """Validate a JSON document as the command line reads a `.json` file: a run step or a delta (one item), an
+    array of them, or a list response (`{"object": "list", "data": [...]}`, as `GET .../steps` answers), each item
+    against the entry `validate()` would pick. One report per item, in order. A document that breaks off (cut
+    short, a comma missing) ends with an invalid item holding the rest of it. A `profile` gives the whole
+    selection instead of the other arguments. `data` is the document's bytes,
+    text, or a binary file, read a block at a time."""
+    validator = selected(profile, schema, strict, dialect, redact).validator
+    stream = as_stream(data.encode() if isinstance(data, str) else data)
+    return [
+        ItemReport(record.index, record.line, record.column, _placed(record_report(validator, record), record))
+        for record in iter_document_records(stream)
+    ]
+
+
+def _positioned(report: Report, data: Payload) -> Report:
+    if isinstance(data, str):
+        data = data.encode("utf-8", errors="surrogatepass")
+    if not isinstance(data, bytes | bytearray | memoryview):
+        return report  # a parsed value has no text to point into
+    return _placed(report, Record(0, 1, bytes(data)))
+
+
+def _placed(report: Report, record: Record) -> Report:
+    """`placed`, keeping a valid report's warnings lazy: a caller that asks only for the verdict does not pay for
+    them (nor for placing them)."""
+    pending = report.pending_warnings
+    if report.valid and isinstance(pending, Deferred):
+        lazy = Deferred(
+            lambda _: placed(Report(True, report.schema, (), pending.check(pending.subject)), record).warnings, None
+        )
+        return Report(True, report.schema, (), lazy)
+    return placed(report, record)

@@ -11,8 +11,19 @@ from flask import Blueprint, Response, current_app, request
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from .observe import draining
-from .problems import Problem
-from .service import JSON_MEDIA_TYPE, JSON_TYPES, NDJSON_TYPES, STREAM_TYPES, Encoded, Service
+from .service import (
+    DRAINING,
+    HEALTHY,
+    JSON_MEDIA_TYPE,
+    JSON_TYPES,
+    METRICS_OFF,
+    NDJSON_TYPES,
+    READY,
+    STREAM_TYPES,
+    Encoded,
+    Service,
+    unknown_schema_file,
+)
 
 SERVICE_KEY = "runstep_validator"  # the app's extension: the Service its routes answer with
 
@@ -60,8 +71,7 @@ def list_schemas() -> Response:
 def get_schema(name: str) -> Response:
     answering = service()
     if name not in answering.schema_files:
-        detail = f"no schema named {name[:64]!r}"
-        raise Problem(404, "unknown-schema", "Unknown schema", detail, known=sorted(answering.schema_files))
+        raise unknown_schema_file(name, sorted(answering.schema_files))
     response = Response(answering.schema_files[name], mimetype="application/schema+json")
     response.set_etag(answering.schema_etags[name])
     response.make_conditional(request)
@@ -70,23 +80,22 @@ def get_schema(name: str) -> Response:
 
 @api.get("/healthz")
 def healthz() -> Response:
-    return Encoded.json({"status": "ok"}).to_flask()
+    return Encoded.json(HEALTHY).to_flask()
 
 
 @api.get("/readyz")
 def readyz() -> Response:
     # Answering at all means the validators are built: create_app built them before serving.
     if draining(service().settings.state_directory):
-        detail = "the server is stopping: it finishes the requests it has and takes no new ones"
-        raise Problem(503, "draining", "Stopping", detail)
-    return Encoded.json({"status": "ready"}).to_flask()
+        raise DRAINING
+    return Encoded.json(READY).to_flask()
 
 
 @api.get("/metrics")
 def metrics_text() -> Response:
     exposition = service().metrics.exposition()
     if exposition is None:
-        raise Problem(404, "not-found", "Not found", "metrics are turned off (RUNSTEP_VALIDATOR_METRICS=false)")
+        raise METRICS_OFF
     return Response(exposition, content_type=CONTENT_TYPE_LATEST)
 
 

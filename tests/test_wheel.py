@@ -36,7 +36,8 @@ def test_wheel_installed_in_a_fresh_virtualenv_validates(tmp_path: Path) -> None
     with zipfile.ZipFile(wheel) as archive:  # the page ships inside the package, as the schemas do
         shipped = set(archive.namelist())
     page = {
-        f"runstep_validator/http/page/{name}" for name in ("index.html", "app.js", "app.css", "docs.html", "docs.js")
+        f"runstep_validator/http/page/{name}"
+        for name in ("index.html", "app.js", "app.css", "docs.html", "docs.js", "docs.css")
     }
     assert page <= shipped
     venv.create(tmp_path / "venv", with_pip=True)

@@ -11,27 +11,16 @@ import pytest
 
 import runstep_validator
 
-from .server import RunningServer, running_server
-from .test_page import CHROMIUM, FLAGS, Page
+from . import test_page
+from .server import RunningServer
+from .test_page import CHROMIUM, Page
 
-sync_api = pytest.importorskip("playwright.sync_api")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium on this machine (.ci/run installs Debian's)")
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    with running_server(tmp_path_factory.mktemp("docs"), workers=1) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
+# The page tests' server and browser, one of each for this module too.
+server = test_page.server
+browser = test_page.browser
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""The HTTP service's Flask app factory: routes and RFC 9457 errors. It only translates HTTP to the core and back.
+"""The HTTP service's Flask app factory: the routes' blueprints and RFC 9457 errors, assembled. It only translates
+HTTP to the core and back.
 
     create_app()                                  # settings from the environment
     create_app({"max_body_bytes": 1024})          # tests pass overrides by setting name

@@ -1,5 +1,6 @@
 """The pieces operations rest on, checked in this process: the request series written straight into shared memory
-(held to prometheus_client's own multiprocess values), the access line's JSON, and the batching log handler."""
+and read back by a collector of ours (held to prometheus_client's own multiprocess values), the access line's JSON,
+and the batching log handler."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ from runstep_validator.http.observe import (
     access_writer,
     loggable,
 )
-from runstep_validator.http.shared_values import RequestSeries, SharedValues
+from runstep_validator.http.shared_values import RequestSeries, RequestSeriesCollector, SharedValues, read_values
 
 ROUTES = st.sampled_from(["/v1/validate", "/v1/validate/batch", "other"])
 METHODS = st.sampled_from(["GET", "POST"])
@@ -56,9 +57,13 @@ for change in changes:
 """
 
 
-def samples(directory: Path) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+def samples(directory: Path, native: bool = False) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """What /metrics shows of the files in `directory`: ours, or prometheus_client's own (`native`)."""
     registry = CollectorRegistry()
-    MultiProcessCollector(registry, path=str(directory))  # type: ignore[no-untyped-call]
+    if native:
+        MultiProcessCollector(registry, path=str(directory))  # type: ignore[no-untyped-call]
+    else:
+        registry.register(RequestSeriesCollector(str(directory), DURATION, DURATION_BUCKETS, VALIDATIONS))
     exposition = generate_latest(registry).decode()
     return {
         (sample.name, tuple(sorted(sample.labels.items()))): sample.value
@@ -73,7 +78,7 @@ def test_request_series_expose_what_prometheus_clients_own_values_do(
     tmp_path_factory: pytest.TempPathFactory, changes: list[tuple[object, ...]]
 ) -> None:
     ours, theirs = tmp_path_factory.mktemp("ours"), tmp_path_factory.mktemp("theirs")
-    series = RequestSeries(str(ours), DURATION, DURATION_BUCKETS, VALIDATIONS)
+    series = RequestSeries(str(ours), DURATION_BUCKETS)
     for change in changes:
         if change[0] == "answered":
             series.answered(*change[1:])  # type: ignore[arg-type]
@@ -90,25 +95,27 @@ def test_request_series_expose_what_prometheus_clients_own_values_do(
     )
     assert native.returncode == 0, native.stderr
 
-    ours_samples, theirs_samples = samples(ours), samples(theirs)
+    ours_samples, theirs_samples = samples(ours), samples(theirs, native=True)
     assert ours_samples.keys() >= theirs_samples.keys()
     for key, value in ours_samples.items():  # ours also shows series at 0 that theirs has not made
         assert value == pytest.approx(theirs_samples.get(key, 0.0)), key
 
 
 def test_values_written_before_the_file_grows_stay_visible(tmp_path: Path) -> None:
-    values = SharedValues(str(tmp_path / "counter_grow-1.db"))
-    first = values.slot(json.dumps(["m", "m_total", {"n": "first"}, "help"]))
+    values = SharedValues(str(tmp_path / "grow.requests"))
+    first = values.slot("first")
     values.doubles[first] += 5
-    later = [values.slot(json.dumps(["m", "m_total", {"n": str(n)}, "help"])) for n in range(2000)]  # > 64 KiB
+    later = [values.slot(f"later {n}", 1 + n % 3) for n in range(2000)]  # > 64 KiB
     values.doubles[first] += 1
     values.doubles[later[-1]] += 2
+    values.doubles[later[-1] + 1] += 3
 
-    exposed = samples(tmp_path)
+    read = dict(read_values(tmp_path / "grow.requests"))
 
-    assert exposed["m_total", (("n", "first"),)] == 6
-    assert exposed["m_total", (("n", "1999"),)] == 2
-    assert exposed["m_total", (("n", "0"),)] == 0
+    assert read["first"] == (6.0,)
+    assert read["later 1999"] == (2.0, 3.0)
+    assert read["later 0"] == (0.0,)
+    assert len(read) == 2001
 
 
 @given(
@@ -194,7 +201,7 @@ def test_warnings_are_written_at_once_and_lines_at_most_an_interval_late() -> No
 def test_a_process_id_used_again_adds_its_counts_to_the_dead_ones(tmp_path: Path) -> None:
     # Two series in one process stand for a worker and its successor under the same process id.
     for _ in range(2):
-        series = RequestSeries(str(tmp_path), DURATION, DURATION_BUCKETS, VALIDATIONS)
+        series = RequestSeries(str(tmp_path), DURATION_BUCKETS)
         series.validated("run_step", True, 2)
 
     assert samples(tmp_path)["runstep_validator_validations_total", (("schema", "run_step"), ("verdict", "valid"))] == 4

@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 
 from runstep_validator import validate, validate_stream
 from runstep_validator.core.messages import pointer
-from runstep_validator.sources.positions import Lines, placed, value_offset, value_offsets
+from runstep_validator.core.parsing import Lines
+from runstep_validator.sources.positions import placed, value_offset, value_offsets
 from runstep_validator.sources.records import Record
 
 from .strategies import JSON_VALUES, paths

@@ -22,7 +22,12 @@ def test_openapi_contract_holds_on_a_live_server(tmp_path: Path) -> None:
             f"http://127.0.0.1:{server.port}/openapi.json",
         ]
         command += ["--checks", "all", "--max-examples", "60", "--seed", "20261124", "--no-color"]
-        # Run where its cache (.schemathesis/) is the test's own, not in the working tree.
+        # schemathesis cannot send the batch route's JSON Lines examples (it has no serializer for
+        # application/x-ndjson): its examples phase skips that route, whose examples tests/test_openapi.py sends.
+        (tmp_path / "schemathesis.toml").write_text(
+            '[[operations]]\ninclude-path = "/v1/validate/batch"\nphases.examples.enabled = false\n'
+        )
+        # Run where its cache (.schemathesis/) and configuration are the test's own, not in the working tree.
         done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False, cwd=tmp_path)
         log = server.log
 

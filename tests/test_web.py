@@ -313,3 +313,13 @@ def test_an_unknown_schema_lists_the_known_ones(client: FlaskClient) -> None:
     assert body["status"] == 404
     assert "run_step" in body["known"]
     assert "components/usage" in body["known"]
+
+
+def test_the_api_routes_live_in_a_blueprint_and_the_factory_only_assembles(app: Flask) -> None:
+    """The factory registers blueprints; the routes are declared once, at import, as Flask's tutorial does."""
+    endpoints = {rule.rule: rule.endpoint for rule in app.url_map.iter_rules()}
+    api = ["/v1/validate", "/v1/validate/batch", "/v1/validate/stream", "/v1/schemas", "/v1/schemas/<path:name>"]
+    for path in [*api, "/healthz", "/readyz", "/metrics", "/openapi.json"]:
+        assert endpoints[path].startswith("api."), (path, endpoints[path])
+    assert set(app.blueprints) == {"api", "pages"}
+    assert [endpoint for endpoint in endpoints.values() if "." not in endpoint] == ["static"]

@@ -37,7 +37,7 @@ def test_wheel_installed_in_a_fresh_virtualenv_validates(tmp_path: Path) -> None
         shipped = set(archive.namelist())
     page = {
         f"runstep_validator/http/page/{name}"
-        for name in ("index.html", "app.js", "app.css", "docs.html", "docs.js", "examples.json")
+        for name in ("index.html", "app.js", "app.css", "docs.html", "docs.js", "docs.css", "examples.json")
     }
     assert page <= shipped
     venv.create(tmp_path / "venv", with_pip=True)

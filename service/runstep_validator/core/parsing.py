@@ -10,6 +10,7 @@ import json
 import math
 import re
 import sys
+from bisect import bisect_right
 from typing import Any, Final
 
 import msgspec
@@ -107,15 +108,23 @@ def _finite_float(token: str) -> float:
     return value
 
 
-def _position(text: str, offset: int) -> tuple[int, int]:
-    line = text.count("\n", 0, offset) + 1
-    column = offset - (text.rfind("\n", 0, offset) + 1) + 1
-    return line, column
+class Lines:
+    """1-based line and column (in characters) of offsets in one text: the line starts are found once. The one
+    helper for it: the reasons for text that is not JSON here, the places of reported values in sources/."""
+
+    __slots__ = ("_starts",)
+
+    def __init__(self, text: str) -> None:
+        self._starts = [0, *(match.end() for match in re.finditer("\n", text))]
+
+    def at(self, offset: int) -> tuple[int, int]:
+        line = bisect_right(self._starts, offset)
+        return line, offset - self._starts[line - 1] + 1
 
 
 def _error(text: str, offset: int, reason: str) -> InvalidJSONError:
     offset = max(0, min(offset, len(text)))
-    line, column = _position(text, offset)
+    line, column = Lines(text).at(offset)
     return InvalidJSONError(reason, line, column, offset)
 
 

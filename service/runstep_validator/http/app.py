@@ -1,12 +1,14 @@
-"""The HTTP service's Flask app factory: routes and RFC 9457 errors. It only translates HTTP to the core and back.
+"""The HTTP service's Flask app factory: the routes' blueprints and RFC 9457 errors, assembled. It only translates
+HTTP to the core and back.
 
     create_app()                                  # settings from the environment
     create_app({"max_body_bytes": 1024})          # tests pass overrides by setting name
 
-`POST /v1/validate` is the product's hot path. Its common case (a JSON body with a Content-Length within the
-limit, valid query parameters) is answered by `middleware.ValidateFastLane`, in front of Flask, which skips
-Flask's request and response objects (they cost several times the validation itself). It calls the same
-`Service` methods as the Flask route; anything unusual falls through to Flask.
+The routes are a blueprint (routes.py, pages.py); the factory builds the `Service`, assembles the blueprints,
+the error handlers and the middleware. `POST /v1/validate` is the product's hot path. Its common case (a JSON body
+with a Content-Length within the limit, valid query parameters) is answered by `middleware.ValidateFastLane`, in
+front of Flask, which skips Flask's request and response objects (they cost several times the validation itself).
+It calls the same `Service` methods as the Flask route; anything unusual falls through to Flask.
 """
 
 from __future__ import annotations
@@ -16,24 +18,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, Response, request
-from prometheus_client import CONTENT_TYPE_LATEST
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from .config import Settings
 from .middleware import AccessLog, ValidateFastLane
-from .observe import draining, loggable
+from .observe import loggable
 from .pages import page_blueprint
 from .problems import Problem
-from .service import (
-    INTERNAL_ERROR,
-    JSON_MEDIA_TYPE,
-    JSON_TYPES,
-    NDJSON_TYPES,
-    STREAM_TYPES,
-    Encoded,
-    Service,
-    too_large,
-)
+from .routes import SERVICE_KEY, api
+from .service import INTERNAL_ERROR, Encoded, Service, too_large
 
 log = logging.getLogger("runstep_validator.http")
 
@@ -57,7 +50,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     service = Service(settings)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    app.extensions["runstep_validator"] = service
+    app.extensions[SERVICE_KEY] = service
     app.wsgi_app = ValidateFastLane(app.wsgi_app, service)  # type: ignore[method-assign]
     if settings.access_log:
         app.wsgi_app = AccessLog(app.wsgi_app)  # type: ignore[method-assign]
@@ -90,59 +83,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         log.exception("unexpected error on %s %s", loggable(request.method, 16), loggable(request.path, 100))
         return on_problem(INTERNAL_ERROR)
 
-    @app.post("/v1/validate")
-    def validate() -> Response:
-        validator, output, _, _ = service.parse_query(request.query_string.decode("latin-1"))
-        return service.validate(validator, output, service.read_body(request, JSON_TYPES)).to_flask()
-
-    @app.post("/v1/validate/batch")
-    def validate_batch() -> Response:
-        validator, output, _, _ = service.parse_query(request.query_string.decode("latin-1"))
-        body = service.read_body(request, NDJSON_TYPES | JSON_TYPES)
-        return service.validate_batch(validator, body, request.mimetype in NDJSON_TYPES, output).to_flask()
-
-    @app.post("/v1/validate/stream")
-    def validate_stream() -> Response:
-        query = service.parse_query(request.query_string.decode("latin-1"))  # refused as on the other routes
-        body = service.read_body(request, STREAM_TYPES)
-        return service.validate_stream(body, query.strict, query.dialect).to_flask()
-
-    @app.get("/v1/schemas")
-    def list_schemas() -> Response:
-        return Encoded.json(service.schema_index).to_flask()
-
-    @app.get("/v1/schemas/<path:name>")
-    def get_schema(name: str) -> Response:
-        if name not in service.schema_files:
-            detail = f"no schema named {name[:64]!r}"
-            raise Problem(404, "unknown-schema", "Unknown schema", detail, known=sorted(service.schema_files))
-        response = Response(service.schema_files[name], mimetype="application/schema+json")
-        response.set_etag(service.schema_etags[name])
-        response.make_conditional(request)
-        return response
-
-    @app.get("/healthz")
-    def healthz() -> Response:
-        return Encoded.json({"status": "ok"}).to_flask()
-
-    @app.get("/readyz")
-    def readyz() -> Response:
-        # Answering at all means the validators are built: create_app built them before serving.
-        if draining(settings.state_directory):
-            detail = "the server is stopping: it finishes the requests it has and takes no new ones"
-            raise Problem(503, "draining", "Stopping", detail)
-        return Encoded.json({"status": "ready"}).to_flask()
-
-    @app.get("/metrics")
-    def metrics_text() -> Response:
-        exposition = service.metrics.exposition()
-        if exposition is None:
-            raise Problem(404, "not-found", "Not found", "metrics are turned off (RUNSTEP_VALIDATOR_METRICS=false)")
-        return Response(exposition, content_type=CONTENT_TYPE_LATEST)
-
-    @app.get("/openapi.json")
-    def openapi() -> Response:
-        return Response(service.openapi, mimetype=JSON_MEDIA_TYPE)
-
+    app.register_blueprint(api)
     app.register_blueprint(page_blueprint())
     return app

@@ -6,7 +6,7 @@ import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from ..core.errors import RunStepValidatorError
 from ..core.schemas import AUTO, DEFAULT_DIALECT
@@ -15,6 +15,9 @@ from ..core.validator import DEFAULT_MAX_DEPTH
 from ..switches import DEBUG_VARIABLE, WORDS, yes_or_no
 
 ENV_PREFIX = "RUNSTEP_VALIDATOR_"
+# prometheus_client's documented multiprocess mode: the directory of every worker's metric files.
+MULTIPROCESS_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
+DRAINING_FILE: Final = "draining"  # in the server's state directory: present once SIGTERM has been received
 
 
 class ConfigError(RunStepValidatorError):

@@ -444,12 +444,12 @@ def create_front(config: Mapping[str, Any] | None = None) -> Front:
 def create_handler_app(config: Mapping[str, Any] | None = None) -> Flask:
     """The Flask app that answers the requests, in a worker or in one of its validation processes."""
     # What the logging HOWTO's "Optimization" section advises when a process logs a line per request: our lines
-    # carry their own fields, not the caller's source line, thread or process (walking the stack for the caller
-    # cost more than the rest of the line).
+    # carry their own fields, not the caller's thread or process. (Access lines skip log records altogether: see
+    # observe.access_writer; so the caller's source line, which only the private `logging._srcfile` turns off,
+    # is looked up for the rare error line alone.)
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False
-    logging._srcfile = None
     return create_app(config)
 
 

@@ -27,16 +27,14 @@ from typing import Any, Final, Protocol
 import msgspec
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client import multiprocess as prometheus_multiprocess
-from prometheus_client import values as prometheus_values
 
 from .. import __version__
 from ..core.report import Report
-from .shared_values import MetricName, RequestSeries
+from .config import DRAINING_FILE, MULTIPROCESS_ENV
+from .shared_values import MetricName, RequestSeries, RequestSeriesCollector
 
 _encoder = msgspec.json.Encoder()
-MULTIPROCESS_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
 REQUEST_ID_KEY: Final = "runstep_validator.request_id"  # in the WSGI environ
-DRAINING_FILE: Final = "draining"  # in the server's state directory: present once SIGTERM has been received
 ROUTES: Final = (
     "/v1/validate",
     "/v1/validate/batch",
@@ -107,17 +105,10 @@ _id_prefix = uuid.uuid4().hex[:16]  # this process's, random: ids never repeat a
 _id_counter = itertools.count()
 
 
-_pid = os.getpid()
-
-
-def _process_id() -> int:
-    return _pid
-
-
 def _new_process() -> None:
-    """granian forks its workers from one process: each must draw its own prefix, and know its own id."""
-    global _id_prefix, _id_counter, _pid  # per-process state, reset in the child of a fork
-    _id_prefix, _id_counter, _pid = uuid.uuid4().hex[:16], itertools.count(), os.getpid()
+    """granian forks its workers from one process: each must draw its own prefix."""
+    global _id_prefix, _id_counter  # per-process state, reset in the child of a fork
+    _id_prefix, _id_counter = uuid.uuid4().hex[:16], itertools.count()
 
 
 os.register_at_fork(after_in_child=_new_process)
@@ -168,19 +159,13 @@ class Metrics:
     """The service's metrics, built once per process."""
 
     def __init__(self, schema_names: Iterable[str]) -> None:
+        # prometheus_client chose its multiprocess values when it was first imported, by this variable: the server
+        # sets it before it forks the workers, and imports prometheus_client in them only.
         directory = os.environ.get(MULTIPROCESS_ENV)
         self.multiprocess = bool(directory)
+        self._directory = directory
         if directory:
-            # A granian worker forked from a process that imported prometheus_client before the server set the
-            # directory: choose the value class again, so that this process's counts go to its files. The process
-            # id, which those values check on every change to notice a fork, is kept up to date at fork instead,
-            # as prometheus_client's option allows.
-            prometheus_values.ValueClass = prometheus_values.MultiProcessValue(  # type: ignore[no-untyped-call]
-                process_identifier=_process_id
-            )
-            self._requests: RequestSeries | LocalRequestSeries = RequestSeries(
-                directory, DURATION, DURATION_BUCKETS, VALIDATIONS
-            )
+            self._requests: RequestSeries | LocalRequestSeries = RequestSeries(directory, DURATION_BUCKETS)
         else:
             self._requests = LocalRequestSeries()
         self.answered = self._requests.answered
@@ -230,6 +215,7 @@ class Metrics:
         if self.multiprocess:
             registry = CollectorRegistry()
             prometheus_multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            registry.register(RequestSeriesCollector(self._directory or "", DURATION, DURATION_BUCKETS, VALIDATIONS))
             return generate_latest(registry)
         from prometheus_client import REGISTRY  # noqa: PLC0415
 

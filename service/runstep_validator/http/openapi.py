@@ -6,11 +6,16 @@ generated client or a schema-driven fuzzer finds everything in one document and 
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from typing import Any, NamedTuple
 from urllib.parse import urljoin
 
-from ..core.report import OUTPUT_FORMATS
+import msgspec
+
+from .. import __version__
+from ..core.report import OUTPUT_FORMATS, OutputUnit
 from ..core.schemas import AUTO, DATA_KEYWORDS, DEFAULT_DIALECT, SCHEMA_SUFFIX, SchemaDocument, SchemaSet
+from ..core.streams import EventResult, StepResult, StreamUnit
 
 COMPONENTS = "#/components/schemas/"
 
@@ -48,22 +53,79 @@ def _any_payload(schema_names: list[str]) -> dict[str, Any]:
     return {"anyOf": [*(_ref(name) for name in schema_names), {}]}
 
 
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
+class Example(NamedTuple):
+    """An example of a body: what it shows, and its value (JSON, or the text of a body that is not JSON)."""
+
+    summary: str
+    value: Any
+
+
+# Where a route's answers are documented by example: path -> status -> example name -> the answer.
+Answers = dict[str, dict[str, dict[str, Example]]]
+
+
+def example_body(value: Any) -> bytes:
+    """The bytes of a request example, as the docs page shows it (JSON indented by two spaces, as JavaScript's
+    `JSON.stringify(value, null, 2)` writes it): the lines and columns of its answer are those a reader sees."""
+    return value.encode() if isinstance(value, str) else json.dumps(value, indent=2).encode()
+
+
+def _examples(examples: dict[str, Example]) -> dict[str, Any]:
+    return {"examples": {name: {"summary": found.summary, "value": found.value} for name, found in examples.items()}}
+
+
+def _json(schema: dict[str, Any], description: str, examples: dict[str, Example] | None = None) -> dict[str, Any]:
+    content = {"schema": schema, **(_examples(examples) if examples else {})}
+    return {"description": description, "content": {"application/json": content}}
 
 
 def _query_param(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
     return {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
 
 
-def _problems(*statuses: int) -> dict[str, Any]:
-    return {
-        str(status): {
+def _problems(answers: dict[str, dict[str, Example]], *statuses: int) -> dict[str, Any]:
+    documented = {}
+    for status in statuses:
+        content = {"schema": _ref("Problem"), **(_examples(answers[str(status)]) if str(status) in answers else {})}
+        documented[str(status)] = {
             "description": "An RFC 9457 problem",
-            "content": {"application/problem+json": {"schema": _ref("Problem")}},
+            "content": {"application/problem+json": content},
         }
-        for status in statuses
-    }
+    return documented
+
+
+def service_components() -> dict[str, Any]:
+    """The schemas of the service's answers that are msgspec Structs, generated from them."""
+    from .service import BatchResult  # noqa: PLC0415  # service.py builds this document: imported once it is loaded
+
+    _, components = msgspec.json.schema_components(
+        [OutputUnit, BatchResult, EventResult, StepResult, StreamUnit], ref_template=COMPONENTS + "{name}"
+    )
+    return components
+
+
+# A valid run step (shaped from a recorded message-creation step), and the same step with two mistakes.
+EXAMPLE_STEP: dict[str, Any] = {
+    "id": "step_8cVbZ3mQ2rTn5yWk1LdPx4Ha",
+    "object": "thread.run.step",
+    "created_at": 1730284800,
+    "run_id": "run_Qm4tX9bL2vRz7sWc5NfKj1Ye",
+    "assistant_id": "asst_Hy6pW2nC8kTq3vLz9RbMx5Ud",
+    "thread_id": "thread_Zr7kQ1mV4xNc8tBw2LpHs6Gf",
+    "type": "message_creation",
+    "status": "completed",
+    "cancelled_at": None,
+    "completed_at": 1730284806,
+    "expires_at": None,
+    "failed_at": None,
+    "last_error": None,
+    "step_details": {"type": "message_creation", "message_creation": {"message_id": "msg_Tp3wK8nQ1vZx6rLc4BmHy9Js"}},
+    "usage": {"prompt_tokens": 1184, "completion_tokens": 96, "total_tokens": 1280},
+}
+EXAMPLE_INVALID_STEP: dict[str, Any] = {
+    **{key: value for key, value in EXAMPLE_STEP.items() if key != "thread_id"},
+    "status": "complted",
+}
 
 
 # A real transcript's shape (one step of a recorded function-calling run), shortened to its run-step events.
@@ -79,6 +141,39 @@ STREAM_EXAMPLE = (
     "event: done\ndata: [DONE]\n\n"
 )
 
+# The shapes of the service's own answers that are msgspec Structs: generated from them (`service_components`).
+# What is built from dictionaries (the report in its output formats, the stream report, problems) is described here.
+# The same stream with a misspelt status in the step's created event.
+INVALID_STREAM_EXAMPLE = STREAM_EXAMPLE.replace('"status":"in_progress"', '"status":"in_progres"', 1)
+
+REQUEST_EXAMPLES: Answers = {  # path -> media type -> name -> the request body
+    "/v1/validate": {
+        "application/json": {
+            "valid": Example("A completed message-creation step", EXAMPLE_STEP),
+            "invalid": Example("The same step with a misspelt status and no thread_id", EXAMPLE_INVALID_STEP),
+        }
+    },
+    "/v1/validate/batch": {
+        "application/json": {
+            "valid": Example("An array of run steps, all valid", [EXAMPLE_STEP]),
+            "invalid": Example("An array of a valid and an invalid run step", [EXAMPLE_STEP, EXAMPLE_INVALID_STEP]),
+        },
+        "application/x-ndjson": {
+            "valid-lines": Example("JSON Lines, all valid", json.dumps(EXAMPLE_STEP) + "\n"),
+            "invalid-lines": Example(
+                "JSON Lines: a valid and an invalid run step",
+                json.dumps(EXAMPLE_STEP) + "\n" + json.dumps(EXAMPLE_INVALID_STEP) + "\n",
+            ),
+        },
+    },
+    "/v1/validate/stream": {
+        "text/event-stream": {
+            "valid": Example("A step's events, as a streamed run sends them", STREAM_EXAMPLE),
+            "invalid": Example("The same events, the step's status misspelt", INVALID_STREAM_EXAMPLE),
+        }
+    },
+}
+
 SERVICE_SCHEMAS: dict[str, Any] = {
     "StreamReport": {
         "description": "The verdict on a stream: summary of events by kind, per-event results of the run-step events, "
@@ -89,27 +184,10 @@ SERVICE_SCHEMAS: dict[str, Any] = {
         "properties": {
             "valid": {"type": "boolean"},
             "summary": {"type": "object"},
-            "errors": {"type": "array", "items": {"type": "object"}},
-            "warnings": {"type": "array", "items": {"type": "object"}},
-            "events": {"type": "array", "items": {"type": "object"}},
-            "steps": {"type": "array", "items": {"type": "object"}},
-        },
-    },
-    "OutputUnit": {
-        "type": "object",
-        "required": ["instanceLocation", "keywordLocation", "error"],
-        "properties": {
-            "instanceLocation": {"type": "string"},
-            "keywordLocation": {"type": "string"},
-            "absoluteKeywordLocation": {"type": "string"},
-            "error": {"type": "string"},
-            "code": {"type": "string"},
-            "line": {"type": "integer"},
-            "column": {"type": "integer"},
-            "suggestion": {
-                "type": "string",
-                "description": "for a near miss of an allowed value or a known member name: what was probably meant",
-            },
+            "errors": {"type": "array", "items": _ref("StreamUnit")},
+            "warnings": {"type": "array", "items": _ref("StreamUnit")},
+            "events": {"type": "array", "items": _ref("EventResult")},
+            "steps": {"type": "array", "items": _ref("StepResult")},
         },
     },
     "Report": {
@@ -124,19 +202,6 @@ SERVICE_SCHEMAS: dict[str, Any] = {
             "warnings": {"type": "array", "items": _ref("OutputUnit")},
         },
     },
-    "BatchResult": {
-        "description": "One record's report in the requested output format (flag: index, line and valid only; "
-        "basic: errors as a flat list; detailed: errors nested), with the record's index and the line it starts on.",
-        "type": "object",
-        "required": ["index", "line", "valid"],
-        "properties": {
-            "index": {"type": "integer", "minimum": 0},
-            "line": {"type": "integer", "minimum": 1},
-            "valid": {"type": "boolean"},
-            "errors": {"type": "array", "items": {}},
-            "warnings": {"type": "array", "items": _ref("OutputUnit")},
-        },
-    },
     "BatchReport": {
         "type": "object",
         "required": ["summary", "results"],
@@ -146,7 +211,25 @@ SERVICE_SCHEMAS: dict[str, Any] = {
                 "required": ["total", "valid", "invalid"],
                 "properties": {name: {"type": "integer", "minimum": 0} for name in ("total", "valid", "invalid")},
             },
-            "results": {"type": "array", "items": _ref("BatchResult")},
+            "results": {
+                "type": "array",
+                "items": {
+                    "anyOf": [
+                        _ref("BatchResult"),
+                        {
+                            "description": "A record's result in the flag output (index, line and valid only) or "
+                            "the detailed one (errors nested)",
+                            "type": "object",
+                            "required": ["index", "line", "valid"],
+                            "properties": {
+                                "index": {"type": "integer", "minimum": 0},
+                                "line": {"type": "integer", "minimum": 1},
+                                "valid": {"type": "boolean"},
+                            },
+                        },
+                    ]
+                },
+            },
         },
     },
     "Problem": {
@@ -175,7 +258,20 @@ SERVICE_SCHEMAS: dict[str, Any] = {
 }
 
 
-def build_openapi(schemas: SchemaSet, default_schema: str) -> dict[str, Any]:
+def build_openapi(schemas: SchemaSet, default_schema: str, answers: Answers | None = None) -> dict[str, Any]:
+    """The document; `answers` are the service's own answers to its request examples and to a few bad requests,
+    shown as the examples of each route's answers."""
+    answers = answers or {}
+
+    def request_examples(path: str, media_type: str) -> dict[str, Any]:
+        return _examples(REQUEST_EXAMPLES[path][media_type])
+
+    def answered(path: str) -> dict[str, Example]:
+        return answers.get(path, {}).get("200", {})
+
+    def problems(path: str, *statuses: int) -> dict[str, Any]:
+        return _problems(answers.get(path, {}), *statuses)
+
     names = {document.id: component_name(document) for document in schemas.documents}
     bundled = {names[doc.id]: _bundle(doc.contents, doc.id, names) for doc in schemas.documents}
     entries = sorted(schemas.entries)
@@ -205,7 +301,10 @@ def build_openapi(schemas: SchemaSet, default_schema: str) -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {
             "title": "runstep-validator",
-            "version": "1",
+            # The version of what serves this document; the API's own version is the /v1/ of its paths.
+            "version": __version__,
+            "summary": f"API version 1 (the /v1/ of the paths that validate, whose meaning it keeps), served by "
+            f"the runstep-validator package version {__version__}.",
             "description": "Validates OpenAI Assistants run steps against JSON Schemas and returns standard reports.",
         },
         "paths": {
@@ -217,11 +316,18 @@ def build_openapi(schemas: SchemaSet, default_schema: str) -> dict[str, Any]:
                     "requestBody": {
                         "required": True,
                         "description": "A run step. Any JSON is accepted: an invalid run step gets a negative report.",
-                        "content": {"application/json": {"schema": _any_payload(payloads)}},
+                        "content": {
+                            "application/json": {
+                                "schema": _any_payload(payloads),
+                                **request_examples("/v1/validate", "application/json"),
+                            }
+                        },
                     },
                     "responses": {
-                        "200": _json(_ref("Report"), "The report, for valid and invalid payloads alike"),
-                        **_problems(400, 404, 408, 413, 415, 431, 503),
+                        "200": _json(
+                            _ref("Report"), "The report, for valid and invalid payloads alike", answered("/v1/validate")
+                        ),
+                        **problems("/v1/validate", 400, 404, 408, 413, 415, 431, 503),
                     },
                 }
             },
@@ -233,19 +339,25 @@ def build_openapi(schemas: SchemaSet, default_schema: str) -> dict[str, Any]:
                     "requestBody": {
                         "required": True,
                         "content": {
-                            "application/x-ndjson": {"schema": {"type": "string"}},
+                            "application/x-ndjson": {
+                                "schema": {"type": "string"},
+                                **request_examples("/v1/validate/batch", "application/x-ndjson"),
+                            },
                             "application/json": {
                                 "schema": {
                                     "description": "An array of run steps or an API list response; any other JSON "
                                     "value is validated as a single record.",
                                     "anyOf": [{"type": "array", "items": _any_payload(payloads)}, {}],
-                                }
+                                },
+                                **request_examples("/v1/validate/batch", "application/json"),
                             },
                         },
                     },
                     "responses": {
-                        "200": _json(_ref("BatchReport"), "One result per record, in input order"),
-                        **_problems(400, 404, 408, 413, 415, 431, 503),
+                        "200": _json(
+                            _ref("BatchReport"), "One result per record, in input order", answered("/v1/validate/batch")
+                        ),
+                        **problems("/v1/validate/batch", 400, 404, 408, 413, 415, 431, 503),
                     },
                 }
             },
@@ -263,13 +375,17 @@ def build_openapi(schemas: SchemaSet, default_schema: str) -> dict[str, Any]:
                             "text/event-stream": {
                                 # At least one event: a line that is an event or a data field.
                                 "schema": {"type": "string", "pattern": "(^|[\\r\\n])(event|data)(:|[\\r\\n]|$)"},
-                                "example": STREAM_EXAMPLE,
+                                **request_examples("/v1/validate/stream", "text/event-stream"),
                             }
                         },
                     },
                     "responses": {
-                        "200": _json(_ref("StreamReport"), "The stream report, for valid and invalid streams alike"),
-                        **_problems(400, 408, 413, 415, 431, 503),
+                        "200": _json(
+                            _ref("StreamReport"),
+                            "The stream report, for valid and invalid streams alike",
+                            answered("/v1/validate/stream"),
+                        ),
+                        **problems("/v1/validate/stream", 400, 408, 413, 415, 431, 503),
                     },
                 }
             },
@@ -277,7 +393,11 @@ def build_openapi(schemas: SchemaSet, default_schema: str) -> dict[str, Any]:
                 "get": {
                     "operationId": "listSchemas",
                     "summary": "The schema documents served",
-                    "responses": {"200": _json({"type": "array", "items": _ref("SchemaSummary")}, "The schemas")},
+                    "responses": {
+                        "200": _json(
+                            {"type": "array", "items": _ref("SchemaSummary")}, "The schemas", answered("/v1/schemas")
+                        )
+                    },
                 }
             },
             "/v1/schemas/{name}": {
@@ -298,7 +418,7 @@ def build_openapi(schemas: SchemaSet, default_schema: str) -> dict[str, Any]:
                             "content": {"application/schema+json": {"schema": {"type": "object"}}},
                         },
                         "304": {"description": "Not modified (If-None-Match)"},
-                        **_problems(404),
+                        **problems("/v1/schemas/{name}", 404),
                     },
                 }
             },
@@ -310,6 +430,7 @@ def build_openapi(schemas: SchemaSet, default_schema: str) -> dict[str, Any]:
                         "200": _json(
                             {"type": "object", "required": ["status"], "properties": {"status": {"const": "ok"}}},
                             "The service is up",
+                            answered("/healthz"),
                         )
                     },
                 }
@@ -323,8 +444,9 @@ def build_openapi(schemas: SchemaSet, default_schema: str) -> dict[str, Any]:
                         "200": _json(
                             {"type": "object", "required": ["status"], "properties": {"status": {"const": "ready"}}},
                             "Ready",
+                            answered("/readyz"),
                         ),
-                        **_problems(503),
+                        **problems("/readyz", 503),
                     },
                 }
             },
@@ -338,7 +460,7 @@ def build_openapi(schemas: SchemaSet, default_schema: str) -> dict[str, Any]:
                             "description": "The metrics",
                             "content": {"text/plain": {"schema": {"type": "string"}}},
                         },
-                        **_problems(404),
+                        **problems("/metrics", 404),
                     },
                 }
             },
@@ -350,7 +472,7 @@ def build_openapi(schemas: SchemaSet, default_schema: str) -> dict[str, Any]:
                 }
             },
         },
-        "components": {"schemas": {**bundled, **SERVICE_SCHEMAS}},
+        "components": {"schemas": {**bundled, **service_components(), **SERVICE_SCHEMAS}},
     }
 
 

@@ -27,8 +27,7 @@ from granian.server.mp import MPServer
 
 from ..core.api import default_schemas
 from ..core.schemas import AUTO
-from .config import ENV_PREFIX, ConfigError, Settings
-from .observe import DRAINING_FILE, MULTIPROCESS_ENV
+from .config import DRAINING_FILE, ENV_PREFIX, MULTIPROCESS_ENV, ConfigError, Settings
 
 APP_FACTORY = "runstep_validator.http.front:create_front"
 log = logging.getLogger("_granian")  # granian's own logger: these lines belong with its lines about workers

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 from urllib.parse import parse_qsl
 
 import msgspec
@@ -24,7 +24,7 @@ from ..sources.records import Record
 from ..sources.sse import validate_stream
 from .config import Settings
 from .observe import Metrics, NoMetrics, metrics, verdict
-from .openapi import build_openapi, serve_names
+from .openapi import REQUEST_EXAMPLES, Answers, Example, build_openapi, example_body, serve_names
 from .problems import PROBLEM_MEDIA_TYPE, Problem
 
 JSON_MEDIA_TYPE = "application/json"
@@ -56,7 +56,17 @@ class Encoded(msgspec.Struct, frozen=True):
         return Response(self.body, status=self.status, mimetype=self.media_type)
 
 
+HEALTHY: Final = {"status": "ok"}
+READY: Final = {"status": "ready"}
 INTERNAL_ERROR = Problem(500, "internal-error", "Internal error", "the server failed; the error is logged")
+DRAINING = Problem(
+    503, "draining", "Stopping", "the server is stopping: it finishes the requests it has and takes no new ones"
+)
+METRICS_OFF = Problem(404, "not-found", "Not found", "metrics are turned off (RUNSTEP_VALIDATOR_METRICS=false)")
+
+
+def unknown_schema_file(name: str, known: list[str]) -> Problem:
+    return Problem(404, "unknown-schema", "Unknown schema", f"no schema named {name[:64]!r}", known=known)
 
 
 def too_large(limit: int) -> Problem:
@@ -115,7 +125,6 @@ class Service:
         self.metrics: Metrics | NoMetrics = metrics(schemas.entries) if settings.metrics else NoMetrics()
         self.metrics.name_ids({document.id: name for name, document in schemas.entries.items()})
         self.known = [AUTO, *sorted(schemas.entries)]
-        self.openapi = _encoder.encode(build_openapi(schemas, settings.default_schema))
         served = sorted(serve_names(schemas).items())
         self.schema_files = {name: doc.path.read_bytes() for name, doc in served}
         self.schema_etags = {name: hashlib.sha256(data).hexdigest()[:32] for name, data in self.schema_files.items()}
@@ -130,6 +139,71 @@ class Service:
             for name, doc in served
         ]
         self._queries: dict[str, Query] = {}
+        self.openapi = _encoder.encode(build_openapi(schemas, settings.default_schema, self._documented_answers()))
+
+    def _documented_answers(self) -> Answers:
+        """This service's own answers to the OpenAPI document's request examples and to a few bad requests: the
+        examples it shows are what a client gets. They are not counted in the metrics."""
+        answers: Answers = {}
+
+        def add(path: str, name: str, summary: str, encoded: Encoded) -> None:
+            shown = Example(summary, msgspec.json.decode(encoded.body))
+            answers.setdefault(path, {}).setdefault(str(encoded.status), {})[name] = shown
+
+        counting, self.metrics = self.metrics, NoMetrics()
+        try:
+            query = self.parse_query("")
+            for path, by_type in REQUEST_EXAMPLES.items():
+                for media_type, examples in by_type.items():
+                    for name, example in examples.items():
+                        body = example_body(example.value)
+                        if path == "/v1/validate":
+                            answer = self.validate(query.validator, query.output, body)
+                        elif path == "/v1/validate/batch":
+                            answer = self.validate_batch(query.validator, body, media_type in NDJSON_TYPES)
+                        else:
+                            answer = self.validate_stream(body, query.strict, query.dialect)
+                        add(path, name, f"The answer to: {example.summary}", answer)
+            broken = b'{"id": "step_1", "object": '
+            add(
+                "/v1/validate",
+                "not-json",
+                f"A body that is not JSON: {broken.decode()}",
+                self.validate(*query[:2], broken),
+            )
+            broken_array = b'[{"id": "step_1"} {"id": "step_2"}]'
+            add(
+                "/v1/validate/batch",
+                "not-json",
+                f"An array that is not JSON: {broken_array.decode()}",
+                self.validate_batch(query.validator, broken_array, False),
+            )
+            add(
+                "/v1/validate/stream",
+                "not-an-event-stream",
+                "A body without an event: hello",
+                self.validate_stream(b"hello", query.strict, query.dialect),
+            )
+            for path in ("/v1/validate", "/v1/validate/batch"):
+                try:
+                    self.parse_query("schema=run_stp")
+                except Problem as problem:
+                    add(
+                        path,
+                        "unknown-schema",
+                        "The query names no entry schema: ?schema=run_stp",
+                        Encoded.problem(problem),
+                    )
+            unknown = unknown_schema_file("run_stp", sorted(self.schema_files))
+            add("/v1/schemas/{name}", "unknown-schema", "No schema is served as run_stp", Encoded.problem(unknown))
+            add("/v1/schemas", "schemas", "The schema documents served", Encoded.json(self.schema_index))
+            add("/healthz", "up", "The service is up", Encoded.json(HEALTHY))
+            add("/readyz", "ready", "Ready for requests", Encoded.json(READY))
+            add("/readyz", "draining", "After SIGTERM, while the requests in flight finish", Encoded.problem(DRAINING))
+            add("/metrics", "off", "Metrics are turned off", Encoded.problem(METRICS_OFF))
+        finally:
+            self.metrics = counting
+        return answers
 
     def parse_query(self, query: str) -> Query:
         """The validator, output format and strictness a query string asks for; `Problem` if any is unknown."""

@@ -87,7 +87,10 @@ def validate_dataframe(
     """A Dask dataframe with the verdict columns of `validate_partition` added, partition by partition."""
     import pandas as pd  # noqa: PLC0415  # the optional extra
 
-    meta = frame._meta.copy()
+    # Documented at dask.dataframe.utils.make_meta; the module re-exports it without an `__all__` mypy reads.
+    from dask.dataframe.utils import make_meta  # type: ignore[attr-defined]  # noqa: PLC0415
+
+    meta = make_meta(frame).copy()  # dask's public way to the empty frame that describes its columns
     meta[VALID] = pd.Series(dtype=bool)
     meta[HEADLINE] = pd.Series(dtype=object)
     meta[ERRORS] = pd.Series(dtype=object)

@@ -21,7 +21,11 @@ from .records import Record, RecordTooLarge, Unreadable
 
 BLOCK_BYTES: Final = 1 << 20
 PARSE_ATTEMPTS: Final = 8
-_TRAILING = re.compile(r"trailing characters \(byte (\d+)\)")
+# msgspec (checked with 0.22.0) has no public way to decode a prefix of its input, nor to say where an error is but
+# in its message's wording: `_parsed_end` reads these two. tests/test_private_names.py fails loudly if the wording
+# changes; should it change, `_parsed_end` returns None and values are found by counting brackets (slower, as right).
+TRAILING_DATA: Final = re.compile(r"trailing characters \(byte (\d+)\)")
+TRUNCATED: Final = "Input data was truncated"
 _WHITESPACE: Final = b" \t\r\n"
 _any_value = msgspec.json.Decoder(msgspec.Raw)  # parses, checks, builds nothing
 _STRUCTURE = re.compile(rb'[\[\]{}"]')
@@ -32,6 +36,16 @@ _DELIMITER = re.compile(rb"[ \t\r\n,\]}]")
 
 def _characters(data: bytes | bytearray) -> int:
     return len(data.decode("utf-8", errors="replace"))
+
+
+def value_end_from_message(data: bytes | bytearray, message: str, at: int = 0) -> int | None:
+    """Where the value that starts at `at` ends, when msgspec's error `message` on decoding `data[at:]` says where
+    trailing data starts after it; else None."""
+    trailing = TRAILING_DATA.search(message)
+    if trailing is None:
+        return None
+    before = int(trailing.group(1)) - 1  # the offset of the first byte after the value and its spaces
+    return at + len(bytes(data[at : at + before]).rstrip(_WHITESPACE))
 
 
 class _Text:
@@ -114,11 +128,10 @@ class _Text:
                     return None
                 else:
                     return at + len(rest.tobytes().rstrip(_WHITESPACE))
-            trailing = _TRAILING.search(message)
-            if trailing is not None:
-                before = int(trailing.group(1)) - 1  # the offset of the first byte after the value and its spaces
-                return at + len(bytes(self.data[at : at + before]).rstrip(_WHITESPACE))
-            if not message.startswith("Input data was truncated") or not self.more():
+            end = value_end_from_message(self.data, message, at)
+            if end is not None:
+                return end
+            if not message.startswith(TRUNCATED) or not self.more():
                 return None
         return None
 

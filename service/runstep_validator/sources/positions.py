@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-from bisect import bisect_right
 from collections.abc import Iterator, Sequence
 from contextlib import suppress
 from json.scanner import make_scanner
@@ -19,6 +18,7 @@ from typing import Any, cast
 import msgspec
 
 from ..core.messages import tokens
+from ..core.parsing import Lines
 from ..core.report import INVALID_JSON, OutputUnit, Report
 from .records import Record
 
@@ -178,19 +178,6 @@ def value_offsets(text: str, pointers: Sequence[str]) -> list[int]:
 def value_offset(text: str, pointer: str) -> int:
     """The offset of the value at `pointer` (RFC 6901), or of the deepest value on its path that exists."""
     return value_offsets(text, (pointer,))[0]
-
-
-class Lines:
-    """1-based line and column (in characters) of offsets in one text: the line starts are found once."""
-
-    __slots__ = ("_starts",)
-
-    def __init__(self, text: str) -> None:
-        self._starts = [0, *(match.end() for match in re.finditer("\n", text))]
-
-    def at(self, offset: int) -> tuple[int, int]:
-        line = bisect_right(self._starts, offset)
-        return line, offset - self._starts[line - 1] + 1
 
 
 def placed(report: Report, record: Record) -> Report:

@@ -1,4 +1,5 @@
-// Renders the service's OpenAPI description for people: each route, its parameters, bodies and answers.
+// Renders the service's OpenAPI description for people: each route, its parameters, bodies and answers, with the
+// document's examples of each request and answer (the service's own answers to those requests).
 "use strict";
 
 function element(tag, text, className) {
@@ -20,6 +21,25 @@ function table(headings, rows) {
   return node;
 }
 
+function exampleText(value) {
+  // As the service computed its answers to the request examples: JSON indented by two spaces, text as it is.
+  return typeof value === "string" ? value : JSON.stringify(value, null, 2);
+}
+
+// A list of examples, each one a disclosure headed by its label and summary; the first open when `openFirst`.
+function examples(className, entries, openFirst) {
+  const list = element("div", undefined, `examples ${className}`);
+  entries.forEach(([label, example], index) => {
+    const details = element("details");
+    details.open = openFirst && index === 0;
+    const summary = element("summary");
+    summary.append(element("code", label), document.createTextNode(example.summary ? ` ${example.summary}` : ""));
+    details.append(summary, element("pre", exampleText(example.value)));
+    list.append(details);
+  });
+  return list;
+}
+
 function describeSchema(schema) {
   if (!schema) return "";
   if (schema.enum) return `one of ${schema.enum.map((value) => JSON.stringify(value)).join(", ")}`;
@@ -31,7 +51,9 @@ async function render() {
   const description = await (await fetch("/openapi.json")).json();
   main.replaceChildren();
   const intro = element("section");
-  intro.append(element("h2", `${description.info.title} ${description.info.version}`));
+  // The package's version and the API's are two things: the summary tells them apart.
+  intro.append(element("h2", description.info.title));
+  intro.append(element("p", description.info.summary || `version ${description.info.version}`, "versions"));
   intro.append(element("p", description.info.description || ""));
   main.append(intro);
   for (const [path, operations] of Object.entries(description.paths)) {
@@ -54,11 +76,21 @@ async function render() {
       if (operation.requestBody) {
         section.append(element("h4", "Body"));
         section.append(element("p", Object.keys(operation.requestBody.content).join(", ")));
+        const requests = Object.entries(operation.requestBody.content).flatMap(([mediaType, content]) =>
+          Object.entries(content.examples || {}).map(([name, example]) => [`${name} (${mediaType})`, example]));
+        if (requests.length) section.append(examples("request-examples", requests, true));
       }
       section.append(element("h4", "Answers"));
       section.append(table(["status", "meaning", "media type"], Object.entries(operation.responses).map(([code, answer]) => [
         code, answer.description || "", Object.keys(answer.content || {}).join(", "),
       ])));
+      const answers = Object.entries(operation.responses).flatMap(([code, answer]) =>
+        Object.values(answer.content || {}).flatMap((content) =>
+          Object.entries(content.examples || {}).map(([name, example]) => [`${code} ${name}`, example])));
+      if (answers.length) {
+        section.append(element("h4", "Examples of answers"));
+        section.append(examples("answer-examples", answers, false));
+      }
       main.append(section);
     }
   }

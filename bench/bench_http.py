@@ -173,6 +173,12 @@ def main() -> int:
     print(f"batch: {batch_rate:,.0f} payloads/s (target: at least 150,000)")
     valid_ratio = results["POST /v1/validate, valid 2 KB"].requests_per_second / ceiling.requests_per_second
     print(f"valid single payload: {valid_ratio:.0%} of the /healthz ceiling (target: at least 85%)")
+    invalid_rate = results["POST /v1/validate, invalid 2 KB"].requests_per_second
+    valid_rate = results["POST /v1/validate, valid 2 KB"].requests_per_second
+    print(
+        f"invalid 2 KB (3 errors, placed at line and column): {invalid_rate / valid_rate:.2f}x the valid 2 KB rate "
+        "(target: at least 0.6x)"
+    )
     plain = results["POST /v1/validate, valid 2 KB"].requests_per_second
     with_page = results["POST /v1/validate, valid 2 KB, page in use"].requests_per_second
     print(f"validation while the page is in use: {with_page / plain:.2f}x of without (target: at least 0.95x)")

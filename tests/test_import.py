@@ -284,6 +284,7 @@ def test_the_import_and_iter_validate_take_a_profile_with_its_own_schema_set(tmp
     assert [result.valid for result in iter_validate(bare[:2])] == [False, False]
 
 
+@pytest.mark.parametrize("workers", [1, 2])
 def test_a_truncated_document_in_a_folder_is_a_rejected_record_naming_it(tmp_path: Path, workers: int) -> None:
     folder = tmp_path / "in"
     folder.mkdir()

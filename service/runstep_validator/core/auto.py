@@ -15,10 +15,10 @@ from typing import Any, Final
 
 import msgspec
 
-from .errors import SchemaError, UnknownDialectError
+from .errors import InvalidJSONError, SchemaError, UnknownDialectError
 from .headlines import KNOWN_OBJECTS, object_constants
 from .messages import excerpt, redacting
-from .parsing import NOT_JSON, strip_bom
+from .parsing import NOT_JSON, parse, strip_bom
 from .report import OutputUnit, Report
 from .schemas import AUTO, DEFAULT_DIALECT, SchemaSet
 from .suggestions import NearMisses, did_you_mean
@@ -85,9 +85,17 @@ class AutoValidator:
             accepted, refused_by = self._fast(data)
             if accepted is not None:
                 return accepted
-            chosen = self.pick(data)
+            # The full report needs the payload parsed: parsed once, it also says which entry its `object` names.
+            try:
+                document = parse(strip_bom(data), self.primary.max_depth)
+            except InvalidJSONError:
+                chosen = self.pick(data)
+                return chosen.full_report(data) if chosen in refused_by else chosen.validate(data)
+            chosen = self.pick(document)
             # Structs that refused the payload would only refuse it again: straight to the full report.
-            return chosen.full_report(data) if chosen in refused_by else chosen.validate(data)
+            if chosen in refused_by and isinstance(chosen, Validator):
+                return chosen.judged(document)
+            return chosen.validate(data)
         return self.pick(data).validate(data)
 
     def fast_report(self, data: bytes) -> Report | None:

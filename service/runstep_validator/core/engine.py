@@ -18,7 +18,7 @@ import jsonschema_rs
 
 from .deadline import check_time
 from .errors import SchemaError
-from .messages import describe_failure, excerpt, is_redacting, pointer
+from .messages import describe_failure, excerpt, failure_suffix, is_redacting, pointer
 from .messages import tokens as pointer_tokens
 from .report import OutputUnit
 from .schemas import SchemaSet
@@ -59,10 +59,11 @@ def is_type(instance: Any, kind: str) -> bool:
     return False
 
 
-def _true_path(document: Any, reported: Any, instance: Any) -> list[str | int]:
-    """The instance path as the payload spells it. jsonschema-rs 0.60 loses two things in its instance paths: an
-    empty member name ("" is left out) and a member name made of digits (given as a number: "00" becomes 0). The
-    common path has neither and is walked once; otherwise the spellings that fit are tried, keeping the first
+def _true_path(document: Any, reported: Any, instance: Any) -> tuple[list[str | int], Any]:
+    """The instance path as the payload spells it, and the value there as the payload has it (jsonschema-rs hands
+    back a copy whose objects have their keys sorted). jsonschema-rs 0.60 loses two things in its instance paths:
+    an empty member name ("" is left out) and a member name made of digits (given as a number: "00" becomes 0).
+    The common path has neither and is walked once; otherwise the spellings that fit are tried, keeping the first
     that leads to the failing value."""
     path = list(reported)
     node = document
@@ -77,13 +78,14 @@ def _true_path(document: Any, reported: Any, instance: Any) -> list[str | int]:
             break
     else:
         if not (isinstance(node, dict) and "" in node):
-            return path
+            return path, node
     fallback: list[str | int] | None = None
     for candidate in _candidate_paths(document, path):
         fallback = fallback or candidate
         if _value_at(document, candidate) == instance:
-            return candidate
-    return fallback or [str(token) if isinstance(token, int) else token for token in path]
+            return candidate, _value_at(document, candidate)
+    found = fallback or [str(token) if isinstance(token, int) else token for token in path]
+    return found, _value_at(document, found)
 
 
 def _candidate_paths(node: Any, rest: list[Any]) -> Iterator[list[str | int]]:
@@ -128,11 +130,17 @@ def _value_at(document: Any, path: list[str | int]) -> Any:
 class _Located:
     """What an absolute keyword location stands for, resolved once: the keyword and the schema object holding it."""
 
-    __slots__ = ("_near_misses", "keyword", "schema")
+    __slots__ = ("_near_misses", "expected", "keyword", "matches_type", "schema", "suffix")
 
     def __init__(self, keyword: str, schema: dict[str, Any]) -> None:
         self.keyword = keyword
         self.schema = schema
+        self.expected = schema.get(keyword)
+        # The message's words after the value's excerpt, when they are the schema's alone: made once per place.
+        self.suffix = failure_suffix(keyword, self.expected)
+        expected_type = schema.get("type")
+        kinds = [] if expected_type is None else [expected_type] if isinstance(expected_type, str) else expected_type
+        self.matches_type = tuple(kinds)  # the types its schema object accepts, for relevance
         self._near_misses: NearMisses | None = None
 
     @property
@@ -207,49 +215,57 @@ class Engine:
         if len(units) < 2:  # nothing to rank
             return tuple(unit for unit, _ in units)
         found = [
-            (unit, self._relevance(path, unit.code or "", instance, schema), _document_order(document, path))
-            for unit, (path, instance, schema) in units
+            (unit, self._relevance(path, unit.code or "", instance, located), path)
+            for unit, (path, instance, located) in units
         ]
         best = max(range(len(found)), key=lambda index: found[index][1])
         best = self._first_written(found, best)
         # After the best match, errors in the order their values appear in the payload, as people read it.
-        rest = sorted((entry for index, entry in enumerate(found) if index != best), key=lambda entry: entry[2])
+        rest = [entry for index, entry in enumerate(found) if index != best]
+        if len(rest) > 1:
+            rest.sort(key=lambda entry: _document_order(document, entry[2]))
         return (found[best][0], *(unit for unit, _, _ in rest))
 
     def _unit(
         self, error: jsonschema_rs.ValidationError, document: Any
-    ) -> tuple[OutputUnit, tuple[list[str | int], Any, dict[str, Any]]]:
+    ) -> tuple[OutputUnit, tuple[list[str | int], Any, _Located]]:
         """The error's unit, and what ranking it needs (its path, its value, the schema object that failed)."""
-        path = _true_path(document, error.instance_path, error.instance)
-        # The value as the payload has it: jsonschema-rs hands back a copy whose objects have their keys sorted.
-        instance = _value_at(document, path)
+        path, instance = _true_path(document, error.instance_path, error.instance)
         kind = error.kind
-        details = kind.as_dict()
         in_property_names = kind.name == "propertyNames"
-        failed = details["error"] if in_property_names else error  # the keyword that failed on the member's name
-        located = self._locate(failed)
+        # The keyword that failed: on the member's name, for propertyNames.
+        failed = kind.as_dict()["error"] if in_property_names else error
+        absolute = failed.absolute_keyword_location or self._absolute(failed)
+        located = self._locate_absolute(absolute)
         keyword = located.keyword
-        fallback = f"{details['property']!r} is a required property" if kind.name == "required" else str(failed.message)
-        message = describe_failure(
-            keyword,
-            failed.instance if in_property_names else instance,
-            located.schema.get(keyword),
-            located.schema,
-            in_property_names=in_property_names,
-            fallback=fallback,
-        )
+        suffix = located.suffix
+        if suffix is not None and not (in_property_names and keyword == "maxLength"):
+            message = excerpt(failed.instance if in_property_names else instance) + suffix
+        else:
+            if kind.name == "required":
+                fallback = f"{kind.as_dict()['property']!r} is a required property"
+            else:
+                fallback = str(failed.message)
+            message = describe_failure(
+                keyword,
+                failed.instance if in_property_names else instance,
+                located.expected,
+                located.schema,
+                in_property_names=in_property_names,
+                fallback=fallback,
+            )
         suggestion = None
         if keyword in SUGGESTING and not in_property_names:
             message, suggestion = _suggested(message, keyword, instance, located)
         unit = OutputUnit(
             instance_location=pointer(path),
             keyword_location=self._keyword_location(error.evaluation_path),
-            absolute_keyword_location=failed.absolute_keyword_location or self._absolute(failed),
+            absolute_keyword_location=absolute,
             error=message,
             code=keyword,
             suggestion=suggestion,
         )
-        return unit, (path, instance, located.schema)
+        return unit, (path, instance, located)
 
     def _keyword_location(self, evaluation_path: list[str | int]) -> str:
         key = tuple(evaluation_path)
@@ -277,19 +293,14 @@ class Engine:
         )
 
     @staticmethod
-    def _relevance(path: list[str | int], keyword: str, instance: Any, schema: dict[str, Any]) -> tuple[Any, ...]:
+    def _relevance(path: list[str | int], keyword: str, instance: Any, located: _Located) -> tuple[Any, ...]:
         # python-jsonschema's `by_relevance`: nearer the root first, then later siblings, strong keywords over weak
         # ones, and an error whose schema at least accepts the instance's type.
-        expected = schema.get("type")
-        kinds = [] if expected is None else [expected] if isinstance(expected, str) else expected
-        matches = any(is_type(instance, kind) for kind in kinds)
+        matches = any(is_type(instance, kind) for kind in located.matches_type)
         return (-len(path), path, keyword not in WEAK_KEYWORDS, False, not matches)
 
     def _absolute(self, error: jsonschema_rs.ValidationError) -> str:
         return f"{self.schema_id}#{pointer(error.schema_path)}"
-
-    def _locate(self, error: jsonschema_rs.ValidationError) -> _Located:
-        return self._locate_absolute(error.absolute_keyword_location or self._absolute(error))
 
     def _locate_absolute(self, where: str) -> _Located:
         located = self._located.get(where)

@@ -107,7 +107,13 @@ def dialect_hint(dialects: Iterable[str]) -> str:
 
 def pointer(path: Iterable[object]) -> str:
     """A JSON Pointer (RFC 6901) for a path of keys and indexes."""
-    return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in path)
+    parts = [str(part) for part in path]
+    if not parts:
+        return ""
+    joined = "/".join(parts)
+    if "~" not in joined and joined.count("/") == len(parts) - 1:  # nothing to escape, the usual case: one join
+        return "/" + joined
+    return "".join("/" + part.replace("~", "~0").replace("/", "~1") for part in parts)
 
 
 def tokens(pointer_: str) -> list[str]:
@@ -124,26 +130,47 @@ def _literals(values: Iterable[Any]) -> str:
     return ", ".join(msgspec.json.encode(value).decode() for value in values)
 
 
+def failure_suffix(keyword: str, expected: Any) -> str | None:
+    """What follows the failing value's excerpt in the message for `keyword` with its schema value `expected`, for
+    the keywords whose message is that excerpt and words of the schema alone; None for the others. It depends only
+    on the schema, so callers may make it once per place in a schema."""
+    match keyword:
+        case "type":
+            types = [expected] if isinstance(expected, str) else expected
+            return f" is not of type {', '.join(repr(t) for t in types)}"
+        case "const":
+            return f" is not {_literals([expected])}"
+        case "enum":
+            return f" is not one of {_literals(expected)}"
+        case "minimum":
+            return f" is less than the minimum of {expected}"
+        case "maximum":
+            return f" is greater than the maximum of {expected}"
+        case "exclusiveMinimum":
+            return f" is not greater than {expected}"
+        case "exclusiveMaximum":
+            return f" is not less than {expected}"
+        case "multipleOf":
+            return f" is not a multiple of {expected}"
+        case "pattern":
+            return f" does not match the pattern {_literals([expected])}"
+        case "false":
+            return " is not allowed here"
+    return None
+
+
 def describe_failure(
     keyword: str, instance: Any, expected: Any, schema: dict[str, Any], *, in_property_names: bool, fallback: str
 ) -> str:
     """The message for a keyword that failed on `instance`, quoting at most short excerpts of it."""
     if in_property_names and keyword == "maxLength":
         return f"property name {excerpt(instance)} is longer than {expected} characters"
+    suffix = failure_suffix(keyword, expected)
+    if suffix is not None:
+        return excerpt(instance) + suffix
     match keyword:
-        case "type":
-            types = [expected] if isinstance(expected, str) else expected
-            return f"{excerpt(instance)} is not of type {', '.join(repr(t) for t in types)}"
-        case "const":
-            return f"{excerpt(instance)} is not {_literals([expected])}"
-        case "enum":
-            return f"{excerpt(instance)} is not one of {_literals(expected)}"
         case "required":
             return fallback
-        case "minimum":
-            return f"{excerpt(instance)} is less than the minimum of {expected}"
-        case "maximum":
-            return f"{excerpt(instance)} is greater than the maximum of {expected}"
         case "maxLength":
             return f"a string of {len(instance)} characters is longer than the maximum of {expected}"
         case "maxProperties":
@@ -159,16 +186,6 @@ def describe_failure(
             return f"an array of {len(instance)} items has {bound} than the {keyword[:3]}imum of {expected}"
         case "minProperties":
             return f"{len(instance)} members are fewer than the minimum of {expected}"
-        case "exclusiveMinimum":
-            return f"{excerpt(instance)} is not greater than {expected}"
-        case "exclusiveMaximum":
-            return f"{excerpt(instance)} is not less than {expected}"
-        case "multipleOf":
-            return f"{excerpt(instance)} is not a multiple of {expected}"
-        case "pattern":
-            return f"{excerpt(instance)} does not match the pattern {_literals([expected])}"
-        case "false":
-            return f"{excerpt(instance)} is not allowed here"
     if _redacting.get():  # the engine's own words may quote the payload
         return f"{kind(instance)} fails the {keyword} keyword"
     return fallback if len(fallback) <= 2 * EXCERPT_CHARS else fallback[: 2 * EXCERPT_CHARS - 1] + "…"

@@ -114,6 +114,11 @@ class Validator:
         """The report of the full engine, for a payload the Structs have already refused."""
         return self._judge_json(strip_bom(data))[0]
 
+    def judged(self, document: Any) -> Report:
+        """The report of the full engine on a payload already parsed (by `parsing.parse`, with this validator's
+        depth limit) that the Structs have refused."""
+        return self._judge(document)[0]
+
     def decode(self, data: Payload) -> Any:
         """The typed value (a `RunStep` for the run-step entries), or `RunStepDecodeError` carrying the report."""
         report, step = self.check(data)
@@ -266,6 +271,10 @@ class RedactingValidator(Validator):
     def full_report(self, data: bytes) -> Report:
         with redacting():
             return self._scrubbed(super().full_report(data))
+
+    def judged(self, document: Any) -> Report:
+        with redacting():
+            return self._scrubbed(super().judged(document))
 
     def fast_report(self, data: bytes) -> Report | None:
         with redacting():

@@ -241,7 +241,7 @@ def process_block(profile: Profile, block: Block, unwrap_rejected: bool = False)
     """Validate every record of a block, render the rejected ones, count everything; runs in a worker (which
     unpickles the same profile, and so the same validators, for every block)."""
     validator = profile.validator
-    rejected: list[bytes] = []
+    rejected: list[dict[str, Any]] = []  # encoded together at the end: one call per block, not per record
     dropped: list[int] = []
     replaced: dict[int, bytes] = {}
     tally = Tally()
@@ -265,14 +265,14 @@ def process_block(profile: Profile, block: Block, unwrap_rejected: bool = False)
         tally.count(report)
         dropped.append(offset)
         number = block.lines[offset] if block.lines is not None else block.first_line + offset
-        rejected.append(rejection(block.source, number, raw, report))
+        rejected.append(_rejection_entry(block.source, number, raw, report))
     if block.unreadable is not None:
         report = record_report(validator, block.unreadable)
         tally.count(report)
-        rejected.append(rejection(block.source, block.unreadable.line, block.unreadable.raw, report))
+        rejected.append(_rejection_entry(block.source, block.unreadable.line, block.unreadable.raw, report))
     tally.records += clean
     tally.accepted += clean
-    return BlockResult(b"".join(rejected), dropped, replaced, tally)
+    return BlockResult(_encoder.encode_lines(rejected) if rejected else b"", dropped, replaced, tally)
 
 
 # Writing outputs -----------------------------------------------------------------------------------------------
@@ -466,7 +466,7 @@ def created(option: str, target: str | Path, storage_options: Mapping[str, Any])
         raise OutputError(option, target, exc.strerror or str(exc)) from None
 
 
-def rejection(source: str, line: int, raw: bytes, report: Report) -> bytes:
+def _rejection_entry(source: str, line: int, raw: bytes, report: Report) -> dict[str, Any]:
     """One line of --rejected: where the record was, its text verbatim, and why it was rejected."""
     entry: dict[str, Any] = {"source": source, "line": line}
     try:
@@ -475,7 +475,7 @@ def rejection(source: str, line: int, raw: bytes, report: Report) -> bytes:
         entry["text_base64"] = base64.b64encode(raw).decode()
     entry["errors"] = report.errors
     entry["warnings"] = report.warnings
-    return _encoder.encode(entry) + b"\n"
+    return entry
 
 
 def unwrap_rejection(raw: bytes) -> bytes:
@@ -525,6 +525,21 @@ def interruptible() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+# Rejected records of one archive mostly fail at the same few places: each place's pattern is made once.
+_PATTERNS_KEPT: Final = 4096
+_patterns: dict[str, str] = {}
+
+
+def _pattern_of(location: str) -> str:
+    """An instance location with its array indexes as `*`, as the summary groups errors (`/` for the root)."""
+    pattern = _patterns.get(location)
+    if pattern is None:
+        if len(_patterns) >= _PATTERNS_KEPT:  # locations of many different shapes: start again, never grow
+            _patterns.clear()
+        pattern = _patterns[location] = _INDEX.sub("/*", location) or "/"
+    return pattern
+
+
 class Tally(msgspec.Struct):
     """Every count the summary and --report state; records == accepted + rejected is checked at the end.
     Warnings are left out: an import sorts records by validity, and computing the warnings of every accepted
@@ -543,7 +558,7 @@ class Tally(msgspec.Struct):
             return
         self.rejected += 1
         for unit in report.errors:
-            location = _INDEX.sub("/*", unit.instance_location) or "/"
+            location = _pattern_of(unit.instance_location)
             self.locations[location] = self.locations.get(location, 0) + 1
             kind = unit.code or "error"
             self.kinds[kind] = self.kinds.get(kind, 0) + 1

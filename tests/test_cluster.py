@@ -626,6 +626,10 @@ def test_the_scheduler_timeout_has_a_short_stated_default(capsys: pytest.Capture
     shown = " ".join(capsys.readouterr().out.split())
     assert "--dask-timeout SECONDS" in shown
     assert "before anything is written (default: 10)" in shown
+    from runstep_validator.cli import commands  # noqa: PLC0415
+    from runstep_validator.importing import distributed  # noqa: PLC0415
+
+    assert commands.DASK_TIMEOUT_SECONDS == distributed.DASK_TIMEOUT_SECONDS  # the flag's default is the library's
 
 
 @pytest.mark.parametrize("dask", [None, "local:1"])

@@ -419,15 +419,21 @@ def start_client(address: str, timeout: float = DASK_TIMEOUT_SECONDS) -> tuple[C
             cluster.close()
 
         return client, close
+    from distributed.comm.addressing import get_address_host_port  # noqa: PLC0415
+
     try:
-        client = Client(address, timeout=timeout)
-    except (ValueError, TypeError) as exc:  # distributed's address parsing: a missing port, a port that is no number
+        # Parsed first: Client itself, given an address it cannot parse, raised ValueError or (with another client
+        # in the process) an AssertionError of its own, depending on its state.
+        get_address_host_port(address)
+    except ValueError as exc:  # a missing port, a port that is no number, an unknown scheme
         reason = " ".join(str(exc).split()) or type(exc).__name__
         if reason.startswith("invalid literal for int()"):  # the port, read as a number
             reason = "its port is not a number"
         raise ClusterError(
             f"--dask {address}: not a scheduler address ({reason}); give tcp://HOST:PORT, or local or local:N"
         ) from None
+    try:
+        client = Client(address, timeout=timeout)
     except OSError:  # TimeoutError included: refused, unreachable, or silent until the timeout
         raise ClusterError(
             f"--dask {address}: no scheduler answered within {timeout:g} s (--dask-timeout); is it running?"

@@ -161,8 +161,8 @@ def test_msgspec_still_names_where_trailing_data_starts_and_that_input_was_trunc
 
 def test_the_server_process_leaves_prometheus_client_to_the_workers() -> None:
     """prometheus_client picks its multiprocess values when it is first imported, from `PROMETHEUS_MULTIPROC_DIR`
-    (its documented multiprocess mode): the server sets the variable, then forks the workers, so it must not have
-    imported prometheus_client before."""
+    (its documented multiprocess mode): the server sets the variable, then loads the app and forks the workers,
+    so nothing it imports before may import prometheus_client."""
     probe = (
         "import sys, runstep_validator.cli.commands, runstep_validator.http.server\n"
         "print('prometheus_client' in sys.modules)"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import errno
 import functools
+import importlib
 import logging
 import os
 import shutil
@@ -94,6 +95,9 @@ def serve(settings: Settings) -> None:
     _remove_stale_state()
     state = tempfile.mkdtemp(prefix=f"{STATE_PREFIX}{os.getpid()}-")
     os.environ[MULTIPROCESS_ENV] = state
+    # The app's modules, loaded once here so that each worker forks with them (a respawned worker answers at once);
+    # only now, as prometheus_client picks its multiprocess mode from the variable when it is first imported.
+    importlib.import_module(APP_FACTORY.partition(":")[0])
     settings = dataclasses.replace(settings, state_directory=state)
     # The workers build their app with create_app(), which reads the environment: pass our settings through it.
     for name, value in vars(settings).items():

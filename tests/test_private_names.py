@@ -5,6 +5,7 @@ way are listed below with their reason, and each has a test here that fails loud
 from __future__ import annotations
 
 import ast
+import importlib
 import logging
 import subprocess
 import sys
@@ -22,7 +23,16 @@ PACKAGE = Path(runstep_validator.__file__).parent
 # `name.attribute` accesses of underscored names that are public all the same, and why.
 ALLOWED_PRIVATE_ATTRIBUTES = {
     "os._exit": "documented in the os module: the way to leave a forked child without running its parent's cleanup",
+    "worker._watcher": "granian has no hook for a worker's exit: http/server.py tells a clean stop from a crash",
 }
+# Private methods of other packages' classes that a subclass of ours overrides, and why: granian (checked with
+# 2.8.7) has no public way to stop replacing workers while the server drains, nor to watch a worker's exit.
+# test_granians_private_hooks_are_still_there fails loudly when they change.
+ALLOWED_PRIVATE_HOOKS = {
+    "MPServer._spawn_worker": "to watch each new worker with our own watcher (a clean stop is not a crash)",
+    "MPServer._respawn_workers": "to replace no worker while the server drains after SIGTERM",
+}
+PRIVATE_BY_NAME = ("getattr", "setattr", "hasattr", "delattr")
 # Module attributes of other packages that the logging HOWTO ("Optimization") documents as settings to assign.
 ALLOWED_MODULE_SETTINGS = {"logging.logThreads", "logging.logProcesses", "logging.logMultiprocessing"}
 # prometheus_client's modules that its documentation names: the package, custom collectors and multiprocess mode.
@@ -74,6 +84,19 @@ def imported_modules(tree: ast.Module) -> dict[str, str]:
     return bound
 
 
+def resolved(bound: dict[str, str], dotted: str) -> object:
+    """The object a base class expression names, through the module's imports (None if it cannot be loaded)."""
+    head, _, rest = dotted.partition(".")
+    module_name, _, attribute = bound[head].rpartition(".")
+    try:
+        found: object = importlib.import_module(bound[head])
+    except ImportError:
+        found = getattr(importlib.import_module(module_name), attribute, None)
+    for part in filter(None, rest.split(".")):
+        found = getattr(found, part, None)
+    return found
+
+
 def couplings() -> list[str]:
     found: list[str] = []
     own = own_private_names()
@@ -96,6 +119,26 @@ def couplings() -> list[str]:
                     for alias in node.names
                     if any(is_private(part) for part in alias.name.split("."))
                 ]
+            elif isinstance(node, ast.ClassDef):
+                bases = [ast.unparse(base) for base in node.bases if ast.unparse(base).split(".")[0] in bound]
+                found += [
+                    f"{where}:{item.lineno}: overrides the private hook {base}.{item.name}"
+                    for item in node.body
+                    if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef) and is_private(item.name)
+                    for base in bases
+                    if hasattr(resolved(bound, base), item.name) and f"{base}.{item.name}" not in ALLOWED_PRIVATE_HOOKS
+                ]
+            elif (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id in PRIVATE_BY_NAME
+                and len(node.args) >= 2
+                and isinstance(node.args[1], ast.Constant)
+                and isinstance(node.args[1].value, str)
+                and is_private(node.args[1].value)
+                and node.args[1].value not in own
+            ):
+                found.append(f"{where}:{node.lineno}: touches the private name {node.args[1].value} by its name")
             elif isinstance(node, ast.Attribute):
                 owner = ast.unparse(node.value)
                 if isinstance(node.value, ast.Name) and node.value.id in bound and isinstance(node.ctx, ast.Store):
@@ -127,7 +170,10 @@ def test_the_check_finds_each_kind_of_coupling(tmp_path: Path, monkeypatch: pyte
         "values.ValueClass = None\n"
         "logging._srcfile = None\n"
         "def f(frame):\n"
-        "    return frame._meta\n"
+        "    return frame._meta, getattr(frame, '_data')\n"
+        "class S(logging.Handler):\n"
+        "    def _at_fork_reinit(self):\n"
+        "        pass\n"
     )
     monkeypatch.setattr(sys.modules[__name__], "PACKAGE", tmp_path / "bad")
     kinds = [line.partition(": ")[2].split(" ")[0:2] for line in couplings()]
@@ -140,6 +186,8 @@ def test_the_check_finds_each_kind_of_coupling(tmp_path: Path, monkeypatch: pyte
             "replaces logging._srcfile",
             "touches the",
             "touches the",
+            "touches the",
+            "overrides the",
         ]
     )
 
@@ -176,3 +224,15 @@ def test_granians_logger_is_still_named_as_the_server_configures_it() -> None:
     from granian import log as granian_log  # noqa: PLC0415
 
     assert granian_log.logger is logging.getLogger("_granian")
+
+
+def test_granians_private_hooks_are_still_there() -> None:
+    """http/server.py overrides two private methods of granian's server and replaces a worker's watcher (granian
+    2.8.7 has no public way to do either): if granian renames or reshapes them, this says so before a drain breaks."""
+    import inspect  # noqa: PLC0415
+
+    from granian.server.common import AbstractServer, AbstractWorker  # noqa: PLC0415
+
+    assert list(inspect.signature(AbstractServer._spawn_worker).parameters)[:1] == ["self"]
+    assert "workers" in inspect.signature(AbstractServer._respawn_workers).parameters
+    assert list(inspect.signature(AbstractWorker._watcher).parameters) == ["self"]

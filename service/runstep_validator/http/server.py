@@ -149,9 +149,9 @@ class _Draining(MPServer):  # granian.Granian on POSIX systems
     # granian (2.8.7, server/common.py `AbstractWorker._watcher`) logged that as an "Unexpected exit" and, during a
     # drain, started a new worker to replace it. tests/test_http_limits.py fails loudly if either comes back.
     def _spawn_worker(self, *args: Any, **kwargs: Any) -> Any:
-        worker = super()._spawn_worker(*args, **kwargs)
-        assert callable(getattr(worker, "_watcher", None)), "granian's worker no longer has _watcher"
-        setattr(worker, "_watcher", functools.partial(_watch_worker, worker))  # noqa: B010  # mypy: a method
+        worker: Any = super()._spawn_worker(*args, **kwargs)
+        assert callable(worker._watcher), "granian's worker no longer has _watcher"
+        worker._watcher = functools.partial(_watch_worker, worker)
         return worker
 
     def _respawn_workers(self, workers: Any, *args: Any, **kwargs: Any) -> None:

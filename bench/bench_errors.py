@@ -19,7 +19,8 @@ import orjson
 
 from bench_peers import payloads
 from common import environment, per_second
-from runstep_validator import default_schemas, validate
+from runstep_validator import default_schemas
+from runstep_validator.core.api import validate  # the report alone: placing it is measured beside it
 from runstep_validator.sources.positions import placed
 from runstep_validator.sources.records import Record
 

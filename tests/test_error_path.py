@@ -9,11 +9,12 @@ import msgspec
 import pytest
 
 from runstep_validator.core import auto, parsing
-from runstep_validator.core.api import validate  # unplaced, as the rejected lines are
 from runstep_validator.core.errors import InvalidJSONError
 from runstep_validator.core.profile import shipped_profile
 from runstep_validator.importing import pipeline
 from runstep_validator.importing.pipeline import Block, process_block
+
+validate = shipped_profile().validate  # unplaced, as the rejected lines are
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

@@ -1,22 +1,16 @@
-"""The core's front for callers: the shipped schemas, shared validators, and one-call validation."""
+"""The core's front for callers: the shipped schemas and the shared validators (one-call validation, positions
+included, is `sources.library`'s, over a `Profile`)."""
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from functools import cache
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from .auto import AutoValidator
-from .deadline import time_limit
-from .delta_models import RunStepDelta
 from .errors import UnknownSchemaError
-from .models import RunStep
 from .report import Report
 from .schemas import AUTO, DEFAULT_DIALECT, SchemaSet
 from .validator import DEFAULT_MAX_DEPTH, Payload, RedactingValidator, Validator
-
-if TYPE_CHECKING:
-    from .profile import Profile
 
 
 class PayloadValidator(Protocol):
@@ -70,51 +64,3 @@ def get_validator(
     from .profile import shipped_profile  # noqa: PLC0415  # the profile is built on this module; once per selection
 
     return shipped_profile(name, strict, dialect, redact).validator
-
-
-def validate(
-    data: Payload,
-    schema: str = AUTO,
-    *,
-    redact: bool = False,
-    strict: bool = False,
-    dialect: str = DEFAULT_DIALECT,
-    profile: Profile | None = None,
-) -> Report:
-    """Validate one payload (JSON bytes or text, or a parsed value): by default against the entry its `object`
-    names (a run step, a run-step delta) in `dialect` (`openai`, or `azure` for Azure AI Agents), its strict
-    variant with `strict`, or against the entry named; or as `profile` says (its schema set, depth and time limits
-    too), instead of the other arguments.
-
-    >>> validate(b'{"object": "thread.run.step"}').valid
-    False
-    """
-    if profile is None:
-        return get_validator(schema, redact, strict, dialect).validate(data)
-    from .profile import selected  # noqa: PLC0415  # the profile is built on this module
-
-    selected(profile, schema, strict, dialect, redact)
-    with time_limit(profile.max_seconds) if profile.max_seconds is not None else nullcontext():
-        return profile.validator.validate(data)
-
-
-def decode(
-    data: Payload,
-    schema: str = AUTO,
-    *,
-    strict: bool = False,
-    dialect: str = DEFAULT_DIALECT,
-    profile: Profile | None = None,
-) -> RunStep | RunStepDelta:
-    """Decode and validate one payload with the same choice of schema as `validate()` (its arguments, or a
-    `profile`): a typed run step (`RunStep`) or delta (`RunStepDelta`), as its `object` says (or as the entry
-    named types it); raises `RunStepDecodeError` with the report when it is invalid or cannot be typed."""
-    if profile is None:
-        typed: RunStep | RunStepDelta = get_validator(schema, False, strict, dialect).decode(data)
-        return typed
-    from .profile import selected  # noqa: PLC0415  # the profile is built on this module
-
-    selected(profile, schema, strict, dialect)
-    with time_limit(profile.max_seconds) if profile.max_seconds is not None else nullcontext():
-        typed = profile.validator.decode(data)
-    return typed

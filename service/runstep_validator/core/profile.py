@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -23,9 +24,13 @@ from typing import Any, Final, NamedTuple
 
 from .api import PayloadValidator, default_schemas, make_validator
 from .auto import RUN_STEP_OBJECT, AutoValidator, entry_for_objects
+from .deadline import time_limit
+from .delta_models import RunStepDelta
 from .errors import SchemaError, UnknownSchemaError
+from .models import RunStep
+from .report import Report
 from .schemas import AUTO, DEFAULT_DIALECT, SchemaDocument, SchemaSet
-from .validator import DEFAULT_MAX_DEPTH, Validator
+from .validator import DEFAULT_MAX_DEPTH, Payload, Validator
 
 DELTA_OBJECT: Final = "thread.run.step.delta"
 
@@ -72,6 +77,18 @@ class Profile:
             max_depth=self.max_depth,
             dialect=self.dialect,
         )
+
+    def validate(self, data: Payload) -> Report:
+        """One payload's report, within `max_seconds` (`LimitExceeded` past it)."""
+        with time_limit(self.max_seconds) if self.max_seconds is not None else nullcontext():
+            return self.validator.validate(data)
+
+    def decode(self, data: Payload) -> RunStep | RunStepDelta:
+        """One payload typed (`RunStep` or `RunStepDelta`, as its entry types it), within `max_seconds`;
+        `RunStepDecodeError` with its report when it is invalid or cannot be typed."""
+        with time_limit(self.max_seconds) if self.max_seconds is not None else nullcontext():
+            typed: RunStep | RunStepDelta = self.validator.decode(data)
+        return typed
 
     @cached_property
     def stream(self) -> StreamValidators:

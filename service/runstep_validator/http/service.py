@@ -253,6 +253,19 @@ class Service:
         detail = f"output must be one of {', '.join(OUTPUT_FORMATS)}"
         raise Problem(400, "invalid-parameter", "Invalid parameter", detail, parameter="output")
 
+    def _usual_request(
+        self, query: str, content_type: str, body: bytes
+    ) -> tuple[PayloadValidator, OutputFormat] | None:
+        """The validator and output a `POST /v1/validate` asks for, or None when anything about it is unusual (no
+        body, another media type, a query Flask must refuse)."""
+        if not body or media_type(content_type) != JSON_MEDIA_TYPE:
+            return None
+        try:
+            validator, output, _, _ = self.parse_query(query)
+        except Problem:
+            return None
+        return validator, output
+
     def validate(self, validator: PayloadValidator, output: OutputFormat, body: bytes) -> Encoded:
         """The answer to `POST /v1/validate` for a non-empty body: the report, a 400 problem if it is not JSON, or
         a 413 problem when validating it passes the time limit (the work stops there)."""
@@ -291,23 +304,19 @@ class Service:
     def answer_fast(self, query: str, content_type: str, body: bytes) -> Encoded | None:
         """The answer to the common `POST /v1/validate` (a JSON body, known parameters) without Flask, or None when
         anything about it is unusual: then Flask answers, with the same methods, and its error handling."""
-        if not body or media_type(content_type) != JSON_MEDIA_TYPE:
+        usual = self._usual_request(query, content_type, body)
+        if usual is None:
             return None
-        try:
-            validator, output, _, _ = self.parse_query(query)
-        except Problem:
-            return None
+        validator, output = usual
         return self.validate(validator, output, body)
 
     def answer_accepted(self, query: str, content_type: str, body: bytes) -> Encoded | None:
         """`answer_fast`'s answer when the fast path alone finds the payload valid (it stops at the first error, so
         its cost is bounded by the size of the body); None when the payload needs the full report, or Flask."""
-        if not body or media_type(content_type) != JSON_MEDIA_TYPE:
+        usual = self._usual_request(query, content_type, body)
+        if usual is None:
             return None
-        try:
-            validator, output, _, _ = self.parse_query(query)
-        except Problem:
-            return None
+        validator, output = usual
         report = validator.fast_report(body)
         if report is None:
             return None

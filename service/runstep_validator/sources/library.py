@@ -7,7 +7,6 @@ from typing import BinaryIO
 
 import msgspec
 
-from ..core import api
 from ..core.delta_models import RunStepDelta
 from ..core.errors import RunStepDecodeError
 from ..core.models import RunStep
@@ -53,7 +52,7 @@ def validate(
     >>> validate(b'{"object": "thread.run.step"}').valid
     False
     """
-    report = api.validate(data, schema, redact=redact, strict=strict, dialect=dialect, profile=profile)
+    report = selected(profile, schema, strict, dialect, redact).validate(data)
     return _positioned(report, data)
 
 
@@ -69,7 +68,7 @@ def decode(
     (`RunStep`) or delta (`RunStepDelta`), as its `object` says (or as the entry named types it); raises
     `RunStepDecodeError` with the report `validate()` gives when it is invalid or cannot be typed."""
     try:
-        return api.decode(data, schema, strict=strict, dialect=dialect, profile=profile)
+        return selected(profile, schema, strict, dialect).decode(data)
     except RunStepDecodeError as exc:
         raise RunStepDecodeError(_positioned(exc.report, data)) from None
 

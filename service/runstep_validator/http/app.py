@@ -5,10 +5,9 @@ HTTP to the core and back.
     create_app({"max_body_bytes": 1024})          # tests pass overrides by setting name
 
 The routes are a blueprint (routes.py, pages.py); the factory builds the `Service`, assembles the blueprints,
-the error handlers and the middleware. `POST /v1/validate` is the product's hot path. Its common case (a JSON body
-with a Content-Length within the limit, valid query parameters) is answered by `middleware.ValidateFastLane`, in
-front of Flask, which skips Flask's request and response objects (they cost several times the validation itself).
-It calls the same `Service` methods as the Flask route; anything unusual falls through to Flask.
+and the error handlers. The server serves it behind its front door (front.py), which answers the common
+`POST /v1/validate` itself, through the same `Service` methods as the route here, and writes the access log;
+served as plain WSGI, the app answers every request through Flask, the same answers, without that log.
 """
 
 from __future__ import annotations
@@ -21,7 +20,6 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from .config import Settings
-from .middleware import AccessLog, ValidateFastLane
 from .observe import loggable
 from .pages import page_blueprint
 from .problems import Problem
@@ -51,9 +49,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.extensions[SERVICE_KEY] = service
-    app.wsgi_app = ValidateFastLane(app.wsgi_app, service)  # type: ignore[method-assign]
-    if settings.access_log:
-        app.wsgi_app = AccessLog(app.wsgi_app)  # type: ignore[method-assign]
 
     @app.after_request
     def options_say_nothing_but_allow(response: Response) -> Response:

@@ -37,7 +37,6 @@ from granian.rsgi import ProtocolClosed as RSGIProtocolClosed  # type: ignore[at
 from ..core.errors import LimitExceeded
 from .app import create_app
 from .connections import ConnectionWatch, PendingAnswers, peer_of
-from .middleware import AccessLog
 from .observe import (
     REQUEST_ID_KEY,
     accept_request_id,
@@ -300,21 +299,23 @@ class Answer(NamedTuple):
 
 
 class Handler:
-    """The answer to a whole request: the fast lane's for the common `POST /v1/validate`, or the WSGI app's. The
-    same on the event loop, on a pool thread and in a validation process."""
+    """The answer to a whole request: the one fast lane's for the common `POST /v1/validate` (without Flask's
+    request and response objects, which cost several times the validation itself), or the Flask app's. The same on
+    the event loop, on a pool thread and in a validation process."""
 
     def __init__(self, app: Flask) -> None:
-        # The front door logs every request itself (with its id and verdict): the app's own access log would say
-        # each one twice.
-        wsgi_app = app.wsgi_app
-        self.wsgi_app: WSGIApp = wsgi_app.app if isinstance(wsgi_app, AccessLog) else wsgi_app
+        self.wsgi_app: WSGIApp = app.wsgi_app
         self.service: Service = app.extensions["runstep_validator"]
 
     def answer(self, scope: Scope | RequestHead, body: bytes, identifier: str) -> Answer:
         request_id.set(identifier)  # this thread's (or process's) logs name the request too
         verdict.set(None)
         if scope.method == "POST" and scope.path == "/v1/validate":
-            answer = self.service.answer_fast(scope.query_string, scope.headers.get("content-type", ""), body)
+            try:
+                answer = self.service.answer_fast(scope.query_string, scope.headers.get("content-type", ""), body)
+            except Exception:  # as Flask's handler answers a bug: logged here, a bare problem for the client
+                log.exception("unexpected error on POST /v1/validate")
+                answer = Encoded.problem(INTERNAL_ERROR)
             if answer is not None:
                 return Answer(answer.status, [("content-type", answer.media_type)], answer.body, verdict.get())
         environ = wsgi_environ(scope, body)
@@ -437,7 +438,7 @@ def _problem(problem: Problem) -> Response:
 
 
 def create_front(config: Mapping[str, Any] | None = None) -> Front:
-    """The RSGI application granian serves: the Flask app (with its middleware) behind the front door."""
+    """The RSGI application granian serves: the Flask app behind the front door."""
     return Front(create_handler_app(config))
 
 

@@ -1,8 +1,8 @@
 """The API's routes, as a Flask blueprint: each translates a request to the `Service` the app was built with and its
 answer back, nothing more. The app factory (app.py) registers it.
 
-`POST /v1/validate` is the product's hot path: its common case is answered in front of Flask (see
-`middleware.ValidateFastLane` and `front.Front`), through the same `Service` methods as the route below.
+`POST /v1/validate` is the product's hot path: under the server, its common case is answered in front of Flask (see
+`front.Handler`), through the same `Service` methods as the route below.
 """
 
 from __future__ import annotations

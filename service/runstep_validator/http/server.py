@@ -201,7 +201,7 @@ def _serve(settings: Settings) -> None:
             max_buffer_size=max(1024 * 1024, 4 * settings.max_header_bytes),
         ),
         log_dictconfig=logging_config(log_format=settings.log_format),
-        log_access=False,  # the app's AccessLog middleware logs sizes too
+        log_access=False,  # the front door logs each request itself, with its id, size and verdict
         websockets=False,
     )
     server.drain_seconds = settings.drain_seconds

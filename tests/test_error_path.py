@@ -8,13 +8,14 @@ from typing import Any
 import msgspec
 import pytest
 
+from runstep_validator import validate as placed_where_given
 from runstep_validator.core import auto, parsing
 from runstep_validator.core.errors import InvalidJSONError
 from runstep_validator.core.profile import shipped_profile
 from runstep_validator.importing import pipeline
 from runstep_validator.importing.pipeline import Block, process_block
 
-validate = shipped_profile().validate  # unplaced, as the rejected lines are
+validate = shipped_profile().validate  # the report alone, unplaced
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -88,8 +89,8 @@ def test_a_block_of_rejected_records_is_encoded_at_once(monkeypatch: pytest.Monk
             "source": "steps.jsonl",
             "line": 1,
             "text": invalid.decode(),
-            "errors": validate(invalid).errors,
-            "warnings": validate(invalid).warnings,
+            "errors": placed_where_given(invalid).errors,  # line 1 of the block: placed as the record alone is
+            "warnings": placed_where_given(invalid).warnings,
         }
     )
     assert (result.tally.rejected, result.tally.accepted, result.dropped) == (4, 1, [0, 2, 3, 4, 5])

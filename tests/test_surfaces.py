@@ -104,7 +104,9 @@ class Surfaces:
         verdicts = [of_unit_lists(result) for result in results]
         return verdicts, [placements(result["errors"] + result["warnings"]) for result in results], answer["summary"]
 
-    def imported(self) -> tuple[dict[int, Verdict], dict[str, Any]]:
+    def imported(self) -> tuple[dict[int, Verdict], dict[int, list[Placed]], dict[str, Any]]:
+        """The rejected records by line, where their errors and warnings are, and the summary. (The Dask import is
+        held to these same outputs, byte for byte, in test_cluster.)"""
         outputs = self.folder / "import"
         outputs.mkdir()
         report = outputs / "report.json"
@@ -112,11 +114,12 @@ class Surfaces:
         argv += ["--accepted", str(outputs / "accepted.jsonl"), "--rejected", str(outputs / "rejected.jsonl")]
         stdout, stderr = io.StringIO(), io.StringIO()
         assert run([*argv, "--report", str(report)], stdout, stderr) in {0, 1}, stderr.getvalue()
-        rejected = {}
+        rejected, places = {}, {}
         for line in (outputs / "rejected.jsonl").read_text().splitlines():
             entry = json.loads(line)
             rejected[entry["line"]] = Verdict(False, units(entry["errors"]), units(entry["warnings"]))
-        return rejected, load_json(report)
+            places[entry["line"]] = placements([*entry["errors"], *entry["warnings"]])
+        return rejected, places, load_json(report)
 
 
 def assert_one_answer(surfaces: Surfaces) -> None:
@@ -124,7 +127,7 @@ def assert_one_answer(surfaces: Surfaces) -> None:
     cli, cli_places, cli_summary = surfaces.cli()
     single, single_places = surfaces.http_single()
     batch, batch_places, batch_summary = surfaces.http_batch()
-    rejected, import_summary = surfaces.imported()
+    rejected, rejected_places, import_summary = surfaces.imported()
 
     assert cli == api
     assert single == api
@@ -132,7 +135,8 @@ def assert_one_answer(surfaces: Surfaces) -> None:
     invalid_lines = {number for number, verdict in enumerate(api, 1) if not verdict.valid}
     assert set(rejected) == invalid_lines
     for number in invalid_lines:
-        assert rejected[number].errors == api[number - 1].errors
+        assert rejected[number] == api[number - 1]
+        assert rejected_places[number] == cli_places[number - 1]
     # Positions: every record is one line of the file and the whole body of its single request.
     assert batch_places == cli_places
     for number, (places, alone) in enumerate(zip(cli_places, single_places, strict=True), 1):
@@ -191,7 +195,7 @@ def cli_stream_counts(body: bytes, folder: Path) -> tuple[int, int, int, int, in
     path = folder / "run.sse"
     path.write_bytes(body)
     stdout, stderr = io.StringIO(), io.StringIO()
-    run(["validate", str(path), "--format", "json"], stdout, stderr)
+    run(["validate", str(path), "--schema", "run_step", "--format", "json"], stdout, stderr)
     cli = json.loads(stdout.getvalue())["summary"]
     return (cli["records"], cli["valid"], cli["invalid"], cli["errors"], cli["warnings"])
 
@@ -240,3 +244,26 @@ def test_every_real_stream_is_counted_alike_on_every_surface(path: Path, tmp_pat
     counts = stream_counts(path.read_bytes(), tmp_path)
 
     assert counts[0] == counts[1] == counts[2]
+
+
+def test_a_pretty_printed_document_is_placed_alike_by_validate_and_import(tmp_path: Path) -> None:
+    """Members of an indented array, each over several lines and not at column 1: the import writes them flattened,
+    one per line, yet places their errors where the input has them, as `validate` does."""
+    members = [json.loads(record) for record in CASES_BY_SCHEMA["run_step"]]
+    path = tmp_path / "steps.json"
+    path.write_text('{"object": "list", "data": ' + json.dumps(members, indent=2) + ', "has_more": false}\n')
+    stdout, stderr = io.StringIO(), io.StringIO()
+    run(["validate", str(path), "--schema", "run_step", "--format", "json"], stdout, stderr)
+    records = json.loads(stdout.getvalue())["files"][0]["records"]
+    expected = {
+        record["line"]: placements(record["errors"] + record["warnings"]) for record in records if not record["valid"]
+    }
+    outputs = tmp_path / "import"
+    outputs.mkdir()
+    argv = ["import", str(path), "--accepted", str(outputs / "ok.jsonl"), "--rejected", str(outputs / "bad.jsonl")]
+    assert run([*argv, "--schema", "run_step", "--workers", "1"], io.StringIO(), stderr) == 1, stderr.getvalue()
+    entries = [json.loads(line) for line in (outputs / "bad.jsonl").read_text().splitlines()]
+
+    assert {entry["line"]: placements(entry["errors"] + entry["warnings"]) for entry in entries} == expected
+    assert len(expected) > 5
+    assert any(place.column > 1 for places in expected.values() for place in places)

@@ -163,7 +163,7 @@ def _discard(written: Any) -> None:
 def _locate_crash(block: Block, options: Options, exc: Exception) -> RecordCrash:
     """Find the record of a block whose validation raised, by validating its records one at a time."""
     for offset, line in enumerate(block.content().split(b"\n")):
-        number = block.lines[offset] if block.lines is not None else block.first_line + offset
+        number = block.record(offset, line).line
         try:
             process_block(options.profile, Block(block.source, number, line), options.unwrap_rejected)
         except Exception as inner:  # any exception is the crash being located

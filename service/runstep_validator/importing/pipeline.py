@@ -40,6 +40,7 @@ from ..core.profile import Profile, selected, shipped_profile
 from ..core.report import Report
 from ..core.schemas import AUTO, DEFAULT_DIALECT
 from ..sources.documents import iter_document_records
+from ..sources.positions import placed
 from ..sources.reading import (
     MAX_RECORD_BYTES,
     InputFormat,
@@ -97,7 +98,9 @@ def iter_validate(
 
 class Block(msgspec.Struct, frozen=True):
     """A run of whole lines of one input. Line `first_line + i` of the input is line `i` of `data`, unless
-    `lines` numbers them (the members of a JSON document, flattened one per line). `offset` is where `data`
+    `lines` numbers them (the members of a JSON document, flattened one per line, starting at `columns`; a member
+    spread over several lines keeps its text as written in `written`, by line of `data`, so that a rejected
+    record's errors are placed where the input has them). `offset` is where `data`
     starts in a plain file, so that a worker can read it there itself; None for gzip, streams and documents.
     `shared` is the path that opens the file the parent has open, `checksum` what the worker must find there."""
 
@@ -105,6 +108,8 @@ class Block(msgspec.Struct, frozen=True):
     first_line: int
     data: bytes
     lines: list[int] | None = None
+    columns: list[int] | None = None
+    written: dict[int, bytes] = {}
     offset: int | None = None
     length: int = 0
     shared: str | None = None
@@ -120,6 +125,12 @@ class Block(msgspec.Struct, frozen=True):
             return self
         checksum = zlib.crc32(self.data)
         return msgspec.structs.replace(self, data=b"", length=len(self.data), checksum=checksum)
+
+    def record(self, offset: int, raw: bytes) -> Record:
+        """The record on line `offset` of `data`, where the input has it: its line, column and text as written."""
+        if self.lines is None or self.columns is None:
+            return Record(offset, self.first_line + offset, raw)
+        return Record(offset, self.lines[offset], self.written.get(offset, raw), self.columns[offset])
 
     def content(self) -> bytes:
         if self.data or self.offset is None:
@@ -176,8 +187,11 @@ def _identity(source: Source) -> tuple[int, int] | None:
 
 
 def _document_block(name: str, records: list[Record], unreadable: Record | None = None) -> Block:
-    data = b"\n".join(_one_line(record.raw) for record in records)
-    return Block(name, 1, data, [r.line for r in records], unreadable=unreadable)
+    flattened = [_one_line(record.raw) for record in records]
+    pairs = enumerate(zip(records, flattened, strict=True))
+    written = {offset: record.raw for offset, (record, flat) in pairs if flat is not record.raw}
+    lines, columns = [r.line for r in records], [r.column for r in records]
+    return Block(name, 1, b"\n".join(flattened), lines, columns, written, unreadable=unreadable)
 
 
 def _one_line(raw: bytes) -> bytes:
@@ -264,10 +278,10 @@ def process_block(profile: Profile, block: Block, unwrap_rejected: bool = False)
             continue
         tally.count(report)
         dropped.append(offset)
-        number = block.lines[offset] if block.lines is not None else block.first_line + offset
-        rejected.append(_rejection_entry(block.source, number, raw, report))
+        where = block.record(offset, raw)
+        rejected.append(_rejection_entry(block.source, where.line, raw, placed(report, where)))
     if block.unreadable is not None:
-        report = record_report(validator, block.unreadable)
+        report = placed(record_report(validator, block.unreadable), block.unreadable)
         tally.count(report)
         rejected.append(_rejection_entry(block.source, block.unreadable.line, block.unreadable.raw, report))
     tally.records += clean

@@ -267,3 +267,21 @@ def test_a_pretty_printed_document_is_placed_alike_by_validate_and_import(tmp_pa
     assert {entry["line"]: placements(entry["errors"] + entry["warnings"]) for entry in entries} == expected
     assert len(expected) > 5
     assert any(place.column > 1 for places in expected.values() for place in places)
+
+
+def test_a_byte_order_mark_moves_no_position(tmp_path: Path) -> None:
+    """RFC 8259 lets a reader ignore a leading byte order mark: every surface ignores it when placing errors too."""
+    payload = b'\xef\xbb\xbf{"object": "thread.run.step", "id": 5}'
+    path = tmp_path / "step.json"
+    path.write_bytes(payload)
+    stdout = io.StringIO()
+    run(["validate", str(path), "--format", "json"], stdout, io.StringIO())
+    on_the_command_line = placements(json.loads(stdout.getvalue())["files"][0]["records"][0]["errors"])
+    over_http = placements(
+        APP.test_client().post("/v1/validate", data=payload, content_type="application/json").get_json()["errors"]
+    )
+    from_python = placements(validate(payload).to_dict()["errors"])
+
+    assert Placed(1, 37) in on_the_command_line
+    assert over_http == on_the_command_line
+    assert from_python == on_the_command_line

@@ -18,7 +18,7 @@ from typing import Any, cast
 import msgspec
 
 from ..core.messages import tokens
-from ..core.parsing import Lines
+from ..core.parsing import Lines, strip_bom
 from ..core.report import INVALID_JSON, OutputUnit, Report
 from .records import Record
 
@@ -186,7 +186,9 @@ def placed(report: Report, record: Record) -> Report:
     units = (*report.errors, *report.warnings)
     if not units:
         return report
-    record_text = record.raw.decode("utf-8", errors="replace")
+    # A byte order mark is no character of the text, as every reader of ours skips it (only a record at the start
+    # of its input can carry one).
+    record_text = strip_bom(record.raw).decode("utf-8", errors="replace")
     lines = Lines(record_text)
     offsets = iter(value_offsets(record_text, [unit.instance_location for unit in units]))
 

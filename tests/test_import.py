@@ -171,6 +171,15 @@ def test_library_api_reads_binary_files(tmp_path: Path) -> None:
     assert verdicts == [number % 10 != 3 for number in range(20)]
 
 
+def test_library_api_reads_text_files(tmp_path: Path) -> None:
+    (tmp_path / "in.jsonl").write_bytes(b"\n".join(numbered(20)))
+
+    with (tmp_path / "in.jsonl").open(encoding="utf-8") as stream:  # an iterable of lines, as its signature says
+        verdicts = [result.valid for result in iter_validate(stream)]
+
+    assert verdicts == [number % 10 != 3 for number in range(20)]
+
+
 def test_a_rejected_line_is_a_record_of_its_own_unless_asked_to_unwrap(tmp_path: Path) -> None:
     entry = {"source": "x.jsonl", "line": 1, "text": VALID.decode(), "errors": [], "warnings": []}
     (tmp_path / "in.jsonl").write_text(json.dumps(entry) + "\n")

@@ -343,7 +343,7 @@ def as_stream(source: bytes | BinaryIO | Iterable[bytes | str], lines: bool = Fa
     as the binary stream every reader here takes, from its content's start (see `content`)."""
     if isinstance(source, bytes | bytearray | memoryview):
         stream: BinaryIO = io.BytesIO(source)
-    elif hasattr(source, "read"):
+    elif hasattr(source, "read") and not isinstance(source, io.TextIOBase):  # a text file is an iterable of lines
         stream = cast(BinaryIO, source)
     else:
         stream = cast(BinaryIO, _Pieces(source, lines))

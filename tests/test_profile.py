@@ -29,6 +29,9 @@ from runstep_validator import (
     validate,
 )
 from runstep_validator.core.azure_models import AzureRunStepDelta
+from runstep_validator.core.errors import LimitExceeded
+from runstep_validator.importing import Importer
+from runstep_validator.importing.distributed import Options
 
 from .support import EXAMPLES, ROOT
 
@@ -209,3 +212,18 @@ def test_the_loose_arguments_share_the_shipped_profiles_validators() -> None:
     auto = get_validator(dialect="azure")
     assert isinstance(auto, AutoValidator)
     assert shipped_profile(dialect="azure").stream.step is auto.by_object["thread.run.step"]
+
+
+def test_a_time_limit_is_kept_by_every_surface_that_takes_a_profile_or_refused() -> None:
+    no_time = Profile(max_seconds=0.0)
+    payload = (EXAMPLES / "invalid_tool_calls.json").read_bytes()
+
+    with pytest.raises(LimitExceeded):
+        runstep_validator.validate(payload, profile=no_time)
+    with pytest.raises(LimitExceeded):
+        runstep_validator.validate_document(b"[" + payload + b"]", profile=no_time)
+    # The bulk surfaces bound a record's size, not its time: a profile that asks for a time limit is refused there.
+    with pytest.raises(ValueError, match="sets no time limit per record"):
+        Importer(profile=no_time)
+    with pytest.raises(ValueError, match="sets no time limit per record"):
+        Options(profile=no_time)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -78,15 +78,19 @@ class Profile:
             dialect=self.dialect,
         )
 
+    def limited(self) -> AbstractContextManager[None]:
+        """One payload's time: within it, validation raises `LimitExceeded` once `max_seconds` have passed."""
+        return time_limit(self.max_seconds) if self.max_seconds is not None else nullcontext()
+
     def validate(self, data: Payload) -> Report:
         """One payload's report, within `max_seconds` (`LimitExceeded` past it)."""
-        with time_limit(self.max_seconds) if self.max_seconds is not None else nullcontext():
+        with self.limited():
             return self.validator.validate(data)
 
     def decode(self, data: Payload) -> RunStep | RunStepDelta:
         """One payload typed (`RunStep` or `RunStepDelta`, as its entry types it), within `max_seconds`;
         `RunStepDecodeError` with its report when it is invalid or cannot be typed."""
-        with time_limit(self.max_seconds) if self.max_seconds is not None else nullcontext():
+        with self.limited():
             typed: RunStep | RunStepDelta = self.validator.decode(data)
         return typed
 
@@ -161,6 +165,14 @@ def selected(
         return shipped_profile(schema, strict, dialect, redact)
     if (schema, strict, dialect, redact) != (AUTO, False, DEFAULT_DIALECT, False):
         raise TypeError("give the selection either as a profile or as schema, strict, dialect and redact, not both")
+    return profile
+
+
+def untimed(profile: Profile, surface: str) -> Profile:
+    """`profile`, for a surface that validates records in bulk with no time limit per record (the size of a record
+    is bounded instead): a `ValueError` if it asks for one, rather than a limit silently not kept."""
+    if profile.max_seconds is not None:
+        raise ValueError(f"{surface} sets no time limit per record: give a profile with max_seconds=None")
     return profile
 
 

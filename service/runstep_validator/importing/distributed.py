@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Final
 import msgspec
 
 from ..core.errors import RunStepValidatorError
-from ..core.profile import Profile, shipped_profile
+from ..core.profile import Profile, shipped_profile, untimed
 from ..sources.reading import MAX_RECORD_BYTES, InputFormat, open_source
 from ..sources.storage import StorageError, filesystem, is_local, is_url
 from .pipeline import AtomicFile, AtomicUpload, Block, Tally, blocks, held_signals, process_block
@@ -78,6 +78,9 @@ class Options:
     unwrap_rejected: bool = False
     storage_options: Mapping[str, Any] = field(default_factory=dict)
     max_record_bytes: int = MAX_RECORD_BYTES
+
+    def __post_init__(self) -> None:
+        untimed(self.profile, "the Dask import")
 
 
 def locate(name: str) -> str:

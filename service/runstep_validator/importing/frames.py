@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 
-from ..core.profile import Profile, selected
+from ..core.profile import Profile, selected, untimed
 from ..core.schemas import AUTO, DEFAULT_DIALECT
 
 if TYPE_CHECKING:
@@ -59,7 +59,7 @@ def validate_partition(
     """`partition` with `valid` (bool), `headline` (the first error, or null) and `errors` (a JSON array) added,
     for the JSON text (str or bytes) in `column`. A pandas DataFrame gives a DataFrame, an Arrow table a table.
     A `profile` gives the whole selection instead of `schema`, `strict` and `dialect`."""
-    chosen = selected(profile, schema, strict, dialect)
+    chosen = untimed(selected(profile, schema, strict, dialect), "the frames' validation")
     if hasattr(partition, "schema") and hasattr(partition, "append_column"):  # pyarrow.Table
         import pyarrow as pa  # noqa: PLC0415  # the optional extra
 
@@ -94,9 +94,8 @@ def validate_dataframe(
     meta[VALID] = pd.Series(dtype=bool)
     meta[HEADLINE] = pd.Series(dtype=object)
     meta[ERRORS] = pd.Series(dtype=object)
-    validated: dask.dataframe.DataFrame = frame.map_partitions(
-        validate_partition, column, profile=selected(profile, schema, strict, dialect), meta=meta
-    )
+    chosen = untimed(selected(profile, schema, strict, dialect), "the frames' validation")
+    validated: dask.dataframe.DataFrame = frame.map_partitions(validate_partition, column, profile=chosen, meta=meta)
     return validated
 
 
@@ -111,7 +110,7 @@ def validate_bag(
     """A bag of JSON lines (`dask.bag.read_text(...)`) to a bag of `{"record", "valid", "headline", "errors"}`;
     blank lines are dropped, as the import drops them."""
 
-    chosen = selected(profile, schema, strict, dialect)
+    chosen = untimed(selected(profile, schema, strict, dialect), "the frames' validation")
 
     def partition(part: list[str]) -> list[dict[str, Any]]:
         records = [line.rstrip("\r\n") for line in part if line.strip()]

@@ -36,7 +36,7 @@ import msgspec
 
 from ..core.errors import RunStepValidatorError
 from ..core.models import RunStep
-from ..core.profile import Profile, selected, shipped_profile
+from ..core.profile import Profile, selected, shipped_profile, untimed
 from ..core.report import Report
 from ..core.schemas import AUTO, DEFAULT_DIALECT
 from ..sources.documents import iter_document_records
@@ -617,6 +617,9 @@ class Importer:
     max_record_bytes: int = MAX_RECORD_BYTES  # a longer record stops the run (SourceError), before memory grows
     tally: Tally = field(default_factory=Tally)
     committed: bool = False
+
+    def __post_init__(self) -> None:
+        untimed(self.profile, "the import")
 
     def run(
         self, inputs: list[str], accepted: str | Path, rejected: str | Path, report: str | Path | None = None

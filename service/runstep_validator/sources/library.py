@@ -84,16 +84,18 @@ def validate_document(
 ) -> list[ItemReport]:
     """Validate a JSON document as the command line reads a `.json` file: a run step or a delta (one item), an
     array of them, or a list response (`{"object": "list", "data": [...]}`, as `GET .../steps` answers), each item
-    against the entry `validate()` would pick. One report per item, in order. A document that breaks off (cut
-    short, a comma missing) ends with an invalid item holding the rest of it. A `profile` gives the whole
-    selection instead of the other arguments. `data` is the document's bytes,
-    text, or a binary file, read a block at a time."""
-    validator = selected(profile, schema, strict, dialect, redact).validator
+    against the entry `validate()` would pick and within the profile's time limit. One report per item, in order.
+    A document that breaks off (cut short, a comma missing) ends with an invalid item holding the rest of it. A
+    `profile` gives the whole selection instead of the other arguments. `data` is the document's bytes, text, or
+    a binary file, read a block at a time."""
+    chosen = selected(profile, schema, strict, dialect, redact)
     stream = as_stream(data.encode() if isinstance(data, str) else data)
-    return [
-        ItemReport(record.index, record.line, record.column, _placed(record_report(validator, record), record))
-        for record in iter_document_records(stream)
-    ]
+    items = []
+    for record in iter_document_records(stream):
+        with chosen.limited():  # each item is a payload of its own, as validate() takes it
+            report = record_report(chosen.validator, record)
+        items.append(ItemReport(record.index, record.line, record.column, _placed(report, record)))
+    return items
 
 
 def _positioned(report: Report, data: Payload) -> Report:

@@ -18,7 +18,7 @@ from jsonschema import Draft202012Validator
 from runstep_validator import SchemaSet, Validator, default_schemas, validate
 from runstep_validator.cli import run
 from runstep_validator.core import parsing
-from runstep_validator.core.deadline import time_limit
+from runstep_validator.core.deadline import check_time, time_limit
 from runstep_validator.core.engine import Engine
 from runstep_validator.core.errors import LimitExceeded
 from runstep_validator.http.app import create_app
@@ -244,6 +244,15 @@ def test_time_limit_stops_a_batch_and_says_so() -> None:
         "https://runstep-validator.dev/problems/time-limit",
     )
     assert response.get_json()["detail"] == "validating took longer than the limit of 1e-06 s after 0 records"
+
+
+def test_a_limit_within_another_ends_no_later_than_it() -> None:
+    with time_limit(0), time_limit(60), pytest.raises(LimitExceeded, match="limit of 0 s"):
+        check_time()
+    with time_limit(60, spent=60), pytest.raises(LimitExceeded, match="limit of 60 s"):  # all of it spent waiting
+        check_time()
+    with time_limit(60), time_limit(60):
+        check_time()
 
 
 def test_a_time_limit_stops_one_payload_between_its_errors(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,6 +8,7 @@ import asyncio
 import json
 import os
 import signal
+import threading
 import time
 from collections.abc import Iterator
 from multiprocessing.connection import Connection
@@ -109,6 +110,32 @@ def test_a_process_past_the_time_limit_is_killed_and_replaced() -> None:
     finally:
         processes.close()
     assert not any(alive(pid) for pid in [first, second, *processes.pids()])
+
+
+def test_the_time_limit_counts_the_wait_for_a_free_process() -> None:
+    """Requests queued behind a busy process are refused at their own time limit, not one limit after another."""
+    processes = pool(never_answers, seconds=0.5)
+    ended: list[tuple[float, str]] = []
+
+    def request(number: int) -> None:
+        started = time.monotonic()
+        with pytest.raises(LimitExceeded) as refused:
+            processes.answer(head(), HEAVY, f"queued-{number}")
+        ended.append((time.monotonic() - started, refused.value.detail))
+
+    try:
+        threads = [threading.Thread(target=request, args=(number,)) for number in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+    finally:
+        processes.close()
+
+    assert len(ended) == 3
+    queued = sorted(ended)[:2]  # the busy process ends its own request at 0.5 s + GRACE_SECONDS, after these
+    assert all(seconds < 0.5 + GRACE_SECONDS for seconds, _ in queued), ended
+    assert all("a wait for a free validation process" in detail for _, detail in queued), ended
 
 
 def test_a_process_that_dies_fails_its_request_and_is_replaced() -> None:

@@ -21,9 +21,12 @@ _limit: ContextVar[tuple[float, float] | None] = ContextVar("validation_time_lim
 
 
 @contextmanager
-def time_limit(seconds: float) -> Iterator[None]:
-    """Within the block, `check_time()` raises `LimitExceeded` once `seconds` have passed from now."""
-    token = _limit.set((time.monotonic() + seconds, seconds))
+def time_limit(seconds: float, spent: float = 0.0) -> Iterator[None]:
+    """Within the block, `check_time()` raises `LimitExceeded` once `seconds` have passed, `spent` of them already
+    (a request's wait in a queue). A limit within another ends no later than the outer one."""
+    deadline = (time.monotonic() + seconds - spent, seconds)
+    outer = _limit.get()
+    token = _limit.set(outer if outer is not None and outer[0] < deadline[0] else deadline)
     try:
         yield
     finally:

@@ -34,6 +34,7 @@ from flask import Flask
 from granian.rsgi import HTTPProtocol, Scope  # type: ignore[attr-defined]
 from granian.rsgi import ProtocolClosed as RSGIProtocolClosed  # type: ignore[attr-defined]
 
+from ..core.deadline import time_limit
 from ..core.errors import LimitExceeded
 from .app import create_app
 from .connections import ConnectionWatch, PendingAnswers, peer_of
@@ -461,11 +462,13 @@ def serve_jobs(connection: Connection, settings: dict[str, Any], log_config: dic
     threading.Thread(target=_end_with, args=(parent,), name="parent-watch", daemon=True).start()
     logging.config.dictConfig(log_config)
     handler = Handler(create_handler_app(settings))
+    limit = handler.service.settings.max_request_seconds
     try:
         connection.send(READY)
         while True:
             job: Job = connection.recv()
-            connection.send(handler.answer(job.head, job.body, job.identifier))
+            with time_limit(limit, spent=job.waited):  # the app's own limit, less the request's wait for this process
+                connection.send(handler.answer(job.head, job.body, job.identifier))
     except (EOFError, OSError):  # the worker is gone, or replaced this process
         return
 

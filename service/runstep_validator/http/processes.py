@@ -21,6 +21,7 @@ import multiprocessing
 import os
 import queue
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -58,6 +59,7 @@ class Job:
     head: RequestHead
     body: bytes
     identifier: str
+    waited: float  # seconds of the request's time limit spent waiting for a free process
 
 
 class ValidationProcesses:
@@ -102,15 +104,20 @@ class ValidationProcesses:
 
     def answer(self, head: RequestHead, body: bytes, identifier: str) -> Answer:
         """The app's answer to the request, from a child; `LimitExceeded` when the child had to be killed at the
-        time limit, `ChildDied` when it died on its own (or the worker is stopping)."""
-        child = self._next_idle()
+        time limit, or when no child was free within it, `ChildDied` when it died on its own (or the worker is
+        stopping). The time limit counts from the call: a wait behind other requests is part of it."""
+        arrived = time.monotonic()
+        child = self._next_idle(arrived + self.seconds)
         try:
             if not child.ready:  # a new child builds its app first: not part of any request's time
+                building = time.monotonic()
                 if not child.connection.poll(STARTUP_SECONDS) or child.connection.recv() != READY:
                     raise EOFError("the validation process did not start")
                 child.ready = True
-            child.connection.send(Job(head, body, identifier))
-            if not child.connection.poll(self.seconds + GRACE_SECONDS):
+                arrived += time.monotonic() - building
+            waited = time.monotonic() - arrived
+            child.connection.send(Job(head, body, identifier, waited))
+            if not child.connection.poll(self.seconds - waited + GRACE_SECONDS):
                 self._replace(child, "passed the time limit")
                 raise over_time(self.seconds)
             answer: Answer = child.connection.recv()
@@ -125,10 +132,14 @@ class ValidationProcesses:
         self._idle.put(child)
         return answer
 
-    def _next_idle(self) -> _Child:
+    def _next_idle(self, deadline: float) -> _Child:
+        """A free child, waited for until `deadline` (on time.monotonic's clock) at the most."""
         while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise over_time(self.seconds, "a wait for a free validation process")
             try:
-                return self._idle.get(timeout=0.5)
+                return self._idle.get(timeout=min(0.5, remaining))
             except queue.Empty:
                 if self._closed:
                     raise ChildDied("the worker is stopping") from None

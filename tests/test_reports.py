@@ -4,6 +4,7 @@ same places, as the text format. Then --quiet and --max-errors on every format."
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 import shutil
@@ -354,3 +355,16 @@ def test_the_readme_workflow_uploads_the_sarif_file_it_writes(tmp_path: Path) ->
     assert json.loads(out)["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == (
         "fixtures/run_steps/invalid_tool_calls.json"
     )
+
+
+@pytest.mark.parametrize(("readable", "successful"), [(True, True), (False, False)])
+def test_sarif_says_the_run_failed_when_a_file_could_not_be_read(
+    tmp_path: Path, readable: bool, successful: bool
+) -> None:
+    shutil.copy(ROOT / "examples" / "tool_calls_function.json", tmp_path / "step.json")
+    if not readable:
+        (tmp_path / "cut.json.gz").write_bytes(gzip.compress(b'{"object": "thread.run.step"}')[:-8])
+    document = json.loads(run_format(tmp_path, "sarif", ["."], 0 if readable else 2))
+
+    (invocation,) = document["runs"][0]["invocations"]
+    assert invocation["executionSuccessful"] is successful

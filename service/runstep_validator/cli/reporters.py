@@ -285,7 +285,8 @@ class SARIFReporter:
             if properties:
                 entry["properties"] = properties
             results.append(entry)
-        invocation: dict[str, Any] = {"executionSuccessful": True}
+        # A file that could not be read is a failed run (exit 2), whatever was found in the others.
+        invocation: dict[str, Any] = {"executionSuccessful": not listing.summary.unreadable}
         note = listing.note()
         if note is not None:
             invocation["toolExecutionNotifications"] = [{"level": "note", "message": {"text": note}}]

@@ -7,6 +7,9 @@ import io
 import json
 import os
 import re
+import signal
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -260,3 +263,21 @@ def test_validate_builds_the_selection_once_for_documents_and_streams(
 
     assert code == 0, stderr
     assert sorted(built) == ["azure_run_step", "azure_run_step_delta"]  # one per entry, whatever reads them
+
+
+def test_a_reader_that_stops_early_ends_the_run_quietly_with_the_shells_code_for_it(tmp_path: Path) -> None:
+    """`validate ... | head -1`: the closed pipe is no error of the input, and under `set -o pipefail` the same
+    run must always end the same way (128 + SIGPIPE, as a shell reports a command its reader left)."""
+    invalid = json.dumps({"object": "thread.run.step", "status": "finished"})
+    (tmp_path / "many.jsonl").write_text((invalid + "\n") * 4_000)  # megabytes of text: far past a pipe's buffer
+    for _ in range(2):
+        process = subprocess.Popen(
+            [sys.executable, "-m", "runstep_validator", "validate", str(tmp_path / "many.jsonl")],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        assert process.stdout is not None
+        process.stdout.readline()
+        process.stdout.close()  # what head does after its line
+        _, err = process.communicate(timeout=120)
+        assert (process.returncode, err) == (128 + signal.SIGPIPE, b"")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -35,6 +36,9 @@ if TYPE_CHECKING:
     from ..importing.pipeline import Interrupted, Tally
 
 EXIT_OK, EXIT_INVALID, EXIT_ERROR = 0, 1, 2
+# The reader of the output went away (`validate ... | head`): what a shell reports for a command that SIGPIPE ended,
+# the same however far the run got, so that `set -o pipefail` sees one outcome.
+EXIT_READER_GONE = 128 + signal.SIGPIPE
 STORAGE_TIMEOUT_SECONDS = 60
 DASK_TIMEOUT_SECONDS = 10  # as importing.distributed's, which is not imported before --dask is given
 S3_SCHEMES = ("s3://", "s3a://")
@@ -259,6 +263,8 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO, stdin: BinaryIO | N
     except RunStepValidatorError as exc:
         stderr.write(f"runstep-validator: {exc}\n")
         return EXIT_ERROR
+    except BrokenPipeError:
+        return EXIT_READER_GONE
     except Exception as exc:  # a store that died mid-run, a driver's own error: still one line, never exit 1
         if debug:  # a bug hides behind the one line: the switch shows where it happened
             traceback.print_exception(exc, file=stderr)
@@ -683,4 +689,13 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def main() -> None:
-    sys.exit(run(sys.argv[1:], sys.stdout, sys.stderr, sys.stdin.buffer))
+    try:
+        code = run(sys.argv[1:], sys.stdout, sys.stderr, sys.stdin.buffer)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        code = EXIT_READER_GONE
+    if code == EXIT_READER_GONE:
+        # Python flushes standard output once more as it exits, and would complain of the closed pipe: what is
+        # left goes nowhere instead (the Python documentation's advice for SIGPIPE, "Note on SIGPIPE").
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    sys.exit(code)

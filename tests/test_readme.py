@@ -141,3 +141,15 @@ def test_the_debug_switch_is_in_the_settings_table_with_its_flag(capsys: pytest.
     assert default.startswith("`false`")
     run(["validate", "--help"], io.StringIO(), io.StringIO())  # argparse prints help to sys.stdout
     assert "--debug" in capsys.readouterr().out
+
+
+def test_the_problem_table_names_every_problem_the_service_gives() -> None:
+    source = "\n".join(path.read_text() for path in (ROOT / "service" / "runstep_validator" / "http").glob("*.py"))
+    given = set(re.findall(r'Problem\(\s*(\d{3}),\s*"([a-z-]+)"', source))
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("| status | `type`") :].split("\n\n", 1)[0]
+    rows = {row.split("|")[1].strip(): row.split("|")[2] for row in table.splitlines()[2:]}
+
+    assert len(given) > 15
+    for status, slug in given:
+        assert f"`{slug}`" in rows.get(status, ""), f"{status} {slug} is not in the README's problem table"

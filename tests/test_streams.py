@@ -80,7 +80,7 @@ def test_a_whole_stream_is_valid_and_yields_its_typed_steps() -> None:
 
 
 def errors_of(items: list[tuple[str, Any]]) -> list[str]:
-    return [unit.code for unit in validate_stream(transcript(items)).errors] + [
+    return [unit.code for unit in validate_stream(transcript(items)).stream_errors] + [
         unit.code for result in validate_stream(transcript(items)).results for unit in result.errors
     ]
 
@@ -248,7 +248,7 @@ def bogus_step_stream() -> list[tuple[str, Any]]:
 def test_an_invalid_created_event_keeps_its_step_in_the_lifecycle(strict: bool) -> None:
     report = validate_stream(transcript(bogus_step_stream()), strict=strict)
 
-    units = report.errors + [unit for result in report.results for unit in result.errors]
+    units = report.errors
     if strict:  # the synthetic step lacks members only the strict entry requires: those are its errors too
         assert {unit.event for unit in units} == {2}, units
         assert [unit.instance_location for unit in units].count("/status") == 1, units
@@ -268,7 +268,7 @@ def test_an_invalid_step_event_is_still_held_to_its_deltas() -> None:
     items[6] = ("thread.run.step.completed", final)
 
     report = validate_stream(transcript(items))
-    assert [unit.code for unit in report.errors] == ["accumulation"]
+    assert [unit.code for unit in report.stream_errors] == ["accumulation"]
     assert [unit.instance_location for result in report.results for unit in result.errors] == ["/status"]
 
 
@@ -278,7 +278,7 @@ def test_the_route_and_the_command_line_give_the_one_error_of_an_invalid_created
 
     answer = client.post("/v1/validate/stream", data=body, content_type="text/event-stream").get_json()
     assert answer["summary"]["invalid_events"] == 1
-    assert [unit["instanceLocation"] for unit in answer["errors"]] == []
+    assert [unit["instanceLocation"] for unit in answer["errors"]] == ["/status"]  # the event's, listed once
     assert [unit["instanceLocation"] for event in answer["events"] for unit in event.get("errors", [])] == ["/status"]
 
     path = tmp_path / "run.sse"
@@ -486,3 +486,22 @@ def test_validate_stream_honours_a_custom_schema_set(tmp_path: Path) -> None:
     assert report.valid, report.to_dict()
     with pytest.raises(TypeError, match="not both"):
         validate_stream(body, strict=True, profile=Profile())
+
+
+def test_the_answers_errors_are_every_error_as_its_warnings_are_every_warning() -> None:
+    """A client that reads only the top-level `errors` of a stream's answer sees what is wrong, as with `warnings`:
+    the stream's own, then each event's (each also listed under its event, naming it)."""
+    items = events()
+    final = step("completed")
+    final["status"] = "bogus"
+    final["step_details"]["tool_calls"][0]["function"].update(arguments='{"city": "Quito"}', output="18C")
+    items[6] = ("thread.run.step.completed", final)
+
+    answer = validate_stream(transcript(items)).to_dict()
+
+    listed = [(unit["code"], unit.get("instanceLocation")) for unit in answer["errors"]]
+    assert listed[0][0] == "accumulation"
+    assert ("enum", "/status") in listed
+    by_event = [unit for result in answer["events"] for unit in result.get("errors", ())]
+    assert all(unit in answer["errors"] and unit["event"] for unit in by_event)
+    assert len(answer["errors"]) == len(by_event) + 1

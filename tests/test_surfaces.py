@@ -182,12 +182,12 @@ STREAMS = sorted((ROOT.parent / "shared" / "corpus" / "streams").glob("*.sse"))
 
 
 def stream_report_counts(report: dict[str, Any]) -> tuple[int, int, int, int, int]:
-    """(events, valid, invalid, errors, warnings) of a stream report as the page counts them: the stream's errors and
-    every event's own, and the report's warnings (which hold every event's already)."""
+    """(events, valid, invalid, errors, warnings) of a stream report as the page counts them: its errors and its
+    warnings, which hold the stream's own and every event's."""
     summary = report["summary"]
-    errors = len(report["errors"]) + sum(len(event.get("errors", [])) for event in report["events"])
     events = summary["events"]
-    return (events, events - summary["invalid_events"], summary["invalid_events"], errors, len(report["warnings"]))
+    invalid = summary["invalid_events"]
+    return (events, events - invalid, invalid, len(report["errors"]), len(report["warnings"]))
 
 
 def cli_stream_counts(body: bytes, folder: Path) -> tuple[int, int, int, int, int]:

@@ -112,7 +112,7 @@ class Checker:
             collected.warnings += map(_unit, event.warnings)
         whole = _Collected(0, "the stream")
         for unit, is_error in [
-            *((unit, True) for unit in report.errors),
+            *((unit, True) for unit in report.stream_errors),
             *((u, False) for u in report.stream_warnings),
         ]:
             collected = whole

@@ -140,7 +140,7 @@ class StreamReport:
     verdicts: dict[str, int]
     results: list[EventResult]
     step_results: list[StepResult]
-    errors: list[StreamUnit]  # the stream's own: order, accumulation, framing, done (each event's are in `results`)
+    stream_errors: list[StreamUnit]  # the stream's own: order, accumulation, framing, done
     stream_warnings: list[StreamUnit]
     produced: dict[str, dict[str, Any]]
     _typed: Callable[[dict[str, Any]], Any] | None = None
@@ -156,8 +156,13 @@ class StreamReport:
         }
 
     @property
+    def errors(self) -> list[StreamUnit]:
+        """Every error: the stream's own, then those of its events (each names its event)."""
+        return self.stream_errors + [unit for result in self.results for unit in result.errors]
+
+    @property
     def warnings(self) -> list[StreamUnit]:
-        """The stream's own warnings, then those of its events."""
+        """Every warning: the stream's own, then those of its events."""
         return self.stream_warnings + [unit for result in self.results for unit in result.warnings]
 
     def steps(self) -> dict[str, Any]:

@@ -177,8 +177,9 @@ REQUEST_EXAMPLES: Answers = {  # path -> media type -> name -> the request body
 SERVICE_SCHEMAS: dict[str, Any] = {
     "StreamReport": {
         "description": "The verdict on a stream: summary of events by kind, per-event results of the run-step events, "
-        "per-step results (its events, deltas, final event, whether the deltas add up), and the stream's own errors "
-        "and warnings (order, framing, a missing done event). Every unit names its event and its line and column.",
+        "per-step results (its events, deltas, final event, whether the deltas add up), and every error and warning: "
+        "the stream's own (order, framing, a missing done event), then each event's (also listed under its event). "
+        "Every unit names its event and its line and column.",
         "type": "object",
         "required": ["valid", "summary", "errors", "warnings", "events", "steps"],
         "properties": {

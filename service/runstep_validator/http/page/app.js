@@ -346,17 +346,15 @@ function found(errors, warnings) { return `${counted(errors, "error")}, ${counte
 
 function showStream(answer) {
   const context = (unit) => (unit.event ? `event ${unit.event}${unit.eventName ? ` (${unit.eventName})` : ""}` : "stream");
-  // The stream's errors (an accumulation names the step's final event) and each event's own, in the transcript's
-  // order: the first listed, and scrolled to, is the first in the text.
-  const errors = [...(answer.errors || []).map((unit) => ({ unit, where: context(unit) }))];
-  for (const result of answer.events || []) {
-    for (const unit of result.errors || []) errors.push({ unit, where: context({ event: result.event, eventName: result.name }) });
-  }
+  // The answer's errors are the stream's own (an accumulation names the step's final event) and every event's, each
+  // naming its event: listed in the transcript's order, so that the first listed, and scrolled to, is the first in
+  // the text.
+  const errors = (answer.errors || []).map((unit) => ({ unit, where: context(unit) }));
   const place = ({ unit }) => [unit.line || Infinity, unit.column || 0];
   errors.sort((a, b) => place(a)[0] - place(b)[0] || place(a)[1] - place(b)[1]);
   const list = errors.map(({ unit, where }) => unitButton("error", unit, where));
   let warnings = 0;
-  // The answer's warnings are the stream's own and every event's already: listing the events' again doubled them.
+  // Likewise its warnings.
   for (const unit of answer.warnings || []) { warnings++; list.push(unitButton("warning", unit, context(unit))); }
   // Every event is a record (thread.run.created and done too), invalid when any error concerns it: the numbers the
   // command line gives for the same transcript ("10 records: 9 valid, 1 invalid").

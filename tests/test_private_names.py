@@ -226,6 +226,18 @@ def test_granians_logger_is_still_named_as_the_server_configures_it() -> None:
     assert granian_log.logger is logging.getLogger("_granian")
 
 
+GRANIANS_WATCHER = """\
+    def _watcher(self):
+        self.inner.join()
+        if not self.interrupt_by_parent:
+            logger.error(f'Unexpected exit from worker-{self.idx + 1}')
+            if self.parent.reload_on_changes and self.parent.reload_ignore_worker_failure:
+                return
+            self.parent.interrupt_children.append(self.idx)
+            self.parent.main_loop_interrupt.set()
+"""
+
+
 def test_granians_private_hooks_are_still_there() -> None:
     """http/server.py overrides two private methods of granian's server and replaces a worker's watcher (granian
     2.8.7 has no public way to do either): if granian renames or reshapes them, this says so before a drain breaks."""
@@ -236,3 +248,5 @@ def test_granians_private_hooks_are_still_there() -> None:
     assert list(inspect.signature(AbstractServer._spawn_worker).parameters)[:1] == ["self"]
     assert "workers" in inspect.signature(AbstractServer._respawn_workers).parameters
     assert list(inspect.signature(AbstractWorker._watcher).parameters) == ["self"]
+    # _watch_worker is this method with one change (a clean exit is not "unexpected"): a new text needs a new copy.
+    assert inspect.getsource(AbstractWorker._watcher) == GRANIANS_WATCHER

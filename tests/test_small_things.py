@@ -129,20 +129,24 @@ def test_the_connection_watch_looks_at_sockets_only_while_answers_are_pending() 
         looks.release()
         return iter(())
 
+    idle = threading.Semaphore(0)  # released each time the watch waits with nothing pending: it blocks there
+    wait_for_answers = pending.wait
+
+    def noted_wait() -> None:
+        if not pending.peers():
+            idle.release()
+        wait_for_answers()
+
+    pending.wait = noted_wait  # type: ignore[method-assign]
     watch._connections = counted_connections  # type: ignore[method-assign]
     watch.start()
     try:
-        time.sleep(10 * watch.interval)  # idle: ten looks' worth of time, and no look
+        assert idle.acquire(timeout=10), "the watch did not wait for an answer to be pending"
         assert scans == []
         pending.admit(peer_of("127.0.0.1:1"), TRACKED_BYTES)
         assert looks.acquire(timeout=10), "an answer is pending and the watch did not look"
         # The connection is gone (the scan finds none): its answer is released, and the watch goes idle again.
-        deadline = time.monotonic() + 10
-        while pending.held and time.monotonic() < deadline:
-            time.sleep(0.01)
+        assert idle.acquire(timeout=10), "the watch did not go idle once no answer was pending"
         assert pending.held == 0
-        settled = len(scans)
-        time.sleep(10 * watch.interval)
-        assert len(scans) <= settled + 1  # at most the look that was under way
     finally:
         watch.stop()

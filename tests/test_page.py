@@ -3,8 +3,6 @@ free loopback port. Each state is saved as a screenshot under build/screenshots/
 
 from __future__ import annotations
 
-import ast
-import importlib.util
 import json
 import re
 import shutil
@@ -17,10 +15,10 @@ import pytest
 sync_api = pytest.importorskip("playwright.sync_api")
 
 from runstep_validator import validate_stream  # noqa: E402
-from runstep_validator.http.app import create_app  # noqa: E402
 
 from .server import RunningServer, running_server  # noqa: E402
 from .support import EXAMPLES, ROOT  # noqa: E402
+from .test_page_files import menu_examples  # noqa: E402
 from .test_streams import (  # noqa: E402
     cut_inside_the_last_event,
     delta,
@@ -33,7 +31,6 @@ from .test_surfaces import broken_streams, cli_stream_counts  # noqa: E402
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium on this machine (.ci/run installs Debian's)")
 SHOTS = ROOT / "build" / "screenshots"
-PAGE_EXAMPLES = ROOT / "service" / "runstep_validator" / "http" / "page" / "examples.json"
 LIMIT = 16 * 1024
 FLAGS = [
     "--no-sandbox",  # CI runs as root, where Chromium's sandbox cannot start
@@ -511,46 +508,6 @@ def test_the_example_menu_speaks_in_titles(page: Page) -> None:
     assert not [label for label in labels if " example " in label or ".strict" in label or "_" in label]
 
 
-def menu_examples() -> list[dict[str, Any]]:
-    loaded: list[dict[str, Any]] = json.loads(PAGE_EXAMPLES.read_text(encoding="utf-8"))
-    return loaded
-
-
-def test_the_example_menu_is_what_its_tool_writes_from_the_shipped_examples() -> None:
-    spec = importlib.util.spec_from_file_location("page_examples", ROOT / "tools" / "page_examples.py")
-    assert spec is not None
-    assert spec.loader is not None
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-
-    assert PAGE_EXAMPLES.read_text(encoding="utf-8") == tool.render(), "run: python tools/page_examples.py"
-
-
-ROUTES = {"auto": "/v1/validate", "batch": "/v1/validate/batch", "stream": "/v1/validate/stream"}
-TYPES = {"auto": "application/json", "batch": "application/x-ndjson", "stream": "text/event-stream"}
-
-
-@pytest.mark.parametrize("shown", menu_examples(), ids=lambda shown: str(shown["title"]))
-def test_each_menu_example_gets_the_verdict_its_group_promises(shown: dict[str, Any]) -> None:
-    client = create_app({"access_log": False}).test_client()
-    content_type = TYPES[shown["mode"]]
-    if shown["mode"] == "batch" and shown["text"].lstrip().startswith("{\n"):
-        content_type = "application/json"  # a list response, as the page sends it
-
-    answer = client.post(
-        f"{ROUTES[shown['mode']]}?dialect={shown['dialect']}", data=shown["text"], content_type=content_type
-    )
-
-    body = answer.get_json()
-    if answer.content_type == "application/problem+json":  # broken JSON: refused, at its line
-        verdict = False
-        assert body["line"] >= 1, body
-    else:
-        assert answer.status_code == 200, body
-        verdict = body["summary"]["invalid"] == 0 if shown["mode"] == "batch" else body["valid"]
-    assert verdict is shown["valid"], body
-
-
 def test_the_example_menu_offers_examples_with_mistakes_and_each_shows_its_errors(page: Page) -> None:
     page.open()
     groups = page.page.eval_on_selector_all(
@@ -581,38 +538,6 @@ def test_an_azure_example_switches_the_dialect_and_a_stream_the_input(page: Page
     assert page.page.input_value("#dialect") == "azure"
     page.page.select_option("#example", label="An event stream of a function call")
     assert (page.page.input_value("#dialect"), page.page.input_value("#mode")) == ("openai", "stream")
-
-
-def test_the_readme_screenshot_is_of_this_page() -> None:
-    assert (ROOT / "docs" / "page.png").is_file()
-    assert "docs/page.png" in (ROOT / "README.md").read_text()
-
-
-def test_assets_are_served_with_a_policy_that_allows_this_origin_only(server: RunningServer) -> None:
-    status, content_type, _ = server.request("GET", "/page/app.js")
-    assert (status, content_type) == (200, "text/javascript; charset=utf-8")
-    connection = server.connection()
-    try:
-        connection.request("GET", "/")
-        response = connection.getresponse()
-        response.read()
-        policy = response.getheader("Content-Security-Policy", "")
-    finally:
-        connection.close()
-    assert "default-src 'self'" in policy
-    assert "connect-src 'self'" in policy
-
-
-def test_no_page_test_waits_on_a_string_evaluated_in_the_page() -> None:
-    """wait_for_function evaluates its string with eval in the page's main world, which the policy without
-    'unsafe-eval' may refuse (the flaky failure of issue 23): the page tests wait with locator assertions."""
-    tree = ast.parse(Path(__file__).read_text(encoding="utf-8"))
-    calls = [
-        node.lineno
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "wait_for_function"
-    ]
-    assert calls == []
 
 
 def test_the_api_docs_tell_path_parameters_from_query_parameters(page: Page) -> None:

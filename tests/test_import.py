@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -267,7 +268,9 @@ def test_event_streams_are_left_to_validate(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("workers", [1, 2])
-def test_the_import_and_iter_validate_take_a_profile_with_its_own_schema_set(tmp_path: Path, workers: int) -> None:
+def test_the_import_and_iter_validate_take_a_profile_with_its_own_schema_set(
+    tmp_path: Path, workers: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from runstep_validator import Profile, SchemaSet  # noqa: PLC0415
 
     folder = tmp_path / "schemas"
@@ -283,12 +286,21 @@ def test_the_import_and_iter_validate_take_a_profile_with_its_own_schema_set(tmp
     bare = [b'{"id": "step_%d", "object": "thread.run.step"}' % n for n in range(40)]
     source = tmp_path / "in.jsonl"
     source.write_bytes(b"\n".join([*bare, b'{"object": "thread.run.step"}']) + b"\n")
+    pickled: list[Profile] = []  # a custom schema set is its documents when pickled: tens of kilobytes
+    reduce = Profile.__reduce__
+
+    def counted(self: Profile) -> Any:
+        pickled.append(self)
+        return reduce(self)
+
+    monkeypatch.setattr(Profile, "__reduce__", counted)
 
     tally = Importer(profile=profile, workers=workers, block_bytes=256).run(
         [str(source)], tmp_path / "ok", tmp_path / "bad"
     )
 
     assert (tally.records, tally.accepted, tally.rejected) == (41, 40, 1)  # the shipped schemas would reject all
+    assert len(pickled) <= (0 if workers == 1 else workers)  # once per worker at most, not once per block (16 here)
     assert [result.valid for result in iter_validate(bare[:2], profile=profile)] == [True, True]
     assert [result.valid for result in iter_validate(bare[:2])] == [False, False]
 

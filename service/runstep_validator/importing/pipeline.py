@@ -211,9 +211,14 @@ def _one_line(raw: bytes) -> bytes:
 PR_SET_PDEATHSIG: Final = 1  # from <linux/prctl.h>
 
 
-def _start_worker(parent: int | None) -> None:
+_worker_profile: Profile | None = None  # what a pool worker validates against, from its start
+
+
+def _start_worker(parent: int | None, profile: Profile) -> None:
     """A pool worker's start: interrupts are the parent's to decide, and the worker dies with its parent (a
     parent killed with SIGKILL runs no clean-up, and orphaned workers would otherwise live on forever)."""
+    global _worker_profile  # noqa: PLW0603  # one per worker process, set once as it starts
+    _worker_profile = profile
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
@@ -228,6 +233,12 @@ def _exit_when_orphaned(parent: int) -> None:  # pragma: no cover - not Linux
     while os.getppid() == parent:
         time.sleep(1)
     os._exit(1)
+
+
+def _process_in_worker(block: Block, unwrap_rejected: bool) -> BlockResult:
+    if _worker_profile is None:
+        raise RuntimeError("a pool worker started without its profile")
+    return process_block(_worker_profile, block, unwrap_rejected)
 
 
 class BlockResult(msgspec.Struct, frozen=True):
@@ -674,11 +685,13 @@ class Importer:
         # Bounded and in order: at most two blocks per worker in flight, results taken oldest first.
         # A forked worker's parent is this process; a forkserver's worker's is the server, which exits with it.
         forked = multiprocessing.get_start_method() == "fork"
-        pool = ProcessPoolExecutor(self.workers, initializer=_start_worker, initargs=(os.getpid() if forked else None,))
+        # The profile crosses once per worker, not once per block: a custom schema set is tens of kilobytes.
+        initargs = (os.getpid() if forked else None, self.profile)
+        pool = ProcessPoolExecutor(self.workers, initializer=_start_worker, initargs=initargs)
         pending: deque[tuple[Block, Future[BlockResult]]] = deque()
         try:
             for block in pieces:
-                future = pool.submit(process_block, self.profile, block.for_worker(), self.unwrap_rejected)
+                future = pool.submit(_process_in_worker, block.for_worker(), self.unwrap_rejected)
                 pending.append((block, future))
                 if len(pending) >= 2 * self.workers:
                     done, future = pending.popleft()

@@ -281,3 +281,15 @@ def test_a_reader_that_stops_early_ends_the_run_quietly_with_the_shells_code_for
         process.stdout.close()  # what head does after its line
         _, err = process.communicate(timeout=120)
         assert (process.returncode, err) == (128 + signal.SIGPIPE, b"")
+
+
+@pytest.mark.parametrize(
+    ("option", "given", "meant"), [("--schema", "run_stpe", "run_step"), ("--dialect", "azur", "azure")]
+)
+def test_an_unknown_schema_or_dialect_is_answered_with_the_one_it_probably_meant(
+    option: str, given: str, meant: str
+) -> None:
+    stdout, stderr = io.StringIO(), io.StringIO()
+    assert run(["validate", option, given, str(ROOT / "examples" / "steps.jsonl")], stdout, stderr) == 2
+    assert f'(did you mean "{meant}"?)' in stderr.getvalue()
+    assert stderr.getvalue().count("\n") == 1

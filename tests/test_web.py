@@ -327,3 +327,29 @@ def test_the_api_routes_live_in_a_blueprint_and_the_factory_only_assembles(app: 
         assert endpoints[path].startswith("api."), (path, endpoints[path])
     assert set(app.blueprints) == {"api", "pages"}
     assert [endpoint for endpoint in endpoints.values() if "." not in endpoint] == ["static"]
+
+
+@pytest.mark.parametrize(
+    ("query", "parameter", "meant"),
+    [("schem=run_step", "schem", "schema"), ("Strict=true", "Strict", "strict"), ("verbose=1", "verbose", None)],
+)
+def test_an_unknown_query_parameter_is_refused_with_the_one_it_probably_meant(
+    client: FlaskClient, query: str, parameter: str, meant: str | None
+) -> None:
+    for route in ("/v1/validate", "/v1/validate/batch"):
+        response = client.post(f"{route}?{query}", data=VALID.replace(b"\n", b""), content_type=JSON)
+        problem = response.get_json()
+        assert (response.status_code, problem["type"].rpartition("/")[2]) == (400, "invalid-parameter"), problem
+        assert problem["parameter"] == parameter
+        assert (f'did you mean "{meant}"?' in problem["detail"]) is (meant is not None), problem["detail"]
+
+
+@pytest.mark.parametrize(("given", "strict"), [("yes", True), ("on", True), ("", True), ("no", False), ("0", False)])
+def test_a_query_flag_takes_the_words_a_setting_takes(client: FlaskClient, given: str, strict: bool) -> None:
+    answer = client.post(f"/v1/validate?strict={given}", data=VALID, content_type=JSON).get_json()
+    assert answer["schema"].endswith("run_step.strict.schema.json" if strict else "run_step.schema.json"), answer
+
+
+def test_an_unknown_schema_name_is_answered_with_the_one_it_probably_meant(client: FlaskClient) -> None:
+    problem = client.post("/v1/validate?schema=run_stpe", data=VALID, content_type=JSON).get_json()
+    assert 'did you mean "run_step"?' in problem["detail"], problem

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .suggestions import NearMisses, did_you_mean
+
 if TYPE_CHECKING:
     from .report import Report
 
@@ -21,7 +23,7 @@ class UnknownSchemaError(RunStepValidatorError):
     """A schema name that is not one of the entry schemas."""
 
     def __init__(self, name: str, known: tuple[str, ...]) -> None:
-        super().__init__(f"unknown schema {name!r}; known: {', '.join(known)}")
+        super().__init__(_unknown("schema", name, known))
         self.name = name
         self.known = known
 
@@ -31,7 +33,7 @@ class UnknownDialectError(UnknownSchemaError):
 
     def __init__(self, name: str, known: tuple[str, ...]) -> None:
         super().__init__(name, known)
-        self.args = (f"unknown dialect {name!r}; known: {', '.join(known)}",)
+        self.args = (_unknown("dialect", name, known),)
 
 
 class RunStepDecodeError(RunStepValidatorError):
@@ -65,3 +67,9 @@ class InvalidJSONError(RunStepValidatorError):
         self.line = line
         self.column = column
         self.offset = offset
+
+
+def _unknown(kind: str, name: str, known: tuple[str, ...]) -> str:
+    meant = NearMisses(known).meant(name)
+    hint = f" ({did_you_mean(meant)})" if meant else ""
+    return f"unknown {kind} {name!r}{hint}; known: {', '.join(known)}"

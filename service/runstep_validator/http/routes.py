@@ -18,7 +18,7 @@ from .service import (
     JSON_TYPES,
     METRICS_OFF,
     NDJSON_TYPES,
-    READY,
+    READY_ANSWER,
     STREAM_TYPES,
     Encoded,
     Service,
@@ -88,7 +88,7 @@ def readyz() -> Response:
     # Answering at all means the validators are built: create_app built them before serving.
     if draining(service().settings.state_directory):
         raise DRAINING
-    return Encoded.json(READY).to_flask()
+    return Encoded.json(READY_ANSWER).to_flask()
 
 
 @api.get("/metrics")

@@ -18,10 +18,12 @@ from ..core.parsing import TOO_DEEP
 from ..core.profile import Profile
 from ..core.report import INVALID_JSON, OUTPUT_FORMATS, OutputFormat, OutputUnit, Report
 from ..core.schemas import AUTO, DEFAULT_DIALECT
+from ..core.suggestions import NearMisses, did_you_mean
 from ..sources.positions import placed
 from ..sources.reading import body_records
 from ..sources.records import Record
 from ..sources.sse import validate_stream
+from ..switches import WORDS, yes_or_no
 from .config import Settings
 from .observe import Metrics, NoMetrics, metrics, verdict
 from .openapi import REQUEST_EXAMPLES, Answers, Example, build_openapi, example_body, serve_names
@@ -57,7 +59,10 @@ class Encoded(msgspec.Struct, frozen=True):
 
 
 HEALTHY: Final = {"status": "ok"}
-READY: Final = {"status": "ready"}
+READY_ANSWER: Final = {"status": "ready"}
+# Every query parameter a validation route takes (the stream route reads strict and dialect of them).
+QUERY_PARAMETERS: Final = ("schema", "strict", "dialect", "output")
+_QUERY_NAMES: Final = NearMisses(QUERY_PARAMETERS)
 INTERNAL_ERROR = Problem(500, "internal-error", "Internal error", "the server failed; the error is logged")
 DRAINING = Problem(
     503, "draining", "Stopping", "the server is stopping: it finishes the requests it has and takes no new ones"
@@ -66,7 +71,9 @@ METRICS_OFF = Problem(404, "not-found", "Not found", "metrics are turned off (RU
 
 
 def unknown_schema_file(name: str, known: list[str]) -> Problem:
-    return Problem(404, "unknown-schema", "Unknown schema", f"no schema named {name[:64]!r}", known=known)
+    meant = NearMisses(known).meant(name)
+    detail = f"no schema named {name[:64]!r}" + (f"; {did_you_mean(meant)}" if meant else "")
+    return Problem(404, "unknown-schema", "Unknown schema", detail, known=known)
 
 
 def too_large(limit: int) -> Problem:
@@ -198,7 +205,7 @@ class Service:
             add("/v1/schemas/{name}", "unknown-schema", "No schema is served as run_stp", Encoded.problem(unknown))
             add("/v1/schemas", "schemas", "The schema documents served", Encoded.json(self.schema_index))
             add("/healthz", "up", "The service is up", Encoded.json(HEALTHY))
-            add("/readyz", "ready", "Ready for requests", Encoded.json(READY))
+            add("/readyz", "ready", "Ready for requests", Encoded.json(READY_ANSWER))
             add("/readyz", "draining", "After SIGTERM, while the requests in flight finish", Encoded.problem(DRAINING))
             add("/metrics", "off", "Metrics are turned off", Encoded.problem(METRICS_OFF))
         finally:
@@ -210,6 +217,7 @@ class Service:
         found = self._queries.get(query)
         if found is None:
             params = dict(parse_qsl(query, keep_blank_values=True))  # `?schema=` names no schema: a 404
+            self._refuse_unknown(params)
             strict = self._flag("strict", params.get("strict"))
             dialect = self._dialect(params.get("dialect"))
             validator = self._validator(params.get("schema"), strict, dialect)
@@ -217,6 +225,17 @@ class Service:
             if len(self._queries) < 256:  # bounded: query strings come from clients
                 self._queries[query] = found
         return found
+
+    @staticmethod
+    def _refuse_unknown(params: dict[str, str]) -> None:
+        """A parameter no route takes is a typo that would silently be ignored (`?schem=run_step` validating
+        against the default schema): refused, with the one it probably meant."""
+        for name in params:
+            if name not in QUERY_PARAMETERS:
+                meant = _QUERY_NAMES.meant(name)
+                hint = f"; {did_you_mean(meant)}" if meant else f"; the parameters are {', '.join(QUERY_PARAMETERS)}"
+                detail = f"unknown query parameter {name[:64]!r}{hint}"
+                raise Problem(400, "invalid-parameter", "Invalid parameter", detail, parameter=name[:64])
 
     def _dialect(self, name: str | None) -> str:
         if name is None:
@@ -231,17 +250,18 @@ class Service:
         try:
             return self.validators[name, strict, dialect]
         except KeyError:
-            detail = f"no schema named {name[:64]!r}"
-            raise Problem(404, "unknown-schema", "Unknown schema", detail, known=self.known) from None
+            raise unknown_schema_file(name, self.known) from None
 
     @staticmethod
     def _flag(parameter: str, value: str | None) -> bool:
-        if value is None or value in {"false", "0"}:
+        """A query's yes or no, in the words a setting takes (`?strict` alone is yes)."""
+        if value is None:
             return False
-        if value in {"true", "1", ""}:
-            return True
-        detail = f"{parameter} must be true or false"
-        raise Problem(400, "invalid-parameter", "Invalid parameter", detail, parameter=parameter)
+        said = yes_or_no(value) if value else True
+        if said is None:
+            detail = f"{parameter} must be a yes or a no: {WORDS}"
+            raise Problem(400, "invalid-parameter", "Invalid parameter", detail, parameter=parameter)
+        return said
 
     @staticmethod
     def _output(name: str | None) -> OutputFormat:

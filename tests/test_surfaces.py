@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from runstep_validator import validate, validate_stream
+from runstep_validator import validate, validate_document, validate_stream
 from runstep_validator.cli import run
 from runstep_validator.core.report import Report
 from runstep_validator.http.app import create_app
@@ -285,3 +285,39 @@ def test_a_byte_order_mark_moves_no_position(tmp_path: Path) -> None:
     assert Placed(1, 37) in on_the_command_line
     assert over_http == on_the_command_line
     assert from_python == on_the_command_line
+
+
+BROKEN_DOCUMENTS = [
+    b"[1, 2,",
+    b'[{"object": "thread.run.step"} {"object": "thread.run.step"}]',
+    b'{"object": "list", "data": [{"object": "thread.run.step", "id": 5}',
+    b"{not json}",
+]
+
+
+@pytest.mark.parametrize("body", BROKEN_DOCUMENTS)
+def test_a_document_that_breaks_off_gets_one_answer_on_every_surface(body: bytes, tmp_path: Path) -> None:
+    """Its readable items, then one invalid record holding the rest: from the command line, the batch route and
+    `validate_document` alike (the batch route answered a 400 problem before)."""
+    path = tmp_path / "broken.json"
+    path.write_bytes(body)
+    stdout = io.StringIO()
+    run(["validate", str(path), "--format", "json"], stdout, io.StringIO())
+    by_cli = [
+        (record["index"], record["line"], units(record["errors"]), placements(record["errors"]))
+        for record in json.loads(stdout.getvalue())["files"][0]["records"]
+    ]
+    answer = APP.test_client().post("/v1/validate/batch", data=body, content_type="application/json")
+    by_http = [
+        (result["index"], result["line"], units(result["errors"]), placements(result["errors"]))
+        for result in answer.get_json()["results"]
+    ]
+    by_python = [
+        (item.index, item.line, units(item.report.to_dict()["errors"]), placements(item.report.to_dict()["errors"]))
+        for item in validate_document(body)
+    ]
+
+    assert answer.status_code == 200
+    assert by_http == by_cli
+    assert by_python == by_cli
+    assert by_cli[-1][2][0][2] == "invalid-json"

@@ -13,7 +13,7 @@ from flask import Request, Response
 
 from ..core.api import PayloadValidator
 from ..core.deadline import check_time, over_time, time_limit
-from ..core.errors import InvalidJSONError, LimitExceeded
+from ..core.errors import LimitExceeded
 from ..core.parsing import TOO_DEEP
 from ..core.profile import Profile
 from ..core.report import INVALID_JSON, OUTPUT_FORMATS, OutputFormat, OutputUnit, Report
@@ -21,7 +21,7 @@ from ..core.schemas import AUTO, DEFAULT_DIALECT
 from ..core.suggestions import NearMisses, did_you_mean
 from ..sources.positions import placed
 from ..sources.reading import body_records
-from ..sources.records import Record
+from ..sources.records import Record, record_report
 from ..sources.sse import validate_stream
 from ..switches import WORDS, yes_or_no
 from .config import Settings
@@ -359,7 +359,7 @@ class Service:
             return Encoded.problem(Problem(400, "not-an-event-stream", "Not an event stream", detail))
         self.metrics.counted("/v1/validate/stream", len(report.results))
         self.metrics.stream_errors(unit for result in report.results for unit in result.errors)
-        verdict.set((report.valid, len(report.errors) + sum(len(result.errors) for result in report.results)))
+        verdict.set((report.valid, len(report.errors)))
         return Encoded.json(report.to_dict())
 
     def validate_batch(
@@ -368,8 +368,6 @@ class Service:
         limit = self.settings.max_batch_records
         try:
             records = body_records(body, ndjson, max_records=limit)
-        except InvalidJSONError as exc:
-            return Encoded.problem(not_json(str(exc), exc.line, exc.column))
         except LimitExceeded as exc:
             return Encoded.problem(Problem(413, "batch-too-large", "Batch too large", exc.detail, limit=limit))
         results: list[Any] = []
@@ -378,7 +376,7 @@ class Service:
             for record in records:
                 try:
                     check_time()
-                    report = validator.validate(record.raw)
+                    report = record_report(validator, record)
                     check_time()  # before its errors are placed
                 except LimitExceeded:
                     seconds = self.settings.max_request_seconds

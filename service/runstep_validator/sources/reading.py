@@ -19,10 +19,10 @@ from typing import Any, BinaryIO, Final, Literal, cast
 
 import msgspec
 
-from ..core.errors import InvalidJSONError, LimitExceeded, RunStepValidatorError
+from ..core.errors import LimitExceeded, RunStepValidatorError
 from ..core.parsing import NOT_JSON, UTF8_BOM, strip_bom
 from .documents import BLOCK_BYTES, iter_document_records
-from .records import Record, RecordTooLarge, Unreadable
+from .records import Record, RecordTooLarge
 from .storage import expand_url, filesystem, is_url
 
 STDIN: Final = "-"
@@ -384,21 +384,12 @@ def too_large_named(name: str) -> Iterator[None]:
 
 
 def body_records(body: bytes, lines: bool, max_records: int | None = None) -> list[Record]:
-    """The records of a request body: JSON Lines, or one JSON document (a run step, an array, a list response);
-    `InvalidJSONError` for a document whose structure breaks. With `max_records`, `LimitExceeded` as soon as one
-    record more is found: what follows is never read."""
+    """The records of a request body: JSON Lines, or one JSON document (a run step, an array, a list response),
+    read as the command line reads a file: a document whose structure breaks ends with an unreadable record holding
+    the rest. With `max_records`, `LimitExceeded` as soon as one record more is found: what follows is never read."""
     stream, _, _ = content(io.BytesIO(body))
     records = iter_lines(stream) if lines else iter_document_records(stream)
     kept = list(records if max_records is None else itertools.islice(records, max_records + 1))
     if max_records is not None and len(kept) > max_records:
         raise LimitExceeded("records", max_records, f"the batch has more than the limit of {max_records} records")
-    problem = kept[-1].unreadable if kept else None
-    if problem is not None:  # one request, one answer: a body that breaks off gets no verdicts, but a problem
-        raise _placed_error(kept[-1], problem)
     return kept
-
-
-def _placed_error(record: Record, problem: Unreadable) -> InvalidJSONError:
-    line = record.line + problem.line - 1
-    column = problem.column + record.column - 1 if problem.line == 1 else problem.column
-    return InvalidJSONError(problem.reason, line, column, 0)

@@ -3,6 +3,7 @@ and line/column correctness."""
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import os
@@ -293,3 +294,15 @@ def test_an_unknown_schema_or_dialect_is_answered_with_the_one_it_probably_meant
     assert run(["validate", option, given, str(ROOT / "examples" / "steps.jsonl")], stdout, stderr) == 2
     assert f'(did you mean "{meant}"?)' in stderr.getvalue()
     assert stderr.getvalue().count("\n") == 1
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_a_transcript_on_standard_input_is_checked_as_a_stream(compress: bool) -> None:
+    transcript = (ROOT / "examples" / "run.sse").read_bytes()
+    given = io.BytesIO(gzip.compress(transcript) if compress else transcript)
+    as_file, on_stdin = io.StringIO(), io.StringIO()
+
+    assert run(["validate", str(ROOT / "examples" / "run.sse")], as_file, io.StringIO()) == 0
+    assert run(["validate", "-"], on_stdin, io.StringIO(), given) == 0
+    assert on_stdin.getvalue() == as_file.getvalue()
+    assert "20 records" in on_stdin.getvalue()

@@ -9,6 +9,7 @@ import gzip
 import io
 import itertools
 import os
+import re
 import stat
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
@@ -32,6 +33,7 @@ GZIP_MAGIC: Final = b"\x1f\x8b"
 # Folders that hold tools' state, never run steps: a search of a repository skips them (and every hidden folder).
 SKIPPED_FOLDERS: Final = frozenset({"node_modules", "__pycache__", "venv", "site-packages", "build", "dist"})
 SNIFF_BYTES: Final = 1 << 20
+TRANSCRIPT_HEAD_BYTES: Final = 64  # enough to see a transcript's first field past blank lines and a mark
 # The longest record the command line reads (--max-record-bytes): a run step is kilobytes; 64 MiB leaves room for
 # any real one (a 50 MB string is tested) and stops an endless line or a gzip bomb before memory does.
 MAX_RECORD_BYTES: Final = 64 << 20
@@ -187,6 +189,22 @@ def _source(
 def is_event_stream(name: str, forced: InputFormat = "auto") -> bool:
     """Whether a source is a Server-Sent Events transcript: by --input-format sse, or a name ending in .sse."""
     return forced == "sse" or (forced == "auto" and name.removesuffix(".gz").endswith(SSE_SUFFIXES))
+
+
+# A transcript starts with a field (`event:`, `data:`, `id:`, `retry:`) or a comment (`:`); no JSON text does.
+_TRANSCRIPT_START: Final = re.compile(rb"(?:event|data|id|retry)?:")
+
+
+def reads_as_event_stream(source: Source, forced: InputFormat = "auto") -> bool:
+    """`is_event_stream`, and for a name that says nothing of its format (standard input, an unknown suffix) its
+    first line: a transcript piped in is checked as one. The source's stream still starts at its start."""
+    if is_event_stream(source.name, forced):
+        return True
+    stem = source.name.removesuffix(".gz")
+    if forced != "auto" or (source.name != STDIN and stem.endswith(LINES_SUFFIXES + DOCUMENT_SUFFIXES)):
+        return False
+    source.stream, head, _ = content(source.stream, TRANSCRIPT_HEAD_BYTES)
+    return _TRANSCRIPT_START.match(head.lstrip()) is not None
 
 
 def format_of(name: str, head: bytes, forced: InputFormat = "auto") -> Literal["json", "jsonl"]:

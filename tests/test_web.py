@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 from collections.abc import Callable
@@ -353,3 +354,14 @@ def test_a_query_flag_takes_the_words_a_setting_takes(client: FlaskClient, given
 def test_an_unknown_schema_name_is_answered_with_the_one_it_probably_meant(client: FlaskClient) -> None:
     problem = client.post("/v1/validate?schema=run_stpe", data=VALID, content_type=JSON).get_json()
     assert 'did you mean "run_step"?' in problem["detail"], problem
+
+
+@pytest.mark.parametrize("route", ["/v1/validate", "/v1/validate/batch"])
+def test_a_compressed_body_is_refused_as_such_not_read_as_broken_json(app: Flask, route: str) -> None:
+    options = {"data": gzip.compress(VALID), "content_type": JSON, "headers": {"Content-Encoding": "gzip"}}
+    through_flask = app.test_client().post(route, **options)
+    problem = through_flask.get_json()
+
+    assert (through_flask.status_code, problem["type"].rpartition("/")[2]) == (415, "unsupported-content-encoding")
+    assert "gzip" in problem["detail"]
+    assert through_front_door(app, "POST", route, options)[:2] == (415, "application/problem+json")

@@ -274,11 +274,11 @@ class Service:
         raise Problem(400, "invalid-parameter", "Invalid parameter", detail, parameter="output")
 
     def _usual_request(
-        self, query: str, content_type: str, body: bytes
+        self, query: str, content_type: str, body: bytes, encoded: bool
     ) -> tuple[PayloadValidator, OutputFormat] | None:
         """The validator and output a `POST /v1/validate` asks for, or None when anything about it is unusual (no
-        body, another media type, a query Flask must refuse)."""
-        if not body or media_type(content_type) != JSON_MEDIA_TYPE:
+        body, another media type, an encoded body, a query Flask must refuse)."""
+        if not body or encoded or media_type(content_type) != JSON_MEDIA_TYPE:
             return None
         try:
             validator, output, _, _ = self.parse_query(query)
@@ -321,19 +321,19 @@ class Service:
             return report  # nothing to place
         return placed(report, record)
 
-    def answer_fast(self, query: str, content_type: str, body: bytes) -> Encoded | None:
+    def answer_fast(self, query: str, content_type: str, body: bytes, encoded: bool = False) -> Encoded | None:
         """The answer to the common `POST /v1/validate` (a JSON body, known parameters) without Flask, or None when
         anything about it is unusual: then Flask answers, with the same methods, and its error handling."""
-        usual = self._usual_request(query, content_type, body)
+        usual = self._usual_request(query, content_type, body, encoded)
         if usual is None:
             return None
         validator, output = usual
         return self.validate(validator, output, body)
 
-    def answer_accepted(self, query: str, content_type: str, body: bytes) -> Encoded | None:
+    def answer_accepted(self, query: str, content_type: str, body: bytes, encoded: bool = False) -> Encoded | None:
         """`answer_fast`'s answer when the fast path alone finds the payload valid (it stops at the first error, so
         its cost is bounded by the size of the body); None when the payload needs the full report, or Flask."""
-        usual = self._usual_request(query, content_type, body)
+        usual = self._usual_request(query, content_type, body, encoded)
         if usual is None:
             return None
         validator, output = usual
@@ -394,6 +394,11 @@ class Service:
 
     def read_body(self, req: Request, accepted: frozenset[str]) -> bytes:
         """The body of a request to a route that takes one: of an accepted type, within the limit, not empty."""
+        encoding = req.headers.get("Content-Encoding", "identity").strip().lower()
+        if encoding != "identity":
+            detail = f"the body is encoded ({encoding[:32]}): send it as it is, uncompressed"
+            title = "Unsupported content encoding"
+            raise Problem(415, "unsupported-content-encoding", title, detail, accepted=["identity"])
         if req.mimetype not in accepted:
             kinds = " or ".join(sorted(accepted))
             if req.mimetype:

@@ -55,11 +55,24 @@ def test_cli_case(case: Path, output_format: str, golden: Callable[[str, str], N
     golden(f"cli/{case.name}.{output_format}.txt", out)
 
 
-def test_usage_error_is_exit_2() -> None:
-    code, out, err = invoke(["validate"])
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["validate"], "runstep-validator validate: the following arguments are required: PATH"),
+        (["validate", "--fromat", "json", "x.json"], "unrecognized argument '--fromat'; did you mean --format?"),
+        (["import", "--acepted=a", "--accepted", "b", "--rejected", "c", "x"], "did you mean --accepted?"),
+        (["validate", "--format", "jsno", "x.json"], "argument --format: invalid choice: 'jsno'"),
+        (["validat", "x.json"], "argument command: invalid choice: 'validat'"),
+        ([], "a command is required: validate, check-schemas, import, serve"),
+    ],
+)
+def test_a_usage_error_is_one_line_and_exit_2(argv: list[str], said: str) -> None:
+    code, out, err = invoke(argv)
 
     assert (code, out) == (2, "")
-    assert "the following arguments are required: PATH" in err
+    assert said in err
+    assert err.count("\n") == 1, err
+    assert err.rstrip().endswith("--help)")
 
 
 KNOWN = (

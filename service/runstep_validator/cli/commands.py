@@ -11,13 +11,14 @@ import os
 import signal
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
+from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn, TextIO
 
 from .. import __version__
 from ..core.errors import RunStepValidatorError
 from ..core.schemas import AUTO, DEFAULT_DIALECT
+from ..core.suggestions import NearMisses
 from ..sources.reading import INPUT_FORMATS, MAX_RECORD_BYTES
 from ..switches import DEBUG_VARIABLE, WORDS, yes_or_no
 
@@ -64,9 +65,25 @@ def _add_selection(parser: argparse.ArgumentParser) -> None:
 
 
 class _Parser(argparse.ArgumentParser):
-    # argparse would print and exit; run() must return instead.
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise _UsageError(f"{self.prog}: {message}\n{self.format_usage()}")
+    """argparse's parser, whose errors are one line that run() writes (argparse would print its usage and exit),
+    and which knows its commands' parsers and options, to say which option a misspelt one meant."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.options: list[str] = []  # before argparse's own init, which adds --help
+        self.commands: Mapping[str, _Parser] = {}
+        super().__init__(*args, **kwargs)
+
+    def add_argument(self, *names: Any, **kwargs: Any) -> argparse.Action:
+        self.options += [name for name in names if isinstance(name, str) and name.startswith("--")]
+        return super().add_argument(*names, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        raise _UsageError(f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+    def refuse_unknown(self, given: list[str]) -> NoReturn:
+        option = given[0].partition("=")[0]
+        meant = NearMisses(self.options).meant(option) if option.startswith("--") else None
+        self.error(f"unrecognized argument {given[0]!r}" + (f"; did you mean {meant}?" if meant else ""))
 
 
 def _bounded(low: int, high: int) -> Callable[[str], int]:
@@ -92,7 +109,7 @@ def _add_record_limit(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser() -> _Parser:
     parser = _Parser(prog="runstep-validator", description="Validate OpenAI Assistants run steps.")
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
@@ -100,6 +117,7 @@ def _parser() -> argparse.ArgumentParser:
     debugging = _Parser(add_help=False)
     debugging.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
     commands = parser.add_subparsers(dest="command", parser_class=_Parser)
+    parser.commands = commands.choices  # an Action's choices: here, each command's parser by its name
 
     validate = commands.add_parser("validate", parents=[debugging], help="validate files of run steps")
     validate.add_argument(
@@ -234,7 +252,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO, stdin: BinaryIO | None = None) -> int:
     try:
-        args = _parser().parse_args(argv)
+        parser = _parser()
+        args, unknown = parser.parse_known_args(argv)
+        if unknown:
+            parser.commands.get(args.command, parser).refuse_unknown(unknown)
     except _UsageError as exc:
         stderr.write(str(exc))
         return EXIT_ERROR
@@ -244,7 +265,8 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO, stdin: BinaryIO | N
         stdout.write(f"runstep-validator {__version__}\n")
         return EXIT_OK
     if args.command is None:
-        stderr.write(f"runstep-validator: a command is required\n{_parser().format_usage()}")
+        names = ", ".join(parser.commands)
+        stderr.write(f"runstep-validator: a command is required: {names} (see runstep-validator --help)\n")
         return EXIT_ERROR
     debug = _debug_variable()
     if debug is None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 import subprocess
 import sys
 import threading
@@ -27,10 +28,13 @@ from runstep_validator.http.observe import (
     AccessLine,
     BatchingStreamHandler,
     JsonFormatter,
+    RequestIdFilter,
+    TextFormatter,
     access_line,
     access_writer,
     loggable,
 )
+from runstep_validator.http.server import logging_config
 from runstep_validator.http.shared_values import RequestSeries, RequestSeriesCollector, SharedValues, read_values
 
 ROUTES = st.sampled_from(["/v1/validate", "/v1/validate/batch", "other"])
@@ -245,3 +249,27 @@ def test_client_text_in_a_log_line_has_no_control_character_left() -> None:
         escaped = loggable(f"/a{chr(code)}b")
         assert escaped.isprintable(), (code, escaped)
     assert loggable("/a\\nb") != loggable("/a\nb")  # a backslash the client sent never reads as an escape
+
+
+def test_error_lines_and_access_lines_stamp_time_alike_in_text() -> None:
+    """One server log, one clock: the same UTC layout on access lines and on every other line (the app's errors,
+    granian's own), which the server's text format gives to all of them."""
+    formatters = logging_config(log_format="text")["formatters"]
+    assert formatters["text"] == {"()": f"{TextFormatter.__module__}.TextFormatter"}
+    stream = io.StringIO()
+    handler = BatchingStreamHandler(stream)
+    handler.setFormatter(TextFormatter())
+    handler.addFilter(RequestIdFilter())
+    logger = logging.getLogger("runstep_validator.test_one_clock")
+    logger.handlers, logger.propagate, logger.level = [handler], False, logging.INFO
+    write = access_writer(logger, "text")
+    assert write is not None
+
+    logger.error("a failure")
+    write(access_line("rid-3", "GET", "/healthz", "/healthz", (200, 15, 0.001)))
+    handler.close()
+
+    stamp = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} "
+    error, access = stream.getvalue().splitlines()
+    assert re.match(stamp + r"ERROR runstep_validator.test_one_clock \[-\]: a failure$", error), error
+    assert re.match(stamp + r"INFO ", access), access

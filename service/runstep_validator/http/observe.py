@@ -286,6 +286,18 @@ class _Clock:
         return self._stamp
 
 
+class TextFormatter(logging.Formatter):
+    """A readable line: time (UTC, to the millisecond, as the access lines have it), level, logger, request id and
+    message. One layout for every line of the server's log, granian's own included."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s")
+        self._clock = _Clock()
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # logging's name
+        return self._clock.stamp(record.created).replace("T", " ")
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, the request id, and what the record carries in `fields` (method,
     route, status, bytes, duration, verdict, error count); an error's message and exception type, never a body."""

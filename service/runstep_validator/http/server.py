@@ -43,7 +43,7 @@ def logging_config(level: str = "INFO", log_format: str = "text") -> dict[str, A
         "disable_existing_loggers": False,
         "filters": {"request_id": {"()": "runstep_validator.http.observe.RequestIdFilter"}},
         "formatters": {
-            "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"},
+            "text": {"()": "runstep_validator.http.observe.TextFormatter"},
             "json": {"()": "runstep_validator.http.observe.JsonFormatter"},
         },
         "handlers": {

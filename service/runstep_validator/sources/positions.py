@@ -75,12 +75,16 @@ def _skip_space(text: str, position: int) -> int:
 class _Walk:
     """One read of a text along the tree of pointers."""
 
-    __slots__ = ("missing", "root", "text")
+    __slots__ = ("missing", "names", "text")
 
     def __init__(self, text: str, root: _Step) -> None:
         self.text = text
-        self.root = root
-        self.missing = sum(1 for _ in root.steps())  # offsets not yet found
+        steps = list(root.steps())
+        self.missing = len(steps)  # offsets not yet found
+        # The member names on the tree, as a later duplicate would be written (None: one that an escape must spell).
+        self.names = [
+            f'"{step.key}"' if _PLAIN_NAME.fullmatch(step.key) else None for step in steps if step.key is not None
+        ]
 
     def value(self, position: int, step: _Step) -> int:
         """Record where the value at `position` and the values of `step`'s pointers inside it start; return the
@@ -141,12 +145,7 @@ class _Walk:
         text = self.text
         if text.find("\\u", position) >= 0 or text.find("\\/", position) >= 0:
             return False
-        for step in self.root.steps():
-            if step.key is not None and (
-                not _PLAIN_NAME.fullmatch(step.key) or text.find(f'"{step.key}"', position) >= 0
-            ):
-                return False
-        return True
+        return all(name is not None and text.find(name, position) < 0 for name in self.names)
 
 
 def value_offsets(text: str, pointers: Sequence[str]) -> list[int]:

@@ -84,6 +84,8 @@ class Profile:
 
     def validate(self, data: Payload) -> Report:
         """One payload's report, within `max_seconds` (`LimitExceeded` past it)."""
+        if self.max_seconds is None:  # no context to enter: a tenth of a small payload's validation
+            return self.validator.validate(data)
         with self.limited():
             return self.validator.validate(data)
 

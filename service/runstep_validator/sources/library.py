@@ -7,11 +7,12 @@ from typing import BinaryIO
 
 import msgspec
 
+from ..core.api import get_validator
 from ..core.delta_models import RunStepDelta
 from ..core.errors import RunStepDecodeError
 from ..core.models import RunStep
 from ..core.profile import Profile, selected
-from ..core.report import Deferred, Report
+from ..core.report import Deferred, OutputUnit, Report
 from ..core.schemas import AUTO, DEFAULT_DIALECT
 from ..core.validator import Payload
 from .documents import iter_document_records
@@ -52,7 +53,10 @@ def validate(
     >>> validate(b'{"object": "thread.run.step"}').valid
     False
     """
-    report = selected(profile, schema, strict, dialect, redact).validate(data)
+    if profile is None:  # the usual call: the shipped profile's validator, found by the arguments in one lookup
+        report = get_validator(schema, redact, strict, dialect).validate(data)
+    else:
+        report = selected(profile, schema, strict, dialect, redact).validate(data)
     return _positioned(report, data)
 
 
@@ -101,9 +105,12 @@ def validate_document(
 def _positioned(report: Report, data: Payload) -> Report:
     if isinstance(data, str):
         data = data.encode("utf-8", errors="surrogatepass")
-    if not isinstance(data, bytes | bytearray | memoryview):
+    elif not isinstance(data, bytes | bytearray | memoryview):
         return report  # a parsed value has no text to point into
-    return _placed(report, Record(0, 1, bytes(data)))
+    if report.valid and isinstance(report.pending_warnings, Deferred):  # nothing to place until warnings are read
+        report.pending_warnings = Deferred(_placed_warnings, (report.pending_warnings, data))
+        return report
+    return placed(report, Record(0, 1, bytes(data)))
 
 
 def _placed(report: Report, record: Record) -> Report:
@@ -111,8 +118,17 @@ def _placed(report: Report, record: Record) -> Report:
     them (nor for placing them)."""
     pending = report.pending_warnings
     if report.valid and isinstance(pending, Deferred):
-        lazy = Deferred(
-            lambda _: placed(Report(True, report.schema, (), pending.check(pending.subject)), record).warnings, None
-        )
-        return Report(True, report.schema, (), lazy)
+        report.pending_warnings = Deferred(_placed_warnings, (pending, record))
+        return report
     return placed(report, record)
+
+
+def _placed_warnings(subject: tuple[Deferred, Record | bytes | bytearray | memoryview]) -> tuple[OutputUnit, ...]:
+    """A valid report's warnings, computed and placed the first time they are read. The report is the caller's
+    own (the validator builds one per call): it is given its placed warnings in place of the pending ones."""
+    pending, where = subject
+    warnings = pending.check(pending.subject)
+    if not warnings:
+        return warnings
+    record = where if isinstance(where, Record) else Record(0, 1, bytes(where))
+    return placed(Report(True, "", (), warnings), record).warnings

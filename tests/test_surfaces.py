@@ -321,3 +321,15 @@ def test_a_document_that_breaks_off_gets_one_answer_on_every_surface(body: bytes
     assert by_http == by_cli
     assert by_python == by_cli
     assert by_cli[-1][2][0][2] == "invalid-json"
+
+
+@pytest.mark.parametrize(("body", "records"), [(b"[", 1), (b"[1, 2,", 3), (b"[1, 2, ", 3), (b'[{"a": 1}', 2)])
+def test_a_document_cut_where_an_item_should_start_ends_with_one_record_holding_the_rest(
+    body: bytes, records: int
+) -> None:
+    items = validate_document(body)
+
+    assert len(items) == records
+    assert [unit.error for unit in items[-1].report.errors] == [
+        f"invalid JSON: the array is not closed at line 1, column {len(body) + 1}"
+    ]

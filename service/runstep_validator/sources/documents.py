@@ -261,6 +261,8 @@ def _items(text: _Text, opener: int) -> Generator[Record, None, int]:
     if text.byte(at) == b"]":
         return at
     while True:
+        if not text.byte(at):  # the input ends where an item should start: one record holds the rest, not two
+            raise text.error(at, "the array is not closed")
         text.pending = at
         end = text.value_end(at)
         record = _record(text, index, at, end)

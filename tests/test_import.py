@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from runstep_validator import validate
 from runstep_validator.cli import run
 from runstep_validator.core.models import RunStep
 from runstep_validator.importing import Importer, iter_validate
@@ -161,6 +162,12 @@ def test_library_api_validates_and_types_in_one_pass() -> None:
     assert isinstance(results[0].step, RunStep)
     assert results[1].step is None
     assert results[2].report.errors[0].instance_location == "/status"
+    # Placed as every surface places them: the record's line, the value's column.
+    alone = [(unit.line, unit.column) for unit in validate(INVALID).errors]
+    assert [(unit.line, unit.column) for unit in results[2].report.errors] == [
+        (line + 3, column) for line, column in alone if line is not None
+    ]
+    assert len(alone) == 3
 
 
 def test_library_api_reads_binary_files(tmp_path: Path) -> None:

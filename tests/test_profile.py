@@ -30,7 +30,7 @@ from runstep_validator import (
 )
 from runstep_validator.core.azure_models import AzureRunStepDelta
 from runstep_validator.core.errors import LimitExceeded
-from runstep_validator.importing import Importer
+from runstep_validator.importing import Importer, iter_validate
 from runstep_validator.importing.distributed import Options
 
 from .support import EXAMPLES, ROOT
@@ -222,6 +222,8 @@ def test_a_time_limit_is_kept_by_every_surface_that_takes_a_profile_or_refused()
         runstep_validator.validate(payload, profile=no_time)
     with pytest.raises(LimitExceeded):
         runstep_validator.validate_document(b"[" + payload + b"]", profile=no_time)
+    with pytest.raises(LimitExceeded):
+        list(iter_validate([payload.replace(b"\n", b"")], profile=no_time))
     # The bulk surfaces bound a record's size, not its time: a profile that asks for a time limit is refused there.
     with pytest.raises(ValueError, match="sets no time limit per record"):
         Importer(profile=no_time)

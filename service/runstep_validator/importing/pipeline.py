@@ -86,10 +86,17 @@ def iter_validate(
 ) -> Iterator[ImportResult]:
     """Validate JSON Lines one record at a time: `source` is a binary file or any iterable of lines. Blank
     lines are skipped; memory stays that of one record. A `profile` gives the whole selection instead of
-    `schema`, `strict` and `dialect`."""
-    validator = selected(profile, schema, strict, dialect).validator
+    `schema`, `strict` and `dialect`, its time limit applying to each record. Errors and warnings are placed at
+    their line and column, as every surface places them."""
+    chosen = selected(profile, schema, strict, dialect)
+    check = chosen.validator.check
     for record in iter_lines(as_stream(source, lines=True)):
-        report, step = validator.check(record.raw)
+        if chosen.max_seconds is None:
+            report, step = check(record.raw)
+        else:
+            with chosen.limited():
+                report, step = check(record.raw)
+        report = placed(report, record)  # at once when there is nothing to place
         yield ImportResult(record.index, record.line, report.valid, report, step if report.valid else None, record.raw)
 
 

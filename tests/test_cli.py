@@ -319,3 +319,15 @@ def test_a_transcript_on_standard_input_is_checked_as_a_stream(compress: bool) -
     assert run(["validate", "-"], on_stdin, io.StringIO(), given) == 0
     assert on_stdin.getvalue() == as_file.getvalue()
     assert "20 records" in on_stdin.getvalue()
+
+
+def test_a_transcript_on_standard_input_is_refused_by_import_as_a_named_one_is(tmp_path: Path) -> None:
+    argv = ["import", "-", "--accepted", str(tmp_path / "ok.jsonl"), "--rejected", str(tmp_path / "bad.jsonl")]
+    stderr = io.StringIO()
+
+    assert run(argv, io.StringIO(), stderr, io.BytesIO((ROOT / "examples" / "run.sse").read_bytes())) == 2
+    assert stderr.getvalue() == (
+        "runstep-validator: - is an event stream: import loads run steps from JSON and JSON Lines; check a stream "
+        "with runstep-validator validate\n"
+    )
+    assert list(tmp_path.iterdir()) == []

@@ -19,7 +19,7 @@ from .. import __version__
 from ..core.errors import RunStepValidatorError
 from ..core.schemas import AUTO, DEFAULT_DIALECT
 from ..core.suggestions import NearMisses
-from ..sources.reading import INPUT_FORMATS, MAX_RECORD_BYTES
+from ..sources.reading import INPUT_FORMATS, MAX_RECORD_BYTES, InputFormat
 from ..switches import DEBUG_VARIABLE, WORDS, yes_or_no
 
 DIALECT_HELP = (
@@ -449,11 +449,27 @@ def _storage_options(args: argparse.Namespace) -> dict[str, Any]:
     return storage_options
 
 
+def _event_streams(
+    inputs: list[str], input_format: InputFormat, stdin: BinaryIO | None
+) -> tuple[list[str], BinaryIO | None]:
+    """The inputs that are event streams, whose records are events, not run steps to load (`validate` checks
+    streams): by their names, and standard input by its first line; and standard input to read from then on (its
+    first line was read to tell)."""
+    from ..sources.reading import STDIN, is_event_stream, sniffed_event_stream, told_by_content
+
+    streams = [name for name in inputs if is_event_stream(name, input_format)]
+    if STDIN in inputs and told_by_content(STDIN, input_format):
+        transcript, stdin = sniffed_event_stream(stdin if stdin is not None else sys.stdin.buffer)
+        if transcript:
+            streams.append(STDIN)
+    return streams, stdin
+
+
 def _import(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: BinaryIO | None) -> int:
 
     from ..core.profile import Profile
     from ..importing.pipeline import Importer, Interrupted, PartialCommit
-    from ..sources.reading import expand, is_event_stream
+    from ..sources.reading import expand
     from ..sources.storage import is_url
     from .progress import progress_bar
 
@@ -462,8 +478,7 @@ def _import(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: Bin
     storage_options = _storage_options(args)
     given = list(args.inputs)
     args.inputs = [*expand(args.inputs, storage_options)]
-    # An event stream's records are events, not run steps to load: `validate` checks streams.
-    streams = [name for name in args.inputs if is_event_stream(name)]
+    streams, stdin = _event_streams(args.inputs, args.input_format, stdin)
     named = [name for name in streams if name in given]
     if named:
         stderr.write(f"runstep-validator: {named[0]} is an event stream: import loads run steps from JSON and JSON ")

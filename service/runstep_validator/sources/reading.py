@@ -195,16 +195,18 @@ def is_event_stream(name: str, forced: InputFormat = "auto") -> bool:
 _TRANSCRIPT_START: Final = re.compile(rb"(?:event|data|id|retry)?:")
 
 
-def reads_as_event_stream(source: Source, forced: InputFormat = "auto") -> bool:
-    """`is_event_stream`, and for a name that says nothing of its format (standard input, an unknown suffix) its
-    first line: a transcript piped in is checked as one. The source's stream still starts at its start."""
-    if is_event_stream(source.name, forced):
-        return True
-    stem = source.name.removesuffix(".gz")
-    if forced != "auto" or (source.name != STDIN and stem.endswith(LINES_SUFFIXES + DOCUMENT_SUFFIXES)):
-        return False
-    source.stream, head, _ = content(source.stream, TRANSCRIPT_HEAD_BYTES)
-    return _TRANSCRIPT_START.match(head.lstrip()) is not None
+def told_by_content(name: str, forced: InputFormat = "auto") -> bool:
+    """Whether only its content can tell what an input is: standard input, or a name with no known suffix, and no
+    --input-format."""
+    stem = name.removesuffix(".gz")
+    return forced == "auto" and (name == STDIN or not stem.endswith(LINES_SUFFIXES + DOCUMENT_SUFFIXES + SSE_SUFFIXES))
+
+
+def sniffed_event_stream(stream: BinaryIO) -> tuple[bool, BinaryIO]:
+    """Whether the stream starts as a transcript does (with an SSE field or comment, as no JSON text does), and the
+    stream to read from then on: from its content's start again."""
+    again, head, _ = content(stream, TRANSCRIPT_HEAD_BYTES)
+    return _TRANSCRIPT_START.match(head.lstrip()) is not None, again
 
 
 def format_of(name: str, head: bytes, forced: InputFormat = "auto") -> Literal["json", "jsonl"]:
@@ -234,6 +236,9 @@ class _Prefixed:
     def __init__(self, head: bytes, stream: BinaryIO) -> None:
         self._head = head
         self._stream = stream
+
+    def close(self) -> None:
+        self._stream.close()
 
     def read(self, size: int = -1) -> bytes:
         if not self._head:

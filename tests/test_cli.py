@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from runstep_validator.cli import run
+from runstep_validator.cli import commands, run
 
 from .support import CASES, ROOT
 
@@ -331,3 +331,14 @@ def test_a_transcript_on_standard_input_is_refused_by_import_as_a_named_one_is(t
         "with runstep-validator validate\n"
     )
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_broken_pipe_that_is_not_standard_output_is_a_failure_of_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    def store_socket_closed(*args: object) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(commands, "_validate", store_socket_closed)
+    stdout, stderr = io.StringIO(), io.StringIO()
+
+    assert run(["validate", "x.json"], stdout, stderr) == 2
+    assert stderr.getvalue() == "runstep-validator: [Errno 32] Broken pipe\n"

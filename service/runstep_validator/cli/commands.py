@@ -1,13 +1,15 @@
 """The `runstep-validator` command line. `run()` does the work and returns the exit code; only `main()` exits.
 
 Exit codes never blur: 0 all valid, 1 something invalid (or, for check-schemas, a problem in the schemas),
-2 a usage error, an unreadable file or broken schemas.
+2 a usage error, an unreadable file or broken schemas (one line on standard error, whatever failed), and 141 quietly
+when the reader of standard output went away (`validate ... | head`).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import select
 import signal
 import sys
 import traceback
@@ -285,15 +287,34 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO, stdin: BinaryIO | N
     except RunStepValidatorError as exc:
         stderr.write(f"runstep-validator: {exc}\n")
         return EXIT_ERROR
-    except BrokenPipeError:
-        return EXIT_READER_GONE
+    except BrokenPipeError as exc:
+        if _reader_gone(stdout):
+            return EXIT_READER_GONE
+        return _failed(exc, args.command, debug, stderr)  # another pipe: a store's, a socket's
     except Exception as exc:  # a store that died mid-run, a driver's own error: still one line, never exit 1
-        if debug:  # a bug hides behind the one line: the switch shows where it happened
-            traceback.print_exception(exc, file=stderr)
-        detail = " ".join(str(exc).split()) or type(exc).__name__
-        ending = "; no output was written" if args.command == "import" else ""
-        stderr.write(f"runstep-validator: {detail}{ending}\n")
-        return EXIT_ERROR
+        return _failed(exc, args.command, debug, stderr)
+
+
+def _failed(exc: Exception, command: str, debug: bool, stderr: TextIO) -> int:
+    """A failure of the run's own, not a verdict: one line (and, with --debug, the traceback first), exit 2."""
+    if debug:  # a bug hides behind the one line: the switch shows where it happened
+        traceback.print_exception(exc, file=stderr)
+    detail = " ".join(str(exc).split()) or type(exc).__name__
+    ending = "; no output was written" if command == "import" else ""
+    stderr.write(f"runstep-validator: {detail}{ending}\n")
+    return EXIT_ERROR
+
+
+def _reader_gone(stdout: TextIO) -> bool:
+    """Whether standard output is a pipe whose reader has closed it (poll says POLLERR), as against a broken pipe
+    elsewhere in the run."""
+    try:
+        descriptor = stdout.fileno()
+    except (OSError, ValueError):  # not a file: a test's StringIO
+        return False
+    poller = select.poll()
+    poller.register(descriptor, select.POLLOUT)
+    return any(events & select.POLLERR for _, events in poller.poll(0))
 
 
 def _debug_variable() -> bool | None:

@@ -60,6 +60,7 @@ def test_cli_case(case: Path, output_format: str, golden: Callable[[str, str], N
     [
         (["validate"], "runstep-validator validate: the following arguments are required: PATH"),
         (["validate", "--fromat", "json", "x.json"], "unrecognized argument '--fromat'; did you mean --format?"),
+        (["validate", "--debgu", "x.json"], "did you mean --debug?"),
         (["import", "--acepted=a", "--accepted", "b", "--rejected", "c", "x"], "did you mean --accepted?"),
         (["validate", "--format", "jsno", "x.json"], "argument --format: invalid choice: 'jsno'"),
         (["validat", "x.json"], "argument command: invalid choice: 'validat'"),

@@ -365,3 +365,12 @@ def test_a_compressed_body_is_refused_as_such_not_read_as_broken_json(app: Flask
     assert (through_flask.status_code, problem["type"].rpartition("/")[2]) == (415, "unsupported-content-encoding")
     assert "gzip" in problem["detail"]
     assert through_front_door(app, "POST", route, options)[:2] == (415, "application/problem+json")
+
+
+def test_the_stream_route_refuses_the_parameters_it_would_ignore(client: FlaskClient) -> None:
+    body = (ROOT / "examples" / "run.sse").read_bytes()
+    for query, parameter in (("schema=run_step", "schema"), ("output=flag", "output"), ("stict=true", "stict")):
+        response = client.post(f"/v1/validate/stream?{query}", data=body, content_type="text/event-stream")
+        assert (response.status_code, response.get_json()["parameter"]) == (400, parameter)
+    accepted = client.post("/v1/validate/stream?strict=on&dialect=openai", data=body, content_type="text/event-stream")
+    assert accepted.status_code == 200

@@ -74,6 +74,8 @@ class _Parser(argparse.ArgumentParser):
         self.options: list[str] = []  # before argparse's own init, which adds --help
         self.commands: Mapping[str, _Parser] = {}
         super().__init__(*args, **kwargs)
+        for parent in kwargs.get("parents", ()):  # argparse copies a parent's options without add_argument
+            self.options += parent.options
 
     def add_argument(self, *names: Any, **kwargs: Any) -> argparse.Action:
         self.options += [name for name in names if isinstance(name, str) and name.startswith("--")]

@@ -16,6 +16,7 @@ from .. import __version__
 from ..core.report import OUTPUT_FORMATS, OutputUnit
 from ..core.schemas import AUTO, DATA_KEYWORDS, DEFAULT_DIALECT, SCHEMA_SUFFIX, SchemaDocument, SchemaSet
 from ..core.streams import EventResult, StepResult, StreamUnit
+from ..switches import NO, YES
 
 COMPONENTS = "#/components/schemas/"
 
@@ -284,8 +285,9 @@ def build_openapi(schemas: SchemaSet, default_schema: str, answers: Answers | No
     )
     strict_param = _query_param(
         "strict",
-        "With auto: the strict (OpenAPI contract) variant of the entry each object names.",
-        {"type": "string", "enum": ["true", "false", "1", "0", ""], "default": "false"},
+        "With auto: the strict (OpenAPI contract) variant of the entry each object names. A yes or a no in the "
+        "words a setting takes, in any case; the parameter alone is a yes.",
+        {"type": "string", "enum": ["", *YES, *NO], "default": "false"},
     )
     dialect_param = _query_param(
         "dialect",

@@ -19,6 +19,7 @@ from .service import (
     METRICS_OFF,
     NDJSON_TYPES,
     READY_ANSWER,
+    STREAM_PARAMETERS,
     STREAM_TYPES,
     Encoded,
     Service,
@@ -57,7 +58,7 @@ def validate_batch() -> Response:
 @api.post("/v1/validate/stream")
 def validate_stream() -> Response:
     answering = service()
-    query = answering.parse_query(_query_string())  # refused as on the other routes
+    query = answering.parse_query(_query_string(), STREAM_PARAMETERS)
     body = answering.read_body(request, STREAM_TYPES)
     return answering.validate_stream(body, query.strict, query.dialect).to_flask()
 

@@ -60,9 +60,10 @@ class Encoded(msgspec.Struct, frozen=True):
 
 HEALTHY: Final = {"status": "ok"}
 READY_ANSWER: Final = {"status": "ready"}
-# Every query parameter a validation route takes (the stream route reads strict and dialect of them).
+# The query parameters the validation routes take: a stream's events pick their entries by name, and its answer
+# has one shape, so the stream route takes no schema and no output.
 QUERY_PARAMETERS: Final = ("schema", "strict", "dialect", "output")
-_QUERY_NAMES: Final = NearMisses(QUERY_PARAMETERS)
+STREAM_PARAMETERS: Final = ("strict", "dialect")
 INTERNAL_ERROR = Problem(500, "internal-error", "Internal error", "the server failed; the error is logged")
 DRAINING = Problem(
     503, "draining", "Stopping", "the server is stopping: it finishes the requests it has and takes no new ones"
@@ -145,7 +146,7 @@ class Service:
             }
             for name, doc in served
         ]
-        self._queries: dict[str, Query] = {}
+        self._queries: dict[tuple[str, tuple[str, ...]], Query] = {}
         self.openapi = _encoder.encode(build_openapi(schemas, settings.default_schema, self._documented_answers()))
 
     def _documented_answers(self) -> Answers:
@@ -212,28 +213,29 @@ class Service:
             self.metrics = counting
         return answers
 
-    def parse_query(self, query: str) -> Query:
-        """The validator, output format and strictness a query string asks for; `Problem` if any is unknown."""
-        found = self._queries.get(query)
+    def parse_query(self, query: str, taken: tuple[str, ...] = QUERY_PARAMETERS) -> Query:
+        """The validator, output format and strictness a query string asks for; `Problem` if any is unknown, or
+        is a parameter the route does not take."""
+        found = self._queries.get((query, taken))
         if found is None:
             params = dict(parse_qsl(query, keep_blank_values=True))  # `?schema=` names no schema: a 404
-            self._refuse_unknown(params)
+            self._refuse_unknown(params, taken)
             strict = self._flag("strict", params.get("strict"))
             dialect = self._dialect(params.get("dialect"))
             validator = self._validator(params.get("schema"), strict, dialect)
             found = Query(validator, self._output(params.get("output")), strict, dialect)
             if len(self._queries) < 256:  # bounded: query strings come from clients
-                self._queries[query] = found
+                self._queries[query, taken] = found
         return found
 
     @staticmethod
-    def _refuse_unknown(params: dict[str, str]) -> None:
-        """A parameter no route takes is a typo that would silently be ignored (`?schem=run_step` validating
-        against the default schema): refused, with the one it probably meant."""
+    def _refuse_unknown(params: dict[str, str], taken: tuple[str, ...]) -> None:
+        """A parameter the route does not take is a typo that would silently be ignored (`?schem=run_step`
+        validating against the default schema): refused, with the one it probably meant."""
         for name in params:
-            if name not in QUERY_PARAMETERS:
-                meant = _QUERY_NAMES.meant(name)
-                hint = f"; {did_you_mean(meant)}" if meant else f"; the parameters are {', '.join(QUERY_PARAMETERS)}"
+            if name not in taken:
+                meant = NearMisses(taken).meant(name)
+                hint = f"; {did_you_mean(meant)}" if meant else f"; this route takes {', '.join(taken)}"
                 detail = f"unknown query parameter {name[:64]!r}{hint}"
                 raise Problem(400, "invalid-parameter", "Invalid parameter", detail, parameter=name[:64])
 
@@ -358,7 +360,7 @@ class Service:
             detail = "the body holds no event: a transcript has event: and data: lines, events ending at blank lines"
             return Encoded.problem(Problem(400, "not-an-event-stream", "Not an event stream", detail))
         self.metrics.counted("/v1/validate/stream", len(report.results))
-        self.metrics.stream_errors(unit for result in report.results for unit in result.errors)
+        self.metrics.stream_errors(report.errors)  # the stream's own and every event's, as the answer lists them
         verdict.set((report.valid, len(report.errors)))
         return Encoded.json(report.to_dict())
 

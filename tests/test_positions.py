@@ -21,7 +21,7 @@ from runstep_validator.sources.positions import placed, value_offset, value_offs
 from runstep_validator.sources.records import Record
 
 from .strategies import JSON_VALUES, paths
-from .support import error_heavy
+from .support import ROOT, error_heavy
 
 DOCUMENTS = st.recursive(
     JSON_VALUES,
@@ -48,13 +48,16 @@ def test_every_location_is_found(document: Any, indent: int | str | None) -> Non
 
 
 @settings(max_examples=300, deadline=None)
-@given(document=DOCUMENTS, indent=st.sampled_from([None, 2, "\t"]), data=st.data())
+@given(document=DOCUMENTS, indent=st.sampled_from([None, 2, "\t", "compact"]), data=st.data())
 def test_pointers_found_together_are_found_as_one_by_one(document: Any, indent: int | str | None, data: Any) -> None:
-    text = json.dumps(document, indent=indent)
+    # "compact" is how JSON Lines are written: no whitespace at all, whose places the measured walk sums up.
+    text = json.dumps(document, separators=(",", ":")) if indent == "compact" else json.dumps(document, indent=indent)
     locations = [pointer(path) for path in paths(document)]
     locations += data.draw(st.lists(st.sampled_from([*locations, "/zz", "/0/zz", "/~0/~1"]), max_size=6))
 
     assert value_offsets(text, locations) == [value_offset(text, location) for location in locations]
+    # Measured (an ASCII text handed over as bytes, split by msgspec) as walked, whatever the document.
+    assert value_offsets(text, locations, text.encode()) == value_offsets(text, locations)
 
 
 def line_and_column(text: str, offset: int) -> tuple[int, int]:
@@ -215,33 +218,53 @@ PAIRS = st.recursive(
 )
 
 
-def written(node: Any) -> str:
-    """JSON text that may repeat member names, and may spell a name with an escape."""
+def written(node: Any, compact: bool = False) -> str:
+    """JSON text that may repeat member names, and may spell a name with an escape; with no whitespace if `compact`."""
+    comma, colon = (",", ":") if compact else (", ", ": ")
     if isinstance(node, tuple) and node[0] == "array":
-        return "[" + ", ".join(written(item) for item in node[1]) + "]"
+        return "[" + comma.join(written(item, compact) for item in node[1]) + "]"
     if isinstance(node, tuple) and node[0] == "object":
         parts = []
         for name, value in node[1]:
             key = '"\\u0061"' if name == "\\u0061" else json.dumps(name)
-            parts.append(f"{key}: {written(value)}")
-        return "{" + ", ".join(parts) + "}"
-    return json.dumps(node)
+            parts.append(f"{key}{colon}{written(value, compact)}")
+        return "{" + comma.join(parts) + "}"
+    return json.dumps(node, separators=(comma, colon))
 
 
 @settings(max_examples=300, deadline=None)
-@given(node=PAIRS, data=st.data())
-def test_repeated_member_names_are_resolved_as_parsing_resolves_them(node: Any, data: Any) -> None:
-    text = written(node)
+@given(node=PAIRS, compact=st.booleans(), data=st.data())
+def test_repeated_member_names_are_resolved_as_parsing_resolves_them(node: Any, compact: bool, data: Any) -> None:
+    text = written(node, compact)
     tokens = st.sampled_from(["a", "b", "ab", "a~1b", "é", "0", "1", "2"])
     anywhere = st.lists(tokens, max_size=4).map(lambda path: "".join("/" + t for t in path))
     existing = [pointer(path) for path in paths(json.loads(text))]  # all found: the walk may stop early
     choices = anywhere | st.sampled_from(existing) if existing else anywhere
     pointers = data.draw(st.lists(choices, max_size=5))
 
-    assert value_offsets(text, pointers) == [reference_offset(text, pointer_) for pointer_ in pointers]
+    expected = [reference_offset(text, pointer_) for pointer_ in pointers]
+    assert value_offsets(text, pointers) == expected
+    assert value_offsets(text, pointers, text.encode()) == expected  # measured where it can be, walked elsewhere
 
 
 def test_a_later_duplicate_spelled_with_an_escape_still_counts() -> None:
     text = '{"a": 1, "b": {"\\u0061": 3}, "\\u0061": 2}'
 
     assert value_offsets(text, ["/a"]) == [text.index("2")]
+    assert value_offsets(text, ["/a"], text.encode()) == [text.index("2")]
+
+
+def test_an_ascii_record_is_measured_without_the_character_walk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The measured walk is what places a usual record (the character walk is its fallback), pretty-printed or not."""
+    from runstep_validator.sources import positions  # noqa: PLC0415
+
+    def no_walk(*args: object) -> None:
+        raise AssertionError("walked")
+
+    raw = (ROOT / "examples" / "invalid_tool_calls.json").read_bytes()
+    expected = [(unit.line, unit.column) for unit in validate(raw).errors]
+    monkeypatch.setattr(positions, "_Walk", no_walk)
+    for text in (raw, json.dumps(json.loads(raw)).encode()):
+        report = placed(validate(text), Record(0, 1, text))
+        assert len(report.errors) == 3
+    assert [(unit.line, unit.column) for unit in placed(validate(raw), Record(0, 1, raw)).errors] == expected

@@ -12,7 +12,9 @@ import json
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import suppress
+from itertools import accumulate
 from json.scanner import make_scanner
+from operator import add
 from typing import Any, cast
 
 import msgspec
@@ -148,9 +150,102 @@ class _Walk:
         return all(name is not None and text.find(name, position) < 0 for name in self.names)
 
 
-def value_offsets(text: str, pointers: Sequence[str]) -> list[int]:
+class _Unusual(Exception):
+    """A text the measured walk does not take (an escaped or repeated member name, a value that is not JSON): the
+    character walk places it."""
+
+
+# The measured walk, over ASCII bytes: msgspec splits each container on the path into its members' raw texts, at
+# the speed of parsing, and a member's length leads to the next one, so no value off the path is read in Python,
+# however large. A member is taken only where its name, as written, is the one msgspec read, in order: an escape or
+# a repeated name (whose earlier value msgspec drops) is _Unusual.
+#
+# A container written compactly (JSON Lines as the APIs and the SDKs write them) is not even stepped through: its
+# length is that of its members' names and values plus one quote pair, colon and comma each, exactly when it holds no
+# whitespace, no escaped name and no repeated name (each of those only adds bytes), and then every member's place is
+# a sum of lengths.
+_MEMBERS = msgspec.json.Decoder(dict[str, msgspec.Raw])
+_ITEMS = msgspec.json.Decoder(list[msgspec.Raw])
+_SPACE = re.compile(rb"[ \t\n\r]*")
+_NAME = re.compile(rb'[ \t\n\r]*"([^"\\]*)"[ \t\n\r]*:[ \t\n\r]*')
+_NEXT_MEMBER = re.compile(rb"[ \t\n\r]*([,}])")
+_NEXT_ITEM = re.compile(rb"[ \t\n\r]*([,\]])")
+_OPEN_OBJECT, _OPEN_ARRAY = ord("{"), ord("[")
+
+
+def _measure(data: bytes, view: memoryview, start: int, end: int, step: _Step) -> None:
+    """Set the offsets of `step`'s value, at `start` (ending at `end`), and of its pointers' values inside it."""
+    step.offset = start
+    if not step.members:
+        return
+    opener = data[start]
+    if opener == _OPEN_OBJECT:
+        members = _MEMBERS.decode(view[start:end])
+        wanted = step.members
+        if _measured_compactly(data, view, start, end, members=members, wanted=wanted):
+            return
+        position, last = start + 1, len(members) - 1
+        for number, (name, raw) in enumerate(members.items()):
+            written = _NAME.match(data, position)
+            if written is None or written.group(1) != name.encode():
+                raise _Unusual
+            value = written.end()
+            position = value + len(raw)
+            inner = wanted.get(name)
+            if inner is not None:
+                _measure(data, view, value, position, inner)
+            after = _NEXT_MEMBER.match(data, position)
+            if after is None or (after.group(1) == b"}") != (number == last):
+                raise _Unusual  # a name msgspec saw twice: the text has more members than the dict
+            position = after.end()
+    elif opener == _OPEN_ARRAY:
+        if step.items is None:
+            step.items = {int(token): inner for token, inner in step.members.items() if token.isdigit()}
+        items = step.items
+        values = _ITEMS.decode(view[start:end])
+        sizes = list(accumulate(map(len, values)))  # each item's end, less the commas before it
+        if end - start == 2 + (sizes[-1] + len(values) - 1 if values else 0):  # written compactly
+            for index, inner in items.items():
+                if index < len(values):
+                    value = start + 1 + (sizes[index - 1] if index else 0) + index
+                    _measure(data, view, value, value + len(values[index]), inner)
+            return
+        position = _SPACE.match(data, start + 1).end()  # type: ignore[union-attr]  # it matches nothing at least
+        last = len(values) - 1
+        for index, raw in enumerate(values):
+            value, position = position, position + len(raw)
+            inner = items.get(index)
+            if inner is not None:
+                _measure(data, view, value, position, inner)
+            after = _NEXT_ITEM.match(data, position)
+            if after is None or (after.group(1) == b"]") != (index == last):
+                raise _Unusual
+            position = _SPACE.match(data, after.end()).end()  # type: ignore[union-attr]
+
+
+def _measured_compactly(
+    data: bytes, view: memoryview, start: int, end: int, *, members: dict[str, msgspec.Raw], wanted: dict[str, _Step]
+) -> bool:
+    """The members' places by their lengths, when the object is written compactly (see above); False otherwise."""
+    names = list(members)
+    sizes = list(accumulate(map(add, map(len, names), map(len, members.values()))))  # name and value, cumulated
+    if end - start != 2 + (sizes[-1] + 4 * len(names) - 1 if names else 0):
+        return False
+    # Many wanted names (an object with an error in every member): an index, not a search per name.
+    numbers = {name: number for number, name in enumerate(names)} if len(wanted) > 8 else None
+    for name, inner in wanted.items():
+        raw = members.get(name)
+        if raw is not None:
+            number = names.index(name) if numbers is None else numbers[name]
+            value = start + 1 + (sizes[number - 1] if number else 0) + 4 * number + len(name) + 3
+            _measure(data, view, value, value + len(raw), inner)
+    return True
+
+
+def value_offsets(text: str, pointers: Sequence[str], data: bytes | None = None) -> list[int]:
     """The offset of each pointer's value (RFC 6901), or of the deepest value on its path that exists, in the
-    order given: the text is read once at most, however many pointers there are, and only as far as needed."""
+    order given: the text is read once at most, however many pointers there are, and only as far as needed.
+    `data`, the text's UTF-8 bytes when the caller has them, lets an ASCII text be measured rather than walked."""
     root = _Step(None)
     paths: list[list[_Step]] = []
     for pointer in pointers:
@@ -164,9 +259,17 @@ def value_offsets(text: str, pointers: Sequence[str]) -> list[int]:
                 steps.append(found)
         paths.append(steps)
     start = _skip_space(text, 0)
-    # _Found: all found early. The rest: text that is not the JSON it was validated as, keep what was found.
-    with suppress(_Found, ValueError, IndexError, StopIteration, RecursionError):
-        _Walk(text, root).value(start, root)
+    measured = False
+    if data is not None and data.isascii():  # then a byte's offset is a character's
+        try:
+            _measure(data, memoryview(data), start, len(data.rstrip(b" \t\n\r")), root)
+            measured = True
+        except (_Unusual, msgspec.DecodeError, msgspec.ValidationError, IndexError, RecursionError):
+            root.forget()
+    if not measured:
+        # _Found: all found early. The rest: text that is not the JSON it was validated as, keep what was found.
+        with suppress(_Found, ValueError, IndexError, StopIteration, RecursionError):
+            _Walk(text, root).value(start, root)
     offsets = []
     for steps in paths:
         found_offsets = [step.offset for step in steps if step.offset is not None]
@@ -187,9 +290,10 @@ def placed(report: Report, record: Record) -> Report:
         return report
     # A byte order mark is no character of the text, as every reader of ours skips it (only a record at the start
     # of its input can carry one).
-    record_text = strip_bom(record.raw).decode("utf-8", errors="replace")
+    data = strip_bom(record.raw)
+    record_text = data.decode("utf-8", errors="replace")
     lines = Lines(record_text)
-    offsets = iter(value_offsets(record_text, [unit.instance_location for unit in units]))
+    offsets = iter(value_offsets(record_text, [unit.instance_location for unit in units], data))
 
     def place(unit: OutputUnit) -> OutputUnit:
         offset = next(offsets)

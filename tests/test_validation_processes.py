@@ -31,6 +31,7 @@ pytestmark = pytest.mark.slow
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 HEAVY = error_heavy(300)
+JSON_HEADERS = {"content-type": "application/json"}
 
 
 def head(path: str = "/v1/validate", query: str = "", content_type: str = "application/json") -> RequestHead:
@@ -157,14 +158,14 @@ def test_large_valid_bodies_are_answered_without_the_full_report() -> None:
     step["step_details"]["tool_calls"][0]["function"]["arguments"] = json.dumps({"text": "x" * 20_000})
     valid = json.dumps(step).encode()
 
-    accepted = service.answer_accepted("", "application/json", valid)
+    accepted = service.answer_accepted("", JSON_HEADERS, valid)
 
     assert len(valid) > 4096
     assert accepted is not None
     assert json.loads(accepted.body)["valid"] is True
-    assert accepted.body == service.answer_fast("", "application/json", valid).body
-    assert service.answer_accepted("", "application/json", HEAVY) is None  # errors: the full report, elsewhere
-    assert service.answer_accepted("output=nonsense", "application/json", valid) is None  # Flask's problem
+    assert accepted.body == service.answer_fast("", JSON_HEADERS, valid).body
+    assert service.answer_accepted("", JSON_HEADERS, HEAVY) is None  # errors: the full report, elsewhere
+    assert service.answer_accepted("output=nonsense", JSON_HEADERS, valid) is None  # Flask's problem
 
 
 def _children(pid: int) -> list[int]:

@@ -10,15 +10,7 @@ from ..core.profile import Profile
 from ..core.report import OutputUnit, Report
 from ..core.streams import StreamUnit
 from ..sources.positions import placed
-from ..sources.reading import (
-    InputFormat,
-    SourceError,
-    is_event_stream,
-    iter_records,
-    open_source,
-    sniffed_event_stream,
-    told_by_content,
-)
+from ..sources.reading import InputFormat, SourceError, as_event_stream, iter_records, open_source
 from ..sources.records import record_report
 from ..sources.sse import validate_stream
 
@@ -94,12 +86,9 @@ class Checker:
         result = FileResult(name)
         try:
             with open_source(name, stdin) as source:
-                if is_event_stream(name, self.input_format):
+                transcript, source.stream = as_event_stream(name, self.input_format, source.stream)
+                if transcript:
                     return self._stream(result, source.stream)
-                if told_by_content(name, self.input_format):
-                    transcript, source.stream = sniffed_event_stream(source.stream)
-                    if transcript:
-                        return self._stream(result, source.stream)
                 for record in iter_records(source, self.input_format, self.max_record_bytes):
                     result.total += 1
                     report = record_report(self.validator, record)

@@ -478,11 +478,11 @@ def _event_streams(
     """The inputs that are event streams, whose records are events, not run steps to load (`validate` checks
     streams): by their names, and standard input by its first line; and standard input to read from then on (its
     first line was read to tell)."""
-    from ..sources.reading import STDIN, is_event_stream, sniffed_event_stream, told_by_content
+    from ..sources.reading import STDIN, as_event_stream, is_event_stream
 
-    streams = [name for name in inputs if is_event_stream(name, input_format)]
-    if STDIN in inputs and told_by_content(STDIN, input_format):
-        transcript, stdin = sniffed_event_stream(stdin if stdin is not None else sys.stdin.buffer)
+    streams = [name for name in inputs if name != STDIN and is_event_stream(name, input_format)]
+    if STDIN in inputs:
+        transcript, stdin = as_event_stream(STDIN, input_format, stdin if stdin is not None else sys.stdin.buffer)
         if transcript:
             streams.append(STDIN)
     return streams, stdin

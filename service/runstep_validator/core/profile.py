@@ -15,12 +15,13 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
 from threading import Lock
-from typing import Any, Final, NamedTuple
+from typing import Any, Final, NamedTuple, TypeVar
 
 from .api import PayloadValidator, default_schemas, make_validator
 from .auto import RUN_STEP_OBJECT, AutoValidator, entry_for_objects
@@ -33,6 +34,7 @@ from .schemas import AUTO, DEFAULT_DIALECT, SchemaDocument, SchemaSet
 from .validator import DEFAULT_MAX_DEPTH, Payload, Validator
 
 DELTA_OBJECT: Final = "thread.run.step.delta"
+_T = TypeVar("_T")
 
 
 class StreamValidators(NamedTuple):
@@ -84,17 +86,23 @@ class Profile:
 
     def validate(self, data: Payload) -> Report:
         """One payload's report, within `max_seconds` (`LimitExceeded` past it)."""
-        if self.max_seconds is None:  # no context to enter: a tenth of a small payload's validation
-            return self.validator.validate(data)
-        with self.limited():
-            return self.validator.validate(data)
+        return self._within_limit(self.validator.validate, data)
+
+    def check(self, data: Payload) -> tuple[Report, Any]:
+        """One payload's report and its typed value (None unless valid), within `max_seconds`."""
+        return self._within_limit(self.validator.check, data)
 
     def decode(self, data: Payload) -> RunStep | RunStepDelta:
         """One payload typed (`RunStep` or `RunStepDelta`, as its entry types it), within `max_seconds`;
         `RunStepDecodeError` with its report when it is invalid or cannot be typed."""
-        with self.limited():
-            typed: RunStep | RunStepDelta = self.validator.decode(data)
+        typed: RunStep | RunStepDelta = self._within_limit(self.validator.decode, data)
         return typed
+
+    def _within_limit(self, work: Callable[[Payload], _T], data: Payload) -> _T:
+        if self.max_seconds is None:  # no context to enter: a tenth of a small payload's validation
+            return work(data)
+        with time_limit(self.max_seconds):
+            return work(data)
 
     @cached_property
     def stream(self) -> StreamValidators:

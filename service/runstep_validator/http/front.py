@@ -313,9 +313,7 @@ class Handler:
         verdict.set(None)
         if scope.method == "POST" and scope.path == "/v1/validate":
             try:
-                headers = scope.headers
-                encoded = bool(headers.get("content-encoding", ""))  # Flask refuses (or accepts identity)
-                answer = self.service.answer_fast(scope.query_string, headers.get("content-type", ""), body, encoded)
+                answer = self.service.answer_fast(scope.query_string, scope.headers, body)
             except Exception:  # as Flask's handler answers a bug: logged here, a bare problem for the client
                 log.exception("unexpected error on POST /v1/validate")
                 answer = Encoded.problem(INTERNAL_ERROR)
@@ -331,9 +329,7 @@ class Handler:
         if scope.method != "POST" or scope.path != "/v1/validate":
             return None
         verdict.set(None)
-        headers = scope.headers
-        encoded = bool(headers.get("content-encoding", ""))
-        answer = self.service.answer_accepted(scope.query_string, headers.get("content-type", ""), body, encoded)
+        answer = self.service.answer_accepted(scope.query_string, scope.headers, body)
         if answer is None:
             return None
         return Answer(answer.status, [("content-type", answer.media_type)], answer.body, verdict.get())

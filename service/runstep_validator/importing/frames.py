@@ -47,6 +47,11 @@ def _verdicts(values: list[Any], profile: Profile) -> tuple[list[bool], list[str
     return valid, headlines, errors
 
 
+def _chosen(profile: Profile | None, schema: str, strict: bool, dialect: str) -> Profile:
+    """The selection of a frame's records: no time limit per record, as for the import."""
+    return untimed(selected(profile, schema, strict, dialect), "the frames' validation")
+
+
 def validate_partition(
     partition: pandas.DataFrame | pyarrow.Table,
     column: str = "record",
@@ -59,7 +64,7 @@ def validate_partition(
     """`partition` with `valid` (bool), `headline` (the first error, or null) and `errors` (a JSON array) added,
     for the JSON text (str or bytes) in `column`. A pandas DataFrame gives a DataFrame, an Arrow table a table.
     A `profile` gives the whole selection instead of `schema`, `strict` and `dialect`."""
-    chosen = untimed(selected(profile, schema, strict, dialect), "the frames' validation")
+    chosen = _chosen(profile, schema, strict, dialect)
     if hasattr(partition, "schema") and hasattr(partition, "append_column"):  # pyarrow.Table
         import pyarrow as pa  # noqa: PLC0415  # the optional extra
 
@@ -94,7 +99,7 @@ def validate_dataframe(
     meta[VALID] = pd.Series(dtype=bool)
     meta[HEADLINE] = pd.Series(dtype=object)
     meta[ERRORS] = pd.Series(dtype=object)
-    chosen = untimed(selected(profile, schema, strict, dialect), "the frames' validation")
+    chosen = _chosen(profile, schema, strict, dialect)
     validated: dask.dataframe.DataFrame = frame.map_partitions(validate_partition, column, profile=chosen, meta=meta)
     return validated
 
@@ -110,7 +115,7 @@ def validate_bag(
     """A bag of JSON lines (`dask.bag.read_text(...)`) to a bag of `{"record", "valid", "headline", "errors"}`;
     blank lines are dropped, as the import drops them."""
 
-    chosen = untimed(selected(profile, schema, strict, dialect), "the frames' validation")
+    chosen = _chosen(profile, schema, strict, dialect)
 
     def partition(part: list[str]) -> list[dict[str, Any]]:
         records = [line.rstrip("\r\n") for line in part if line.strip()]

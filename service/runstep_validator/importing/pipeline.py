@@ -89,13 +89,8 @@ def iter_validate(
     `schema`, `strict` and `dialect`, its time limit applying to each record. Errors and warnings are placed at
     their line and column, as every surface places them."""
     chosen = selected(profile, schema, strict, dialect)
-    check = chosen.validator.check
     for record in iter_lines(as_stream(source, lines=True)):
-        if chosen.max_seconds is None:
-            report, step = check(record.raw)
-        else:
-            with chosen.limited():
-                report, step = check(record.raw)
+        report, step = chosen.check(record.raw)
         report = placed(report, record)  # at once when there is nothing to place
         yield ImportResult(record.index, record.line, report.valid, report, step if report.valid else None, record.raw)
 

@@ -102,33 +102,36 @@ def validate_document(
     return items
 
 
+_Text = Record | bytes | bytearray | memoryview  # a record, or a payload's text alone (a record at line 1)
+
+
 def _positioned(report: Report, data: Payload) -> Report:
     if isinstance(data, str):
         data = data.encode("utf-8", errors="surrogatepass")
     elif not isinstance(data, bytes | bytearray | memoryview):
         return report  # a parsed value has no text to point into
-    if report.valid and isinstance(report.pending_warnings, Deferred):  # nothing to place until warnings are read
-        report.pending_warnings = Deferred(_placed_warnings, (report.pending_warnings, data))
-        return report
-    return placed(report, Record(0, 1, bytes(data)))
+    return _placed(report, data)
 
 
-def _placed(report: Report, record: Record) -> Report:
+def _placed(report: Report, where: _Text) -> Report:
     """`placed`, keeping a valid report's warnings lazy: a caller that asks only for the verdict does not pay for
-    them (nor for placing them)."""
+    them (nor for placing them, nor for a copy of the payload)."""
     pending = report.pending_warnings
     if report.valid and isinstance(pending, Deferred):
-        report.pending_warnings = Deferred(_placed_warnings, (pending, record))
+        report.pending_warnings = Deferred(_placed_warnings, (pending, where))
         return report
-    return placed(report, record)
+    return placed(report, _record(where))
 
 
-def _placed_warnings(subject: tuple[Deferred, Record | bytes | bytearray | memoryview]) -> tuple[OutputUnit, ...]:
+def _placed_warnings(subject: tuple[Deferred, _Text]) -> tuple[OutputUnit, ...]:
     """A valid report's warnings, computed and placed the first time they are read. The report is the caller's
     own (the validator builds one per call): it is given its placed warnings in place of the pending ones."""
     pending, where = subject
     warnings = pending.check(pending.subject)
     if not warnings:
         return warnings
-    record = where if isinstance(where, Record) else Record(0, 1, bytes(where))
-    return placed(Report(True, "", (), warnings), record).warnings
+    return placed(Report(True, "", (), warnings), _record(where)).warnings
+
+
+def _record(where: _Text) -> Record:
+    return where if isinstance(where, Record) else Record(0, 1, bytes(where))

@@ -202,9 +202,14 @@ def told_by_content(name: str, forced: InputFormat = "auto") -> bool:
     return forced == "auto" and (name == STDIN or not stem.endswith(LINES_SUFFIXES + DOCUMENT_SUFFIXES + SSE_SUFFIXES))
 
 
-def sniffed_event_stream(stream: BinaryIO) -> tuple[bool, BinaryIO]:
-    """Whether the stream starts as a transcript does (with an SSE field or comment, as no JSON text does), and the
-    stream to read from then on: from its content's start again."""
+def as_event_stream(name: str, forced: InputFormat, stream: BinaryIO) -> tuple[bool, BinaryIO]:
+    """Whether an input is a Server-Sent Events transcript: by `is_event_stream`, or, when only its content can
+    tell, by its first line (an SSE field or comment, as no JSON text starts); and the stream to read from then on,
+    from its content's start again."""
+    if is_event_stream(name, forced):
+        return True, stream
+    if not told_by_content(name, forced):
+        return False, stream
     again, head, _ = content(stream, TRANSCRIPT_HEAD_BYTES)
     return _TRANSCRIPT_START.match(head.lstrip()) is not None, again
 
@@ -378,9 +383,7 @@ def detect(
 ) -> tuple[Literal["json", "jsonl"], BinaryIO, int]:
     """The source's format, its content stream from the start (what was read to tell is read again) and the bytes
     before its content (a byte order mark), to be skipped. Content is told by its first line, read whole."""
-    stem = source.name.removesuffix(".gz")
-    named = source.name != STDIN and stem.endswith(LINES_SUFFIXES + DOCUMENT_SUFFIXES)
-    sniffing = forced == "auto" and not named
+    sniffing = told_by_content(source.name, forced)
     within = max_record_bytes if max_record_bytes is not None else MAX_RECORD_BYTES
     stream, head, skipped = content(source.stream, SNIFF_BYTES, within) if sniffing else content(source.stream)
     return format_of(source.name, head, forced), stream, skipped

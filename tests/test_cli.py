@@ -280,14 +280,19 @@ def test_validate_builds_the_selection_once_for_documents_and_streams(
     assert sorted(built) == ["azure_run_step", "azure_run_step_delta"]  # one per entry, whatever reads them
 
 
-def test_a_reader_that_stops_early_ends_the_run_quietly_with_the_shells_code_for_it(tmp_path: Path) -> None:
+@pytest.mark.parametrize("output_format", ["text", "json", "sarif", "junit", "gitlab"])
+def test_a_reader_that_stops_early_ends_the_run_quietly_with_the_shells_code_for_it(
+    tmp_path: Path, output_format: str
+) -> None:
     """`validate ... | head -1`: the closed pipe is no error of the input, and under `set -o pipefail` the same
-    run must always end the same way (128 + SIGPIPE, as a shell reports a command its reader left)."""
+    run must always end the same way (128 + SIGPIPE, as a shell reports a command its reader left), whatever the
+    format (one document is written at once: Python drops what a closed pipe refuses of one large write)."""
     invalid = json.dumps({"object": "thread.run.step", "status": "finished"})
     (tmp_path / "many.jsonl").write_text((invalid + "\n") * 4_000)  # megabytes of text: far past a pipe's buffer
+    command = [sys.executable, "-m", "runstep_validator", "validate", str(tmp_path / "many.jsonl")]
     for _ in range(2):
         process = subprocess.Popen(
-            [sys.executable, "-m", "runstep_validator", "validate", str(tmp_path / "many.jsonl")],
+            [*command, "--format", output_format],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )

@@ -119,6 +119,16 @@ class Listing:
                     yield result, record, unit, "warning"
 
 
+# A reader that goes away mid-document leaves one large write half done, and CPython (3.11-3.13) then drops the
+# rest without raising: written a piece at a time, the next piece raises BrokenPipeError, and `main` says 141.
+_PIECE: Final = 1 << 16
+
+
+def _write_document(out: TextIO, text: str) -> None:
+    for start in range(0, len(text), _PIECE):
+        out.write(text[start : start + _PIECE])
+
+
 class Reporter(Protocol):
     def report(self, listing: Listing, out: TextIO) -> None: ...
 
@@ -165,7 +175,7 @@ class JSONReporter:
         document: dict[str, Any] = {"files": files, "summary": msgspec.to_builtins(listing.summary)}
         if listing.unlisted:
             document["unlisted_errors"] = listing.unlisted
-        out.write(msgspec.json.format(msgspec.json.encode(document), indent=2).decode() + "\n")
+        _write_document(out, msgspec.json.format(msgspec.json.encode(document), indent=2).decode() + "\n")
 
     @staticmethod
     def _record(record: RecordResult) -> dict[str, Any]:
@@ -311,7 +321,7 @@ class SARIFReporter:
                 }
             ],
         }
-        out.write(msgspec.json.format(msgspec.json.encode(document), indent=2).decode() + "\n")
+        _write_document(out, msgspec.json.format(msgspec.json.encode(document), indent=2).decode() + "\n")
 
     @staticmethod
     def _rule(code: str, levels: set[str]) -> dict[str, Any]:
@@ -363,7 +373,7 @@ class JUnitReporter:
             root.set(key, str(value))
         root.set("skipped", "0")
         ET.indent(root)
-        out.write('<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n")
+        _write_document(out, '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n")
 
     def _case(self, suite: ET.Element, path: str, record: RecordResult) -> None:
         name = f"{path} {record.label}" if record.label else f"{path}:{record.line}"
@@ -411,7 +421,7 @@ class GitLabReporter:
                     "location": {"path": artifact_path(result.path), "lines": {"begin": line}},
                 }
             )
-        out.write(msgspec.json.format(msgspec.json.encode(issues), indent=2).decode() + "\n")
+        _write_document(out, msgspec.json.format(msgspec.json.encode(issues), indent=2).decode() + "\n")
 
 
 REPORTERS: Final[dict[str, type[Reporter]]] = {

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from runstep_validator.cli import commands, run
+from runstep_validator.http.app import create_app
 
 from .support import CASES, ROOT
 
@@ -348,3 +349,19 @@ def test_a_broken_pipe_that_is_not_standard_output_is_a_failure_of_one_line(monk
 
     assert run(["validate", "x.json"], stdout, stderr) == 2
     assert stderr.getvalue() == "runstep-validator: [Errno 32] Broken pipe\n"
+
+
+@pytest.mark.parametrize("text", [b"", b"hello world\n", b'{"object": "thread.run.step"}\n'])
+def test_a_transcript_without_an_event_is_refused_as_the_stream_route_refuses_it(tmp_path: Path, text: bytes) -> None:
+    (tmp_path / "run.sse").write_bytes(text)
+    stdout, stderr = io.StringIO(), io.StringIO()
+
+    assert run(["validate", str(tmp_path / "run.sse")], stdout, stderr) == 2
+    assert "not an event stream: it holds no event" in stdout.getvalue()
+    answer = (
+        create_app({"access_log": False})
+        .test_client()
+        .post("/v1/validate/stream", data=text or b"\n", content_type="text/event-stream")
+    )
+    assert answer.status_code == 400
+    assert "holds no event" in answer.get_json()["detail"]

@@ -22,7 +22,7 @@ from ..core.suggestions import NearMisses, did_you_mean
 from ..sources.positions import placed
 from ..sources.reading import body_records
 from ..sources.records import Record, record_report
-from ..sources.sse import validate_stream
+from ..sources.sse import HOLDS_NO_EVENT, holds_no_event, validate_stream
 from ..switches import WORDS, yes_or_no
 from .config import Settings
 from .observe import Metrics, NoMetrics, metrics, verdict
@@ -363,9 +363,8 @@ class Service:
                 problem = Problem(413, "stream-too-long", "Stream too long", exc.detail, limit=exc.limit)
                 return Encoded.problem(problem)
             return time_limit_problem(exc)
-        # A transcript cut inside its only event still held one: the answer is its report, which says it was cut.
-        if not report.events and not any(unit.code == "cut" for unit in report.stream_warnings):
-            detail = "the body holds no event: a transcript has event: and data: lines, events ending at blank lines"
+        if holds_no_event(report):
+            detail = f"the body {HOLDS_NO_EVENT}"
             return Encoded.problem(Problem(400, "not-an-event-stream", "Not an event stream", detail))
         self.metrics.counted("/v1/validate/stream", len(report.results))
         self.metrics.stream_errors(report.errors)  # the stream's own and every event's, as the answer lists them

@@ -27,6 +27,7 @@ from .positions import value_offsets
 from .reading import as_stream
 
 _LINE: Final = re.compile(rb"\r\n|\r|\n")
+HOLDS_NO_EVENT: Final = "holds no event: a transcript has event: and data: lines, events ending at blank lines"
 READ_BYTES: Final = 1 << 20
 
 
@@ -170,6 +171,12 @@ def _locate(data: bytes, locations: Sequence[str]) -> list[int] | None:
     """The offsets of values in an event's one-line data, in characters (None for multi-line data)."""
     text = data.decode("utf-8", errors="replace")
     return None if "\n" in text else value_offsets(text, locations)
+
+
+def holds_no_event(report: StreamReport) -> bool:
+    """Whether what was read as a transcript is none: no event in it (one cut inside its only event still held one,
+    which its report says)."""
+    return not report.events and not any(unit.code == "cut" for unit in report.stream_warnings)
 
 
 def validate_stream(

@@ -354,6 +354,8 @@ def test_a_query_flag_takes_the_words_a_setting_takes(client: FlaskClient, given
 def test_an_unknown_schema_name_is_answered_with_the_one_it_probably_meant(client: FlaskClient) -> None:
     problem = client.post("/v1/validate?schema=run_stpe", data=VALID, content_type=JSON).get_json()
     assert 'did you mean "run_step"?' in problem["detail"], problem
+    problem = client.post("/v1/validate?dialect=azur", data=VALID, content_type=JSON).get_json()
+    assert 'did you mean "azure"?' in problem["detail"], problem
 
 
 @pytest.mark.parametrize("route", ["/v1/validate", "/v1/validate/batch"])

@@ -252,7 +252,8 @@ class Service:
             return self.settings.default_dialect
         if name in self.dialects:
             return name
-        detail = f"dialect must be one of {', '.join(self.dialects)}"
+        meant = NearMisses(self.dialects).meant(name)
+        detail = f"dialect must be one of {', '.join(self.dialects)}" + (f"; {did_you_mean(meant)}" if meant else "")
         raise Problem(400, "invalid-parameter", "Invalid parameter", detail, parameter="dialect")
 
     def _validator(self, name: str | None, strict: bool, dialect: str) -> PayloadValidator:

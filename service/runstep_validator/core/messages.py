@@ -107,7 +107,7 @@ def dialect_hint(dialects: Iterable[str]) -> str:
 
 def pointer(path: Iterable[object]) -> str:
     """A JSON Pointer (RFC 6901) for a path of keys and indexes."""
-    parts = [str(part) for part in path]
+    parts = list(map(str, path))
     if not parts:
         return ""
     joined = "/".join(parts)
@@ -118,6 +118,8 @@ def pointer(path: Iterable[object]) -> str:
 
 def tokens(pointer_: str) -> list[str]:
     """The reference tokens of a JSON Pointer (RFC 6901), unescaped: `pointer()` read back."""
+    if "~" not in pointer_:  # nothing escaped, the usual case
+        return pointer_.split("/")[1:]
     return [escaped.replace("~1", "/").replace("~0", "~") for escaped in pointer_.split("/")[1:]]
 
 

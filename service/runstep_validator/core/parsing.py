@@ -135,7 +135,8 @@ class Lines:
     __slots__ = ("_starts",)
 
     def __init__(self, text: str) -> None:
-        self._starts = [0, *(match.end() for match in re.finditer("\n", text))]
+        # A record of JSON Lines is one line: its offsets are columns, and no search need be set up.
+        self._starts = [0, *(match.end() for match in re.finditer("\n", text))] if "\n" in text else [0]
 
     def at(self, offset: int) -> tuple[int, int]:
         line = bisect_right(self._starts, offset)

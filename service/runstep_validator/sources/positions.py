@@ -14,7 +14,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import suppress
 from itertools import accumulate
 from json.scanner import make_scanner
-from operator import add
 from typing import Any, cast
 
 import msgspec
@@ -176,13 +175,25 @@ _OPEN_OBJECT, _OPEN_ARRAY = ord("{"), ord("[")
 def _measure(data: bytes, view: memoryview, start: int, end: int, step: _Step) -> None:
     """Set the offsets of `step`'s value, at `start` (ending at `end`), and of its pointers' values inside it."""
     step.offset = start
-    if not step.members:
+    wanted = step.members
+    if not wanted:
         return
     opener = data[start]
     if opener == _OPEN_OBJECT:
         members = _MEMBERS.decode(view[start:end])
-        wanted = step.members
-        if _measured_compactly(data, view, start, end, members=members, wanted=wanted):
+        names = list(members)
+        values = list(members.values())
+        # Joined, the names and values are measured in C: a length per member costs more than copying them.
+        if end - start == 1 + len("".join(names)) + len(b"".join(values)) + 4 * len(names) or not names:
+            # Many wanted names (an object with an error in every member): an index, not a search per name.
+            numbers = {name: number for number, name in enumerate(names)} if len(wanted) > 8 else None
+            for name, inner in wanted.items():
+                raw = members.get(name)
+                if raw is not None:
+                    number = names.index(name) if numbers is None else numbers[name]
+                    before = len("".join(names[:number])) + len(b"".join(values[:number]))
+                    value = start + 4 * number + len(name) + 4 + before
+                    _measure(data, view, value, value + len(raw), inner)
             return
         position, last = start + 1, len(members) - 1
         for number, (name, raw) in enumerate(members.items()):
@@ -200,7 +211,7 @@ def _measure(data: bytes, view: memoryview, start: int, end: int, step: _Step) -
             position = after.end()
     elif opener == _OPEN_ARRAY:
         if step.items is None:
-            step.items = {int(token): inner for token, inner in step.members.items() if token.isdigit()}
+            step.items = {int(token): inner for token, inner in wanted.items() if token.isdigit()}
         items = step.items
         values = _ITEMS.decode(view[start:end])
         sizes = list(accumulate(map(len, values)))  # each item's end, less the commas before it
@@ -221,25 +232,6 @@ def _measure(data: bytes, view: memoryview, start: int, end: int, step: _Step) -
             if after is None or (after.group(1) == b"]") != (index == last):
                 raise _Unusual
             position = _SPACE.match(data, after.end()).end()  # type: ignore[union-attr]
-
-
-def _measured_compactly(
-    data: bytes, view: memoryview, start: int, end: int, *, members: dict[str, msgspec.Raw], wanted: dict[str, _Step]
-) -> bool:
-    """The members' places by their lengths, when the object is written compactly (see above); False otherwise."""
-    names = list(members)
-    sizes = list(accumulate(map(add, map(len, names), map(len, members.values()))))  # name and value, cumulated
-    if end - start != 2 + (sizes[-1] + 4 * len(names) - 1 if names else 0):
-        return False
-    # Many wanted names (an object with an error in every member): an index, not a search per name.
-    numbers = {name: number for number, name in enumerate(names)} if len(wanted) > 8 else None
-    for name, inner in wanted.items():
-        raw = members.get(name)
-        if raw is not None:
-            number = names.index(name) if numbers is None else numbers[name]
-            value = start + 1 + (sizes[number - 1] if number else 0) + 4 * number + len(name) + 3
-            _measure(data, view, value, value + len(raw), inner)
-    return True
 
 
 def value_offsets(text: str, pointers: Sequence[str], data: bytes | None = None) -> list[int]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from operator import itemgetter
 from typing import Any, Final
 from urllib.parse import unquote
 
@@ -37,26 +38,26 @@ def _refuse_to_fetch(uri: str) -> Any:
     raise SchemaError(f"{uri} is not one of the shipped schemas, and nothing is fetched")
 
 
-def is_type(instance: Any, kind: str) -> bool:
-    """JSON Schema's types over parsed JSON: booleans are not numbers, and 5.0 is an integer."""
-    match kind:
-        case "object":
-            return isinstance(instance, dict)
-        case "array":
-            return isinstance(instance, list)
-        case "string":
-            return isinstance(instance, str)
-        case "null":
-            return instance is None
-        case "boolean":
-            return isinstance(instance, bool)
-        case "integer":
-            if isinstance(instance, bool):
-                return False
-            return isinstance(instance, int) or (isinstance(instance, float) and instance.is_integer())
-        case "number":
-            return isinstance(instance, int | float) and not isinstance(instance, bool)
-    return False
+_WHOLE_NUMBER: Final = frozenset({"integer", "number"})
+_FRACTION: Final = frozenset({"number"})
+_TYPES_OF: Final = {
+    dict: frozenset({"object"}),
+    list: frozenset({"array"}),
+    str: frozenset({"string"}),
+    type(None): frozenset({"null"}),
+    bool: frozenset({"boolean"}),  # not a number, though Python's bool is an int
+    int: _WHOLE_NUMBER,
+}
+
+
+def json_types(instance: Any) -> frozenset[str]:
+    """The JSON Schema types a parsed JSON value has: booleans are not numbers, and 5.0 is an integer."""
+    found = _TYPES_OF.get(type(instance))
+    if found is not None:
+        return found
+    if isinstance(instance, float):
+        return _WHOLE_NUMBER if instance.is_integer() else _FRACTION
+    return frozenset()
 
 
 def _true_path(document: Any, reported: Any, instance: Any) -> tuple[list[str | int], Any]:
@@ -140,7 +141,7 @@ class _Located:
         self.suffix = failure_suffix(keyword, self.expected)
         expected_type = schema.get("type")
         kinds = [] if expected_type is None else [expected_type] if isinstance(expected_type, str) else expected_type
-        self.matches_type = tuple(kinds)  # the types its schema object accepts, for relevance
+        self.matches_type = frozenset(kinds)  # the types its schema object accepts, for relevance
         self._near_misses: NearMisses | None = None
 
     @property
@@ -183,6 +184,11 @@ def _suggested(message: str, keyword: str, instance: Any, located: _Located) -> 
     return f"{message}; did you mean {said}?", meant_by_member[0][1]
 
 
+# An error's unit, its relevance (the key `max` ranks by) and its instance path as the payload spells it.
+_Found = tuple[OutputUnit, tuple[Any, ...], list[str | int]]
+_RELEVANCE: Final = itemgetter(1)
+
+
 class Engine:
     """Every error of a document against one entry schema, the most relevant first. Build it once per entry."""
 
@@ -208,28 +214,21 @@ class Engine:
 
     def errors(self, document: Any) -> tuple[OutputUnit, ...]:
         """Every error of `document`; empty when it is valid."""
-        units = []
+        found = []
         for error in self._validator.iter_errors(document):
             check_time()  # a payload with a hundred thousand errors stops at a time limit, not after them all
-            units.append(self._unit(error, document))
-        if len(units) < 2:  # nothing to rank
-            return tuple(unit for unit, _ in units)
-        found = [
-            (unit, self._relevance(path, unit.code or "", instance, located), path)
-            for unit, (path, instance, located) in units
-        ]
-        best = max(range(len(found)), key=lambda index: found[index][1])
-        best = self._first_written(found, best)
+            found.append(self._unit(error, document))
+        if len(found) < 2:  # nothing to rank
+            return tuple(unit for unit, _, _ in found)
+        best = self._first_written(found, max(found, key=_RELEVANCE))
         # After the best match, errors in the order their values appear in the payload, as people read it.
-        rest = [entry for index, entry in enumerate(found) if index != best]
+        rest = [entry for entry in found if entry is not best]
         if len(rest) > 1:
             rest.sort(key=lambda entry: _document_order(document, entry[2]))
-        return (found[best][0], *(unit for unit, _, _ in rest))
+        return (best[0], *(unit for unit, _, _ in rest))
 
-    def _unit(
-        self, error: jsonschema_rs.ValidationError, document: Any
-    ) -> tuple[OutputUnit, tuple[list[str | int], Any, _Located]]:
-        """The error's unit, and what ranking it needs (its path, its value, the schema object that failed)."""
+    def _unit(self, error: jsonschema_rs.ValidationError, document: Any) -> _Found:
+        """The error's unit, its relevance, and its path."""
         path, instance = _true_path(document, error.instance_path, error.instance)
         kind = error.kind
         in_property_names = kind.name == "propertyNames"
@@ -265,7 +264,10 @@ class Engine:
             code=keyword,
             suggestion=suggestion,
         )
-        return unit, (path, instance, located)
+        # python-jsonschema's `by_relevance`: nearer the root first, then later siblings, strong keywords over weak
+        # ones, and an error whose schema at least accepts the instance's type.
+        matches = not located.matches_type.isdisjoint(json_types(instance))
+        return unit, (-len(path), path, keyword not in WEAK_KEYWORDS, False, not matches), path
 
     def _keyword_location(self, evaluation_path: list[str | int]) -> str:
         key = tuple(evaluation_path)
@@ -274,30 +276,20 @@ class Engine:
             found = self._keyword_locations[key] = pointer(key)
         return found
 
-    def _first_written(self, found: list[Any], best: int) -> int:
+    def _first_written(self, found: list[_Found], best: _Found) -> _Found:
         """Of equally relevant errors from one schema object, the one whose keyword is written first: the order
         python-jsonschema meets them in (jsonschema-rs orders a schema's keywords by their cost)."""
-        unit, key, _ = found[best]
+        unit, key, _ = best
         parent = (unit.absolute_keyword_location or "").rpartition("/")[0]
         rivals = [
-            index
-            for index, (other, other_key, _) in enumerate(found)
-            if other_key == key and (other.absolute_keyword_location or "").rpartition("/")[0] == parent
+            entry
+            for entry in found
+            if entry[1] == key and (entry[0].absolute_keyword_location or "").rpartition("/")[0] == parent
         ]
         if len(rivals) < 2:
             return best
-        schema = self._locate_absolute(unit.absolute_keyword_location or "").schema
-        order = list(schema)
-        return min(
-            rivals, key=lambda index: order.index(found[index][0].code) if found[index][0].code in order else 1 << 30
-        )
-
-    @staticmethod
-    def _relevance(path: list[str | int], keyword: str, instance: Any, located: _Located) -> tuple[Any, ...]:
-        # python-jsonschema's `by_relevance`: nearer the root first, then later siblings, strong keywords over weak
-        # ones, and an error whose schema at least accepts the instance's type.
-        matches = any(is_type(instance, kind) for kind in located.matches_type)
-        return (-len(path), path, keyword not in WEAK_KEYWORDS, False, not matches)
+        order = list(self._locate_absolute(unit.absolute_keyword_location or "").schema)
+        return min(rivals, key=lambda entry: order.index(entry[0].code) if entry[0].code in order else 1 << 30)
 
     def _absolute(self, error: jsonschema_rs.ValidationError) -> str:
         return f"{self.schema_id}#{pointer(error.schema_path)}"

@@ -202,9 +202,9 @@ def _measure(data: bytes, view: memoryview, start: int, end: int, step: _Step) -
                 raise _Unusual
             value = written.end()
             position = value + len(raw)
-            inner = wanted.get(name)
-            if inner is not None:
-                _measure(data, view, value, position, inner)
+            on_path = wanted.get(name)
+            if on_path is not None:
+                _measure(data, view, value, position, on_path)
             after = _NEXT_MEMBER.match(data, position)
             if after is None or (after.group(1) == b"}") != (number == last):
                 raise _Unusual  # a name msgspec saw twice: the text has more members than the dict
@@ -225,9 +225,9 @@ def _measure(data: bytes, view: memoryview, start: int, end: int, step: _Step) -
         last = len(values) - 1
         for index, raw in enumerate(values):
             value, position = position, position + len(raw)
-            inner = items.get(index)
-            if inner is not None:
-                _measure(data, view, value, position, inner)
+            on_path = items.get(index)
+            if on_path is not None:
+                _measure(data, view, value, position, on_path)
             after = _NEXT_ITEM.match(data, position)
             if after is None or (after.group(1) == b"]") != (index == last):
                 raise _Unusual

@@ -48,9 +48,10 @@ def test_every_location_is_found(document: Any, indent: int | str | None) -> Non
 
 
 @settings(max_examples=300, deadline=None)
-@given(document=DOCUMENTS, indent=st.sampled_from([None, 2, "\t", "compact"]), data=st.data())
+@given(document=DOCUMENTS, indent=st.sampled_from([None, 1, 2, 4, "\t", "compact"]), data=st.data())
 def test_pointers_found_together_are_found_as_one_by_one(document: Any, indent: int | str | None, data: Any) -> None:
-    # "compact" is how JSON Lines are written: no whitespace at all, whose places the measured walk sums up.
+    # "compact" is how JSON Lines are written: no whitespace at all. It, json.dumps's default and indenting by spaces
+    # are the layouts whose places the measured walk sums up; a tab is stepped through.
     text = json.dumps(document, separators=(",", ":")) if indent == "compact" else json.dumps(document, indent=indent)
     locations = [pointer(path) for path in paths(document)]
     locations += data.draw(st.lists(st.sampled_from([*locations, "/zz", "/0/zz", "/~0/~1"]), max_size=6))
@@ -268,3 +269,30 @@ def test_an_ascii_record_is_measured_without_the_character_walk(monkeypatch: pyt
         report = placed(validate(text), Record(0, 1, text))
         assert len(report.errors) == 3
     assert [(unit.line, unit.column) for unit in placed(validate(raw), Record(0, 1, raw)).errors] == expected
+
+
+@pytest.mark.parametrize(
+    "layout",
+    [{"separators": (",", ":")}, {}, {"indent": 2}, {"indent": 4}, {"indent": 1, "sort_keys": True}],
+    ids=["compact", "json.dumps", "indent 2", "indent 4", "indent 1 sorted"],
+)
+def test_a_record_a_standard_writer_wrote_is_placed_by_sums_of_lengths(
+    monkeypatch: pytest.MonkeyPatch, layout: dict[str, Any]
+) -> None:
+    """Compact, json.dumps's default and space-indented records are measured without stepping through members one
+    by one (the slower way, kept for any other spacing), and placed where the character walk places them."""
+    from runstep_validator.sources import positions  # noqa: PLC0415
+
+    raw = json.dumps(json.loads((ROOT / "examples" / "invalid_tool_calls.json").read_bytes()), **layout).encode()
+    report = validate(raw)
+    pointers = [unit.instance_location for unit in report.errors]
+    walked = value_offsets(raw.decode(), pointers)
+
+    def stepped(*args: object) -> None:
+        raise AssertionError("stepped through")
+
+    monkeypatch.setattr(positions, "_step_through_members", stepped)
+    monkeypatch.setattr(positions, "_step_through_items", stepped)
+    monkeypatch.setattr(positions, "_Walk", stepped)
+    assert len(pointers) == 3
+    assert value_offsets(raw.decode(), pointers, raw) == walked

@@ -12,9 +12,8 @@ import json
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import suppress
-from itertools import accumulate
 from json.scanner import make_scanner
-from typing import Any, cast
+from typing import Any, Final, cast
 
 import msgspec
 
@@ -159,79 +158,145 @@ class _Unusual(Exception):
 # however large. A member is taken only where its name, as written, is the one msgspec read, in order: an escape or
 # a repeated name (whose earlier value msgspec drops) is _Unusual.
 #
-# A container written compactly (JSON Lines as the APIs and the SDKs write them) is not even stepped through: its
-# length is that of its members' names and values plus one quote pair, colon and comma each, exactly when it holds no
-# whitespace, no escaped name and no repeated name (each of those only adds bytes), and then every member's place is
-# a sum of lengths.
+# A container laid out as a standard writer lays it out is not even stepped through: compactly (JSON Lines as the
+# APIs and the SDKs write them), on one line with a space after each colon and comma (Python's json.dumps), or
+# indented by so many spaces a level (json.dumps(indent=n), JSON.stringify(value, null, n)). Its length is then that
+# of its members' names and values plus the layout's punctuation, exactly when it holds no escaped name and no
+# repeated name (each of those only adds bytes), and every member's place is a sum of lengths. Compact needs no
+# other proof (whitespace, too, only adds bytes); the spaced layouts are proven once per record, by msgspec writing
+# the record in that layout and finding the same bytes.
 _MEMBERS = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _ITEMS = msgspec.json.Decoder(list[msgspec.Raw])
 _SPACE = re.compile(rb"[ \t\n\r]*")
+_INDENT = re.compile(rb" *")
 _NAME = re.compile(rb'[ \t\n\r]*"([^"\\]*)"[ \t\n\r]*:[ \t\n\r]*')
 _NEXT_MEMBER = re.compile(rb"[ \t\n\r]*([,}])")
 _NEXT_ITEM = re.compile(rb"[ \t\n\r]*([,\]])")
 _OPEN_OBJECT, _OPEN_ARRAY = ord("{"), ord("[")
 
 
-def _measure(data: bytes, view: memoryview, start: int, end: int, step: _Step) -> None:
-    """Set the offsets of `step`'s value, at `start` (ending at `end`), and of its pointers' values inside it."""
+class _Gaps:
+    """The bytes a standard writer puts in a container at one depth: after its opening bracket, between two members
+    or items (the comma included), before its closing bracket, and between a name and its value (the colon
+    included); `inner` is the next depth's (the same, on one line; `indent` spaces more each, when indented)."""
+
+    __slots__ = ("colon", "comma", "head", "indent", "inner", "tail")
+
+    def __init__(self, head: int, comma: int, tail: int, colon: int, indent: int = 0) -> None:
+        self.head, self.comma, self.tail, self.colon, self.indent = head, comma, tail, colon, indent
+        self.inner: _Gaps | None = None if indent else self  # an attribute, not a property: read once a level
+
+    def deeper(self) -> _Gaps:
+        """The next depth's gaps, made the first time they are needed."""
+        if self.inner is None:
+            indent = self.indent
+            self.inner = _Gaps(self.head + indent, self.comma + indent, self.tail + indent, self.colon, indent)
+        return self.inner
+
+
+_COMPACT: Final = _Gaps(0, 1, 0, 1)
+_ONE_LINE: Final = _Gaps(0, 2, 0, 2)  # Python's json.dumps
+_NEWLINE, _BLANK = ord("\n"), ord(" ")
+
+
+def _layout_of(data: bytes, view: memoryview, start: int, end: int) -> _Gaps:
+    """The gaps of the record's own value at `start:end`: indented or spaced as json.dumps spaces it, when its start
+    looks so and msgspec, writing the record in that layout, gives the same bytes; otherwise compact, which each
+    container's length proves or disproves by itself."""
+    if data[start] != _OPEN_OBJECT:
+        return _COMPACT
+    if data[start + 1] == _NEWLINE:
+        indent = _INDENT.match(data, start + 2).end() - start - 2  # type: ignore[union-attr]  # matches ""
+        if not indent:
+            return _COMPACT
+        layout = _Gaps(1 + indent, 2 + indent, 1, 2, indent)  # a newline and the indentation, inside and out
+    else:
+        colon = data.find(b":", start, end)  # the first member's colon, unless its name holds one
+        if colon < 0 or data[colon + 1] != _BLANK:
+            return _COMPACT
+        layout, indent = _ONE_LINE, 0
+    return layout if msgspec.json.format(view[start:end], indent=indent) == view[start:end] else _COMPACT
+
+
+def _measure(data: bytes, view: memoryview, start: int, end: int, step: _Step, *, gaps: _Gaps = _COMPACT) -> None:
+    """Set the offsets of `step`'s value, at `start` (ending at `end`), and of its pointers' values inside it; the
+    value is laid out with `gaps` if its writer was a standard one."""
     step.offset = start
     wanted = step.members
     if not wanted:
         return
     opener = data[start]
+    head, comma, tail = gaps.head, gaps.comma, gaps.tail
     if opener == _OPEN_OBJECT:
         members = _MEMBERS.decode(view[start:end])
         names = list(members)
         values = list(members.values())
         # Joined, the names and values are measured in C: a length per member costs more than copying them.
-        if end - start == 1 + len("".join(names)) + len(b"".join(values)) + 4 * len(names) or not names:
+        member = 2 + gaps.colon + comma  # each member's quotes and punctuation
+        if not names or end - start == (
+            2 + head + tail - comma + len("".join(names)) + len(b"".join(values)) + member * len(names)
+        ):
             # Many wanted names (an object with an error in every member): an index, not a search per name.
             numbers = {name: number for number, name in enumerate(names)} if len(wanted) > 8 else None
             for name, inner in wanted.items():
                 raw = members.get(name)
                 if raw is not None:
                     number = names.index(name) if numbers is None else numbers[name]
-                    before = len("".join(names[:number])) + len(b"".join(values[:number]))
-                    value = start + 4 * number + len(name) + 4 + before
-                    _measure(data, view, value, value + len(raw), inner)
-            return
-        position, last = start + 1, len(members) - 1
-        for number, (name, raw) in enumerate(members.items()):
-            written = _NAME.match(data, position)
-            if written is None or written.group(1) != name.encode():
-                raise _Unusual
-            value = written.end()
-            position = value + len(raw)
-            on_path = wanted.get(name)
-            if on_path is not None:
-                _measure(data, view, value, position, on_path)
-            after = _NEXT_MEMBER.match(data, position)
-            if after is None or (after.group(1) == b"}") != (number == last):
-                raise _Unusual  # a name msgspec saw twice: the text has more members than the dict
-            position = after.end()
+                    before = len("".join(names[:number])) + len(b"".join(values[:number])) + member * number
+                    value = start + 3 + head + before + len(name) + gaps.colon
+                    _measure(data, view, value, value + len(raw), inner, gaps=gaps.inner or gaps.deeper())
+        else:
+            _step_through_members(data, view, start, members, step, gaps=gaps)
     elif opener == _OPEN_ARRAY:
         if step.items is None:
             step.items = {int(token): inner for token, inner in wanted.items() if token.isdigit()}
-        items = step.items
         values = _ITEMS.decode(view[start:end])
-        sizes = list(accumulate(map(len, values)))  # each item's end, less the commas before it
-        if end - start == 2 + (sizes[-1] + len(values) - 1 if values else 0):  # written compactly
-            for index, inner in items.items():
+        if not values or end - start == 2 + head + tail - comma + len(b"".join(values)) + comma * len(values):
+            for index, inner in step.items.items():
                 if index < len(values):
-                    value = start + 1 + (sizes[index - 1] if index else 0) + index
-                    _measure(data, view, value, value + len(values[index]), inner)
-            return
-        position = _SPACE.match(data, start + 1).end()  # type: ignore[union-attr]  # it matches nothing at least
-        last = len(values) - 1
-        for index, raw in enumerate(values):
-            value, position = position, position + len(raw)
-            on_path = items.get(index)
-            if on_path is not None:
-                _measure(data, view, value, position, on_path)
-            after = _NEXT_ITEM.match(data, position)
-            if after is None or (after.group(1) == b"]") != (index == last):
-                raise _Unusual
-            position = _SPACE.match(data, after.end()).end()  # type: ignore[union-attr]
+                    value = start + 1 + head + len(b"".join(values[:index])) + comma * index
+                    _measure(data, view, value, value + len(values[index]), inner, gaps=gaps.inner or gaps.deeper())
+        else:
+            _step_through_items(data, view, start, values, step, gaps=gaps)
+
+
+def _step_through_members(
+    data: bytes, view: memoryview, start: int, members: dict[str, msgspec.Raw], step: _Step, *, gaps: _Gaps
+) -> None:
+    """The members' places, one after the other, in an object written in no layout of a standard writer."""
+    wanted = step.members
+    position, last = start + 1, len(members) - 1
+    for number, (name, raw) in enumerate(members.items()):
+        written = _NAME.match(data, position)
+        if written is None or written.group(1) != name.encode():
+            raise _Unusual
+        value = written.end()
+        position = value + len(raw)
+        on_path = wanted.get(name)
+        if on_path is not None:
+            _measure(data, view, value, position, on_path, gaps=gaps.inner or gaps.deeper())
+        after = _NEXT_MEMBER.match(data, position)
+        if after is None or (after.group(1) == b"}") != (number == last):
+            raise _Unusual  # a name msgspec saw twice: the text has more members than the dict
+        position = after.end()
+
+
+def _step_through_items(
+    data: bytes, view: memoryview, start: int, values: list[msgspec.Raw], step: _Step, *, gaps: _Gaps
+) -> None:
+    """The items' places, one after the other, in an array written in no layout of a standard writer."""
+    items = step.items or {}
+    position = _SPACE.match(data, start + 1).end()  # type: ignore[union-attr]  # it matches nothing at least
+    last = len(values) - 1
+    for index, raw in enumerate(values):
+        value, position = position, position + len(raw)
+        on_path = items.get(index)
+        if on_path is not None:
+            _measure(data, view, value, position, on_path, gaps=gaps.inner or gaps.deeper())
+        after = _NEXT_ITEM.match(data, position)
+        if after is None or (after.group(1) == b"]") != (index == last):
+            raise _Unusual
+        position = _SPACE.match(data, after.end()).end()  # type: ignore[union-attr]
 
 
 def value_offsets(text: str, pointers: Sequence[str], data: bytes | None = None) -> list[int]:
@@ -254,7 +319,9 @@ def value_offsets(text: str, pointers: Sequence[str], data: bytes | None = None)
     measured = False
     if data is not None and data.isascii():  # then a byte's offset is a character's
         try:
-            _measure(data, memoryview(data), start, len(data.rstrip(b" \t\n\r")), root)
+            end = len(data.rstrip(b" \t\n\r"))
+            view = memoryview(data)
+            _measure(data, view, start, end, root, gaps=_layout_of(data, view, start, end))
             measured = True
         except (_Unusual, msgspec.DecodeError, msgspec.ValidationError, IndexError, RecursionError):
             root.forget()
@@ -264,8 +331,10 @@ def value_offsets(text: str, pointers: Sequence[str], data: bytes | None = None)
             _Walk(text, root).value(start, root)
     offsets = []
     for steps in paths:
-        found_offsets = [step.offset for step in steps if step.offset is not None]
-        offsets.append(found_offsets[-1] if found_offsets else start)
+        deepest = steps[-1].offset  # found, as it usually is
+        if deepest is None:
+            deepest = next((step.offset for step in reversed(steps) if step.offset is not None), start)
+        offsets.append(deepest)
     return offsets
 
 

@@ -1,9 +1,11 @@
 """Where JSON Pointers' values sit in a JSON text, as offsets: every pointer of a record found in one pass.
 
 Used only when reporting errors, so valid input never pays for it. The pointers are merged into a tree, and the
-text is walked once along it: values off the tree are skipped with the standard library's C scanner, so each
-character is read once however many errors a record has (a record with ten thousand errors is placed in the time
-of one). For duplicate keys the last one counts, as in parsing.
+text is read once along it, however many errors a record has (a record with ten thousand errors is placed in the
+time of one). An ASCII text is measured: msgspec splits each container on the tree into its members' raw texts, and
+lengths lead from member to member (by sums alone where the record is laid out as a standard writer lays it out).
+Any other text is walked a character at a time, values off the tree skipped with the standard library's C scanner.
+For duplicate keys the last one counts, as in parsing.
 """
 
 from __future__ import annotations

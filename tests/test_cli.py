@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from runstep_validator import NotAnEventStream, validate_stream
 from runstep_validator.cli import commands, run
 from runstep_validator.http.app import create_app
 
@@ -365,3 +366,5 @@ def test_a_transcript_without_an_event_is_refused_as_the_stream_route_refuses_it
     )
     assert answer.status_code == 400
     assert "holds no event" in answer.get_json()["detail"]
+    with pytest.raises(NotAnEventStream, match="holds no event"):  # Python's refusal, in the same words
+        validate_stream(text)

@@ -13,6 +13,7 @@ from .core.auto import AutoValidator
 from .core.delta_models import RunStepDelta
 from .core.errors import (
     InvalidJSONError,
+    NotAnEventStream,
     RunStepDecodeError,
     RunStepValidatorError,
     SchemaError,
@@ -39,6 +40,7 @@ __all__ = [
     "AutoValidator",
     "InvalidJSONError",
     "ItemReport",
+    "NotAnEventStream",
     "OutputUnit",
     "PayloadValidator",
     "Profile",

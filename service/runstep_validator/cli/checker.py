@@ -6,13 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
+from ..core.errors import NotAnEventStream
 from ..core.profile import Profile
 from ..core.report import OutputUnit, Report
 from ..core.streams import StreamUnit
 from ..sources.positions import placed
 from ..sources.reading import InputFormat, SourceError, as_event_stream, iter_records, open_source
 from ..sources.records import record_report
-from ..sources.sse import HOLDS_NO_EVENT, holds_no_event, validate_stream
+from ..sources.sse import validate_stream
 
 
 @dataclass(frozen=True)
@@ -104,9 +105,10 @@ class Checker:
         """An event stream as records, one per event: its own errors and warnings with those of the stream's
         checks that name it (order, accumulation, done), as every surface counts them; what names no event (or an
         event cut short, never dispatched) is the record of the stream as a whole."""
-        report = validate_stream(stream, profile=self.profile)
-        if holds_no_event(report):  # as the stream route refuses it: no transcript, whatever its name says
-            result.problem = f"not an event stream: it {HOLDS_NO_EVENT}"
+        try:
+            report = validate_stream(stream, profile=self.profile)
+        except NotAnEventStream as exc:  # as the stream route refuses it: no transcript, whatever its name says
+            result.problem = str(exc)
             return result
         result.total = sum(report.events.values())
         found: dict[int, _Collected] = {}

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from .suggestions import NearMisses, did_you_mean
 
 if TYPE_CHECKING:
     from .report import Report
+
+
+HOLDS_NO_EVENT: Final = "holds no event: a transcript has event: and data: lines, events ending at blank lines"
 
 
 class RunStepValidatorError(Exception):
@@ -54,6 +57,14 @@ class LimitExceeded(RunStepValidatorError):
         self.kind = kind
         self.limit = limit
         self.detail = detail
+
+
+class NotAnEventStream(RunStepValidatorError):
+    """What was given as a Server-Sent Events transcript holds no event at all (an empty body, JSON, any other
+    text): refused by every surface (the stream route's 400, the command line's unreadable file), not judged."""
+
+    def __init__(self) -> None:
+        super().__init__(f"not an event stream: it {HOLDS_NO_EVENT}")
 
 
 class InvalidJSONError(RunStepValidatorError):

@@ -13,7 +13,7 @@ from flask import Request, Response
 
 from ..core.api import PayloadValidator
 from ..core.deadline import check_time, over_time, time_limit
-from ..core.errors import LimitExceeded
+from ..core.errors import HOLDS_NO_EVENT, LimitExceeded, NotAnEventStream
 from ..core.parsing import TOO_DEEP
 from ..core.profile import Profile
 from ..core.report import INVALID_JSON, OUTPUT_FORMATS, OutputFormat, OutputUnit, Report
@@ -22,7 +22,7 @@ from ..core.suggestions import NearMisses, did_you_mean
 from ..sources.positions import placed
 from ..sources.reading import body_records
 from ..sources.records import Record, record_report
-from ..sources.sse import HOLDS_NO_EVENT, holds_no_event, validate_stream
+from ..sources.sse import validate_stream
 from ..switches import WORDS, yes_or_no
 from .config import Settings
 from .observe import Metrics, NoMetrics, metrics, verdict
@@ -364,7 +364,7 @@ class Service:
                 problem = Problem(413, "stream-too-long", "Stream too long", exc.detail, limit=exc.limit)
                 return Encoded.problem(problem)
             return time_limit_problem(exc)
-        if holds_no_event(report):
+        except NotAnEventStream:
             detail = f"the body {HOLDS_NO_EVENT}"
             return Encoded.problem(Problem(400, "not-an-event-stream", "Not an event stream", detail))
         self.metrics.counted("/v1/validate/stream", len(report.results))

@@ -18,7 +18,7 @@ from typing import BinaryIO, Final
 import msgspec
 
 from ..core.deadline import check_time, over_time, time_limit
-from ..core.errors import LimitExceeded
+from ..core.errors import LimitExceeded, NotAnEventStream
 from ..core.parsing import NOT_JSON, strip_bom
 from ..core.profile import Profile, selected
 from ..core.schemas import DEFAULT_DIALECT
@@ -27,7 +27,6 @@ from .positions import value_offsets
 from .reading import as_stream
 
 _LINE: Final = re.compile(rb"\r\n|\r|\n")
-HOLDS_NO_EVENT: Final = "holds no event: a transcript has event: and data: lines, events ending at blank lines"
 READ_BYTES: Final = 1 << 20
 
 
@@ -173,7 +172,7 @@ def _locate(data: bytes, locations: Sequence[str]) -> list[int] | None:
     return None if "\n" in text else value_offsets(text, locations)
 
 
-def holds_no_event(report: StreamReport) -> bool:
+def _holds_no_event(report: StreamReport) -> bool:
     """Whether what was read as a transcript is none: no event in it (one cut inside its only event still held one,
     which its report says)."""
     return not report.events and not any(unit.code == "cut" for unit in report.stream_warnings)
@@ -192,8 +191,9 @@ def validate_stream(
     """Validate a Server-Sent Events transcript of a streamed run: `source` is its bytes, a binary file, or an
     iterable of lines or chunks. Every run-step event is validated against the entry its name implies and checked
     against it; deltas are accumulated per step and held to the step's final event. `LimitExceeded` past
-    `max_events` events or `max_seconds` seconds; `redact` quotes no payload value in any message. A `profile`
-    gives the whole selection instead (its schema set, depth limit and `max_seconds` too)."""
+    `max_events` events or `max_seconds` seconds; `NotAnEventStream` when it holds no event at all (as the stream
+    route and the command line refuse it); `redact` quotes no payload value in any message. A `profile` gives the
+    whole selection instead (its schema set, depth limit and `max_seconds` too)."""
     if profile is not None:
         if max_seconds is not None:
             raise TypeError("give max_seconds in the profile")
@@ -212,4 +212,7 @@ def validate_stream(
                 checker.add(item)
             else:
                 checker.warn(item)
-    return checker.finish()
+    report = checker.finish()
+    if _holds_no_event(report):
+        raise NotAnEventStream
+    return report

@@ -292,6 +292,8 @@ BROKEN_DOCUMENTS = [
     b'[{"object": "thread.run.step"} {"object": "thread.run.step"}]',
     b'{"object": "list", "data": [{"object": "thread.run.step", "id": 5}',
     b"{not json}",
+    b"[1,,2]",
+    b'[{"object": "thread.run.step"},\n]',
 ]
 
 
@@ -333,3 +335,17 @@ def test_a_document_cut_where_an_item_should_start_ends_with_one_record_holding_
     assert [unit.error for unit in items[-1].report.errors] == [
         f"invalid JSON: the array is not closed at line 1, column {len(body) + 1}"
     ]
+
+
+@pytest.mark.parametrize(
+    ("body", "column"), [(b"[1,,2]", 4), (b"[1, ]", 5), (b"[,1]", 2), (b'{"object": "list", "data": [1,,2]}', 31)]
+)
+def test_an_array_item_missing_between_commas_breaks_the_document_there(body: bytes, column: int) -> None:
+    """Not an empty record ("empty input") but the place where the array stops being JSON, as for a missing comma:
+    the items before it, then one record holding the rest."""
+    items = validate_document(body)
+
+    assert [unit.error for unit in items[-1].report.errors] == [
+        f"invalid JSON: expected a value: an array item is missing at line 1, column {column}"
+    ]
+    assert len(items) == (1 if body.startswith(b"[,") else 2)

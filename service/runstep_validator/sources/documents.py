@@ -263,6 +263,8 @@ def _items(text: _Text, opener: int) -> Generator[Record, None, int]:
     while True:
         if not text.byte(at):  # the input ends where an item should start: one record holds the rest, not two
             raise text.error(at, "the array is not closed")
+        if text.byte(at) in b",]":  # [1,,2] or [1,]: the array stops being JSON here, as for a missing comma
+            raise text.error(at, "expected a value: an array item is missing")
         text.pending = at
         end = text.value_end(at)
         record = _record(text, index, at, end)

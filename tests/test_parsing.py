@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -21,6 +23,7 @@ NOT_JSON = [
     (b'{"a":\n "\\ud800"}', "invalid JSON: lone UTF-16 surrogate \\ud800 is not a character at line 2, column 3"),
     (b"{'a': 1}", "invalid JSON: expecting property name enclosed in double quotes at line 1, column 2"),
     (b'{"a": "caf\xc3\xa9", "b": tru}', "invalid JSON: expecting value at line 1, column 20"),
+    (gzip.compress(b'{"a": 1}'), "invalid JSON: gzip-compressed data: decompress it first at line 1, column 1"),
 ]
 
 

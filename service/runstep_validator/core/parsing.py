@@ -34,6 +34,9 @@ _LONE_SURROGATE = re.compile(
 )
 
 
+GZIP_MAGIC: Final = b"\x1f\x8b"  # how every gzip stream starts, and no UTF-8 text
+
+
 def strip_bom(data: bytes) -> bytes:
     """RFC 8259 lets a parser ignore a leading byte order mark; editors on Windows still write one."""
     return data[3:] if data[:3] == UTF8_BOM else data
@@ -151,6 +154,8 @@ def _error(text: str, offset: int, reason: str) -> InvalidJSONError:
 
 def diagnose(data: bytes, cause: BaseException) -> InvalidJSONError:
     """Why msgspec refused `data`, with the position of the first problem."""
+    if data.startswith(GZIP_MAGIC):  # a .gz file's bytes, posted or passed as they are
+        return _error("", 0, "gzip-compressed data: decompress it first")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -21,7 +21,7 @@ from typing import Any, BinaryIO, Final, Literal, cast
 import msgspec
 
 from ..core.errors import LimitExceeded, RunStepValidatorError
-from ..core.parsing import NOT_JSON, UTF8_BOM, strip_bom
+from ..core.parsing import GZIP_MAGIC, NOT_JSON, UTF8_BOM, strip_bom
 from .documents import BLOCK_BYTES, iter_document_records
 from .records import Record, RecordTooLarge
 from .storage import expand_url, filesystem, is_url
@@ -29,7 +29,6 @@ from .storage import expand_url, filesystem, is_url
 STDIN: Final = "-"
 LINES_SUFFIXES: Final = (".jsonl", ".ndjson")
 DOCUMENT_SUFFIXES: Final = (".json",)
-GZIP_MAGIC: Final = b"\x1f\x8b"
 # Folders that hold tools' state, never run steps: a search of a repository skips them (and every hidden folder).
 SKIPPED_FOLDERS: Final = frozenset({"node_modules", "__pycache__", "venv", "site-packages", "build", "dist"})
 SNIFF_BYTES: Final = 1 << 20

@@ -24,6 +24,14 @@ NOT_JSON = [
     (b"{'a': 1}", "invalid JSON: expecting property name enclosed in double quotes at line 1, column 2"),
     (b'{"a": "caf\xc3\xa9", "b": tru}', "invalid JSON: expecting value at line 1, column 20"),
     (gzip.compress(b'{"a": 1}'), "invalid JSON: gzip-compressed data: decompress it first at line 1, column 1"),
+    (
+        b"\nevent: thread.run.step.created\ndata: {}\n\n",
+        "invalid JSON: a Server-Sent Events transcript, not JSON: validate it as an event stream at line 2, column 1",
+    ),
+    (
+        b": keep-alive\n\n",
+        "invalid JSON: a Server-Sent Events transcript, not JSON: validate it as an event stream at line 1, column 1",
+    ),
 ]
 
 

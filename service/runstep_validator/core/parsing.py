@@ -37,6 +37,15 @@ _LONE_SURROGATE = re.compile(
 GZIP_MAGIC: Final = b"\x1f\x8b"  # how every gzip stream starts, and no UTF-8 text
 
 
+# A transcript starts with a field (`event:`, `data:`, `id:`, `retry:`) or a comment (`:`); no JSON text does.
+_TRANSCRIPT_START: Final = re.compile(rb"(?:event|data|id|retry)?:")
+
+
+def starts_like_transcript(head: bytes) -> bool:
+    """Whether text starts as a Server-Sent Events transcript does, and as no JSON text can."""
+    return _TRANSCRIPT_START.match(head.lstrip()) is not None
+
+
 def strip_bom(data: bytes) -> bytes:
     """RFC 8259 lets a parser ignore a leading byte order mark; editors on Windows still write one."""
     return data[3:] if data[:3] == UTF8_BOM else data
@@ -163,6 +172,9 @@ def diagnose(data: bytes, cause: BaseException) -> InvalidJSONError:
         return _error(prefix, len(prefix), f"invalid UTF-8 byte 0x{data[exc.start]:02x}")
     if not text.strip():
         return _error(text, len(text), "empty input: expected a JSON value")
+    if starts_like_transcript(data):
+        start = len(text) - len(text.lstrip())
+        return _error(text, start, "a Server-Sent Events transcript, not JSON: validate it as an event stream")
     try:
         json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
     except json.JSONDecodeError as exc:

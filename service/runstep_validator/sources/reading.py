@@ -9,7 +9,6 @@ import gzip
 import io
 import itertools
 import os
-import re
 import stat
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
@@ -21,7 +20,7 @@ from typing import Any, BinaryIO, Final, Literal, cast
 import msgspec
 
 from ..core.errors import LimitExceeded, RunStepValidatorError
-from ..core.parsing import GZIP_MAGIC, NOT_JSON, UTF8_BOM, strip_bom
+from ..core.parsing import GZIP_MAGIC, NOT_JSON, UTF8_BOM, starts_like_transcript, strip_bom
 from .documents import BLOCK_BYTES, iter_document_records
 from .records import Record, RecordTooLarge
 from .storage import expand_url, filesystem, is_url
@@ -190,10 +189,6 @@ def is_event_stream(name: str, forced: InputFormat = "auto") -> bool:
     return forced == "sse" or (forced == "auto" and name.removesuffix(".gz").endswith(SSE_SUFFIXES))
 
 
-# A transcript starts with a field (`event:`, `data:`, `id:`, `retry:`) or a comment (`:`); no JSON text does.
-_TRANSCRIPT_START: Final = re.compile(rb"(?:event|data|id|retry)?:")
-
-
 def told_by_content(name: str, forced: InputFormat = "auto") -> bool:
     """Whether only its content can tell what an input is: standard input, or a name with no known suffix, and no
     --input-format."""
@@ -210,7 +205,7 @@ def as_event_stream(name: str, forced: InputFormat, stream: BinaryIO) -> tuple[b
     if not told_by_content(name, forced):
         return False, stream
     again, head, _ = content(stream, TRANSCRIPT_HEAD_BYTES)
-    return _TRANSCRIPT_START.match(head.lstrip()) is not None, again
+    return starts_like_transcript(head), again
 
 
 def format_of(name: str, head: bytes, forced: InputFormat = "auto") -> Literal["json", "jsonl"]:

@@ -345,6 +345,26 @@ def test_an_unknown_query_parameter_is_refused_with_the_one_it_probably_meant(
         assert (f'did you mean "{meant}"?' in problem["detail"]) is (meant is not None), problem["detail"]
 
 
+@pytest.mark.parametrize(
+    ("route", "query"),
+    [
+        ("/v1/validate", "schema=run_step&schema=run_step_delta"),
+        ("/v1/validate/batch", "output=basic&output=flag"),
+        ("/v1/validate/stream", "strict=yes&strict=no"),
+        ("/v1/validate", "strict&strict"),
+    ],
+)
+def test_a_query_parameter_given_twice_is_refused_not_taken_last(client: FlaskClient, route: str, query: str) -> None:
+    """Which of two values was meant cannot be known: the last one silently won."""
+    parameter = query.partition("=")[0].partition("&")[0]
+    response = client.post(f"{route}?{query}", data=VALID.replace(b"\n", b""), content_type=JSON)
+    problem = response.get_json()
+
+    assert (response.status_code, problem["type"].rpartition("/")[2]) == (400, "invalid-parameter"), problem
+    assert problem["parameter"] == parameter
+    assert problem["detail"] == f"query parameter {parameter!r} is given more than once: give it once"
+
+
 @pytest.mark.parametrize(("given", "strict"), [("yes", True), ("on", True), ("", True), ("no", False), ("0", False)])
 def test_a_query_flag_takes_the_words_a_setting_takes(client: FlaskClient, given: str, strict: bool) -> None:
     answer = client.post(f"/v1/validate?strict={given}", data=VALID, content_type=JSON).get_json()

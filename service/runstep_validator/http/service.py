@@ -4,6 +4,7 @@ OpenAPI document built once per process, and the handling that both the Flask ro
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any, Final, NamedTuple, Protocol
 from urllib.parse import parse_qsl
@@ -226,8 +227,14 @@ class Service:
         is a parameter the route does not take."""
         found = self._queries.get((query, taken))
         if found is None:
-            params = dict(parse_qsl(query, keep_blank_values=True))  # `?schema=` names no schema: a 404
+            pairs = parse_qsl(query, keep_blank_values=True)
+            params = dict(pairs)  # `?schema=` names no schema: a 404
             self._refuse_unknown(params, taken)
+            if len(params) < len(pairs):  # which of two values was meant cannot be known
+                given = Counter(name for name, _ in pairs)
+                name = next(name for name, _ in pairs if given[name] > 1)
+                detail = f"query parameter {name[:64]!r} is given more than once: give it once"
+                raise Problem(400, "invalid-parameter", "Invalid parameter", detail, parameter=name[:64])
             strict = self._flag("strict", params.get("strict"))
             dialect = self._dialect(params.get("dialect"))
             validator = self._validator(params.get("schema"), strict, dialect)

@@ -192,8 +192,16 @@ def test_a_rejected_line_is_a_record_of_its_own_unless_asked_to_unwrap(tmp_path:
     entry = {"source": "x.jsonl", "line": 1, "text": VALID.decode(), "errors": [], "warnings": []}
     (tmp_path / "in.jsonl").write_text(json.dumps(entry) + "\n")
 
-    assert do_import(tmp_path, str(tmp_path / "in.jsonl"))[0] == 1
-    assert do_import(tmp_path, str(tmp_path / "in.jsonl"), extra=("--unwrap-rejected",))[0] == 0
+    code, _, said = do_import(tmp_path, str(tmp_path / "in.jsonl"))
+    assert code == 1
+    # What was probably meant is said once, after the summary: the verdicts stay what they are.
+    assert said.splitlines()[-1] == (
+        "runstep-validator: 1 rejected record is a line of a --rejected file: "
+        "import again with --unwrap-rejected to check the record it holds"
+    )
+    code, _, said = do_import(tmp_path, str(tmp_path / "in.jsonl"), extra=("--unwrap-rejected",))
+    assert code == 0
+    assert "--unwrap-rejected" not in said
 
 
 @pytest.mark.parametrize(

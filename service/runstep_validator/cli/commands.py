@@ -557,7 +557,7 @@ def _import(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: Bin
     except OSError as exc:
         stderr.write(f"runstep-validator: {exc.strerror or exc}; no output was written\n")
         return EXIT_ERROR
-    return _finished(tally, args.inputs, stdout)
+    return _finished(tally, args.inputs, stdout, stderr)
 
 
 def _interrupted(exc: Interrupted, committed: bool, stderr: TextIO) -> int:
@@ -684,13 +684,20 @@ def _import_on_cluster(
         if report is not None and not runner.committed:
             report.discard()
         close()
-    return _finished(tally, inputs, stdout)
+    return _finished(tally, inputs, stdout, stderr)
 
 
-def _finished(tally: Tally, inputs: Sequence[str], stdout: TextIO) -> int:
-    """An import's ending, wherever it ran (its report, if any, was committed with its outputs): the table and
-    the exit code."""
+def _finished(tally: Tally, inputs: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
+    """An import's ending, wherever it ran (its report, if any, was committed with its outputs): the table, what
+    was probably meant where the input says so, and the exit code."""
     stdout.write(_summary_table(tally, tally.report(list(inputs))))
+    if tally.rejected_file_lines:
+        count = tally.rejected_file_lines
+        lines = "1 rejected record is a line" if count == 1 else f"{count:,} rejected records are lines"
+        stderr.write(
+            f"runstep-validator: {lines} of a --rejected file: import again with --unwrap-rejected to check the "
+            f"record{'' if count == 1 else 's'} {'it holds' if count == 1 else 'they hold'}\n"
+        )
     return EXIT_INVALID if tally.rejected else EXIT_OK
 
 

@@ -290,6 +290,8 @@ def process_block(profile: Profile, block: Block, unwrap_rejected: bool = False)
                 replaced[offset] = raw
             continue
         tally.count(report)
+        if not unwrap_rejected and raw.startswith(b'{"source":') and unwrap_rejection(raw) is not raw:
+            tally.rejected_file_lines += 1
         dropped.append(offset)
         where = block.record(offset, raw)
         rejected.append(_rejection_entry(block.source, where.line, raw, placed(report, where)))
@@ -577,6 +579,7 @@ class Tally(msgspec.Struct):
     rejected: int = 0
     locations: dict[str, int] = msgspec.field(default_factory=dict)
     kinds: dict[str, int] = msgspec.field(default_factory=dict)
+    rejected_file_lines: int = 0  # rejected records that are lines of a --rejected file, not unwrapped
 
     def count(self, report: Report) -> None:
         self.records += 1
@@ -594,6 +597,7 @@ class Tally(msgspec.Struct):
         self.records += other.records
         self.accepted += other.accepted
         self.rejected += other.rejected
+        self.rejected_file_lines += other.rejected_file_lines
         for mine, theirs in ((self.locations, other.locations), (self.kinds, other.kinds)):
             for key, count in theirs.items():
                 mine[key] = mine.get(key, 0) + count

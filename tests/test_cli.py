@@ -64,8 +64,19 @@ def test_cli_case(case: Path, output_format: str, golden: Callable[[str, str], N
         (["validate", "--fromat", "json", "x.json"], "unrecognized argument '--fromat'; did you mean --format?"),
         (["validate", "--debgu", "x.json"], "did you mean --debug?"),
         (["import", "--acepted=a", "--accepted", "b", "--rejected", "c", "x"], "did you mean --accepted?"),
-        (["validate", "--format", "jsno", "x.json"], "argument --format: invalid choice: 'jsno'"),
-        (["validat", "x.json"], "argument command: invalid choice: 'validat'"),
+        (
+            ["validate", "--format", "jsno", "x.json"],
+            "argument --format: invalid choice 'jsno' (choose from text, json, github, sarif, junit, gitlab); "
+            'did you mean "json"?',
+        ),
+        (["import", "--input-format", "jsnl", "--accepted", "b", "--rejected", "c", "x"], 'did you mean "jsonl"?'),
+        (
+            ["validat", "x.json"],
+            "unknown command 'validat' (choose from validate, check-schemas, import, serve); "
+            'did you mean "validate"?',
+        ),
+        (["--debug", "imprt", "x"], 'did you mean "import"?'),
+        (["frobnicate"], "unknown command 'frobnicate' (choose from validate, check-schemas, import, serve) ("),
         ([], "a command is required: validate, check-schemas, import, serve"),
     ],
 )

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn, TextIO
 from .. import __version__
 from ..core.errors import RunStepValidatorError
 from ..core.schemas import AUTO, DEFAULT_DIALECT
-from ..core.suggestions import NearMisses
+from ..core.suggestions import NearMisses, did_you_mean
 from ..sources.reading import INPUT_FORMATS, MAX_RECORD_BYTES, InputFormat
 from ..switches import DEBUG_VARIABLE, WORDS, yes_or_no
 
@@ -79,15 +79,37 @@ class _Parser(argparse.ArgumentParser):
 
     def add_argument(self, *names: Any, **kwargs: Any) -> argparse.Action:
         self.options += [name for name in names if isinstance(name, str) and name.startswith("--")]
+        if "choices" in kwargs and "type" not in kwargs:  # checked first by the type, which names a near miss
+            kwargs["type"] = _one_of(kwargs["choices"])
         return super().add_argument(*names, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         raise _UsageError(f"{self.prog}: {message} (see {self.prog} --help)\n")
 
+    def refuse_unknown_command(self, argv: Sequence[str]) -> None:
+        """The first word that is no option names the command (the top level's options take no value)."""
+        given = next((word for word in argv if not word.startswith("-")), None)
+        if self.commands and given is not None and given not in self.commands:
+            self.error(_not_one_of("unknown command", given, list(self.commands)))
+
     def refuse_unknown(self, given: list[str]) -> NoReturn:
         option = given[0].partition("=")[0]
         meant = NearMisses(self.options).meant(option) if option.startswith("--") else None
         self.error(f"unrecognized argument {given[0]!r}" + (f"; did you mean {meant}?" if meant else ""))
+
+
+def _not_one_of(what: str, given: str, choices: Sequence[str]) -> str:
+    meant = NearMisses(choices).meant(given)
+    return f"{what} {given!r} (choose from {', '.join(choices)})" + (f"; {did_you_mean(meant)}" if meant else "")
+
+
+def _one_of(choices: Sequence[str]) -> Callable[[str], str]:
+    def chosen(text: str) -> str:
+        if text not in choices:
+            raise argparse.ArgumentTypeError(_not_one_of("invalid choice", text, choices))
+        return text
+
+    return chosen
 
 
 def _bounded(low: int, high: int) -> Callable[[str], int]:
@@ -257,6 +279,7 @@ def _parser() -> _Parser:
 def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO, stdin: BinaryIO | None = None) -> int:
     try:
         parser = _parser()
+        parser.refuse_unknown_command(argv)
         args, unknown = parser.parse_known_args(argv)
         if unknown:
             parser.commands.get(args.command, parser).refuse_unknown(unknown)

@@ -269,6 +269,31 @@ def test_a_pretty_printed_document_is_placed_alike_by_validate_and_import(tmp_pa
     assert any(place.column > 1 for places in expected.values() for place in places)
 
 
+@pytest.mark.parametrize("shape", ["document", "array"])
+def test_a_syntax_error_in_a_pretty_printed_record_is_placed_alike_by_validate_and_import(
+    tmp_path: Path, shape: str
+) -> None:
+    """The import validates a pretty-printed record flattened onto one line, but says where the input breaks, as
+    `validate` does: the flattened line's column (1:326) is no place in the file."""
+    text = (ROOT / "examples" / "invalid_tool_calls.json").read_text()
+    broken = text.replace('"cancelled_at": null,', '"cancelled_at": null,,', 1)
+    assert broken != text
+    path = tmp_path / "steps.json"
+    path.write_text(broken if shape == "document" else "[\n" + text.rstrip() + ",\n" + broken.rstrip() + "\n]\n")
+    stdout, stderr = io.StringIO(), io.StringIO()
+    run(["validate", str(path), "--format", "json"], stdout, stderr)
+    records = json.loads(stdout.getvalue())["files"][0]["records"]
+    expected = {record["line"]: placements(record["errors"]) for record in records}
+    outputs = tmp_path / "import"
+    outputs.mkdir()
+    argv = ["import", str(path), "--accepted", str(outputs / "ok.jsonl"), "--rejected", str(outputs / "bad.jsonl")]
+    assert run([*argv, "--workers", "1"], io.StringIO(), stderr) == 1, stderr.getvalue()
+    entries = [json.loads(line) for line in (outputs / "bad.jsonl").read_text().splitlines()]
+
+    assert {entry["line"]: placements(entry["errors"]) for entry in entries} == expected
+    assert [entry["errors"][-1]["code"] for entry in entries][-1] == "invalid-json"
+
+
 def test_a_byte_order_mark_moves_no_position(tmp_path: Path) -> None:
     """RFC 8259 lets a reader ignore a leading byte order mark: every surface ignores it when placing errors too."""
     payload = b'\xef\xbb\xbf{"object": "thread.run.step", "id": 5}'

@@ -37,7 +37,7 @@ import msgspec
 from ..core.errors import RunStepValidatorError
 from ..core.models import RunStep
 from ..core.profile import Profile, selected, shipped_profile, untimed
-from ..core.report import Report
+from ..core.report import INVALID_JSON, Report
 from ..core.schemas import AUTO, DEFAULT_DIALECT
 from ..sources.documents import iter_document_records
 from ..sources.positions import placed
@@ -294,6 +294,10 @@ def process_block(profile: Profile, block: Block, unwrap_rejected: bool = False)
             tally.rejected_file_lines += 1
         dropped.append(offset)
         where = block.record(offset, raw)
+        if where.raw is not raw and report.errors[0].code == INVALID_JSON:
+            # Flattened onto one line, a pretty-printed record breaks at a column of that line: where it breaks as
+            # written is what its text as written says.
+            report = validator.validate(where.raw)
         rejected.append(_rejection_entry(block.source, where.line, raw, placed(report, where)))
     if block.unreadable is not None:
         report = placed(record_report(validator, block.unreadable), block.unreadable)

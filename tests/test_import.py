@@ -343,7 +343,7 @@ def test_a_truncated_document_in_a_folder_is_a_rejected_record_naming_it(tmp_pat
     assert rejected[0]["text"] == truncated.decode()  # nothing the user gave is lost
     assert [entry["errors"][0]["code"] for entry in rejected] == ["invalid-json", "invalid-json"]
     assert "unterminated string" in rejected[0]["errors"][0]["error"]
-    assert "expected ',' or ']'" in rejected[1]["errors"][0]["error"]
+    assert "expecting ',' delimiter" in rejected[1]["errors"][0]["error"]
     report = json.loads((tmp_path / "r.json").read_bytes())
     assert (report["records"], report["accepted"], report["rejected"], report["accounted"]) == (6, 4, 2, True)
     assert "records                6" in out

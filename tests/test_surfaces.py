@@ -371,6 +371,22 @@ def test_an_array_item_missing_between_commas_breaks_the_document_there(body: by
     items = validate_document(body)
 
     assert [unit.error for unit in items[-1].report.errors] == [
-        f"invalid JSON: expected a value: an array item is missing at line 1, column {column}"
+        f"invalid JSON: expecting value at line 1, column {column}"
     ]
     assert len(items) == (1 if body.startswith(b"[,") else 2)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[1,,2]",
+        b"[1 2]",
+        b'[{"a": 1}\n {"b": 2}]',
+        b'{"object": "list", "data": [1] "has_more": false}',
+        b'{"object": "list", "data": [1], "has_more" false}',
+    ],
+)
+def test_where_a_document_breaks_is_said_in_the_words_of_a_single_payload(body: bytes) -> None:
+    """The same bytes as one payload (POST /v1/validate, validate()) or as a document of records (the command line,
+    the batch route, validate_document, import): the same message at the same place."""
+    assert validate_document(body)[-1].report.errors[0].error == validate(body).errors[0].error

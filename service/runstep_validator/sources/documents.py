@@ -264,7 +264,7 @@ def _items(text: _Text, opener: int) -> Generator[Record, None, int]:
         if not text.byte(at):  # the input ends where an item should start: one record holds the rest, not two
             raise text.error(at, "the array is not closed")
         if text.byte(at) in b",]":  # [1,,2] or [1,]: the array stops being JSON here, as for a missing comma
-            raise text.error(at, "expected a value: an array item is missing")
+            raise text.error(at, "expecting value")
         text.pending = at
         end = text.value_end(at)
         record = _record(text, index, at, end)
@@ -279,7 +279,7 @@ def _items(text: _Text, opener: int) -> Generator[Record, None, int]:
         elif separator == b"]":
             return after
         else:
-            reason = "expected ',' or ']' after an array item" if separator else "the array is not closed"
+            reason = "expecting ',' delimiter" if separator else "the array is not closed"
             raise text.error(after, reason)
 
 
@@ -316,8 +316,8 @@ def _rest_of_list(text: _Text, opener: int) -> Generator[Record, None, None]:
     while text.byte(at) == b",":
         colon = text.skip_space(text.value_end(text.skip_space(at + 1)))
         if text.byte(colon) != b":":
-            raise text.error(colon, "expected ':' after a member name")
+            raise text.error(colon, "expecting ':' delimiter")
         at = text.skip_space(text.value_end(text.skip_space(colon + 1)))
     if text.byte(at) != b"}":
-        raise text.error(at, "expected ',' or '}' in the list response")
+        raise text.error(at, "expecting ',' delimiter")
     _expect_end(text, at + 1)

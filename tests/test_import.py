@@ -274,7 +274,7 @@ def test_event_streams_are_left_to_validate(tmp_path: Path) -> None:
 
     named = io.StringIO()
     assert run(["import", str(folder / "run.sse"), *outputs], io.StringIO(), named) == 2
-    assert "is an event stream" in named.getvalue()
+    assert "is an event stream by its name: import loads" in named.getvalue()
     assert not (tmp_path / "a.jsonl").exists()
     summary, note = io.StringIO(), io.StringIO()
     assert run(["import", str(folder), *outputs], summary, note) == 1

@@ -21,7 +21,7 @@ from .. import __version__
 from ..core.errors import RunStepValidatorError
 from ..core.schemas import AUTO, DEFAULT_DIALECT
 from ..core.suggestions import NearMisses, did_you_mean
-from ..sources.reading import INPUT_FORMATS, MAX_RECORD_BYTES, InputFormat
+from ..sources.reading import INPUT_FORMATS, MAX_RECORD_BYTES, STDIN, InputFormat
 from ..switches import DEBUG_VARIABLE, WORDS, yes_or_no
 
 DIALECT_HELP = (
@@ -218,7 +218,8 @@ def _parser() -> _Parser:
         "--input-format",
         choices=[name for name in INPUT_FORMATS if name != "sse"],
         default="auto",
-        help="as for validate, but for event streams, which validate checks (default: %(default)s)",
+        help="as for validate, without sse: import loads no event streams (validate checks them) "
+        "(default: %(default)s)",
     )
     _add_record_limit(bulk)
     bulk.add_argument(
@@ -501,7 +502,7 @@ def _event_streams(
     """The inputs that are event streams, whose records are events, not run steps to load (`validate` checks
     streams): by their names, and standard input by its first line; and standard input to read from then on (its
     first line was read to tell)."""
-    from ..sources.reading import STDIN, as_event_stream, is_event_stream
+    from ..sources.reading import as_event_stream, is_event_stream
 
     streams = [name for name in inputs if name != STDIN and is_event_stream(name, input_format)]
     if STDIN in inputs:
@@ -527,8 +528,9 @@ def _import(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: Bin
     streams, stdin = _event_streams(args.inputs, args.input_format, stdin)
     named = [name for name in streams if name in given]
     if named:
-        stderr.write(f"runstep-validator: {named[0]} is an event stream: import loads run steps from JSON and JSON ")
-        stderr.write("Lines; check a stream with runstep-validator validate\n")
+        told = "" if named[0] == STDIN else " by its name"  # standard input's content said so
+        stderr.write(f"runstep-validator: {named[0]} is an event stream{told}: import loads run steps from JSON and ")
+        stderr.write("JSON Lines; check a stream with runstep-validator validate\n")
         return EXIT_ERROR
     if streams:
         args.inputs = [name for name in args.inputs if name not in streams]

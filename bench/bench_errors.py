@@ -66,8 +66,8 @@ def main() -> int:
     # The floor: what this design pays before any Python of its own, the Structs' failed attempt, the parse that
     # jsonschema-rs needs (it takes Python objects) and the engine's errors. Its ratio is the best a report can reach.
     header = f"{'invalid payload':<18}{'full report/s':>15}{'iter_errors/s':>15}{'ratio':>8}{'placing':>11}"
-    print(f"\n{header}{'floor ratio':>13}")
-    missed = []
+    print(f"\n{header}{'reachable':>11}")
+    missed, reachable = [], []
     for name, raw in cases().items():
         report = validate(raw)
         assert not report.valid, name
@@ -81,10 +81,19 @@ def main() -> int:
             lambda: (fast_report(raw), [error.message for error in engine.iter_errors(parse(raw, DEFAULT_MAX_DEPTH))]),  # noqa: B023
             lambda: [error.message for error in engine.iter_errors(orjson.loads(raw))],  # noqa: B023
         )
-        print(f"{name:<18}{ours:>15,.0f}{peer:>15,.0f}{ratio:>7.2f}x{placing:>8.1f} µs{floor:>12.2f}x")
+        print(f"{name:<18}{ours:>15,.0f}{peer:>15,.0f}{ratio:>7.2f}x{placing:>8.1f} µs{floor:>10.2f}x")
+        reachable.append(floor)
         if ratio < TARGET:
             missed.append(name)
-    print(f"\ntarget: full report >= {TARGET}x iter_errors: " + ("met" if not missed else f"MISSED on {missed}"))
+    print(
+        "\nfull report/s: validate(raw).to_dict(), without placing (the command line, HTTP and import add 'placing',"
+        "\n  per report); ratio: its rate over iter_errors'; reachable: the ratio with no Python of ours at all (the"
+        "\n  Structs' failed attempt, the parse jsonschema-rs needs, and iter_errors), the best this design can reach"
+    )
+    verdict = (
+        "met" if not missed else f"MISSED on {missed} (reachable at best: {', '.join(f'{r:.2f}x' for r in reachable)})"
+    )
+    print(f"target: full report >= {TARGET}x iter_errors: {verdict}")
     return 0
 
 

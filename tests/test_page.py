@@ -151,6 +151,23 @@ def test_selecting_an_error_puts_the_caret_on_its_value(page: Page) -> None:
     page.shot("03-caret-on-error")
 
 
+def test_the_caret_lands_on_its_value_after_characters_beyond_the_bmp(page: Page) -> None:
+    """Columns count characters, as every surface and SARIF's unicodeCodePoints do; the text box counts UTF-16 units,
+    two for an emoji: one line of JSON with emoji before its errors still selects each error's value."""
+    page.open()
+    document = json.loads((EXAMPLES / "invalid_tool_calls.json").read_text())
+    document["id"] = "step_\U0001f600\U0001d11e\U0001f600"
+    text = json.dumps(document, ensure_ascii=False)
+    page.validate(text)
+
+    page.page.locator("#units .unit").nth(1).focus()
+    page.page.keyboard.press("Enter")
+
+    start, end = page.page.eval_on_selector("#text", "t => [t.selectionStart, t.selectionEnd]")
+    utf16 = text.encode("utf-16-le")
+    assert utf16[2 * start : 2 * end].decode("utf-16-le") == "42"
+
+
 def test_a_dropped_json_lines_file_with_one_bad_line(page: Page) -> None:
     page.open()
     good = json.dumps(json.loads((EXAMPLES / "message_creation.json").read_text()))

@@ -31,10 +31,17 @@ function renderGutter(marks = new Map()) {
   gutter.scrollTop = text.scrollTop;
 }
 
+// Columns count characters, as every surface does (SARIF's unicodeCodePoints); the text box counts UTF-16 units,
+// two for a character beyond the BMP, such as an emoji.
 function offsetOf(line, column) {
-  const starts = lineStarts(text.value);
-  const start = starts[Math.min(Math.max(line, 1), starts.length) - 1];
-  return Math.min(start + Math.max(column, 1) - 1, text.value.length);
+  const value = text.value;
+  const starts = lineStarts(value);
+  let offset = starts[Math.min(Math.max(line, 1), starts.length) - 1];
+  for (let left = Math.max(column, 1) - 1; left > 0 && offset < value.length; left--) {
+    const pair = value.codePointAt(offset) > 0xffff;
+    offset += pair ? 2 : 1;
+  }
+  return Math.min(offset, value.length);
 }
 
 // Where the JSON value starting at `offset` ends: a string, a bracketed value, or a bare literal.

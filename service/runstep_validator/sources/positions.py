@@ -14,6 +14,7 @@ import json
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import suppress
+from itertools import accumulate
 from json.scanner import make_scanner
 from typing import Any, Final, cast
 
@@ -199,6 +200,7 @@ class _Gaps:
 _COMPACT: Final = _Gaps(0, 1, 0, 1)
 _ONE_LINE: Final = _Gaps(0, 2, 0, 2)  # Python's json.dumps
 _NEWLINE, _BLANK = ord("\n"), ord(" ")
+_FEW: Final = 2  # wanted members of one container measured by joins; more by sums made once
 
 
 def _layout_of(data: bytes, view: memoryview, start: int, end: int) -> _Gaps:
@@ -238,15 +240,23 @@ def _measure(data: bytes, view: memoryview, start: int, end: int, step: _Step, *
         if not names or end - start == (
             2 + head + tail - comma + len("".join(names)) + len(b"".join(values)) + member * len(names)
         ):
-            # Many wanted names (an object with an error in every member): an index, not a search per name.
-            numbers = {name: number for number, name in enumerate(names)} if len(wanted) > 8 else None
-            for name, inner in wanted.items():
-                raw = members.get(name)
-                if raw is not None:
-                    number = names.index(name) if numbers is None else numbers[name]
-                    before = len("".join(names[:number])) + len(b"".join(values[:number])) + member * number
-                    value = start + 3 + head + before + len(name) + gaps.colon
-                    _measure(data, view, value, value + len(raw), inner, gaps=gaps.inner or gaps.deeper())
+            inner_gaps = gaps.inner or gaps.deeper()
+            if len(wanted) <= _FEW:  # each searched for, and what comes before it joined
+                for name, inner in wanted.items():
+                    raw = members.get(name)
+                    if raw is not None:
+                        number = names.index(name)
+                        before = len("".join(names[:number])) + len(b"".join(values[:number])) + member * number
+                        value = start + 3 + head + before + len(name) + gaps.colon
+                        _measure(data, view, value, value + len(raw), inner, gaps=inner_gaps)
+            else:  # many (an error in every member): summed in one pass, or each would copy all before it
+                before = 0
+                for name, raw in members.items():
+                    on_path = wanted.get(name)
+                    if on_path is not None:
+                        value = start + 3 + head + before + len(name) + gaps.colon
+                        _measure(data, view, value, value + len(raw), on_path, gaps=inner_gaps)
+                    before += len(name) + len(raw) + member
         else:
             _step_through_members(data, view, start, members, step, gaps=gaps)
     elif opener == _OPEN_ARRAY:
@@ -254,10 +264,14 @@ def _measure(data: bytes, view: memoryview, start: int, end: int, step: _Step, *
             step.items = {int(token): inner for token, inner in wanted.items() if token.isdigit()}
         values = _ITEMS.decode(view[start:end])
         if not values or end - start == 2 + head + tail - comma + len(b"".join(values)) + comma * len(values):
+            inner_gaps = gaps.inner or gaps.deeper()
+            # Each item's place by a join of what comes before it, or for many by sums made once.
+            sums = [0, *accumulate(map(len, values))] if len(step.items) > _FEW else None
             for index, inner in step.items.items():
                 if index < len(values):
-                    value = start + 1 + head + len(b"".join(values[:index])) + comma * index
-                    _measure(data, view, value, value + len(values[index]), inner, gaps=gaps.inner or gaps.deeper())
+                    before = sums[index] if sums is not None else len(b"".join(values[:index]))
+                    value = start + 1 + head + before + comma * index
+                    _measure(data, view, value, value + len(values[index]), inner, gaps=inner_gaps)
         else:
             _step_through_items(data, view, start, values, step, gaps=gaps)
 
@@ -274,6 +288,8 @@ def _step_through_members(
             raise _Unusual
         value = written.end()
         position = value + len(raw)
+        if view[value:position] != memoryview(raw):  # the first of repeated names: msgspec kept the last one's value
+            raise _Unusual
         on_path = wanted.get(name)
         if on_path is not None:
             _measure(data, view, value, position, on_path, gaps=gaps.inner or gaps.deeper())

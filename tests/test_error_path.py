@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import collections
+import enum
+import json
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +12,7 @@ import msgspec
 import pytest
 
 from runstep_validator import validate as placed_where_given
-from runstep_validator.core import auto, parsing
+from runstep_validator.core import auto, engine, parsing
 from runstep_validator.core.errors import InvalidJSONError
 from runstep_validator.core.profile import shipped_profile
 from runstep_validator.importing import pipeline
@@ -94,3 +97,32 @@ def test_a_block_of_rejected_records_is_encoded_at_once(monkeypatch: pytest.Monk
         }
     )
     assert (result.tally.rejected, result.tally.accepted, result.dropped) == (4, 1, [0, 2, 3, 4, 5])
+
+
+class _Level(enum.IntEnum):
+    LOW = 1
+
+
+class _Word(enum.StrEnum):
+    HELLO = "hello"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        collections.OrderedDict(a=1),
+        collections.defaultdict(list, a=[1]),
+        _Level.LOW,
+        _Word.HELLO,
+        True,
+        5.0,
+        2.5,
+        None,
+        [1],
+    ],
+    ids=repr,
+)
+def test_an_already_parsed_value_has_the_json_types_of_its_json(value: Any) -> None:
+    """The best match weighs an error by whether its schema accepts the value's type: a value handed over parsed
+    (an OrderedDict, an IntEnum) must count as the JSON it stands for, or the same payload gets another headline."""
+    assert engine.json_types(value) == engine.json_types(json.loads(json.dumps(value)))

@@ -40,7 +40,7 @@ def _refuse_to_fetch(uri: str) -> Any:
 
 _WHOLE_NUMBER: Final = frozenset({"integer", "number"})
 _FRACTION: Final = frozenset({"number"})
-_TYPES_OF: Final = {
+_TYPES_OF: Final[dict[type, frozenset[str]]] = {
     dict: frozenset({"object"}),
     list: frozenset({"array"}),
     str: frozenset({"string"}),
@@ -51,13 +51,15 @@ _TYPES_OF: Final = {
 
 
 def json_types(instance: Any) -> frozenset[str]:
-    """The JSON Schema types a parsed JSON value has: booleans are not numbers, and 5.0 is an integer."""
+    """The JSON Schema types a parsed JSON value has: booleans are not numbers, and 5.0 is an integer. Parsed JSON
+    is found by its exact type; a value handed over already parsed may be of a subclass (an OrderedDict, an
+    IntEnum), found by the class it derives from."""
     found = _TYPES_OF.get(type(instance))
     if found is not None:
         return found
     if isinstance(instance, float):
         return _WHOLE_NUMBER if instance.is_integer() else _FRACTION
-    return frozenset()
+    return next((types for kind, types in _TYPES_OF.items() if isinstance(instance, kind)), frozenset())
 
 
 def _true_path(document: Any, reported: Any, instance: Any) -> tuple[list[str | int], Any]:

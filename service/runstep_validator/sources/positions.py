@@ -167,7 +167,8 @@ class _Unusual(Exception):
 # of its members' names and values plus the layout's punctuation, exactly when it holds no escaped name and no
 # repeated name (each of those only adds bytes), and every member's place is a sum of lengths. Compact needs no
 # other proof (whitespace, too, only adds bytes); the spaced layouts are proven once per record, by msgspec writing
-# the record in that layout and finding the same bytes.
+# the record in that layout and finding the same bytes (msgspec.json.format writes json.dumps's layouts, checked on
+# msgspec 0.22 and held by test_positions: were it to write otherwise, records would be stepped through instead).
 _MEMBERS = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _ITEMS = msgspec.json.Decoder(list[msgspec.Raw])
 _SPACE = re.compile(rb"[ \t\n\r]*")

@@ -64,6 +64,19 @@ def test_pointers_found_together_are_found_as_one_by_one(document: Any, indent: 
     assert value_offsets(text, locations, text.encode()) == value_offsets(text, locations)
 
 
+@settings(max_examples=200, deadline=None)
+@given(document=DOCUMENTS, indent=st.sampled_from([1, 2, 4]), margin=st.sampled_from([0, 1, 2, 6]), data=st.data())
+def test_an_item_of_an_indented_document_is_measured_as_walked(
+    document: Any, indent: int, margin: int, data: Any
+) -> None:
+    """An item as an indented document holds it: every line after its first at the item's margin."""
+    text = json.dumps(document, indent=indent).replace("\n", "\n" + " " * margin)
+    locations = [pointer(path) for path in paths(document)]
+    locations += data.draw(st.lists(st.sampled_from([*locations, "/zz", "/0/zz"]), max_size=4))
+
+    assert value_offsets(text, locations, text.encode()) == value_offsets(text, locations)
+
+
 def line_and_column(text: str, offset: int) -> tuple[int, int]:
     return Lines(text).at(offset)
 
@@ -323,18 +336,28 @@ def test_an_ascii_record_is_measured_without_the_character_walk(monkeypatch: pyt
 
 
 @pytest.mark.parametrize(
-    "layout",
-    [{"separators": (",", ":")}, {}, {"indent": 2}, {"indent": 4}, {"indent": 1, "sort_keys": True}],
-    ids=["compact", "json.dumps", "indent 2", "indent 4", "indent 1 sorted"],
+    ("layout", "margin"),
+    [
+        ({"separators": (",", ":")}, 0),
+        ({}, 0),
+        ({"indent": 2}, 0),
+        ({"indent": 4}, 0),
+        ({"indent": 1, "sort_keys": True}, 0),
+        ({"indent": 2}, 2),
+        ({"indent": 4}, 8),
+    ],
+    ids=["compact", "json.dumps", "indent 2", "indent 4", "indent 1 sorted", "item of an array", "item of a list"],
 )
 def test_a_record_a_standard_writer_wrote_is_placed_by_sums_of_lengths(
-    monkeypatch: pytest.MonkeyPatch, layout: dict[str, Any]
+    monkeypatch: pytest.MonkeyPatch, layout: dict[str, Any], margin: int
 ) -> None:
-    """Compact, json.dumps's default and space-indented records are measured without stepping through members one
-    by one (the slower way, kept for any other spacing), and placed where the character walk places them."""
+    """Compact, json.dumps's default and space-indented records, and the items of an indented document (each line
+    after the first at the item's margin), are measured without stepping through members one by one (the slower
+    way, kept for any other spacing), and placed where the character walk places them."""
     from runstep_validator.sources import positions  # noqa: PLC0415
 
     raw = json.dumps(json.loads((ROOT / "examples" / "invalid_tool_calls.json").read_bytes()), **layout).encode()
+    raw = raw.replace(b"\n", b"\n" + b" " * margin)
     report = validate(raw)
     pointers = [unit.instance_location for unit in report.errors]
     walked = value_offsets(raw.decode(), pointers)

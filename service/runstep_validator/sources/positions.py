@@ -211,16 +211,23 @@ def _layout_of(data: bytes, view: memoryview, start: int, end: int) -> _Gaps:
     if data[start] != _OPEN_OBJECT:
         return _COMPACT
     if data[start + 1] == _NEWLINE:
-        indent = _INDENT.match(data, start + 2).end() - start - 2  # type: ignore[union-attr]  # matches ""
-        if not indent:
+        # An item of an indented document sits at a margin: its closing bracket's line is indented by it, and every
+        # line inside by the margin and the indentation.
+        inside = _INDENT.match(data, start + 2).end() - start - 2  # type: ignore[union-attr]  # matches ""
+        closing = data.rfind(b"\n", start, end) + 1
+        margin = end - 1 - closing
+        indent = inside - margin
+        if indent <= 0 or data[closing : end - 1].strip(b" "):
             return _COMPACT
-        layout = _Gaps(1 + indent, 2 + indent, 1, 2, indent)  # a newline and the indentation, inside and out
-    else:
-        colon = data.find(b":", start, end)  # the first member's colon, unless its name holds one
-        if colon < 0 or data[colon + 1] != _BLANK:
-            return _COMPACT
-        layout, indent = _ONE_LINE, 0
-    return layout if msgspec.json.format(view[start:end], indent=indent) == view[start:end] else _COMPACT
+        written = msgspec.json.format(view[start:end], indent=indent)
+        if margin:
+            written = written.replace(b"\n", b"\n" + b" " * margin)
+        # A newline and the indentation of the level inside, and before the closing bracket the margin.
+        return _Gaps(1 + inside, 2 + inside, 1 + margin, 2, indent) if written == view[start:end] else _COMPACT
+    colon = data.find(b":", start, end)  # the first member's colon, unless its name holds one
+    if colon < 0 or data[colon + 1] != _BLANK:
+        return _COMPACT
+    return _ONE_LINE if msgspec.json.format(view[start:end], indent=0) == view[start:end] else _COMPACT
 
 
 def _measure(data: bytes, view: memoryview, start: int, end: int, step: _Step, *, gaps: _Gaps = _COMPACT) -> None:

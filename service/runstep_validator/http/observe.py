@@ -96,6 +96,9 @@ def method_of(method: str) -> str:
     return method if method in METHODS else "other"
 
 
+_SERIES_KEPT: Final = 256
+
+
 def code_label(code: str | None) -> str:
     """A keyword or warning code as a label: ours are short identifiers; anything else is `other`."""
     return code if code is not None and _CODE.fullmatch(code) else "other"
@@ -180,6 +183,8 @@ class Metrics:
         self.build.labels(__version__).set(1)
         self._schema_names = frozenset(schema_names)
         self._by_id: dict[str, str] = {}
+        self._error_series: dict[str | None, Any] = {}
+        self._warning_series: dict[str | None, Any] = {}
         for name in self._schema_names:  # every entry's series, at 0 from the start
             self._requests.validated(name, True, 0)
             self._requests.validated(name, False, 0)
@@ -191,19 +196,31 @@ class Metrics:
     def validated(self, report: Report) -> None:
         self._requests.validated(self._by_id.get(report.schema, "other"), report.valid)
         if not report.valid:
-            for unit in report.errors:
-                self.errors.labels(code_label(unit.code)).inc()
+            self._count(self.errors, self._error_series, report.errors)
 
     def warned(self, report: Report) -> None:
-        for unit in report.warnings:
-            self.warnings.labels(code_label(unit.code)).inc()
+        self._count(self.warnings, self._warning_series, report.warnings)
+
+    @staticmethod
+    def _count(counter: Counter, series: dict[str | None, Any], units: Iterable[Any]) -> None:
+        """Units counted by code, each code's series found once and added to once: a label lookup and a write per
+        unit cost an invalid answer a tenth of its time."""
+        counts: dict[str | None, int] = {}
+        for unit in units:
+            counts[unit.code] = counts.get(unit.code, 0) + 1
+        for code, count in counts.items():
+            found = series.get(code)
+            if found is None:
+                if len(series) >= _SERIES_KEPT:  # codes of many shapes: start again, never grow
+                    series.clear()
+                found = series[code] = counter.labels(code_label(code))
+            found.inc(count)
 
     def counted(self, route: str, records: int) -> None:
         self.records.labels(route).inc(records)
 
     def stream_errors(self, units: Iterable[Any]) -> None:
-        for unit in units:
-            self.errors.labels(code_label(unit.code)).inc()
+        self._count(self.errors, self._error_series, units)
 
     def limit_hit(self, problem_type: str) -> None:
         limit = "depth" if problem_type == "depth" else LIMITS.get(problem_type)

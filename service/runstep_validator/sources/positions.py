@@ -163,7 +163,8 @@ class _Unusual(Exception):
 #
 # A container laid out as a standard writer lays it out is not even stepped through: compactly (JSON Lines as the
 # APIs and the SDKs write them), on one line with a space after each colon and comma (Python's json.dumps), or
-# indented by so many spaces a level (json.dumps(indent=n), JSON.stringify(value, null, n)). Its length is then that
+# indented by so many spaces a level (json.dumps(indent=n), JSON.stringify(value, null, n)), or so and shifted by a
+# margin (an item of an indented document: every line after its first at the margin). Its length is then that
 # of its members' names and values plus the layout's punctuation, exactly when it holds no escaped name and no
 # repeated name (each of those only adds bytes), and every member's place is a sum of lengths. Compact needs no
 # other proof (whitespace, too, only adds bytes); the spaced layouts are proven once per record, by msgspec writing
@@ -205,19 +206,20 @@ _FEW: Final = 2  # wanted members of one container measured by joins; more by su
 
 
 def _layout_of(data: bytes, view: memoryview, start: int, end: int) -> _Gaps:
-    """The gaps of the record's own value at `start:end`: indented or spaced as json.dumps spaces it, when its start
-    looks so and msgspec, writing the record in that layout, gives the same bytes; otherwise compact, which each
-    container's length proves or disproves by itself."""
+    """The gaps of the record's own value at `start:end`: indented (at a margin, as an item of an indented
+    document, or not) or spaced as json.dumps spaces it, when its start looks so and msgspec, writing the record in
+    that layout, gives the same bytes; otherwise compact, which each container's length proves or disproves by
+    itself."""
     if data[start] != _OPEN_OBJECT:
         return _COMPACT
     if data[start + 1] == _NEWLINE:
         # An item of an indented document sits at a margin: its closing bracket's line is indented by it, and every
         # line inside by the margin and the indentation.
         inside = _INDENT.match(data, start + 2).end() - start - 2  # type: ignore[union-attr]  # matches ""
-        closing = data.rfind(b"\n", start, end) + 1
-        margin = end - 1 - closing
+        closing_line = data.rfind(b"\n", start, end) + 1
+        margin = end - 1 - closing_line
         indent = inside - margin
-        if indent <= 0 or data[closing : end - 1].strip(b" "):
+        if indent <= 0 or data[closing_line : end - 1].strip(b" "):
             return _COMPACT
         written = msgspec.json.format(view[start:end], indent=indent)
         if margin:

@@ -379,3 +379,21 @@ def test_a_transcript_without_an_event_is_refused_as_the_stream_route_refuses_it
     assert "holds no event" in answer.get_json()["detail"]
     with pytest.raises(NotAnEventStream, match="holds no event"):  # Python's refusal, in the same words
         validate_stream(text)
+
+
+@pytest.mark.parametrize("output_format", ["json", "junit"])
+def test_a_streams_listed_records_are_every_event_it_counts(output_format: str) -> None:
+    """The command line's records of a stream are its events: each one listed, the thread.run.* and done events too,
+    as many as the summary counts (the run-step events alone were listed, 15 of 20)."""
+    stdout = io.StringIO()
+    assert run(["validate", str(ROOT / "examples" / "run.sse"), "--format", "json"], stdout, io.StringIO()) == 0
+    answer = json.loads(stdout.getvalue())
+    records = answer["files"][0]["records"]
+
+    assert len(records) == answer["summary"]["records"] == 20
+    assert [record["index"] for record in records] == list(range(1, 21))
+    assert all(record["valid"] for record in records)
+    if output_format == "junit":
+        junit = io.StringIO()
+        run(["validate", str(ROOT / "examples" / "run.sse"), "--format", "junit"], junit, io.StringIO())
+        assert junit.getvalue().count("<testcase ") == 20

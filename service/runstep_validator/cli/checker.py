@@ -116,6 +116,8 @@ class Checker:
             collected = found[event.event] = _Collected(event.line, f"event {event.event} ({event.name})")
             collected.errors += map(_unit, event.errors)
             collected.warnings += map(_unit, event.warnings)
+        for number, name, line in report.other_events:  # every event is a record, validated as a run step or not
+            found.setdefault(number, _Collected(line, f"event {number} ({name})"))
         whole = _Collected(0, "the stream")
         for unit, is_error in [
             *((unit, True) for unit in report.stream_errors),

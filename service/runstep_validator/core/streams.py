@@ -144,6 +144,9 @@ class StreamReport:
     stream_warnings: list[StreamUnit]
     produced: dict[str, dict[str, Any]]
     _typed: Callable[[dict[str, Any]], Any] | None = None
+    # The events not validated as run steps (thread.run.*, done, others): number, name and line, for a surface whose
+    # records are every event.
+    other_events: list[tuple[int, str, int]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -194,6 +197,7 @@ class StreamChecker:
         self._labels: dict[str, str] = {}
         self._kinds: Counter[str] = Counter()
         self._results: list[EventResult] = []
+        self._others: list[tuple[int, str, int]] = []
         self._errors: list[StreamUnit] = []
         self._warnings: list[StreamUnit] = []
         self._done = False
@@ -219,7 +223,9 @@ class StreamChecker:
             self._errors.append(self._unit(event, "an event after the done event", "order"))
         if event.name == DELTA_EVENT or event.name in STEP_EVENTS:
             self._run_step_event(event)
-        elif event.name == DONE_EVENT:
+            return
+        self._others.append((event.number, event.name, event.line))
+        if event.name == DONE_EVENT:
             self._done = True
             if event.data is None:
                 self._warnings.append(self._unit(event, "the done event has no data: [DONE]", "done"))
@@ -392,6 +398,7 @@ class StreamChecker:
             self._warnings,
             produced,
             self._typed,
+            self._others,
         )
 
     def _id(self, step_id: str) -> str:

@@ -716,13 +716,12 @@ def _finished(tally: Tally, inputs: Sequence[str], stdout: TextIO, stderr: TextI
     """An import's ending, wherever it ran (its report, if any, was committed with its outputs): the table, what
     was probably meant where the input says so, and the exit code."""
     stdout.write(_summary_table(tally, tally.report(list(inputs))))
-    if tally.rejected_file_lines:
-        count = tally.rejected_file_lines
-        lines = "1 rejected record is a line" if count == 1 else f"{count:,} rejected records are lines"
-        stderr.write(
-            f"runstep-validator: {lines} of a --rejected file: import again with --unwrap-rejected to check the "
-            f"record{'' if count == 1 else 's'} {'it holds' if count == 1 else 'they hold'}\n"
-        )
+    count = tally.rejected_file_lines
+    if count:
+        said = "1 rejected record is a line" if count == 1 else f"{count:,} rejected records are lines"
+        held = "record it holds" if count == 1 else "records they hold"
+        stderr.write(f"runstep-validator: {said} of a --rejected file: ")
+        stderr.write(f"import again with --unwrap-rejected to check the {held}\n")
     return EXIT_INVALID if tally.rejected else EXIT_OK
 
 

@@ -37,7 +37,7 @@ import msgspec
 from ..core.errors import RunStepValidatorError
 from ..core.models import RunStep
 from ..core.profile import Profile, selected, shipped_profile, untimed
-from ..core.report import INVALID_JSON, Report
+from ..core.report import Report
 from ..core.schemas import AUTO, DEFAULT_DIALECT
 from ..sources.documents import iter_document_records
 from ..sources.positions import placed
@@ -274,6 +274,9 @@ def process_block(profile: Profile, block: Block, unwrap_rejected: bool = False)
     tally = Tally()
     clean = 0
     lines = block.content().split(b"\n") if block.lines != [] else []
+    # A pretty-printed document's members are flattened onto one line each for the accepted output, but validated
+    # as written: their errors, a syntax error's place included, are then where the input has them.
+    written = block.written
     for offset, line in enumerate(lines):
         raw = line[:-1] if line.endswith(b"\r") else line
         if (not raw or raw.isspace()) and block.lines is None:  # a blank line; in a document, an empty record
@@ -283,7 +286,7 @@ def process_block(profile: Profile, block: Block, unwrap_rejected: bool = False)
         if unwrap_rejected and raw.startswith(b'{"source":'):
             record = unwrap_rejection(raw)
             unwrapped, raw = record is not raw, record
-        report = validator.validate(raw)
+        report = validator.validate(written.get(offset, raw) if written and not unwrapped else raw)
         if report.valid:  # the common case, counted without a call; its warnings are never computed
             clean += 1
             if unwrapped:  # otherwise the line is passed on as read, its line ending included
@@ -294,10 +297,6 @@ def process_block(profile: Profile, block: Block, unwrap_rejected: bool = False)
             tally.rejected_file_lines += 1
         dropped.append(offset)
         where = block.record(offset, raw)
-        if where.raw is not raw and report.errors[0].code == INVALID_JSON:
-            # Flattened onto one line, a pretty-printed record breaks at a column of that line: where it breaks as
-            # written is what its text as written says.
-            report = validator.validate(where.raw)
         rejected.append(_rejection_entry(block.source, where.line, raw, placed(report, where)))
     if block.unreadable is not None:
         report = placed(record_report(validator, block.unreadable), block.unreadable)

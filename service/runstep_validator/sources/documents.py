@@ -261,9 +261,10 @@ def _items(text: _Text, opener: int) -> Generator[Record, None, int]:
     if text.byte(at) == b"]":
         return at
     while True:
-        if not text.byte(at):  # the input ends where an item should start: one record holds the rest, not two
+        first = text.byte(at)
+        if not first:  # the input ends where an item should start: one record holds the rest, not two
             raise text.error(at, "the array is not closed")
-        if text.byte(at) in b",]":  # [1,,2] or [1,]: the array stops being JSON here, as for a missing comma
+        if first in b",]":  # [1,,2] or [1,]: the array stops being JSON here, as for a missing comma
             raise text.error(at, "expecting value")
         text.pending = at
         end = text.value_end(at)

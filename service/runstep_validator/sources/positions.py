@@ -290,7 +290,7 @@ def _step_through_members(
     data: bytes, view: memoryview, start: int, members: dict[str, msgspec.Raw], step: _Step, *, gaps: _Gaps
 ) -> None:
     """The members' places, one after the other, in an object written in no layout of a standard writer."""
-    wanted = step.members
+    wanted, inner_gaps = step.members, gaps.inner or gaps.deeper()
     position, last = start + 1, len(members) - 1
     for number, (name, raw) in enumerate(members.items()):
         written = _NAME.match(data, position)
@@ -302,7 +302,7 @@ def _step_through_members(
             raise _Unusual
         on_path = wanted.get(name)
         if on_path is not None:
-            _measure(data, view, value, position, on_path, gaps=gaps.inner or gaps.deeper())
+            _measure(data, view, value, position, on_path, gaps=inner_gaps)
         after = _NEXT_MEMBER.match(data, position)
         if after is None or (after.group(1) == b"}") != (number == last):
             raise _Unusual  # a name msgspec saw twice: the text has more members than the dict
@@ -313,14 +313,14 @@ def _step_through_items(
     data: bytes, view: memoryview, start: int, values: list[msgspec.Raw], step: _Step, *, gaps: _Gaps
 ) -> None:
     """The items' places, one after the other, in an array written in no layout of a standard writer."""
-    items = step.items or {}
+    items, inner_gaps = step.items or {}, gaps.inner or gaps.deeper()
     position = _SPACE.match(data, start + 1).end()  # type: ignore[union-attr]  # it matches nothing at least
     last = len(values) - 1
     for index, raw in enumerate(values):
         value, position = position, position + len(raw)
         on_path = items.get(index)
         if on_path is not None:
-            _measure(data, view, value, position, on_path, gaps=gaps.inner or gaps.deeper())
+            _measure(data, view, value, position, on_path, gaps=inner_gaps)
         after = _NEXT_ITEM.match(data, position)
         if after is None or (after.group(1) == b"]") != (index == last):
             raise _Unusual

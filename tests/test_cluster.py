@@ -285,6 +285,30 @@ def test_the_command_line_on_the_cluster_with_an_s3_glob(client: Client) -> None
     assert (rejected["source"], rejected["line"]) == (f"s3://{BUCKET}/{run_id}/2026/01/steps-a.jsonl.gz", 2)
 
 
+def test_a_pretty_printed_input_given_as_json_lines_is_refused_on_the_cluster_as_on_one_machine(
+    client: Client, tmp_path: Path
+) -> None:
+    """A .jsonl object holding a value written across lines: one line and exit 2 naming it, nothing written, as the
+    single-machine import (test_surfaces holds every other surface to the same sentence)."""
+    run_id = uuid.uuid4().hex[:8]
+    source = put(f"{run_id}/in/steps.jsonl", [json.dumps(json.loads(VALID), indent=2) + "\n"])
+    address: str = client.scheduler_info()["address"]
+    targets = ["--accepted", f"s3://{BUCKET}/{run_id}/ok", "--rejected", f"s3://{BUCKET}/{run_id}/bad"]
+    local = ["--accepted", str(tmp_path / "ok.jsonl"), "--rejected", str(tmp_path / "bad.jsonl"), "--workers", "1"]
+
+    on_cluster = cli(["import", source, *targets, "--dask", address])
+    on_one_machine = cli(["import", source, *local])
+
+    assert on_cluster[0] == on_one_machine[0] == 2
+    assert on_cluster[2].splitlines()[-1] == on_one_machine[2].splitlines()[-1]
+    assert on_one_machine[2] == f"runstep-validator: {source}: not JSON Lines: line 1 holds only '{{': " + (
+        "a JSON value written across lines (pretty-printed), where JSON Lines has each value on one line "
+        "(jq -c writes them so); give one such document as JSON\n"
+    )
+    assert fs().find(f"{BUCKET}/{run_id}/ok") == fs().find(f"{BUCKET}/{run_id}/bad") == []
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_single_machine_import_reads_and_writes_urls_too(s3: str, tmp_path: Path) -> None:
     run_id = uuid.uuid4().hex[:8]
     put(f"{run_id}/in/a.jsonl", [record("valid", 0), record("invalid", 1)])

@@ -192,6 +192,31 @@ def test_a_dropped_json_lines_file_with_one_bad_line(page: Page) -> None:
     page.shot("04-dropped-json-lines")
 
 
+def test_a_dropped_json_lines_file_written_across_lines_is_refused_in_one_sentence(page: Page) -> None:
+    """A .jsonl file pretty-printed (jq without -c): the batch route's 400, shown as the command line says it, its
+    line a button to the place, not an error on every line."""
+    page.open()
+    pretty = json.dumps(json.loads((EXAMPLES / "message_creation.json").read_text()), indent=2) + "\n"
+    dropped = page.page.evaluate_handle(
+        "text => { const data = new DataTransfer();"
+        " data.items.add(new File([text], 'steps.jsonl', {type: 'application/x-ndjson'})); return data; }",
+        pretty,
+    )
+    page.page.dispatch_event("#editor", "drop", {"dataTransfer": dropped})
+    sync_api.expect(page.page.locator("#text")).not_to_have_value("")
+    page.page.click("#validate")
+    page.page.wait_for_selector("#status:has-text('Checked a batch of records')")
+
+    assert page.page.inner_text("#summary .headline") == "Not JSON Lines"
+    (unit,) = page.units()
+    assert (unit["kind"], unit["line"], unit["column"]) == ("error", 1, 1)
+    assert "line 1 holds only '{': a JSON value written across lines" in unit["text"]
+    refused = "Failed to load resource: the server responded with a status of 400 (Bad Request)"
+    assert page.console_errors == [refused]
+    page.console_errors.clear()
+    page.shot("04b-json-lines-written-across-lines")
+
+
 def test_a_gzipped_file_is_refused_with_a_clear_message(page: Page) -> None:
     page.open()
     page.page.set_input_files(

@@ -19,10 +19,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from runstep_validator import validate, validate_document, validate_stream
+from runstep_validator import NotJsonLines, validate, validate_document, validate_stream
 from runstep_validator.cli import run
 from runstep_validator.core.report import Report
 from runstep_validator.http.app import create_app
+from runstep_validator.importing import iter_validate
 
 from .strategies import mutated, run_steps
 from .support import ROOT, all_cases, corpus_files, load_json
@@ -390,3 +391,74 @@ def test_where_a_document_breaks_is_said_in_the_words_of_a_single_payload(body: 
     """The same bytes as one payload (POST /v1/validate, validate()) or as a document of records (the command line,
     the batch route, validate_document, import): the same message at the same place."""
     assert validate_document(body)[-1].report.errors[0].error == validate(body).errors[0].error
+
+
+STEP = json.loads((ROOT / "examples" / "tool_calls_function.json").read_bytes())
+# What pretty printers write where JSON Lines was meant: json.dumps(indent=2) and JSON.stringify(v, null, 2) of one
+# step, jq's default output (each value over many lines, one after the other), an array of one item per line, and
+# the same after blank lines, with Windows line endings.
+WRITTEN_ACROSS_LINES = {
+    "one document": (json.dumps(STEP, indent=2) + "\n", 1, "{"),
+    "jq without -c": (json.dumps(STEP, indent=2) + "\n" + json.dumps(STEP, indent=2) + "\n", 1, "{"),
+    "an array": ("[\n" + json.dumps(STEP) + ",\n" + json.dumps(STEP) + "\n]\n", 1, "["),
+    "after blank lines, CRLF": ("\r\n  \r\n" + json.dumps(STEP, indent=4).replace("\n", "\r\n") + "\r\n", 3, "{"),
+}
+
+
+@pytest.mark.parametrize("name", WRITTEN_ACROSS_LINES)
+def test_a_value_written_across_lines_is_refused_as_json_lines_alike_on_every_surface(
+    name: str, tmp_path: Path
+) -> None:
+    """A pretty-printed value where JSON Lines was meant (a .jsonl file, an NDJSON body) is not judged a line at a
+    time (every line an error, 40 rejected records for one step): every surface refuses it in one sentence, as the
+    stream route and the command line refuse a transcript with no event."""
+    body, line, bracket = WRITTEN_ACROSS_LINES[name]
+    reason = (
+        f"line {line} holds only '{bracket}': a JSON value written across lines (pretty-printed), where JSON Lines "
+        "has each value on one line (jq -c writes them so); give one such document as JSON"
+    )
+    path = tmp_path / "steps.jsonl"
+    path.write_bytes(body.encode())
+
+    with pytest.raises(NotJsonLines) as raised:
+        list(iter_validate(io.BytesIO(body.encode())))
+    stdout, stderr = io.StringIO(), io.StringIO()
+    validated = run(["validate", str(path)], stdout, stderr)
+    answer = APP.test_client().post("/v1/validate/batch", data=body, content_type="application/x-ndjson")
+    outputs = tmp_path / "import"
+    outputs.mkdir()
+    argv = ["import", str(path), "--accepted", str(outputs / "ok.jsonl"), "--rejected", str(outputs / "bad.jsonl")]
+    imported_out, imported_err = io.StringIO(), io.StringIO()
+    imported = run([*argv, "--workers", "1"], imported_out, imported_err)
+
+    assert str(raised.value) == f"not JSON Lines: {reason}"
+    assert (raised.value.line, raised.value.reason) == (line, reason)
+    assert validated == 2
+    assert f"{path}: cannot read: not JSON Lines: {reason}" in stdout.getvalue()
+    assert answer.status_code == 400
+    assert answer.get_json() == {
+        "type": "https://runstep-validator.dev/problems/not-json-lines",
+        "title": "Not JSON Lines",
+        "status": 400,
+        "detail": reason,
+        "line": line,
+    }
+    assert imported == 2
+    assert imported_err.getvalue() == f"runstep-validator: {path}: not JSON Lines: {reason}\n"
+    assert list(outputs.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("body", "total"),
+    [
+        (b'{"id": "step_cut\n' + json.dumps(STEP).encode() + b"\n", 2),  # a first record cut short: one bad line
+        (b'{"a": 1,\n"b": 2}\n' + json.dumps(STEP).encode() + b"\n", 3),  # a record broken by a stray newline
+        (b"{ }\n" + json.dumps(STEP).encode() + b"\n", 2),  # an empty object is a record
+        (b"\n\n" + json.dumps(STEP).encode() + b"\n{\n", 2),  # a lone brace after the first record: that line's error
+    ],
+)
+def test_json_lines_with_a_bad_line_are_still_judged_line_by_line(body: bytes, total: int) -> None:
+    answer = APP.test_client().post("/v1/validate/batch", data=body, content_type="application/x-ndjson")
+
+    assert answer.status_code == 200
+    assert answer.get_json()["summary"]["total"] == total

@@ -14,6 +14,7 @@ from .core.delta_models import RunStepDelta
 from .core.errors import (
     InvalidJSONError,
     NotAnEventStream,
+    NotJsonLines,
     RunStepDecodeError,
     RunStepValidatorError,
     SchemaError,
@@ -41,6 +42,7 @@ __all__ = [
     "InvalidJSONError",
     "ItemReport",
     "NotAnEventStream",
+    "NotJsonLines",
     "OutputUnit",
     "PayloadValidator",
     "Profile",

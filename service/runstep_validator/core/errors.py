@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from .suggestions import NearMisses, did_you_mean
 
@@ -65,6 +65,25 @@ class NotAnEventStream(RunStepValidatorError):
 
     def __init__(self) -> None:
         super().__init__(f"not an event stream: it {HOLDS_NO_EVENT}")
+
+
+class NotJsonLines(RunStepValidatorError):
+    """What was given as JSON Lines starts with a value written across lines, as pretty printers write it (a line
+    holding only its opening bracket: json.dumps(indent=n), JSON.stringify(v, null, n), jq without -c). Refused by
+    every surface (the batch route's 400, the command line's unreadable file, the import's exit 2), not judged a
+    line at a time, which made every line of it an error. `line` is that line, in the whole input."""
+
+    def __init__(self, line: int, bracket: str) -> None:
+        self.line = line
+        self.bracket = bracket
+        self.reason = (
+            f"line {line} holds only '{bracket}': a JSON value written across lines (pretty-printed), where JSON "
+            "Lines has each value on one line (jq -c writes them so); give one such document as JSON"
+        )
+        super().__init__(f"not JSON Lines: {self.reason}")
+
+    def __reduce__(self) -> tuple[Any, ...]:  # pickled whole, as a Dask task's exception reaches its driver
+        return (type(self), (self.line, self.bracket))
 
 
 class InvalidJSONError(RunStepValidatorError):

@@ -14,7 +14,7 @@ from flask import Request, Response
 
 from ..core.api import PayloadValidator
 from ..core.deadline import check_time, over_time, time_limit
-from ..core.errors import HOLDS_NO_EVENT, LimitExceeded, NotAnEventStream
+from ..core.errors import HOLDS_NO_EVENT, LimitExceeded, NotAnEventStream, NotJsonLines
 from ..core.parsing import TOO_DEEP
 from ..core.profile import Profile
 from ..core.report import INVALID_JSON, OUTPUT_FORMATS, OutputFormat, OutputUnit, Report
@@ -194,6 +194,13 @@ class Service:
                 "not-json",
                 f"An array that is not JSON: {broken_array.decode()}",
                 self.validate_batch(query.validator, broken_array, False),
+            )
+            pretty = b'{\n  "id": "step_1"\n}\n'
+            add(
+                "/v1/validate/batch",
+                "not-json-lines",
+                'NDJSON written across lines (pretty-printed): {\\n  "id": "step_1"\\n}',
+                self.validate_batch(query.validator, pretty, True),
             )
             add(
                 "/v1/validate/stream",
@@ -387,6 +394,8 @@ class Service:
             records = body_records(body, ndjson, max_records=limit)
         except LimitExceeded as exc:
             return Encoded.problem(Problem(413, "batch-too-large", "Batch too large", exc.detail, limit=limit))
+        except NotJsonLines as exc:
+            return Encoded.problem(Problem(400, "not-json-lines", "Not JSON Lines", exc.reason, line=exc.line))
         results: list[Any] = []
         valid = errors = 0
         with time_limit(self.settings.max_request_seconds):

@@ -50,7 +50,7 @@ from ..sources.reading import (
     detect,
     iter_lines,
     open_source,
-    too_large_named,
+    reading_errors_named,
     whole_lines,
 )
 from ..sources.records import Record, record_report
@@ -156,7 +156,7 @@ def blocks(
     response streamed item by item, its members one per line (memory stays that of a block either way). A
     record longer than `max_record_bytes` stops the source with a `SourceError` naming it and the line."""
     kind, stream, skipped = detect(source, forced, max_record_bytes)
-    with too_large_named(source.name):
+    with reading_errors_named(source.name):
         if kind == "json":
             pending: list[Record] = []
             for record in iter_document_records(stream, max_record_bytes=max_record_bytes):

@@ -9,6 +9,7 @@ import gzip
 import io
 import itertools
 import os
+import re
 import stat
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
@@ -19,7 +20,7 @@ from typing import Any, BinaryIO, Final, Literal, cast
 
 import msgspec
 
-from ..core.errors import LimitExceeded, RunStepValidatorError
+from ..core.errors import LimitExceeded, NotJsonLines, RunStepValidatorError
 from ..core.parsing import GZIP_MAGIC, NOT_JSON, UTF8_BOM, starts_like_transcript, strip_bom
 from .documents import BLOCK_BYTES, iter_document_records
 from .records import Record, RecordTooLarge
@@ -257,10 +258,12 @@ def whole_lines(
     """The stream in runs of whole lines of about `block_bytes` (each ends with a newline; the last run is what
     follows the last newline, if anything). A line that is not ended yet is kept as a list of pieces and joined
     once, so every byte is copied a bounded number of times however long the line; past `max_record_bytes` it
-    raises `RecordTooLarge` before reading on (an endless line, a gzip bomb, stop there)."""
+    raises `RecordTooLarge` before reading on (an endless line, a gzip bomb, stop there). `NotJsonLines` when the
+    first line that is not blank holds only an opening bracket: a pretty-printed value, not JSON Lines."""
     pending: list[bytes] = []  # the pieces of a line that has not ended yet
     pending_bytes = 0
     line = 1  # where the first line of the next run starts
+    first_seen = False  # whether the first line that is not blank was looked at
     while piece := stream.read(block_bytes):
         cut = piece.rfind(b"\n") + 1
         if not cut:
@@ -271,6 +274,7 @@ def whole_lines(
             continue
         run = b"".join([*pending, piece[:cut]]) if pending else piece[:cut]
         _check_lengths(run, line, max_record_bytes)
+        first_seen = first_seen or _one_value_a_line(run, line)
         rest = piece[cut:]
         pending, pending_bytes = ([rest], len(rest)) if rest else ([], 0)
         yield run
@@ -278,7 +282,27 @@ def whole_lines(
     if pending:
         run = b"".join(pending)
         _check_lengths(run, line, max_record_bytes)
+        if not first_seen:
+            _one_value_a_line(run, line)
         yield run
+
+
+_LONE_BRACKETS: Final = (b"{", b"[")
+_BLANKS: Final = re.compile(rb"[ \t\r\n]*")
+
+
+def _one_value_a_line(run: bytes, line: int) -> bool:
+    """Whether the run holds a line that is not blank (the first of the input, when none came before), after
+    refusing it when it holds only an opening bracket: a line no JSON Lines record can be, and the first line of
+    every pretty printer's output. Judged a line at a time, such input made every line an error."""
+    start = _BLANKS.match(run).end()  # type: ignore[union-attr]  # it matches nothing at least
+    if start == len(run):
+        return False
+    end = run.find(b"\n", start)
+    first = run[start : end if end >= 0 else len(run)].rstrip()
+    if first in _LONE_BRACKETS:
+        raise NotJsonLines(line + run.count(b"\n", 0, start), first.decode())
+    return True
 
 
 def _check_lengths(run: bytes, line: int, max_record_bytes: int | None) -> None:
@@ -387,7 +411,7 @@ def iter_records(source: Source, forced: InputFormat = "auto", max_record_bytes:
     """Every record of a source, streamed: JSON Lines line by line, JSON documents item by item. A record longer
     than `max_record_bytes` stops the source with a `SourceError` naming it and the record's line."""
     kind, stream, _ = detect(source, forced, max_record_bytes)
-    with too_large_named(source.name):
+    with reading_errors_named(source.name):
         if kind == "jsonl":
             yield from iter_lines(stream, max_record_bytes=max_record_bytes)
         else:
@@ -395,11 +419,11 @@ def iter_records(source: Source, forced: InputFormat = "auto", max_record_bytes:
 
 
 @contextmanager
-def too_large_named(name: str) -> Iterator[None]:
-    """A `RecordTooLarge` from reading `name` as the `SourceError` that names it."""
+def reading_errors_named(name: str) -> Iterator[None]:
+    """A `RecordTooLarge` or `NotJsonLines` from reading `name` as the `SourceError` that names it."""
     try:
         yield
-    except RecordTooLarge as exc:
+    except (RecordTooLarge, NotJsonLines) as exc:
         raise SourceError(name, str(exc)) from None
 
 

@@ -14,7 +14,7 @@ NOT_JSON = [
     (b"", "invalid JSON: empty input: expected a JSON value at line 1, column 1"),
     (b" \n\t ", "invalid JSON: empty input: expected a JSON value at line 2, column 3"),
     (b'{"id": "step_1",\n  "object": }', "invalid JSON: expecting value at line 2, column 13"),
-    (b'{"id": "step_1"', "invalid JSON: expecting ',' delimiter at line 1, column 16"),
+    (b'{"id": "step_1"', "invalid JSON: the object is not closed at line 1, column 16"),
     (b'{"a": NaN}', "invalid JSON: NaN is not a JSON number at line 1, column 7"),
     (b'{"a": [1,\n -Infinity]}', "invalid JSON: -Infinity is not a JSON number at line 2, column 2"),
     (b'{"a": 1e400}', "invalid JSON: number 1e400 is out of the range of a double at line 1, column 7"),

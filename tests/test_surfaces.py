@@ -393,6 +393,39 @@ def test_where_a_document_breaks_is_said_in_the_words_of_a_single_payload(body: 
     assert validate_document(body)[-1].report.errors[0].error == validate(body).errors[0].error
 
 
+# Documents cut short, as an archive's truncated export or a log line cut at its limit is: where each ends, what is
+# left open.
+CUT_SHORT = {
+    b"[1, 2,": "the array is not closed at line 1, column 7",
+    b'[{"a": 1}': "the array is not closed at line 1, column 10",
+    b"[": "the array is not closed at line 1, column 2",
+    b"[1, 2,\n": "the array is not closed at line 2, column 1",
+    b'{"object": "list", "data": [1': "the array is not closed at line 1, column 30",
+    b'{"a": [1, 2': "the array is not closed at line 1, column 12",
+    b"[[1, 2], [3": "the array is not closed at line 1, column 12",
+    b'[{"a": 1}, {"b": ': "the object is not closed at line 1, column 18",
+    b'{"id": "step_1", "object": ': "the object is not closed at line 1, column 28",
+    b'{"a": {"b": [1]': "the object is not closed at line 1, column 16",
+    b'{"a": 1,': "the object is not closed at line 1, column 9",
+    b'{"id": "step_1"': "the object is not closed at line 1, column 16",
+    b'["abc': "unterminated string starting at line 1, column 2",
+    b'{"a": "abc': "unterminated string starting at line 1, column 7",
+    b'[{"a": 1},\n{"id": "step_cut': "unterminated string starting at line 2, column 8",
+}
+
+
+@pytest.mark.parametrize("body", CUT_SHORT)
+def test_a_document_cut_short_says_what_is_left_open_alike_as_one_payload_and_as_records(body: bytes) -> None:
+    """A single payload said "expecting ',' delimiter" where the input ended inside an array, and a document read as
+    records "the document ends inside this value" at the start of that value: now both say what is not closed, at
+    the end of the input, and where an unterminated string starts."""
+    single = validate(body).errors[0]
+    last = validate_document(body)[-1].report.errors[0]
+
+    assert single.error == last.error == f"invalid JSON: {CUT_SHORT[body]}"
+    assert (single.line, single.column) == (last.line, last.column)
+
+
 STEP = json.loads((ROOT / "examples" / "tool_calls_function.json").read_bytes())
 # What pretty printers write where JSON Lines was meant: json.dumps(indent=2) and JSON.stringify(v, null, 2) of one
 # step, jq's default output (each value over many lines, one after the other), an array of one item per line, and
@@ -462,3 +495,21 @@ def test_json_lines_with_a_bad_line_are_still_judged_line_by_line(body: bytes, t
 
     assert answer.status_code == 200
     assert answer.get_json()["summary"]["total"] == total
+
+
+# Documents to cut anywhere: an array of steps compact and indented, and a list response.
+WHOLE_DOCUMENTS = [
+    json.dumps([STEP, STEP]).encode(),
+    json.dumps([STEP, {"a": ["x", {"b": "y\\"}]}], indent=2).encode(),
+    json.dumps({"object": "list", "data": [STEP], "first_id": "step_1", "has_more": False}).encode(),
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(document=st.sampled_from(WHOLE_DOCUMENTS), cut=st.floats(min_value=0, max_value=1, exclude_max=True))
+def test_a_document_cut_anywhere_is_told_alike_as_one_payload_and_as_records(document: bytes, cut: float) -> None:
+    body = document[: int(len(document) * cut)]
+    single = validate(body).errors[0]
+    last = validate_document(body)[-1].report.errors[0]
+
+    assert (last.error, last.line, last.column) == (single.error, single.line, single.column)

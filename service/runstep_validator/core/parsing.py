@@ -161,6 +161,23 @@ def _error(text: str, offset: int, reason: str) -> InvalidJSONError:
     return InvalidJSONError(reason, line, column, offset)
 
 
+_STRUCTURE_TEXT: Final = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+_LEFT_OPEN: Final = {"[": "the array is not closed", "{": "the object is not closed"}
+
+
+def _left_open(text: str) -> str | None:
+    """What a JSON text that ends early leaves open, the innermost ("the array is not closed"), outside its strings;
+    None when every bracket is closed."""
+    opened: list[str] = []
+    for match in _STRUCTURE_TEXT.finditer(text):
+        symbol = match.group()
+        if symbol in _LEFT_OPEN:
+            opened.append(symbol)
+        elif symbol in ("]", "}") and opened:
+            opened.pop()
+    return _LEFT_OPEN[opened[-1]] if opened else None
+
+
 def diagnose(data: bytes, cause: BaseException) -> InvalidJSONError:
     """Why msgspec refused `data`, with the position of the first problem."""
     if data.startswith(GZIP_MAGIC):  # a .gz file's bytes, posted or passed as they are
@@ -179,6 +196,8 @@ def diagnose(data: bytes, cause: BaseException) -> InvalidJSONError:
         json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
     except json.JSONDecodeError as exc:
         reason = exc.msg[0].lower() + exc.msg[1:]
+        if exc.pos >= len(text.rstrip()):  # the input ends early: what it leaves open says more than what came next
+            reason = _left_open(text) or reason
         return _error(text, exc.pos, reason.removesuffix(" at"))
     except _NotInteroperable as exc:
         match = _NON_FINITE.search(text) if exc.token in {"NaN", "Infinity", "-Infinity"} else None

@@ -16,7 +16,7 @@ from typing import BinaryIO, Final
 import msgspec
 
 from ..core.errors import InvalidJSONError
-from ..core.parsing import NOT_JSON
+from ..core.parsing import NOT_JSON, diagnose
 from .records import Record, RecordTooLarge, Unreadable
 
 BLOCK_BYTES: Final = 1 << 20
@@ -113,6 +113,17 @@ class _Text:
         line, column = self.position(at)
         return InvalidJSONError(reason, line, column, self.base + at)
 
+    def diagnosed(self, at: int, context: bytes = b"", cause: BaseException | None = None) -> InvalidJSONError:
+        """Why the text from `at` to its end is not JSON, and where, as a single payload of the whole document is
+        told: the diagnosis of that text after `context`, valid JSON that leaves a parser where the document's text
+        before `at` (read, and dropped) left it. Read as a payload, the whole text fails at the same place."""
+        while self.more():
+            pass
+        found = diagnose(context + bytes(self.data[at:]), cause or EOFError("the document ends inside a value"))
+        # Before that place the text is valid UTF-8: its characters are as many bytes as they encode to.
+        before = (context + bytes(self.data[at:])).decode("utf-8", "replace")[: found.offset]
+        return self.error(at + len(before.encode()) - len(context), found.reason)
+
     def _parsed_end(self, at: int) -> int | None:
         """The end of a well-formed value, found by msgspec: parsing from `at` on, it stops at the first value's
         end and names the byte where trailing data starts. Counting brackets in Python costs ten times as much.
@@ -144,7 +155,7 @@ class _Text:
             if quote == -1:
                 position = len(self.data)
                 if not self.more():
-                    raise self.error(at, "unterminated string")
+                    raise self.diagnosed(at)
                 continue
             backslashes = 0
             while self.data[quote - 1 - backslashes] == _BACKSLASH:
@@ -177,7 +188,7 @@ class _Text:
             if found is None:
                 position = len(self.data)
                 if not self.more():
-                    raise self.error(at, "the document ends inside this value")
+                    raise self.diagnosed(at)
                 continue
             symbol = self.data[found.start()]
             if symbol == ord('"'):
@@ -287,7 +298,7 @@ def _items(text: _Text, opener: int) -> Generator[Record, None, int]:
 def _expect_end(text: _Text, at: int) -> None:
     rest = text.skip_space(at)
     if text.byte(rest):
-        raise text.error(rest, "extra data after the document")
+        raise text.error(rest, "extra data")
 
 
 def _list_response_items(text: _Text, opener: int) -> Iterator[Record] | None:
@@ -310,15 +321,16 @@ def _list_response_items(text: _Text, opener: int) -> Iterator[Record] | None:
     return None
 
 
+# A list response's text right after its `data` array: what follows must close it as it would close this object.
+_AFTER_DATA: Final = b'{"data":0'
+
+
 def _rest_of_list(text: _Text, opener: int) -> Generator[Record, None, None]:
-    """The `data` items; then the list response's other members are skipped to its close."""
+    """The `data` items; then the list response's other members (a few ids and `has_more`), checked to its close."""
     at = yield from _items(text, opener)
-    at = text.skip_space(at + 1)
-    while text.byte(at) == b",":
-        colon = text.skip_space(text.value_end(text.skip_space(at + 1)))
-        if text.byte(colon) != b":":
-            raise text.error(colon, "expecting ':' delimiter")
-        at = text.skip_space(text.value_end(text.skip_space(colon + 1)))
-    if text.byte(at) != b"}":
-        raise text.error(at, "expecting ',' delimiter")
-    _expect_end(text, at + 1)
+    while text.more():
+        pass
+    try:
+        _any_value.decode(_AFTER_DATA + bytes(text.data[at + 1 :]))
+    except NOT_JSON as exc:
+        raise text.diagnosed(at + 1, _AFTER_DATA, exc) from None

@@ -385,6 +385,9 @@ def test_an_array_item_missing_between_commas_breaks_the_document_there(body: by
         b'[{"a": 1}\n {"b": 2}]',
         b'{"object": "list", "data": [1] "has_more": false}',
         b'{"object": "list", "data": [1], "has_more" false}',
+        b'{"object": "list", "data": [], "has_more": fa}',  # read as a valid list of no steps before
+        b'{"object": "list", "data": [1], "has_more": false} {}',
+        b"[1]\n[2]",
     ],
 )
 def test_where_a_document_breaks_is_said_in_the_words_of_a_single_payload(body: bytes) -> None:

@@ -87,7 +87,8 @@ def iter_validate(
     """Validate JSON Lines one record at a time: `source` is a binary file or any iterable of lines. Blank
     lines are skipped; memory stays that of one record. A `profile` gives the whole selection instead of
     `schema`, `strict` and `dialect`, its time limit applying to each record. Errors and warnings are placed at
-    their line and column, as every surface places them."""
+    their line and column, as every surface places them. `NotJsonLines` when the first line that is not blank holds
+    only `{` or `[`: a pretty-printed value, refused as every surface refuses it."""
     chosen = selected(profile, schema, strict, dialect)
     for record in iter_lines(as_stream(source, lines=True)):
         report, step = chosen.check(record.raw)

@@ -6,6 +6,7 @@ import gzip
 import io
 import json
 import os
+import pickle
 import threading
 import time
 import uuid
@@ -17,6 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from runstep_validator import NotJsonLines
 from runstep_validator.cli import run
 from runstep_validator.sources import documents
 from runstep_validator.sources.documents import iter_document_records
@@ -234,3 +236,29 @@ def test_json_lines_whose_first_record_is_longer_than_the_first_read_are_still_t
     records = json.loads(stdout.getvalue())["files"][0]["records"]
     assert [record["line"] for record in records] == [1, 2]
     assert not any(unit["code"] == "invalid-json" for record in records for unit in record["errors"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    blanks=st.lists(st.sampled_from([b"", b"  ", b"\t", b"\x0c"]), max_size=3),
+    bracket=st.sampled_from([b"{", b"[", b"  { ", b"[\t"]),
+    block=st.integers(min_value=1, max_value=64),
+    newline=st.sampled_from([b"\n", b"\r\n"]),
+)
+def test_json_lines_whose_first_line_is_a_lone_bracket_are_refused_at_any_read_size(
+    blanks: list[bytes], bracket: bytes, block: int, newline: bytes
+) -> None:
+    body = newline.join([*blanks, bracket, b'  "id": "step_1"', b"}"]) + newline
+
+    with pytest.raises(NotJsonLines) as raised:
+        list(iter_lines(io.BytesIO(body), block))
+
+    assert (raised.value.line, raised.value.bracket) == (len(blanks) + 1, bracket.strip().decode())
+    assert pickle.loads(pickle.dumps(raised.value)).args == raised.value.args  # it crosses processes whole
+
+
+@pytest.mark.parametrize("first", [b"{}", b"{ }", b"[ ]", b"[1]", b'{"a": 1}'])
+def test_json_lines_whose_first_line_is_a_whole_value_are_read_line_by_line(first: bytes) -> None:
+    body = first + b"\n{\n" + COMPACT + b"\n"
+
+    assert [record.line for record in iter_lines(io.BytesIO(body), 3)] == [1, 2, 3]

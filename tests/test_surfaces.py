@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterable
+from functools import partial
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -24,6 +25,7 @@ from runstep_validator.cli import run
 from runstep_validator.core.report import Report
 from runstep_validator.http.app import create_app
 from runstep_validator.importing import iter_validate
+from runstep_validator.sources import documents, library
 
 from .strategies import mutated, run_steps
 from .support import ROOT, all_cases, corpus_files, load_json
@@ -388,12 +390,23 @@ def test_an_array_item_missing_between_commas_breaks_the_document_there(body: by
         b'{"object": "list", "data": [], "has_more": fa}',  # read as a valid list of no steps before
         b'{"object": "list", "data": [1], "has_more": false} {}',
         b"[1]\n[2]",
+        b"[tr",  # a scalar the input ends in: one record holding it, not it and an empty one
+        b"[1, 2.",
+        b'["a", nul',
+        b"[1 .5]",  # what follows an item never joins the context the rest is diagnosed after
+        b'{"object": "list", "data": [1]e5}',
+        b'{"object": fa, "data": [{"id": 1}]}',  # a member before data, skipped unchecked before
+        b'{"object": "list", "x": [1 2], "data": [1]}',
+        b'{"object": "list", "data": [1], "x": 1e400}',  # what a single payload's parse refuses, past msgspec
+        b"[1, 2\x0c",  # a form feed is no JSON whitespace: not the end of the input
     ],
 )
 def test_where_a_document_breaks_is_said_in_the_words_of_a_single_payload(body: bytes) -> None:
     """The same bytes as one payload (POST /v1/validate, validate()) or as a document of records (the command line,
     the batch route, validate_document, import): the same message at the same place."""
-    assert validate_document(body)[-1].report.errors[0].error == validate(body).errors[0].error
+    last, single = validate_document(body)[-1].report.errors[0], validate(body).errors[0]
+
+    assert (last.error, last.line, last.column) == (single.error, single.line, single.column)
 
 
 # Documents cut short, as an archive's truncated export or a log line cut at its limit is: where each ends, what is
@@ -500,19 +513,31 @@ def test_json_lines_with_a_bad_line_are_still_judged_line_by_line(body: bytes, t
     assert answer.get_json()["summary"]["total"] == total
 
 
-# Documents to cut anywhere: an array of steps compact and indented, and a list response.
+# Documents to cut anywhere: an array of steps compact and indented (with scalars, characters beyond ASCII, brackets
+# and escaped quotes inside strings), and a list response.
 WHOLE_DOCUMENTS = [
     json.dumps([STEP, STEP]).encode(),
-    json.dumps([STEP, {"a": ["x", {"b": "y\\"}]}], indent=2).encode(),
-    json.dumps({"object": "list", "data": [STEP], "first_id": "step_1", "has_more": False}).encode(),
+    json.dumps([STEP, {"a": ["x]", {"b": 'y\\"}'}], "c": "caf\u00e9 \U0001f600"}, 12.5, True, None], indent=2).encode(),
+    json.dumps([STEP, "\u00fcber", -1.5e3, False], ensure_ascii=False).encode(),
+    json.dumps(["ab", 12.5, True, None, -3, {"k": [1, "\u00e9"]}, "x"], ensure_ascii=False).encode(),
+    json.dumps({"object": "list", "data": [STEP, 7], "first_id": "step_\u00e9", "has_more": False}).encode(),
 ]
 
 
-@settings(max_examples=300, deadline=None)
-@given(document=st.sampled_from(WHOLE_DOCUMENTS), cut=st.floats(min_value=0, max_value=1, exclude_max=True))
-def test_a_document_cut_anywhere_is_told_alike_as_one_payload_and_as_records(document: bytes, cut: float) -> None:
+@settings(max_examples=400, deadline=None)
+@given(
+    document=st.sampled_from(WHOLE_DOCUMENTS),
+    cut=st.floats(min_value=0, max_value=1, exclude_max=True),
+    block=st.sampled_from([1, 7, 64, documents.BLOCK_BYTES]),
+)
+def test_a_document_cut_anywhere_is_told_alike_as_one_payload_and_as_records(
+    document: bytes, cut: float, block: int
+) -> None:
+    """Whatever the read size: a small one drops what was read before the record being read."""
     body = document[: int(len(document) * cut)]
     single = validate(body).errors[0]
-    last = validate_document(body)[-1].report.errors[0]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(library, "iter_document_records", partial(documents.iter_document_records, block_bytes=block))
+        last = validate_document(body)[-1].report.errors[0]
 
     assert (last.error, last.line, last.column) == (single.error, single.line, single.column)

@@ -24,6 +24,7 @@ MAX_DIGITS = sys.get_int_max_str_digits() or 4300  # Python's limit on convertin
 _LONG_NUMBER = re.compile(rf"-?\d{{{MAX_DIGITS + 1},}}")
 _decoder = msgspec.json.Decoder()
 _STRUCTURE = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+_QUOTE: Final = ord('"')
 # What msgspec raises for input it will not decode: RecursionError past its depth limit, ValueError for an
 # integer longer than Python converts (4300 digits).
 NOT_JSON = (msgspec.DecodeError, UnicodeDecodeError, RecursionError, ValueError)
@@ -161,19 +162,19 @@ def _error(text: str, offset: int, reason: str) -> InvalidJSONError:
     return InvalidJSONError(reason, line, column, offset)
 
 
-_STRUCTURE_TEXT: Final = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
-_LEFT_OPEN: Final = {"[": "the array is not closed", "{": "the object is not closed"}
+_LEFT_OPEN: Final = {ord("["): "the array is not closed", ord("{"): "the object is not closed"}
+_JSON_SPACE: Final = " \t\r\n"
 
 
-def _left_open(text: str) -> str | None:
+def _left_open(data: bytes) -> str | None:
     """What a JSON text that ends early leaves open, the innermost ("the array is not closed"), outside its strings;
     None when every bracket is closed."""
-    opened: list[str] = []
-    for match in _STRUCTURE_TEXT.finditer(text):
-        symbol = match.group()
+    opened: list[int] = []
+    for match in _STRUCTURE.finditer(data):
+        symbol = data[match.start()]
         if symbol in _LEFT_OPEN:
             opened.append(symbol)
-        elif symbol in ("]", "}") and opened:
+        elif symbol != _QUOTE and opened:  # a closing bracket
             opened.pop()
     return _LEFT_OPEN[opened[-1]] if opened else None
 
@@ -196,8 +197,8 @@ def diagnose(data: bytes, cause: BaseException) -> InvalidJSONError:
         json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
     except json.JSONDecodeError as exc:
         reason = exc.msg[0].lower() + exc.msg[1:]
-        if exc.pos >= len(text.rstrip()):  # the input ends early: what it leaves open says more than what came next
-            reason = _left_open(text) or reason
+        if exc.pos >= len(text.rstrip(_JSON_SPACE)):  # it ends early: what it leaves open says more than what came next
+            reason = _left_open(data) or reason
         return _error(text, exc.pos, reason.removesuffix(" at"))
     except _NotInteroperable as exc:
         match = _NON_FINITE.search(text) if exc.token in {"NaN", "Infinity", "-Infinity"} else None

@@ -16,7 +16,7 @@ from typing import BinaryIO, Final
 import msgspec
 
 from ..core.errors import InvalidJSONError
-from ..core.parsing import NOT_JSON, diagnose
+from ..core.parsing import NOT_JSON, diagnose, parse
 from .records import Record, RecordTooLarge, Unreadable
 
 BLOCK_BYTES: Final = 1 << 20
@@ -32,6 +32,13 @@ _STRUCTURE = re.compile(rb'[\[\]{}"]')
 _BACKSLASH = ord("\\")
 _SPACE = re.compile(rb"[ \t\r\n]*")
 _DELIMITER = re.compile(rb"[ \t\r\n,\]}]")
+# Valid JSON around a piece of a document that leaves a parser where the document's own text does: inside an
+# array where an item must start, after an item, after a list response's `data` (a space so that nothing that
+# follows joins the value), and a value for the `data` that closes the members before it.
+_IN_ARRAY: Final = b"[0,"
+_AFTER_ITEM: Final = b"[0 "
+_AFTER_DATA: Final = b'{"data":0 '
+_DATA_AFTER: Final = b"0}"
 
 
 def _characters(data: bytes | bytearray) -> int:
@@ -113,16 +120,32 @@ class _Text:
         line, column = self.position(at)
         return InvalidJSONError(reason, line, column, self.base + at)
 
-    def diagnosed(self, at: int, context: bytes = b"", cause: BaseException | None = None) -> InvalidJSONError:
-        """Why the text from `at` to its end is not JSON, and where, as a single payload of the whole document is
-        told: the diagnosis of that text after `context`, valid JSON that leaves a parser where the document's text
-        before `at` (read, and dropped) left it. Read as a payload, the whole text fails at the same place."""
+    def diagnosed(self, at: int, *, before: bytes = b"") -> InvalidJSONError:
+        """Why the document's text from `at` to its end (read on) is not JSON, and where, as a single payload of the
+        whole document is told: the diagnosis of that text after `before`, valid JSON that leaves a parser where
+        the text before `at` (read, and perhaps dropped) left it. Read as a payload, the whole text fails there."""
         while self.more():
             pass
-        found = diagnose(context + bytes(self.data[at:]), cause or EOFError("the document ends inside a value"))
-        # Before that place the text is valid UTF-8: its characters are as many bytes as they encode to.
-        before = (context + bytes(self.data[at:])).decode("utf-8", "replace")[: found.offset]
-        return self.error(at + len(before.encode()) - len(context), found.reason)
+        piece = before + bytes(self.data[at:])
+        return self._placed(diagnose(piece, EOFError("the document ends inside a value")), piece, at, len(before))
+
+    def check(self, at: int, end: int, *, before: bytes = b"", after: bytes = b"") -> None:
+        """Raise where the text from `at` to `end`, between `before` and `after` (which close what it leaves open),
+        is not the JSON a single payload's parse takes: for text that is in no record, and so in no record's
+        report."""
+        piece = before + bytes(self.data[at:end]) + after
+        try:
+            parse(piece)
+        except InvalidJSONError as exc:
+            raise self._placed(exc, piece, at, len(before)) from None
+
+    def _placed(self, found: InvalidJSONError, piece: bytes, at: int, before: int) -> InvalidJSONError:
+        """A diagnosis of `piece` (`before` bytes of context, then the text from `at`) placed in the document; never
+        before `at` (a diagnosis that names no place names the piece's start)."""
+        offset = found.offset  # in characters, as many bytes as they encode to: the text before it is valid UTF-8
+        if not piece.isascii():
+            offset = len(piece.decode("utf-8", "replace")[:offset].encode())
+        return self.error(at + max(0, offset - before), found.reason)
 
     def _parsed_end(self, at: int) -> int | None:
         """The end of a well-formed value, found by msgspec: parsing from `at` on, it stops at the first value's
@@ -273,12 +296,14 @@ def _items(text: _Text, opener: int) -> Generator[Record, None, int]:
         return at
     while True:
         first = text.byte(at)
-        if not first:  # the input ends where an item should start: one record holds the rest, not two
-            raise text.error(at, "the array is not closed")
-        if first in b",]":  # [1,,2] or [1,]: the array stops being JSON here, as for a missing comma
-            raise text.error(at, "expecting value")
+        # The input ends where an item should start ([1,), or an item is missing ([1,,2], [1,]): one record holds
+        # the rest, said as a single payload is told.
+        if not first or first in b",]":
+            raise text.diagnosed(at, before=_IN_ARRAY)
         text.pending = at
         end = text.value_end(at)
+        if end == len(text.data) and text.eof:  # a scalar the input ends in ([1, 2, tr): the array is not closed
+            raise text.diagnosed(at, before=_IN_ARRAY)
         record = _record(text, index, at, end)
         text.pending = None
         yield record
@@ -291,8 +316,7 @@ def _items(text: _Text, opener: int) -> Generator[Record, None, int]:
         elif separator == b"]":
             return after
         else:
-            reason = "expecting ',' delimiter" if separator else "the array is not closed"
-            raise text.error(after, reason)
+            raise text.diagnosed(after, before=_AFTER_ITEM)
 
 
 def _expect_end(text: _Text, at: int) -> None:
@@ -313,6 +337,7 @@ def _list_response_items(text: _Text, opener: int) -> Iterator[Record] | None:
             return None
         value = text.skip_space(colon + 1)
         if key == b'"data"' and text.byte(value) == b"[":
+            text.check(opener, value, after=_DATA_AFTER)  # the members before it, skipped above
             return _rest_of_list(text, value)
         at = text.skip_space(text.value_end(value))
         if text.byte(at) != b",":
@@ -321,16 +346,9 @@ def _list_response_items(text: _Text, opener: int) -> Iterator[Record] | None:
     return None
 
 
-# A list response's text right after its `data` array: what follows must close it as it would close this object.
-_AFTER_DATA: Final = b'{"data":0'
-
-
 def _rest_of_list(text: _Text, opener: int) -> Generator[Record, None, None]:
     """The `data` items; then the list response's other members (a few ids and `has_more`), checked to its close."""
     at = yield from _items(text, opener)
     while text.more():
         pass
-    try:
-        _any_value.decode(_AFTER_DATA + bytes(text.data[at + 1 :]))
-    except NOT_JSON as exc:
-        raise text.diagnosed(at + 1, _AFTER_DATA, exc) from None
+    text.check(at + 1, len(text.data), before=_AFTER_DATA)

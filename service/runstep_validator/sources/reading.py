@@ -9,7 +9,6 @@ import gzip
 import io
 import itertools
 import os
-import re
 import stat
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
@@ -274,7 +273,7 @@ def whole_lines(
             continue
         run = b"".join([*pending, piece[:cut]]) if pending else piece[:cut]
         _check_lengths(run, line, max_record_bytes)
-        first_seen = first_seen or _one_value_a_line(run, line)
+        first_seen = first_seen or _refuse_pretty_first_line(run, line)
         rest = piece[cut:]
         pending, pending_bytes = ([rest], len(rest)) if rest else ([], 0)
         yield run
@@ -283,26 +282,29 @@ def whole_lines(
         run = b"".join(pending)
         _check_lengths(run, line, max_record_bytes)
         if not first_seen:
-            _one_value_a_line(run, line)
+            _refuse_pretty_first_line(run, line)
         yield run
 
 
 _LONE_BRACKETS: Final = (b"{", b"[")
-_BLANKS: Final = re.compile(rb"[ \t\r\n]*")
 
 
-def _one_value_a_line(run: bytes, line: int) -> bool:
-    """Whether the run holds a line that is not blank (the first of the input, when none came before), after
-    refusing it when it holds only an opening bracket: a line no JSON Lines record can be, and the first line of
-    every pretty printer's output. Judged a line at a time, such input made every line an error."""
-    start = _BLANKS.match(run).end()  # type: ignore[union-attr]  # it matches nothing at least
-    if start == len(run):
-        return False
-    end = run.find(b"\n", start)
-    first = run[start : end if end >= 0 else len(run)].rstrip()
-    if first in _LONE_BRACKETS:
-        raise NotJsonLines(line + run.count(b"\n", 0, start), first.decode())
-    return True
+def _refuse_pretty_first_line(run: bytes, line: int) -> bool:
+    """Whether the run (of whole lines, from `line`) holds a line that is not blank, after refusing the first such
+    line when it holds only an opening bracket: a line no JSON Lines record can be, and the first line of every
+    pretty printer's output. Judged a line at a time, such input made every line an error. Blank is what
+    `iter_lines` skips."""
+    position = 0
+    while position < len(run):
+        end = run.find(b"\n", position)
+        end = len(run) if end < 0 else end
+        first = run[position:end].strip()
+        if first:
+            if first in _LONE_BRACKETS:
+                raise NotJsonLines(line, first.decode())
+            return True
+        position, line = end + 1, line + 1
+    return False
 
 
 def _check_lengths(run: bytes, line: int, max_record_bytes: int | None) -> None:

@@ -27,6 +27,7 @@ s3fs = pytest.importorskip("s3fs")
 
 from distributed import Client, LocalCluster  # noqa: E402
 
+from runstep_validator import NotJsonLines  # noqa: E402
 from runstep_validator.cli import run  # noqa: E402
 from runstep_validator.importing import Importer  # noqa: E402
 from runstep_validator.importing.distributed import (  # noqa: E402
@@ -301,10 +302,7 @@ def test_a_pretty_printed_input_given_as_json_lines_is_refused_on_the_cluster_as
 
     assert on_cluster[0] == on_one_machine[0] == 2
     assert on_cluster[2].splitlines()[-1] == on_one_machine[2].splitlines()[-1]
-    assert on_one_machine[2] == f"runstep-validator: {source}: not JSON Lines: line 1 holds only '{{': " + (
-        "a JSON value written across lines (pretty-printed), where JSON Lines has each value on one line "
-        "(jq -c writes them so); give one such document as JSON\n"
-    )
+    assert on_one_machine[2] == f"runstep-validator: {source}: {NotJsonLines(1, '{')}\n"
     assert fs().find(f"{BUCKET}/{run_id}/ok") == fs().find(f"{BUCKET}/{run_id}/bad") == []
     assert list(tmp_path.iterdir()) == []
 

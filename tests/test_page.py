@@ -59,6 +59,9 @@ def browser() -> Iterator[Any]:
             launched.close()
 
 
+ANSWERED = "#status:has-text('Checked '), #status:has-text('Refused: ')"  # checked, or a problem shown
+
+
 class Page:
     """One browser page on the server, recording console errors, failed requests and every URL requested."""
 
@@ -85,7 +88,7 @@ class Page:
         self.page.fill("#text", text)
         self.page.locator("#validate").scroll_into_view_if_needed()  # a phone keeps the caret in view otherwise
         self.page.click("#validate")
-        self.page.wait_for_selector("#status:has-text('Checked ')")
+        self.page.wait_for_selector(ANSWERED)
 
     def units(self) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = self.page.eval_on_selector_all(
@@ -192,29 +195,47 @@ def test_a_dropped_json_lines_file_with_one_bad_line(page: Page) -> None:
     page.shot("04-dropped-json-lines")
 
 
-def test_a_dropped_json_lines_file_written_across_lines_is_refused_in_one_sentence(page: Page) -> None:
-    """A .jsonl file pretty-printed (jq without -c): the batch route's 400, shown as the command line says it, its
-    line a button to the place, not an error on every line."""
-    page.open()
-    pretty = json.dumps(json.loads((EXAMPLES / "message_creation.json").read_text()), indent=2) + "\n"
+def drop(page: Page, name: str, content: str) -> None:
     dropped = page.page.evaluate_handle(
-        "text => { const data = new DataTransfer();"
-        " data.items.add(new File([text], 'steps.jsonl', {type: 'application/x-ndjson'})); return data; }",
-        pretty,
+        "([name, text]) => { const data = new DataTransfer();"
+        " data.items.add(new File([text], name, {type: 'application/octet-stream'})); return data; }",
+        [name, content],
     )
     page.page.dispatch_event("#editor", "drop", {"dataTransfer": dropped})
-    sync_api.expect(page.page.locator("#text")).not_to_have_value("")
+    sync_api.expect(page.page.locator("#text")).to_have_value(content)
+
+
+@pytest.mark.parametrize("shape", ["one value", "an array"])
+def test_a_dropped_json_lines_file_written_across_lines_is_refused_in_one_sentence(page: Page, shape: str) -> None:
+    """A .jsonl file pretty-printed (jq without -c): the batch route's 400, shown as the command line says it, its
+    line a button to the place, not an error on every line; an array too, though its content alone would be read
+    as a document (the command line goes by the name, and so does the page)."""
+    page.open()
+    step = json.loads((EXAMPLES / "message_creation.json").read_text())
+    pretty = json.dumps(step if shape == "one value" else [step, step], indent=2) + "\n"
+    drop(page, "steps.jsonl", pretty)
+    assert page.page.input_value("#mode") == "lines"
     page.page.click("#validate")
-    page.page.wait_for_selector("#status:has-text('Checked a batch of records')")
+    page.page.wait_for_selector("#status:has-text('Refused: the service did not check a batch of records')")
 
     assert page.page.inner_text("#summary .headline") == "Not JSON Lines"
     (unit,) = page.units()
     assert (unit["kind"], unit["line"], unit["column"]) == ("error", 1, 1)
-    assert "line 1 holds only '{': a JSON value written across lines" in unit["text"]
+    assert f"line 1 holds only '{pretty[0]}', as pretty-printed JSON starts" in unit["text"]
     refused = "Failed to load resource: the server responded with a status of 400 (Bad Request)"
     assert page.console_errors == [refused]
     page.console_errors.clear()
-    page.shot("04b-json-lines-written-across-lines")
+    page.shot(f"04b-json-lines-written-across-lines-{shape.replace(' ', '-')}")
+
+
+def test_the_same_array_dropped_as_a_json_file_is_checked_as_a_batch(page: Page) -> None:
+    page.open()
+    step = json.loads((EXAMPLES / "message_creation.json").read_text())
+    drop(page, "steps.json", json.dumps([step, step], indent=2) + "\n")
+    page.page.click("#validate")
+    page.page.wait_for_selector("#status:has-text('Checked a batch of records')")
+
+    assert page.page.inner_text("#summary .headline") == "All 2 records valid"
 
 
 def test_a_gzipped_file_is_refused_with_a_clear_message(page: Page) -> None:
@@ -423,7 +444,7 @@ def test_each_state_in_each_scheme_and_size(browser: Any, server: RunningServer,
     page.select_option("#example", label="Three mistakes: a run's status, a number as output, tokens as text")
     page.locator("#validate").scroll_into_view_if_needed()
     page.click("#validate")
-    page.wait_for_selector("#status:has-text('Checked ')")
+    page.wait_for_selector(ANSWERED)
     shown.shot(f"{name}-1-invalid")
 
     marker = page.locator(".gutter .error").first
@@ -564,7 +585,7 @@ def test_the_example_menu_offers_examples_with_mistakes_and_each_shows_its_error
         page.page.select_option("#example", label=title)
         sync_api.expect(page.page.locator("#status")).to_have_text(f"Loaded {title}.")
         page.page.click("#validate")
-        page.page.wait_for_selector("#status:has-text('Checked ')")
+        page.page.wait_for_selector(ANSWERED)
         assert page.page.locator("#summary.invalid, #summary.problem").count() == 1, title
         assert [unit for unit in page.units() if unit["kind"] == "error" and unit["line"] >= 1], title
         page.shot(f"11-example-with-mistakes-{number + 1}")

@@ -40,8 +40,18 @@ def test_the_example_menu_is_what_its_tool_writes_from_the_shipped_examples() ->
     assert PAGE_EXAMPLES.read_text(encoding="utf-8") == tool.render(), "run: python tools/page_examples.py"
 
 
-ROUTES = {"auto": "/v1/validate", "batch": "/v1/validate/batch", "stream": "/v1/validate/stream"}
-TYPES = {"auto": "application/json", "batch": "application/x-ndjson", "stream": "text/event-stream"}
+ROUTES = {
+    "auto": "/v1/validate",
+    "batch": "/v1/validate/batch",
+    "lines": "/v1/validate/batch",
+    "stream": "/v1/validate/stream",
+}
+TYPES = {
+    "auto": "application/json",
+    "batch": "application/x-ndjson",
+    "lines": "application/x-ndjson",
+    "stream": "text/event-stream",
+}
 
 
 @pytest.mark.parametrize("shown", menu_examples(), ids=lambda shown: str(shown["title"]))
@@ -61,7 +71,7 @@ def test_each_menu_example_gets_the_verdict_its_group_promises(shown: dict[str, 
         assert body["line"] >= 1, body
     else:
         assert answer.status_code == 200, body
-        verdict = body["summary"]["invalid"] == 0 if shown["mode"] == "batch" else body["valid"]
+        verdict = body["summary"]["invalid"] == 0 if ROUTES[shown["mode"]].endswith("batch") else body["valid"]
     assert verdict is shown["valid"], body
 
 

@@ -262,3 +262,13 @@ def test_json_lines_whose_first_line_is_a_whole_value_are_read_line_by_line(firs
     body = first + b"\n{\n" + COMPACT + b"\n"
 
     assert [record.line for record in iter_lines(io.BytesIO(body), 3)] == [1, 2, 3]
+
+
+def test_a_list_response_whose_members_after_data_break_keeps_them_all_in_its_last_record() -> None:
+    """Nothing the user gave is lost: the members after data, from the comma, in the record that says why."""
+    body = b'{"object": "list", "data": [' + COMPACT + b'], "first_id": "x", "has_more": fa}'
+
+    records = list(iter_document_records(io.BytesIO(body), 16))
+
+    assert [record.raw for record in records] == [COMPACT, b', "first_id": "x", "has_more": fa}']
+    assert records[-1].unreadable is not None

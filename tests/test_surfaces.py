@@ -463,8 +463,8 @@ def test_a_value_written_across_lines_is_refused_as_json_lines_alike_on_every_su
     stream route and the command line refuse a transcript with no event."""
     body, line, bracket = WRITTEN_ACROSS_LINES[name]
     reason = (
-        f"line {line} holds only '{bracket}': a JSON value written across lines (pretty-printed), where JSON Lines "
-        "has each value on one line (jq -c writes them so); give one such document as JSON"
+        f"line {line} holds only '{bracket}', as pretty-printed JSON starts, where JSON Lines has each value whole on "
+        "one line: convert it with jq -c ., or give a single value or an array as JSON"
     )
     path = tmp_path / "steps.jsonl"
     path.write_bytes(body.encode())

@@ -57,7 +57,7 @@ def build() -> list[dict[str, Any]]:
             changed("message_creation.json", '"created_at": 1730284800,', '"created_at": 1730284800'),
             False,
         ),
-        example("JSON Lines: the second record has a mistake", shipped("steps.jsonl"), False, mode="batch"),
+        example("JSON Lines: the second record has a mistake", shipped("steps.jsonl"), False, mode="lines"),
         example(
             "An event stream with a delta that lost its index",
             changed("run.sse", missing_index, '{"type":"function","function":{"arguments":"A"}}'),

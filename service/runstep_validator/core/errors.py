@@ -77,8 +77,8 @@ class NotJsonLines(RunStepValidatorError):
         self.line = line
         self.bracket = bracket
         self.reason = (
-            f"line {line} holds only '{bracket}': a JSON value written across lines (pretty-printed), where JSON "
-            "Lines has each value on one line (jq -c writes them so); give one such document as JSON"
+            f"line {line} holds only '{bracket}', as pretty-printed JSON starts, where JSON Lines has each value whole "
+            "on one line: convert it with jq -c ., or give a single value or an array as JSON"
         )
         super().__init__(f"not JSON Lines: {self.reason}")
 

@@ -351,4 +351,6 @@ def _rest_of_list(text: _Text, opener: int) -> Generator[Record, None, None]:
     at = yield from _items(text, opener)
     while text.more():
         pass
+    text.pending = at + 1  # should they break, the record holding the rest holds them all, as written
     text.check(at + 1, len(text.data), before=_AFTER_DATA)
+    text.pending = None

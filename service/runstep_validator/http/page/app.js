@@ -115,7 +115,8 @@ async function loadFile(file) {
   }
   text.value = new TextDecoder("utf-8").decode(bytes);
   if (/\.sse$/i.test(file.name)) $("mode").value = "stream";
-  else if (/\.(jsonl|ndjson)$/i.test(file.name)) $("mode").value = "batch";
+  // As the command line reads a file by its name: a .jsonl file is JSON Lines whatever its content looks like.
+  else if (/\.(jsonl|ndjson)$/i.test(file.name)) $("mode").value = "lines";
   else $("mode").value = "auto";
   renderGutter();
   say(`Loaded ${file.name} (${bytes.length.toLocaleString()} bytes).`);
@@ -214,6 +215,7 @@ function request() {
   let chosen = detect(text.value);
   if (mode === "single") chosen = { route: "single", type: "application/json" };
   if (mode === "stream") chosen = { route: "stream", type: "text/event-stream" };
+  if (mode === "lines") chosen = { route: "batch", type: "application/x-ndjson" };
   if (mode === "batch" && chosen.route !== "batch") {
     chosen = { route: "batch", type: text.value.trim().startsWith("[") ? "application/json" : "application/x-ndjson" };
   }
@@ -246,18 +248,28 @@ async function validate() {
   $("copy").disabled = body === null;
   if (!response.ok || (response.headers.get("Content-Type") || "").startsWith("application/problem+json")) {
     showProblem(body || { title: `HTTP ${response.status}`, detail: "the service answered without a body" });
-  } else if (sent.route === "single") showSingle(body);
-  else if (sent.route === "batch") showBatch(body);
-  else showStream(body);
-  say(checked(sent, body));
+    say(refused(sent));
+  } else {
+    if (sent.route === "single") showSingle(body);
+    else if (sent.route === "batch") showBatch(body);
+    else showStream(body);
+    say(checked(sent, body));
+  }
   firstErrorInView();
+}
+
+const inputKind = { single: "one payload", batch: "a batch of records", stream: "an event stream" };
+
+// A request the service refused (a problem): nothing was checked, and the problem shown says why.
+function refused(sent) {
+  return `Refused: the service did not check ${inputKind[sent.route]}; the message says why.`;
 }
 
 // What was checked, in a person's words: the kind of input and the schema or dialect it was held to.
 function checked(sent, body) {
   const how = $("schema").options[$("schema").selectedIndex]?.text || $("schema").value;
   const dialect = $("dialect").value;
-  const kind = { single: "one payload", batch: "a batch of records", stream: "an event stream" }[sent.route];
+  const kind = inputKind[sent.route];
   return `Checked ${kind} against ${how}, ${dialect} dialect${body && body.schema ? ` (${body.schema.split("/").pop()})` : ""}.`;
 }
 

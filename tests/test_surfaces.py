@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from runstep_validator import NotJsonLines, validate, validate_document, validate_stream
@@ -541,3 +541,43 @@ def test_a_document_cut_anywhere_is_told_alike_as_one_payload_and_as_records(
         last = validate_document(body)[-1].report.errors[0]
 
     assert (last.error, last.line, last.column) == (single.error, single.line, single.column)
+
+
+EDITED_DOCUMENTS = [
+    json.dumps([{"a": [1, "x]"], "b": None}, {"c": 'é\\"', "d": 2.5}, True], ensure_ascii=False).encode(),
+    json.dumps(
+        {"object": "list", "data": [{"a": 1}, {"b": [2]}], "first_id": "x", "has_more": False}, indent=1
+    ).encode(),
+    json.dumps([{"a": 1}, {"b": {"c": [3, 4]}}], indent=2).encode(),
+]
+EDIT = st.tuples(
+    st.sampled_from(["delete", "insert", "replace"]),
+    st.floats(0, 1, exclude_max=True),
+    st.sampled_from(b'{}[],:" \n0a\\-.e'),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(document=st.sampled_from(EDITED_DOCUMENTS), edits=st.lists(EDIT, min_size=1, max_size=2))
+def test_a_document_broken_anywhere_tells_its_first_error_alike_as_one_payload_and_as_records(
+    document: bytes, edits: list[tuple[str, float, int]]
+) -> None:
+    """A byte lost, added or changed (an archive's corruption): the first JSON error of the records read from it is
+    the single payload's, at the same place. Counting brackets pairs quotes otherwise than a parser where a string
+    breaks: such an item ends the document there, as a payload of it would be told."""
+    body = bytearray(document)
+    for kind, where, byte in edits:
+        at = int(len(body) * where)
+        if kind == "delete":
+            del body[at]
+        elif kind == "insert":
+            body.insert(at, byte)
+        else:
+            body[at] = byte
+    single = validate(bytes(body)).errors[0]
+    assume(single.code == "invalid-json")
+    first = next(
+        unit for item in validate_document(bytes(body)) for unit in item.report.errors if unit.code == "invalid-json"
+    )
+
+    assert (first.error, first.line, first.column) == (single.error, single.line, single.column)

@@ -68,6 +68,7 @@ class _Text:
         self.column = 0  # characters before data[0] on its line
         self.eof = False
         self.pending: int | None = None  # where the record being read starts (relative to data), while it is read
+        self.well_formed = False  # whether msgspec parsed the value value_end last measured whole
 
     def more(self) -> bool:
         if self.eof:
@@ -139,6 +140,20 @@ class _Text:
         except InvalidJSONError as exc:
             raise self._placed(exc, piece, at, len(before)) from None
 
+    def item_alone_as_in_place(self, at: int, end: int) -> None:
+        """Raise where the document breaks, unless the array item from `at` to `end`, read alone, is told what the
+        document is told there. Then it is a record of its own, invalid (a malformed object, `tru`), and reading goes
+        on; `0{` is not (alone "extra data", in the array "expecting ',' delimiter"), nor is an item whose quotes
+        counting brackets pairs otherwise than a parser does."""
+        piece = bytes(self.data[at:end])
+        try:
+            parse(piece)
+        except InvalidJSONError as alone:
+            in_place = _IN_ARRAY + piece + b"]"
+            told = self._placed(diagnose(in_place, alone), in_place, at, len(_IN_ARRAY))
+            if (told.reason, told.offset) != (alone.reason, self._placed(alone, piece, at, 0).offset):
+                raise self.diagnosed(at, before=_IN_ARRAY) from None
+
     def _placed(self, found: InvalidJSONError, piece: bytes, at: int, before: int) -> InvalidJSONError:
         """A diagnosis of `piece` (`before` bytes of context, then the text from `at`) placed in the document; never
         before `at` (a diagnosis that names no place names the piece's start)."""
@@ -169,16 +184,18 @@ class _Text:
                 return None
         return None
 
-    def string_end(self, at: int) -> int:
+    def string_end(self, at: int, origin: tuple[int, bytes] | None = None) -> int:
         """Where the string whose `"` is at `at` ends. The search resumes where it stopped, so a long string is
-        read once, however many blocks it spans."""
+        read once, however many blocks it spans. Where the input ends inside it, `diagnosed` from `origin` (the
+        start of what holds it, and the context before that) or from `at`."""
         position = at + 1
         while True:
             quote = self.data.find(b'"', position)
             if quote == -1:
                 position = len(self.data)
                 if not self.more():
-                    raise self.diagnosed(at)
+                    start, before = origin or (at, b"")
+                    raise self.diagnosed(start, before=before)
                 continue
             backslashes = 0
             while self.data[quote - 1 - backslashes] == _BACKSLASH:
@@ -187,14 +204,19 @@ class _Text:
                 return quote + 1
             position = quote + 1
 
-    def value_end(self, at: int) -> int:
-        """Where the JSON value starting at `at` ends (relative to data): strings skipped, brackets counted."""
+    def value_end(self, at: int, origin: tuple[int, bytes] | None = None) -> int:
+        """Where the JSON value starting at `at` ends (relative to data): strings skipped, brackets counted. Where
+        the input ends inside it, `diagnosed` from `origin` (the start of what holds it, and the context before that)
+        or from `at`. `well_formed` says whether msgspec parsed it whole."""
+        origin = origin or (at, b"")
+        self.well_formed = False
         opener = self.byte(at)
         if opener == b'"':
-            return self.string_end(at)
+            return self.string_end(at, origin)
         if opener in (b"{", b"["):
             end = self._parsed_end(at)
             if end is not None:
+                self.well_formed = True
                 return end
         if opener not in (b"[", b"{"):
             position = at
@@ -211,11 +233,11 @@ class _Text:
             if found is None:
                 position = len(self.data)
                 if not self.more():
-                    raise self.diagnosed(at)
+                    raise self.diagnosed(origin[0], before=origin[1])
                 continue
             symbol = self.data[found.start()]
             if symbol == ord('"'):
-                position = self.string_end(found.start())
+                position = self.string_end(found.start(), origin)
                 continue
             position = found.end()
             depth += 1 if symbol in b"[{" else -1
@@ -298,12 +320,14 @@ def _items(text: _Text, opener: int) -> Generator[Record, None, int]:
         first = text.byte(at)
         # The input ends where an item should start ([1,), or an item is missing ([1,,2], [1,]): one record holds
         # the rest, said as a single payload is told.
-        if not first or first in b",]":
+        if not first or first in b",]}:":
             raise text.diagnosed(at, before=_IN_ARRAY)
         text.pending = at
-        end = text.value_end(at)
+        end = text.value_end(at, (at, _IN_ARRAY))
         if end == len(text.data) and text.eof:  # a scalar the input ends in ([1, 2, tr): the array is not closed
             raise text.diagnosed(at, before=_IN_ARRAY)
+        if not text.well_formed:
+            text.item_alone_as_in_place(at, end)
         record = _record(text, index, at, end)
         text.pending = None
         yield record
@@ -329,8 +353,9 @@ def _list_response_items(text: _Text, opener: int) -> Iterator[Record] | None:
     """The items of a list response's `data` array, or None if this object has no array `data` member (then the
     object is one record: everything read so far is still in `text`)."""
     at = text.skip_space(opener + 1)
+    whole = (opener, b"")  # cut short inside: the object is told from its start, all of it still held
     while text.byte(at) == b'"':
-        key_end = text.value_end(at)
+        key_end = text.value_end(at, whole)
         key = bytes(text.data[at:key_end])
         colon = text.skip_space(key_end)
         if text.byte(colon) != b":":
@@ -339,7 +364,7 @@ def _list_response_items(text: _Text, opener: int) -> Iterator[Record] | None:
         if key == b'"data"' and text.byte(value) == b"[":
             text.check(opener, value, after=_DATA_AFTER)  # the members before it, skipped above
             return _rest_of_list(text, value)
-        at = text.skip_space(text.value_end(value))
+        at = text.skip_space(text.value_end(value, whole))
         if text.byte(at) != b",":
             return None
         at = text.skip_space(at + 1)

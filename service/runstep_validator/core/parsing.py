@@ -179,6 +179,17 @@ def _left_open(data: bytes) -> str | None:
     return _LEFT_OPEN[opened[-1]] if opened else None
 
 
+def _syntax_error_within(text: str) -> InvalidJSONError | None:
+    """The first syntax error of a text that breaks off (before a byte that is no UTF-8), when it lies within: the
+    first problem of the whole input. Not where only the break leaves something open (a string, a container)."""
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as exc:
+        if exc.pos < len(text.rstrip(_JSON_SPACE)) and not exc.msg.startswith("Unterminated string"):
+            return _error(text, exc.pos, (exc.msg[0].lower() + exc.msg[1:]).removesuffix(" at"))
+    return None
+
+
 def diagnose(data: bytes, cause: BaseException) -> InvalidJSONError:
     """Why msgspec refused `data`, with the position of the first problem."""
     if data.startswith(GZIP_MAGIC):  # a .gz file's bytes, posted or passed as they are
@@ -187,7 +198,9 @@ def diagnose(data: bytes, cause: BaseException) -> InvalidJSONError:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         prefix = data[: exc.start].decode("utf-8", errors="replace")
-        return _error(prefix, len(prefix), f"invalid UTF-8 byte 0x{data[exc.start]:02x}")
+        return _syntax_error_within(prefix) or _error(
+            prefix, len(prefix), f"invalid UTF-8 byte 0x{data[exc.start]:02x}"
+        )
     if not text.strip():
         return _error(text, len(text), "empty input: expected a JSON value")
     if starts_like_transcript(data):

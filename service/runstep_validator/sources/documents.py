@@ -147,10 +147,10 @@ class _Text:
         counting brackets pairs otherwise than a parser does."""
         piece = bytes(self.data[at:end])
         try:
-            parse(piece)
-        except InvalidJSONError as alone:
-            in_place = _IN_ARRAY + piece + b"]"
-            told = self._placed(diagnose(in_place, alone), in_place, at, len(_IN_ARRAY))
+            _any_value.decode(piece)  # well-formed (one too large to be parsed from its start): a record, as it is
+        except NOT_JSON as exc:
+            alone, in_place = diagnose(piece, exc), _IN_ARRAY + piece + b"]"
+            told = self._placed(diagnose(in_place, exc), in_place, at, len(_IN_ARRAY))
             if (told.reason, told.offset) != (alone.reason, self._placed(alone, piece, at, 0).offset):
                 raise self.diagnosed(at, before=_IN_ARRAY) from None
 

@@ -399,14 +399,19 @@ def test_an_array_item_missing_between_commas_breaks_the_document_there(body: by
         b'{"object": "list", "x": [1 2], "data": [1]}',
         b'{"object": "list", "data": [1], "x": 1e400}',  # what a single payload's parse refuses, past msgspec
         b"[1, 2\x0c",  # a form feed is no JSON whitespace: not the end of the input
+        b'[1e400, "\xff"]',  # a problem before a byte that is no UTF-8 comes first
+        b"[" + b"1" * 5000 + b', "\xff"]',  # ... and did not crash the diagnosis
+        b"[1]\xc3",
+        b'["x:NaN", NaN]',
     ],
 )
 def test_where_a_document_breaks_is_said_in_the_words_of_a_single_payload(body: bytes) -> None:
     """The same bytes as one payload (POST /v1/validate, validate()) or as a document of records (the command line,
-    the batch route, validate_document, import): the same message at the same place."""
-    last, single = validate_document(body)[-1].report.errors[0], validate(body).errors[0]
+    the batch route, validate_document, import): the same first message at the same place."""
+    single = validate(body).errors[0]
+    first = next(unit for item in validate_document(body) for unit in item.report.errors if unit.code == "invalid-json")
 
-    assert (last.error, last.line, last.column) == (single.error, single.line, single.column)
+    assert (first.error, first.line, first.column) == (single.error, single.line, single.column)
 
 
 # Documents cut short, as an archive's truncated export or a log line cut at its limit is: where each ends, what is
@@ -581,3 +586,11 @@ def test_a_document_broken_anywhere_tells_its_first_error_alike_as_one_payload_a
     )
 
     assert (first.error, first.line, first.column) == (single.error, single.line, single.column)
+
+
+def test_a_document_nested_past_the_parsers_limit_before_a_bad_byte_is_an_invalid_record() -> None:
+    """It crashed the diagnosis (RecursionError). A document's depth is its records' (the validator's limit counts
+    from each), so the place differs from a single payload's: the one difference left, as noted."""
+    items = validate_document(b"[" * 5001 + b"\xff")
+
+    assert [unit.code for unit in items[-1].report.errors] == ["invalid-json"]

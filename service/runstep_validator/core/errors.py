@@ -82,7 +82,7 @@ class NotJsonLines(RunStepValidatorError):
         )
         super().__init__(f"not JSON Lines: {self.reason}")
 
-    def __reduce__(self) -> tuple[Any, ...]:  # pickled whole, as an exception in a Dask task or a pool worker is
+    def __reduce__(self) -> tuple[Any, ...]:  # pickled whole: an exception crosses from a worker process so
         return (type(self), (self.line, self.bracket))
 
 

@@ -23,12 +23,13 @@ MAX_DEPTH = sys.getrecursionlimit()  # msgspec and json both stop near Python's 
 MAX_DIGITS = sys.get_int_max_str_digits() or 4300  # Python's limit on converting digits to an int
 _LONG_NUMBER = re.compile(rf"-?\d{{{MAX_DIGITS + 1},}}")
 _decoder = msgspec.json.Decoder()
+ANY_VALUE: Final = msgspec.json.Decoder(msgspec.Raw)  # parses, checks, builds nothing
+A_STRING: Final = r'"(?:[^"\\]|\\.)*"'  # a JSON string, escapes and all (a regular expression)
 _STRUCTURE = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
 _QUOTE: Final = ord('"')
 # What msgspec raises for input it will not decode: RecursionError past its depth limit, ValueError for an
 # integer longer than Python converts (4300 digits).
 NOT_JSON = (msgspec.DecodeError, UnicodeDecodeError, RecursionError, ValueError)
-_NON_FINITE = re.compile(r"[\[:,]\s*(-?(?:NaN|Infinity))")
 _LONE_SURROGATE = re.compile(
     r"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
     r"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
@@ -166,6 +167,38 @@ _LEFT_OPEN: Final = {ord("["): "the array is not closed", ord("{"): "the object 
 _JSON_SPACE: Final = " \t\r\n"
 
 
+def _json_problem(text: str, broken_off: bool = False) -> InvalidJSONError | None:
+    """The first problem the standard library finds in `text`, in our words; None if it finds none. For a text
+    that breaks off (before a byte that is no UTF-8), only a problem within it, not one that its end alone makes (a
+    string or a container left open)."""
+    try:
+        json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+    except json.JSONDecodeError as exc:
+        reason = exc.msg[0].lower() + exc.msg[1:]
+        ends_early = exc.pos >= len(text.rstrip(_JSON_SPACE))
+        if broken_off and (ends_early or reason.startswith("unterminated string")):
+            return None
+        if ends_early:  # what the text leaves open says more than what would have come next
+            reason = _left_open(text.encode()) or reason
+        return _error(text, exc.pos, reason.removesuffix(" at"))
+    except _NotInteroperable as exc:
+        return _error(text, _outside_strings(text, exc.token), exc.reason)
+    except RecursionError:
+        return _error(text, 0, f"nested deeper than the parser's limit of {MAX_DEPTH} levels")
+    except ValueError:
+        digits = _LONG_NUMBER.search(text)
+        return _error(text, digits.start() if digits else 0, f"a number with more than {MAX_DIGITS} digits")
+    return None
+
+
+def _outside_strings(text: str, token: str) -> int:
+    """Where `token` (a number or constant the parser refused) first stands as a value, not inside a string."""
+    for match in re.finditer(f"{A_STRING}|{re.escape(token)}", text):
+        if not match.group().startswith('"'):
+            return match.start()
+    return 0
+
+
 def _left_open(data: bytes) -> str | None:
     """What a JSON text that ends early leaves open, the innermost ("the array is not closed"), outside its strings;
     None when every bracket is closed."""
@@ -179,17 +212,6 @@ def _left_open(data: bytes) -> str | None:
     return _LEFT_OPEN[opened[-1]] if opened else None
 
 
-def _syntax_error_within(text: str) -> InvalidJSONError | None:
-    """The first syntax error of a text that breaks off (before a byte that is no UTF-8), when it lies within: the
-    first problem of the whole input. Not where only the break leaves something open (a string, a container)."""
-    try:
-        json.loads(text)
-    except json.JSONDecodeError as exc:
-        if exc.pos < len(text.rstrip(_JSON_SPACE)) and not exc.msg.startswith("Unterminated string"):
-            return _error(text, exc.pos, (exc.msg[0].lower() + exc.msg[1:]).removesuffix(" at"))
-    return None
-
-
 def diagnose(data: bytes, cause: BaseException) -> InvalidJSONError:
     """Why msgspec refused `data`, with the position of the first problem."""
     if data.startswith(GZIP_MAGIC):  # a .gz file's bytes, posted or passed as they are
@@ -197,8 +219,9 @@ def diagnose(data: bytes, cause: BaseException) -> InvalidJSONError:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
+        # A problem of the text before that byte is the first problem, unless it is only that the text stops.
         prefix = data[: exc.start].decode("utf-8", errors="replace")
-        return _syntax_error_within(prefix) or _error(
+        return _json_problem(prefix, broken_off=True) or _error(
             prefix, len(prefix), f"invalid UTF-8 byte 0x{data[exc.start]:02x}"
         )
     if not text.strip():
@@ -206,22 +229,9 @@ def diagnose(data: bytes, cause: BaseException) -> InvalidJSONError:
     if starts_like_transcript(data):
         start = len(text) - len(text.lstrip())
         return _error(text, start, "a Server-Sent Events transcript, not JSON: validate it as an event stream")
-    try:
-        json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
-    except json.JSONDecodeError as exc:
-        reason = exc.msg[0].lower() + exc.msg[1:]
-        if exc.pos >= len(text.rstrip(_JSON_SPACE)):  # it ends early: what it leaves open says more than what came next
-            reason = _left_open(data) or reason
-        return _error(text, exc.pos, reason.removesuffix(" at"))
-    except _NotInteroperable as exc:
-        match = _NON_FINITE.search(text) if exc.token in {"NaN", "Infinity", "-Infinity"} else None
-        offset = match.start(1) if match else text.find(exc.token)
-        return _error(text, offset, exc.reason)
-    except RecursionError:
-        return _error(text, 0, f"nested deeper than the parser's limit of {MAX_DEPTH} levels")
-    except ValueError:
-        digits = _LONG_NUMBER.search(text)
-        return _error(text, digits.start() if digits else 0, f"a number with more than {MAX_DIGITS} digits")
+    found = _json_problem(text)
+    if found is not None:
+        return found
     surrogate = _LONE_SURROGATE.search(text)
     if surrogate:
         reason = f"lone UTF-16 surrogate{quote(surrogate.group())} is not a character"

@@ -16,7 +16,7 @@ from typing import BinaryIO, Final
 import msgspec
 
 from ..core.errors import InvalidJSONError
-from ..core.parsing import NOT_JSON, diagnose, parse
+from ..core.parsing import ANY_VALUE, NOT_JSON, diagnose, parse
 from .records import Record, RecordTooLarge, Unreadable
 
 BLOCK_BYTES: Final = 1 << 20
@@ -27,7 +27,6 @@ PARSE_ATTEMPTS: Final = 8
 TRAILING_DATA: Final = re.compile(r"trailing characters \(byte (\d+)\)")
 TRUNCATED: Final = "Input data was truncated"
 _WHITESPACE: Final = b" \t\r\n"
-_any_value = msgspec.json.Decoder(msgspec.Raw)  # parses, checks, builds nothing
 _STRUCTURE = re.compile(rb'[\[\]{}"]')
 _BACKSLASH = ord("\\")
 _SPACE = re.compile(rb"[ \t\r\n]*")
@@ -37,8 +36,11 @@ _DELIMITER = re.compile(rb"[ \t\r\n,\]}]")
 # follows joins the value), and a value for the `data` that closes the members before it.
 _IN_ARRAY: Final = b"[0,"
 _AFTER_ITEM: Final = b"[0 "
+_AFTER_VALUE: Final = b"[] "  # after the document's one value
 _AFTER_DATA: Final = b'{"data":0 '
-_DATA_AFTER: Final = b"0}"
+_DATA_THEN_CLOSE: Final = b"0}"
+_SCALAR: Final = re.compile(rb"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|true|false|null")
+_FIRST_NON_ASCII: Final = 0x80
 
 
 def _characters(data: bytes | bytearray) -> int:
@@ -121,40 +123,47 @@ class _Text:
         line, column = self.position(at)
         return InvalidJSONError(reason, line, column, self.base + at)
 
-    def diagnosed(self, at: int, *, before: bytes = b"") -> InvalidJSONError:
+    def diagnosed(self, at: int, *, before: bytes = b"", at_once: bool = False) -> InvalidJSONError:
         """Why the document's text from `at` to its end (read on) is not JSON, and where, as a single payload of the
         whole document is told: the diagnosis of that text after `before`, valid JSON that leaves a parser where
-        the text before `at` (read, and perhaps dropped) left it. Read as a payload, the whole text fails there."""
-        while self.more():
-            pass
-        piece = before + bytes(self.data[at:])
-        return self._placed(diagnose(piece, EOFError("the document ends inside a value")), piece, at, len(before))
+        the text before `at` (read, and perhaps dropped) left it. Read as a payload, the whole text fails there.
+        `at_once`: the byte at `at` (a delimiter, or a value where none may be) decides, when it is ASCII: nothing
+        after it is read, nor copied."""
+        if not (at_once and self.data[at] < _FIRST_NON_ASCII):
+            while self.more():
+                pass
+        piece = bytearray(before)
+        piece += memoryview(self.data)[at : at + 1 if at_once and self.data[at] < _FIRST_NON_ASCII else None]
+        found = diagnose(bytes(piece), EOFError("the document ends inside a value"))
+        return self._placed(found, piece, at, len(before))
 
-    def check(self, at: int, end: int, *, before: bytes = b"", after: bytes = b"") -> None:
-        """Raise where the text from `at` to `end`, between `before` and `after` (which close what it leaves open),
-        is not the JSON a single payload's parse takes: for text that is in no record, and so in no record's
-        report."""
+    def check_members(self, at: int, end: int, *, before: bytes = b"", after: bytes = b"") -> None:
+        """Raise where a list response's members from `at` to `end` (text in no record, and so in no record's
+        report), between `before` and `after`, are not the JSON a single payload's parse takes."""
         piece = before + bytes(self.data[at:end]) + after
         try:
             parse(piece)
         except InvalidJSONError as exc:
             raise self._placed(exc, piece, at, len(before)) from None
 
-    def item_alone_as_in_place(self, at: int, end: int) -> None:
-        """Raise where the document breaks, unless the array item from `at` to `end`, read alone, is told what the
-        document is told there. Then it is a record of its own, invalid (a malformed object, `tru`), and reading goes
-        on; `0{` is not (alone "extra data", in the array "expecting ',' delimiter"), nor is an item whose quotes
-        counting brackets pairs otherwise than a parser does."""
-        piece = bytes(self.data[at:end])
+    def keep_item_or_break(self, at: int, end: int) -> None:
+        """Raise where the document breaks, unless the array item from `at` to `end`, which msgspec did not parse
+        whole, is well-formed, or, read alone, is told what the document is told there: then it is a record of its
+        own, invalid (a malformed object, `tru`), and reading goes on. `0{` is not (alone "extra data", in the array
+        "expecting ',' delimiter"), nor an item whose quotes counting brackets pairs otherwise than a parser."""
+        if _SCALAR.fullmatch(self.data, at, end):
+            return
         try:
-            _any_value.decode(piece)  # well-formed (one too large to be parsed from its start): a record, as it is
+            with memoryview(self.data) as view, view[at:end] as item:
+                ANY_VALUE.decode(item)  # a string, or a value too large to be parsed from its start
         except NOT_JSON as exc:
+            piece = bytes(self.data[at:end])
             alone, in_place = diagnose(piece, exc), _IN_ARRAY + piece + b"]"
             told = self._placed(diagnose(in_place, exc), in_place, at, len(_IN_ARRAY))
             if (told.reason, told.offset) != (alone.reason, self._placed(alone, piece, at, 0).offset):
                 raise self.diagnosed(at, before=_IN_ARRAY) from None
 
-    def _placed(self, found: InvalidJSONError, piece: bytes, at: int, before: int) -> InvalidJSONError:
+    def _placed(self, found: InvalidJSONError, piece: bytes | bytearray, at: int, before: int) -> InvalidJSONError:
         """A diagnosis of `piece` (`before` bytes of context, then the text from `at`) placed in the document; never
         before `at` (a diagnosis that names no place names the piece's start)."""
         offset = found.offset  # in characters, as many bytes as they encode to: the text before it is valid UTF-8
@@ -170,7 +179,7 @@ class _Text:
         for _ in range(PARSE_ATTEMPTS):
             with memoryview(self.data) as view, view[at:] as rest:
                 try:
-                    _any_value.decode(rest)
+                    ANY_VALUE.decode(rest)
                 except msgspec.DecodeError as exc:
                     message = str(exc)
                 except NOT_JSON:
@@ -321,13 +330,13 @@ def _items(text: _Text, opener: int) -> Generator[Record, None, int]:
         # The input ends where an item should start ([1,), or an item is missing ([1,,2], [1,]): one record holds
         # the rest, said as a single payload is told.
         if not first or first in b",]}:":
-            raise text.diagnosed(at, before=_IN_ARRAY)
+            raise text.diagnosed(at, before=_IN_ARRAY, at_once=bool(first))
         text.pending = at
         end = text.value_end(at, (at, _IN_ARRAY))
         if end == len(text.data) and text.eof:  # a scalar the input ends in ([1, 2, tr): the array is not closed
             raise text.diagnosed(at, before=_IN_ARRAY)
         if not text.well_formed:
-            text.item_alone_as_in_place(at, end)
+            text.keep_item_or_break(at, end)
         record = _record(text, index, at, end)
         text.pending = None
         yield record
@@ -340,13 +349,13 @@ def _items(text: _Text, opener: int) -> Generator[Record, None, int]:
         elif separator == b"]":
             return after
         else:
-            raise text.diagnosed(after, before=_AFTER_ITEM)
+            raise text.diagnosed(after, before=_AFTER_ITEM, at_once=bool(separator))
 
 
 def _expect_end(text: _Text, at: int) -> None:
     rest = text.skip_space(at)
     if text.byte(rest):
-        raise text.error(rest, "extra data")
+        raise text.diagnosed(rest, before=_AFTER_VALUE, at_once=True)
 
 
 def _list_response_items(text: _Text, opener: int) -> Iterator[Record] | None:
@@ -362,7 +371,7 @@ def _list_response_items(text: _Text, opener: int) -> Iterator[Record] | None:
             return None
         value = text.skip_space(colon + 1)
         if key == b'"data"' and text.byte(value) == b"[":
-            text.check(opener, value, after=_DATA_AFTER)  # the members before it, skipped above
+            text.check_members(opener, value, after=_DATA_THEN_CLOSE)  # the members before it, skipped above
             return _rest_of_list(text, value)
         at = text.skip_space(text.value_end(value, whole))
         if text.byte(at) != b",":
@@ -377,5 +386,5 @@ def _rest_of_list(text: _Text, opener: int) -> Generator[Record, None, None]:
     while text.more():
         pass
     text.pending = at + 1  # should they break, the record holding the rest holds them all, as written
-    text.check(at + 1, len(text.data), before=_AFTER_DATA)
+    text.check_members(at + 1, len(text.data), before=_AFTER_DATA)
     text.pending = None

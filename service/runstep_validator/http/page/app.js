@@ -114,9 +114,10 @@ async function loadFile(file) {
     return;
   }
   text.value = new TextDecoder("utf-8").decode(bytes);
-  if (/\.sse$/i.test(file.name)) $("mode").value = "stream";
-  // As the command line reads a file by its name: a .jsonl file is JSON Lines whatever its content looks like.
-  else if (/\.(jsonl|ndjson)$/i.test(file.name)) $("mode").value = "lines";
+  // As the command line reads a file by its name (its suffix, as written): a .jsonl file is JSON Lines whatever
+  // its content looks like.
+  if (/\.sse$/.test(file.name)) $("mode").value = "stream";
+  else if (/\.(jsonl|ndjson)$/.test(file.name)) $("mode").value = "lines";
   else $("mode").value = "auto";
   renderGutter();
   say(`Loaded ${file.name} (${bytes.length.toLocaleString()} bytes).`);
@@ -248,7 +249,7 @@ async function validate() {
   $("copy").disabled = body === null;
   if (!response.ok || (response.headers.get("Content-Type") || "").startsWith("application/problem+json")) {
     showProblem(body || { title: `HTTP ${response.status}`, detail: "the service answered without a body" });
-    say(refused(sent));
+    say(response.status >= 500 ? "The service failed on this request: nothing was checked." : refused(sent));
   } else {
     if (sent.route === "single") showSingle(body);
     else if (sent.route === "batch") showBatch(body);

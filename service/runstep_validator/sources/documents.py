@@ -30,6 +30,7 @@ _WHITESPACE: Final = b" \t\r\n"
 _STRUCTURE = re.compile(rb'[\[\]{}"]')
 _BACKSLASH = ord("\\")
 _SPACE = re.compile(rb"[ \t\r\n]*")
+_DELIMITERS: Final = b" \t\r\n,]}"
 _DELIMITER = re.compile(rb"[ \t\r\n,\]}]")
 # Valid JSON around a piece of a document that leaves a parser where the document's own text does: inside an
 # array where an item must start, after an item, after a list response's `data` (a space so that nothing that
@@ -39,7 +40,10 @@ _AFTER_ITEM: Final = b"[0 "
 _AFTER_VALUE: Final = b"[] "  # after the document's one value
 _AFTER_DATA: Final = b'{"data":0 '
 _DATA_THEN_CLOSE: Final = b"0}"
-_SCALAR: Final = re.compile(rb"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|true|false|null")
+# A scalar item that is certainly well-formed: a number, a constant, a string without escapes or control characters.
+_PLAIN_SCALAR: Final = re.compile(
+    rb'-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|true|false|null|"[^"\\\x00-\x1f]*"'
+)
 _FIRST_NON_ASCII: Final = 0x80
 
 
@@ -70,7 +74,7 @@ class _Text:
         self.column = 0  # characters before data[0] on its line
         self.eof = False
         self.pending: int | None = None  # where the record being read starts (relative to data), while it is read
-        self.well_formed = False  # whether msgspec parsed the value value_end last measured whole
+        self.well_formed = False  # whether the value value_end last measured is known to be well-formed
 
     def more(self) -> bool:
         if self.eof:
@@ -151,7 +155,7 @@ class _Text:
         whole, is well-formed, or, read alone, is told what the document is told there: then it is a record of its
         own, invalid (a malformed object, `tru`), and reading goes on. `0{` is not (alone "extra data", in the array
         "expecting ',' delimiter"), nor an item whose quotes counting brackets pairs otherwise than a parser."""
-        if _SCALAR.fullmatch(self.data, at, end):
+        if _PLAIN_SCALAR.fullmatch(self.data, at, end):
             return
         try:
             with memoryview(self.data) as view, view[at:end] as item:
@@ -193,18 +197,17 @@ class _Text:
                 return None
         return None
 
-    def string_end(self, at: int, origin: tuple[int, bytes] | None = None) -> int:
+    def string_end(self, at: int, diagnose_from: int | None = None, before: bytes = b"") -> int:
         """Where the string whose `"` is at `at` ends. The search resumes where it stopped, so a long string is
-        read once, however many blocks it spans. Where the input ends inside it, `diagnosed` from `origin` (the
-        start of what holds it, and the context before that) or from `at`."""
+        read once, however many blocks it spans. Where the input ends inside it: `diagnosed` from `diagnose_from`
+        (the start of what holds it, `at` if None) after `before` (the context there)."""
         position = at + 1
         while True:
             quote = self.data.find(b'"', position)
             if quote == -1:
                 position = len(self.data)
                 if not self.more():
-                    start, before = origin or (at, b"")
-                    raise self.diagnosed(start, before=before)
+                    raise self.diagnosed(at if diagnose_from is None else diagnose_from, before=before)
                 continue
             backslashes = 0
             while self.data[quote - 1 - backslashes] == _BACKSLASH:
@@ -213,21 +216,26 @@ class _Text:
                 return quote + 1
             position = quote + 1
 
-    def value_end(self, at: int, origin: tuple[int, bytes] | None = None) -> int:
+    def value_end(self, at: int, diagnose_from: int | None = None, before: bytes = b"") -> int:
         """Where the JSON value starting at `at` ends (relative to data): strings skipped, brackets counted. Where
-        the input ends inside it, `diagnosed` from `origin` (the start of what holds it, and the context before that)
-        or from `at`. `well_formed` says whether msgspec parsed it whole."""
-        origin = origin or (at, b"")
+        the input ends inside it: `diagnosed` from `diagnose_from` (the start of what holds it, `at` if None) after
+        `before` (the context there). It sets `well_formed`: whether it is known to be well-formed (msgspec parsed it
+        whole, or it is a plain number or constant)."""
+        start = at if diagnose_from is None else diagnose_from
         self.well_formed = False
         opener = self.byte(at)
         if opener == b'"':
-            return self.string_end(at, origin)
+            return self.string_end(at, start, before)
         if opener in (b"{", b"["):
             end = self._parsed_end(at)
             if end is not None:
                 self.well_formed = True
                 return end
         if opener not in (b"[", b"{"):
+            plain = _PLAIN_SCALAR.match(self.data, at)  # the usual number or constant: well-formed as it is
+            if plain is not None and plain.end() < len(self.data) and self.data[plain.end()] in _DELIMITERS:
+                self.well_formed = True
+                return plain.end()
             position = at
             while True:  # a scalar: up to the next delimiter, the search resuming where it stopped
                 stop = _DELIMITER.search(self.data, position)
@@ -242,11 +250,11 @@ class _Text:
             if found is None:
                 position = len(self.data)
                 if not self.more():
-                    raise self.diagnosed(origin[0], before=origin[1])
+                    raise self.diagnosed(start, before=before)
                 continue
             symbol = self.data[found.start()]
             if symbol == ord('"'):
-                position = self.string_end(found.start(), origin)
+                position = self.string_end(found.start(), start, before)
                 continue
             position = found.end()
             depth += 1 if symbol in b"[{" else -1
@@ -332,7 +340,7 @@ def _items(text: _Text, opener: int) -> Generator[Record, None, int]:
         if not first or first in b",]}:":
             raise text.diagnosed(at, before=_IN_ARRAY, at_once=bool(first))
         text.pending = at
-        end = text.value_end(at, (at, _IN_ARRAY))
+        end = text.value_end(at, before=_IN_ARRAY)
         if end == len(text.data) and text.eof:  # a scalar the input ends in ([1, 2, tr): the array is not closed
             raise text.diagnosed(at, before=_IN_ARRAY)
         if not text.well_formed:
@@ -362,9 +370,8 @@ def _list_response_items(text: _Text, opener: int) -> Iterator[Record] | None:
     """The items of a list response's `data` array, or None if this object has no array `data` member (then the
     object is one record: everything read so far is still in `text`)."""
     at = text.skip_space(opener + 1)
-    whole = (opener, b"")  # cut short inside: the object is told from its start, all of it still held
     while text.byte(at) == b'"':
-        key_end = text.value_end(at, whole)
+        key_end = text.value_end(at, opener)  # cut short: told from the object's start, all of it still held
         key = bytes(text.data[at:key_end])
         colon = text.skip_space(key_end)
         if text.byte(colon) != b":":
@@ -373,7 +380,7 @@ def _list_response_items(text: _Text, opener: int) -> Iterator[Record] | None:
         if key == b'"data"' and text.byte(value) == b"[":
             text.check_members(opener, value, after=_DATA_THEN_CLOSE)  # the members before it, skipped above
             return _rest_of_list(text, value)
-        at = text.skip_space(text.value_end(value, whole))
+        at = text.skip_space(text.value_end(value, opener))
         if text.byte(at) != b",":
             return None
         at = text.skip_space(at + 1)

@@ -3,6 +3,7 @@ free loopback port. Each state is saved as a screenshot under build/screenshots/
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import shutil
@@ -15,6 +16,7 @@ import pytest
 sync_api = pytest.importorskip("playwright.sync_api")
 
 from runstep_validator import validate_stream  # noqa: E402
+from runstep_validator.cli import run as cli_run  # noqa: E402
 
 from .server import RunningServer, running_server  # noqa: E402
 from .support import EXAMPLES, ROOT  # noqa: E402
@@ -226,6 +228,35 @@ def test_a_dropped_json_lines_file_written_across_lines_is_refused_in_one_senten
     assert page.console_errors == [refused]
     page.console_errors.clear()
     page.shot(f"04b-json-lines-written-across-lines-{shape.replace(' ', '-')}")
+
+
+STEP_LINE = json.dumps(json.loads((EXAMPLES / "message_creation.json").read_text()))
+DOCUMENTS_AS_FILES = {
+    "json lines named .json": STEP_LINE + "\n" + STEP_LINE + "\n",  # one document with extra data, not two records
+    "an array cut short": "[\n" + STEP_LINE + ",\n" + STEP_LINE[:40] + "\n",
+}
+
+
+@pytest.mark.parametrize("name", DOCUMENTS_AS_FILES)
+def test_a_dropped_json_file_is_read_as_the_command_line_reads_it(page: Page, name: str, tmp_path: Path) -> None:
+    """By its name, one JSON document: the same records, verdicts and first error as `validate` gives the file."""
+    content = DOCUMENTS_AS_FILES[name]
+    (tmp_path / "steps.json").write_text(content)
+    stdout = io.StringIO()
+    cli_run(["validate", str(tmp_path / "steps.json"), "--format", "json"], stdout, io.StringIO())
+    records = json.loads(stdout.getvalue())["files"][0]["records"]
+    page.open()
+    drop(page, "steps.json", content)
+    assert page.page.input_value("#mode") == "json"
+    page.page.click("#validate")
+    page.page.wait_for_selector("#status:has-text('Checked a batch of records')")
+
+    invalid = sum(not record["valid"] for record in records)
+    assert page.page.inner_text("#summary .headline") == f"{invalid} of {len(records)} records invalid"
+    first = next(error for record in records for error in record["errors"] if error["code"] == "invalid-json")
+    shown = [unit for unit in page.units() if unit["kind"] == "error"]
+    assert (shown[-1]["line"], shown[-1]["column"]) == (first["line"], first["column"])
+    assert first["error"] in shown[-1]["text"]
 
 
 def test_the_same_array_dropped_as_a_json_file_is_checked_as_a_batch(page: Page) -> None:

@@ -118,6 +118,7 @@ async function loadFile(file) {
   // its content looks like.
   if (/\.sse$/.test(file.name)) $("mode").value = "stream";
   else if (/\.(jsonl|ndjson)$/.test(file.name)) $("mode").value = "lines";
+  else if (/\.json$/.test(file.name)) $("mode").value = "json";
   else $("mode").value = "auto";
   renderGutter();
   say(`Loaded ${file.name} (${bytes.length.toLocaleString()} bytes).`);
@@ -192,13 +193,27 @@ async function loadChoices() {
 
 // ---- sending: which route, which content type
 
+// One JSON document, as the command line reads a .json file: an array or a list response is a batch of its items,
+// another value one payload; a document that is no JSON is read as the command line reads it, its readable items
+// first, then one record holding the rest and where it breaks.
+function documentRoute(trimmed) {
+  try {
+    return routeOf(JSON.parse(trimmed));
+  } catch (error) {
+    return { route: "batch", type: "application/json" };
+  }
+}
+
+function routeOf(parsed) {
+  if (Array.isArray(parsed) || (parsed && parsed.object === "list")) return { route: "batch", type: "application/json" };
+  return { route: "single", type: "application/json" };
+}
+
 function detect(value) {
   const trimmed = value.trim();
   if (/^(event|data|id|retry)\s*:|^:/.test(trimmed)) return { route: "stream", type: "text/event-stream" };
   try {
-    const parsed = JSON.parse(trimmed);
-    if (Array.isArray(parsed) || (parsed && parsed.object === "list")) return { route: "batch", type: "application/json" };
-    return { route: "single", type: "application/json" };
+    return routeOf(JSON.parse(trimmed));
   } catch (error) {
     const lines = trimmed.split(/\r?\n/).filter((line) => line.trim());
     if (lines.length > 1) {
@@ -217,6 +232,7 @@ function request() {
   if (mode === "single") chosen = { route: "single", type: "application/json" };
   if (mode === "stream") chosen = { route: "stream", type: "text/event-stream" };
   if (mode === "lines") chosen = { route: "batch", type: "application/x-ndjson" };
+  if (mode === "json") chosen = documentRoute(text.value.trim());
   if (mode === "batch" && chosen.route !== "batch") {
     chosen = { route: "batch", type: text.value.trim().startsWith("[") ? "application/json" : "application/x-ndjson" };
   }

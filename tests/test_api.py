@@ -171,11 +171,15 @@ def test_validators_are_reusable_and_independent() -> None:
         ),
         ({"object": "list", "data": []}, '/object: "list" is not "thread.run.step": a list response'),
         (
+            {"object": "list", "data": None},
+            '/object: "list" is not "thread.run.step": a list response whose data is no array: its run steps are',
+        ),
+        (
             {**example("message_creation.json"), "type": "tool_calls"},
             '/step_details/type: type is "tool_calls" but step_details.type is "message_creation"',
         ),
     ],
-    ids=["delta", "list-response", "type-mismatch"],
+    ids=["delta", "list-response", "list-response-without-an-array", "type-mismatch"],
 )
 def test_headline_points_at_the_real_mistake(payload: dict[str, object], headline: str) -> None:
     report = validate(json.dumps(payload), schema="run_step")
@@ -210,8 +214,13 @@ def test_the_entry_is_picked_by_object_and_strict_picks_the_contract() -> None:
         (b'{"id": "x"}', 'no "object" member says what this is: the objects known here are thread.run.step, thread'),
         (b'{"object": "thread.message"}', '/object: "thread.message" is not an object known here (a message'),
         (b'{"object": "list", "data": []}', '/object: "list" is not an object known here (a list response'),
+        (
+            b'{"object": "list", "data": {"id": "step_1"}}',
+            '/object: "list" is not an object known here (a list response whose data is no array: its run steps '
+            "are the items of that array)",
+        ),
     ],
-    ids=["no-object", "unknown-object", "list-response"],
+    ids=["no-object", "unknown-object", "list-response", "list-response-without-an-array"],
 )
 def test_no_or_an_unknown_object_is_one_clear_error(payload: bytes, headline: str) -> None:
     report = validate(payload)

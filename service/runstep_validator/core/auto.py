@@ -16,7 +16,7 @@ from typing import Any, Final
 import msgspec
 
 from .errors import InvalidJSONError, SchemaError, UnknownDialectError
-from .headlines import KNOWN_OBJECTS, object_constants
+from .headlines import object_constants, what_object_is
 from .messages import excerpt, redacting
 from .parsing import NOT_JSON, parse, strip_bom
 from .report import OutputUnit, Report
@@ -140,20 +140,22 @@ class AutoValidator:
         found = self.by_object.get(given) if isinstance(given, str) else None
         if found is not None:
             return found
+        document = data
         if raw is not None:
             try:  # finding `object` skipped the rest without checking it: is the rest JSON at all?
-                msgspec.json.decode(raw)
+                document = msgspec.json.decode(raw)
             except NOT_JSON:
                 return self.primary
-        return _Unknown(self, given)
+        return _Unknown(self, given, document)
 
 
 class _Unknown:
     """A payload whose `object` names nothing known: one error that says which objects are."""
 
-    def __init__(self, auto: AutoValidator, given: Any) -> None:
+    def __init__(self, auto: AutoValidator, given: Any, document: Any) -> None:
         self._auto = auto
         self._given = given
+        self._document = document  # what `what_object_is` reads (a list response's data)
 
     def report(self) -> Report:
         if not self._auto.redact:
@@ -168,7 +170,7 @@ class _Unknown:
                 "", "", f'no "object" member says what this is: the objects known here are {known}', code="object"
             )
         else:
-            explained = KNOWN_OBJECTS.get(self._given) if isinstance(self._given, str) else None
+            explained = what_object_is(self._given, self._document) if isinstance(self._given, str) else None
             about = f" ({explained})" if explained else ""
             meant = self._auto.objects.meant(self._given)
             guess = f"; {did_you_mean(meant)}" if meant is not None else ""

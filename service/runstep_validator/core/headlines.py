@@ -25,6 +25,17 @@ KNOWN_OBJECTS: Final = {
     "thread.run": "a run, not one of its steps",
     "thread.message": "a message, not a run step",
 }
+LIST_WITHOUT_ITEMS: Final = "a list response whose data is no array: its run steps are the items of that array"
+
+
+def what_object_is(given: str, document: Any) -> str | None:
+    """In words, what a payload whose `object` is `given` is, when it is one of the objects people send here by
+    mistake; a list response's words depend on whether its data is the array its run steps should be in."""
+    if given == "list" and not (isinstance(document, dict) and isinstance(document.get("data"), list)):
+        return LIST_WITHOUT_ITEMS
+    return KNOWN_OBJECTS.get(given)
+
+
 # The `$defs` that tie a step's `type` to its details' `type` (see components/common.schema.json).
 AGREEMENT_DEF: Final = "/$defs/type_agreement/"
 
@@ -59,7 +70,8 @@ class Headlines:
         if self._expected is not None and isinstance(document, dict):
             given = document.get("object")
             if isinstance(given, str) and given != self._expected:
-                return (self._wrong_object(given), *(unit for unit in errors if unit.instance_location != "/object"))
+                wrong = self._wrong_object(given, document)
+                return (wrong, *(unit for unit in errors if unit.instance_location != "/object"))
         for index, unit in enumerate(errors):
             if AGREEMENT_DEF in (unit.absolute_keyword_location or "") and isinstance(document, dict):
                 details = document.get("step_details")
@@ -74,10 +86,11 @@ class Headlines:
                 return (agreed, *errors[:index], *errors[index + 1 :])
         return errors
 
-    def _wrong_object(self, given: str) -> OutputUnit:
+    def _wrong_object(self, given: str, document: Any) -> OutputUnit:
         expected = msgspec.json.encode(self._expected).decode()
         meant = self._objects.meant(given)
-        advice = [KNOWN_OBJECTS[given]] if given in KNOWN_OBJECTS else []
+        explained = what_object_is(given, document)
+        advice = [explained] if explained is not None else []
         if given in self._entries_by_object:
             advice.append(f"validate it against the {' or '.join(self._entries_by_object[given])} schema")
         if not advice:

@@ -172,7 +172,7 @@ def test_validators_are_reusable_and_independent() -> None:
         ({"object": "list", "data": []}, '/object: "list" is not "thread.run.step": a list response'),
         (
             {"object": "list", "data": None},
-            '/object: "list" is not "thread.run.step": a list response whose data is no array: its run steps are',
+            '/object: "list" is not "thread.run.step": a list response without a data array: its run steps are',
         ),
         (
             {**example("message_creation.json"), "type": "tool_calls"},
@@ -216,7 +216,7 @@ def test_the_entry_is_picked_by_object_and_strict_picks_the_contract() -> None:
         (b'{"object": "list", "data": []}', '/object: "list" is not an object known here (a list response'),
         (
             b'{"object": "list", "data": {"id": "step_1"}}',
-            '/object: "list" is not an object known here (a list response whose data is no array: its run steps '
+            '/object: "list" is not an object known here (a list response without a data array: its run steps '
             "are the items of that array)",
         ),
     ],

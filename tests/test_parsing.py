@@ -24,6 +24,9 @@ NOT_JSON = [
     (b'[1e400, "\xff"]', "invalid JSON: number 1e400 is out of the range of a double at line 1, column 2"),
     (b'["x:NaN", NaN]', "invalid JSON: NaN is not a JSON number at line 1, column 11"),  # not inside the string
     (b'{"1e400": 1e400}', "invalid JSON: number 1e400 is out of the range of a double at line 1, column 11"),
+    (b"[0.1e309, 1e309]", "invalid JSON: number 1e309 is out of the range of a double at line 1, column 11"),
+    (b'["\\ud800", "\xff"]', "invalid JSON: lone UTF-16 surrogate \\ud800 is not a character at line 1, column 3"),
+    (b'["\\ud800", x]', "invalid JSON: lone UTF-16 surrogate \\ud800 is not a character at line 1, column 3"),
     (b'{"a": "caf\xc3', "invalid JSON: invalid UTF-8 byte 0xc3 at line 1, column 11"),  # not an unterminated string
     (b'{"a":\n "\\ud800"}', "invalid JSON: lone UTF-16 surrogate \\ud800 is not a character at line 2, column 3"),
     (b"{'a': 1}", "invalid JSON: expecting property name enclosed in double quotes at line 1, column 2"),

@@ -403,6 +403,9 @@ def test_an_array_item_missing_between_commas_breaks_the_document_there(body: by
         b"[" + b"1" * 5000 + b', "\xff"]',  # ... and did not crash the diagnosis
         b"[1]\xc3",
         b'["x:NaN", NaN]',
+        b"[0.1e309, 1e309]",  # the refused number, not a valid one it ends
+        b'["\\ud800", "\xff"]',  # a lone surrogate before a byte that is no UTF-8
+        b'["\\ud800", x]',  # ... and before a syntax error
     ],
 )
 def test_where_a_document_breaks_is_said_in_the_words_of_a_single_payload(body: bytes) -> None:

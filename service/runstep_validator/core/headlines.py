@@ -25,7 +25,7 @@ KNOWN_OBJECTS: Final = {
     "thread.run": "a run, not one of its steps",
     "thread.message": "a message, not a run step",
 }
-LIST_WITHOUT_ITEMS: Final = "a list response whose data is no array: its run steps are the items of that array"
+LIST_WITHOUT_ITEMS: Final = "a list response without a data array: its run steps are the items of that array"
 
 
 def what_object_is(given: str, document: Any) -> str | None:

@@ -25,7 +25,7 @@ _LONG_NUMBER = re.compile(rf"-?\d{{{MAX_DIGITS + 1},}}")
 _decoder = msgspec.json.Decoder()
 ANY_VALUE: Final = msgspec.json.Decoder(msgspec.Raw)  # parses, checks, builds nothing
 A_STRING: Final = r'"(?:[^"\\]|\\.)*"'  # a JSON string, escapes and all (a regular expression)
-_STRUCTURE = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+_STRUCTURE = re.compile(A_STRING.encode() + rb"|[\[\]{}]")
 _QUOTE: Final = ord('"')
 # What msgspec raises for input it will not decode: RecursionError past its depth limit, ValueError for an
 # integer longer than Python converts (4300 digits).
@@ -168,32 +168,42 @@ _JSON_SPACE: Final = " \t\r\n"
 
 
 def _json_problem(text: str, broken_off: bool = False) -> InvalidJSONError | None:
-    """The first problem the standard library finds in `text`, in our words; None if it finds none. For a text
-    that breaks off (before a byte that is no UTF-8), only a problem within it, not one that its end alone makes (a
-    string or a container left open)."""
+    """The first problem of `text` (the standard library's, and a lone surrogate before it), in our words; None if
+    there is none. For a text that breaks off (before a byte that is no UTF-8), only a problem within it, not one
+    that its end alone makes (a string or a container left open)."""
+    found: InvalidJSONError | None = None
     try:
         json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
     except json.JSONDecodeError as exc:
         reason = exc.msg[0].lower() + exc.msg[1:]
         ends_early = exc.pos >= len(text.rstrip(_JSON_SPACE))
-        if broken_off and (ends_early or reason.startswith("unterminated string")):
-            return None
-        if ends_early:  # what the text leaves open says more than what would have come next
-            reason = _left_open(text.encode()) or reason
-        return _error(text, exc.pos, reason.removesuffix(" at"))
+        if not (broken_off and (ends_early or reason.startswith("unterminated string"))):
+            if ends_early:  # what the text leaves open says more than what would have come next
+                reason = _left_open(text.encode()) or reason
+            found = _error(text, exc.pos, reason.removesuffix(" at"))
     except _NotInteroperable as exc:
-        return _error(text, _outside_strings(text, exc.token), exc.reason)
+        found = _error(text, _outside_strings(text, exc.token), exc.reason)
     except RecursionError:
-        return _error(text, 0, f"nested deeper than the parser's limit of {MAX_DEPTH} levels")
+        found = _error(text, 0, f"nested deeper than the parser's limit of {MAX_DEPTH} levels")
     except ValueError:
         digits = _LONG_NUMBER.search(text)
-        return _error(text, digits.start() if digits else 0, f"a number with more than {MAX_DIGITS} digits")
-    return None
+        found = _error(text, digits.start() if digits else 0, f"a number with more than {MAX_DIGITS} digits")
+    surrogate = _LONE_SURROGATE.search(text)  # the parser takes it: it is no problem to the parser
+    if surrogate is not None and (found is None or surrogate.start() < found.offset):
+        reason = f"lone UTF-16 surrogate{quote(surrogate.group())} is not a character"
+        return _error(text, surrogate.start(), reason)
+    return found
+
+
+def refused_token(token: str) -> re.Pattern[str]:
+    """Strings, and `token` (a number or constant the parser refused) where it stands as a value of its own: not
+    inside a string, nor the end of a longer number (1e309 in 0.1e309, which is valid)."""
+    return re.compile(f"{A_STRING}|(?<![-+.0-9A-Za-z]){re.escape(token)}(?![.0-9A-Za-z])")
 
 
 def _outside_strings(text: str, token: str) -> int:
-    """Where `token` (a number or constant the parser refused) first stands as a value, not inside a string."""
-    for match in re.finditer(f"{A_STRING}|{re.escape(token)}", text):
+    """Where `token` first stands as a value."""
+    for match in refused_token(token).finditer(text):
         if not match.group().startswith('"'):
             return match.start()
     return 0
@@ -229,11 +239,4 @@ def diagnose(data: bytes, cause: BaseException) -> InvalidJSONError:
     if starts_like_transcript(data):
         start = len(text) - len(text.lstrip())
         return _error(text, start, "a Server-Sent Events transcript, not JSON: validate it as an event stream")
-    found = _json_problem(text)
-    if found is not None:
-        return found
-    surrogate = _LONE_SURROGATE.search(text)
-    if surrogate:
-        reason = f"lone UTF-16 surrogate{quote(surrogate.group())} is not a character"
-        return _error(text, surrogate.start(), reason)
-    return _error(text, 0, str(cause))
+    return _json_problem(text) or _error(text, 0, str(cause))

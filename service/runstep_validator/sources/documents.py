@@ -40,7 +40,8 @@ _AFTER_ITEM: Final = b"[0 "
 _AFTER_VALUE: Final = b"[] "  # after the document's one value
 _AFTER_DATA: Final = b'{"data":0 '
 _DATA_THEN_CLOSE: Final = b"0}"
-# A scalar item that is certainly well-formed: a number, a constant, a string without escapes or control characters.
+# A scalar item complete as written: a number, a constant, a string without escapes or control characters. What is
+# inside it (a number's range, a string's bytes) is its record's to report, as a payload of it would be told.
 _PLAIN_SCALAR: Final = re.compile(
     rb'-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|true|false|null|"[^"\\\x00-\x1f]*"'
 )
@@ -127,17 +128,18 @@ class _Text:
         line, column = self.position(at)
         return InvalidJSONError(reason, line, column, self.base + at)
 
-    def diagnosed(self, at: int, *, before: bytes = b"", at_once: bool = False) -> InvalidJSONError:
+    def diagnosed(self, at: int, *, before: bytes = b"", decided_by_byte: bool = False) -> InvalidJSONError:
         """Why the document's text from `at` to its end (read on) is not JSON, and where, as a single payload of the
         whole document is told: the diagnosis of that text after `before`, valid JSON that leaves a parser where
         the text before `at` (read, and perhaps dropped) left it. Read as a payload, the whole text fails there.
-        `at_once`: the byte at `at` (a delimiter, or a value where none may be) decides, when it is ASCII: nothing
-        after it is read, nor copied."""
-        if not (at_once and self.data[at] < _FIRST_NON_ASCII):
+        `decided_by_byte`: the byte at `at` (a delimiter, or a value where none may be) decides when it is ASCII;
+        then nothing after it is read, nor copied."""
+        alone = decided_by_byte and self.data[at] < _FIRST_NON_ASCII
+        if not alone:
             while self.more():
                 pass
         piece = bytearray(before)
-        piece += memoryview(self.data)[at : at + 1 if at_once and self.data[at] < _FIRST_NON_ASCII else None]
+        piece += memoryview(self.data)[at : at + 1 if alone else None]
         found = diagnose(bytes(piece), EOFError("the document ends inside a value"))
         return self._placed(found, piece, at, len(before))
 
@@ -338,7 +340,7 @@ def _items(text: _Text, opener: int) -> Generator[Record, None, int]:
         # The input ends where an item should start ([1,), or an item is missing ([1,,2], [1,]): one record holds
         # the rest, said as a single payload is told.
         if not first or first in b",]}:":
-            raise text.diagnosed(at, before=_IN_ARRAY, at_once=bool(first))
+            raise text.diagnosed(at, before=_IN_ARRAY, decided_by_byte=bool(first))
         text.pending = at
         end = text.value_end(at, before=_IN_ARRAY)
         if end == len(text.data) and text.eof:  # a scalar the input ends in ([1, 2, tr): the array is not closed
@@ -357,13 +359,13 @@ def _items(text: _Text, opener: int) -> Generator[Record, None, int]:
         elif separator == b"]":
             return after
         else:
-            raise text.diagnosed(after, before=_AFTER_ITEM, at_once=bool(separator))
+            raise text.diagnosed(after, before=_AFTER_ITEM, decided_by_byte=bool(separator))
 
 
 def _expect_end(text: _Text, at: int) -> None:
     rest = text.skip_space(at)
     if text.byte(rest):
-        raise text.diagnosed(rest, before=_AFTER_VALUE, at_once=True)
+        raise text.diagnosed(rest, before=_AFTER_VALUE, decided_by_byte=True)
 
 
 def _list_response_items(text: _Text, opener: int) -> Iterator[Record] | None:

@@ -228,11 +228,13 @@ function detect(value) {
 
 function request() {
   const mode = $("mode").value;
-  let chosen = detect(text.value);
-  if (mode === "single") chosen = { route: "single", type: "application/json" };
-  if (mode === "stream") chosen = { route: "stream", type: "text/event-stream" };
-  if (mode === "lines") chosen = { route: "batch", type: "application/x-ndjson" };
-  if (mode === "json") chosen = documentRoute(text.value.trim());
+  const fixed = {
+    single: () => ({ route: "single", type: "application/json" }),
+    stream: () => ({ route: "stream", type: "text/event-stream" }),
+    lines: () => ({ route: "batch", type: "application/x-ndjson" }),
+    json: () => documentRoute(text.value.trim()),
+  }[mode];
+  let chosen = fixed ? fixed() : detect(text.value);  // the content is read once, and only where it decides
   if (mode === "batch" && chosen.route !== "batch") {
     chosen = { route: "batch", type: text.value.trim().startsWith("[") ? "application/json" : "application/x-ndjson" };
   }

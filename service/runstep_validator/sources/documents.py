@@ -153,15 +153,13 @@ class _Text:
             raise self._placed(exc, piece, at, len(before)) from None
 
     def keep_item_or_break(self, at: int, end: int) -> None:
-        """Raise where the document breaks, unless the array item from `at` to `end`, which msgspec did not parse
-        whole, is well-formed, or, read alone, is told what the document is told there: then it is a record of its
+        """Raise where the document breaks, unless the array item from `at` to `end`, which value_end did not know
+        for well-formed, is, or, read alone, is told what the document is told there: then it is a record of its
         own, invalid (a malformed object, `tru`), and reading goes on. `0{` is not (alone "extra data", in the array
         "expecting ',' delimiter"), nor an item whose quotes counting brackets pairs otherwise than a parser."""
-        if _PLAIN_SCALAR.fullmatch(self.data, at, end):
-            return
         try:
             with memoryview(self.data) as view, view[at:end] as item:
-                ANY_VALUE.decode(item)  # a string, or a value too large to be parsed from its start
+                ANY_VALUE.decode(item)  # an escaped string, a value too large to be parsed from its start, ...
         except NOT_JSON as exc:
             piece = bytes(self.data[at:end])
             alone, in_place = diagnose(piece, exc), _IN_ARRAY + piece + b"]"
@@ -222,12 +220,14 @@ class _Text:
         """Where the JSON value starting at `at` ends (relative to data): strings skipped, brackets counted. Where
         the input ends inside it: `diagnosed` from `diagnose_from` (the start of what holds it, `at` if None) after
         `before` (the context there). It sets `well_formed`: whether it is known to be well-formed (msgspec parsed it
-        whole, or it is a plain number or constant)."""
+        whole, or it is a plain number, constant or string)."""
         start = at if diagnose_from is None else diagnose_from
         self.well_formed = False
         opener = self.byte(at)
         if opener == b'"':
-            return self.string_end(at, start, before)
+            closed = self.string_end(at, start, before)
+            self.well_formed = _PLAIN_SCALAR.fullmatch(self.data, at, closed) is not None
+            return closed
         if opener in (b"{", b"["):
             end = self._parsed_end(at)
             if end is not None:

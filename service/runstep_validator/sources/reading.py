@@ -281,8 +281,7 @@ def whole_lines(
     if pending:
         run = b"".join(pending)
         _check_lengths(run, line, max_record_bytes)
-        if not first_seen:
-            _refuse_pretty_first_line(run, line)
+        first_seen = first_seen or _refuse_pretty_first_line(run, line)
         yield run
 
 

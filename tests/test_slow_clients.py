@@ -21,6 +21,9 @@ VALID = (EXAMPLES / "tool_calls_function.json").read_bytes()
 SLOW = 1000
 BODY_SECONDS = 3.0
 HEADER_SECONDS = 3.0
+# Answered at once: a request starved by the slow connections waits for their timeouts (3 s); a second leaves a
+# loaded machine its pauses (a bound of 0.1 s failed there, one run in five, with nothing starved).
+PROMPTLY = 1.0
 
 
 @pytest.fixture(scope="module")
@@ -79,9 +82,9 @@ def test_slow_clients_neither_starve_others_nor_stay_forever(server: RunningServ
         time.sleep(0.5)  # every slow connection is in, and waiting
         for _ in range(5):
             status, seconds = timed(server, "GET", "/healthz")
-            assert (status, seconds < 0.1) == (200, True), seconds
+            assert (status, seconds < PROMPTLY) == (200, True), seconds
             status, seconds = timed(server, "POST", "/v1/validate", VALID)
-            assert (status, seconds < 0.1) == (200, True), seconds
+            assert (status, seconds < PROMPTLY) == (200, True), seconds
 
         deadline = max(BODY_SECONDS, HEADER_SECONDS) + 2  # the sweeper's interval and scheduling on a busy machine
         answers = [closed_within(connection, deadline) for connection in slow[:20]]

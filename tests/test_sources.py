@@ -100,6 +100,41 @@ def test_json_lines_keep_bytes_endings_and_line_numbers(lines: list[bytes], bloc
     assert all(record.ending == newline for record in records)
 
 
+def data_first(items: list[bytes], says: bytes | None) -> bytes:
+    """A list response with its data first, as an SDK's page is dumped, and its "object" member (if any) last."""
+    members = b'{"data": [' + b", ".join(items) + b'], "has_more": false'
+    return members + (b"}" if says is None else b', "object": ' + says + b"}")
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    items=st.lists(st.sampled_from([COMPACT, VALID.strip(), b"null"]), min_size=1, max_size=5),
+    block=st.integers(min_value=1, max_value=64),
+    says=st.sampled_from([b'"list"', b"null", b'"thread.run.step"', None]),
+)
+def test_an_object_with_its_data_first_is_a_list_response_when_it_says_so_later(
+    items: list[bytes], block: int, says: bytes | None
+) -> None:
+    body = data_first(items, says)
+
+    found = [record.raw for record in iter_document_records(io.BytesIO(body), block)]
+
+    assert found == ([body] if says == b'"thread.run.step"' else items)
+
+
+@pytest.mark.parametrize("says", [b'"list"', b'"thread.run.step"', None])
+def test_an_object_with_its_data_first_longer_than_a_record_may_be_is_read_for_its_items(says: bytes | None) -> None:
+    """Whether it is a list response is read from the whole object, which cannot be one record if it is longer than
+    a record may be: its items, each within the limit, are read one at a time as ever."""
+    items = [COMPACT] * 20
+    body = data_first(items, says)
+
+    found = [record.raw for record in iter_document_records(io.BytesIO(body), 64, max_record_bytes=3 * len(COMPACT))]
+
+    assert len(body) > 3 * len(COMPACT)
+    assert found == items
+
+
 def test_memory_is_that_of_the_largest_record_not_the_document(monkeypatch: pytest.MonkeyPatch) -> None:
     largest: list[int] = [0]
     original = documents._Text.more

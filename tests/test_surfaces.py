@@ -597,3 +597,80 @@ def test_a_document_nested_past_the_parsers_limit_before_a_bad_byte_is_an_invali
     items = validate_document(b"[" * 5001 + b"\xff")
 
     assert [unit.code for unit in items[-1].report.errors] == ["invalid-json"]
+
+
+def document_answers(body: bytes, folder: Path) -> dict[str, list[tuple[Verdict, list[Placed]]]]:
+    """Each record's verdict and places, by every surface that reads a JSON document as records: the command line
+    (a .json file), the batch route (application/json), `validate_document` and `import` (all of its records: the
+    rejected ones from their report, the accepted ones as valid: their warnings are not reported)."""
+    path = folder / "document.json"
+    path.write_bytes(body)
+    stdout = io.StringIO()
+    run(["validate", str(path), "--format", "json"], stdout, io.StringIO())
+    cli = [
+        (of_unit_lists(record), placements(record["errors"] + record["warnings"]))
+        for record in json.loads(stdout.getvalue())["files"][0]["records"]
+    ]
+    answer = APP.test_client().post("/v1/validate/batch", data=body, content_type="application/json")
+    assert answer.status_code == 200, answer.get_json()
+    batch = [
+        (of_unit_lists(result), placements(result["errors"] + result["warnings"]))
+        for result in answer.get_json()["results"]
+    ]
+    python = [
+        (of_report(item.report), placements(item.report.to_dict()["errors"] + item.report.to_dict()["warnings"]))
+        for item in validate_document(body)
+    ]
+    accepted, rejected = folder / "accepted.jsonl", folder / "rejected.jsonl"
+    argv = ["import", str(path), "--workers", "1", "--accepted", str(accepted), "--rejected", str(rejected)]
+    assert run(argv, io.StringIO(), io.StringIO()) in {0, 1}
+    imported: list[tuple[Verdict, list[Placed]]] = [
+        (Verdict(True, [], []), []) for _ in accepted.read_text().splitlines()
+    ]
+    for line in rejected.read_text().splitlines():
+        entry = json.loads(line)
+        places = placements([*entry["errors"], *entry["warnings"]])
+        imported.append((Verdict(False, units(entry["errors"]), units(entry["warnings"])), places))
+    return {"command line": cli, "batch route": batch, "validate_document": python, "import": imported}
+
+
+MESSAGE_CREATION = json.loads((ROOT / "examples" / "message_creation.json").read_bytes())
+NOT_LIST_RESPONSES = {
+    "a run step with a data member": {**MESSAGE_CREATION, "data": []},
+    "a run step with a data member holding an object": {**MESSAGE_CREATION, "data": [{"a": 1}]},
+    "a run step written with sorted members, data among them": dict(sorted({**MESSAGE_CREATION, "data": []}.items())),
+    "a misspelled list response": {"object": "lists", "data": [MESSAGE_CREATION]},
+}
+
+
+@pytest.mark.parametrize("name", NOT_LIST_RESPONSES)
+def test_an_object_that_says_it_is_no_list_response_is_one_record_on_every_surface(name: str, tmp_path: Path) -> None:
+    """An object is read for the items of its data array only when it is a list response: one whose "object" says
+    "list" (or says nothing). A run step with a data member was read as a list of its items: an empty one vanished
+    from an import, with nothing accepted, nothing rejected and exit 0."""
+    body = json.dumps(NOT_LIST_RESPONSES[name]).encode()
+    alone = validate(body)
+    expected = [(of_report(alone), placements(alone.to_dict()["errors"] + alone.to_dict()["warnings"]))]
+    answers = document_answers(body, tmp_path)
+    imported = answers.pop("import")
+    for surface, answer in answers.items():
+        assert answer == expected, surface
+    assert [(verdict.valid, verdict.errors) for verdict, _ in imported] == [(alone.valid, expected[0][0].errors)]
+
+
+LIST_RESPONSES = {
+    "its object first": {"object": "list", "data": [MESSAGE_CREATION, {"a": 1}], "has_more": False},
+    "its data first (an SDK's page dumped)": {
+        "data": [MESSAGE_CREATION, {"a": 1}],
+        "has_more": False,
+        "object": "list",
+    },
+    "no object member": {"data": [MESSAGE_CREATION, {"a": 1}], "first_id": "step_abc123"},
+}
+
+
+@pytest.mark.parametrize("name", LIST_RESPONSES)
+def test_a_list_response_is_read_for_its_items_wherever_its_object_member_is(name: str, tmp_path: Path) -> None:
+    body = json.dumps(LIST_RESPONSES[name], indent=2).encode()
+    for surface, answer in document_answers(body, tmp_path).items():
+        assert [verdict.valid for verdict, _ in answer] == [True, False], surface

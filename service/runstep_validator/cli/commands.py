@@ -21,7 +21,8 @@ from .. import __version__
 from ..core.errors import RunStepValidatorError
 from ..core.schemas import AUTO, DEFAULT_DIALECT
 from ..core.suggestions import NearMisses, did_you_mean
-from ..sources.reading import INPUT_FORMATS, MAX_RECORD_BYTES, STDIN, InputFormat
+from ..sources.reading import INPUT_FORMATS, STDIN, InputFormat
+from ..sources.records import MAX_RECORD_BYTES
 from ..switches import DEBUG_VARIABLE, WORDS, yes_or_no
 
 DIALECT_HELP = (

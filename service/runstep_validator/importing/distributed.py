@@ -28,7 +28,8 @@ import msgspec
 
 from ..core.errors import RunStepValidatorError
 from ..core.profile import Profile, shipped_profile, untimed
-from ..sources.reading import MAX_RECORD_BYTES, InputFormat, open_source
+from ..sources.reading import InputFormat, open_source
+from ..sources.records import MAX_RECORD_BYTES
 from ..sources.storage import StorageError, filesystem, is_local, is_url
 from .pipeline import AtomicFile, AtomicUpload, Block, Tally, blocks, held_signals, process_block
 

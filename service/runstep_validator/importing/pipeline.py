@@ -42,7 +42,6 @@ from ..core.schemas import AUTO, DEFAULT_DIALECT
 from ..sources.documents import iter_document_records
 from ..sources.positions import placed
 from ..sources.reading import (
-    MAX_RECORD_BYTES,
     InputFormat,
     Source,
     SourceError,
@@ -53,7 +52,7 @@ from ..sources.reading import (
     reading_errors_named,
     whole_lines,
 )
-from ..sources.records import Record, record_report
+from ..sources.records import MAX_RECORD_BYTES, Record, record_report
 from ..sources.storage import filesystem, is_url
 
 BLOCK_BYTES = 1 << 20  # input travels to workers about a megabyte at a time

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Generator, Iterator
-from typing import BinaryIO, Final
+from typing import Any, BinaryIO, Final
 
 import msgspec
 
 from ..core.errors import InvalidJSONError
 from ..core.parsing import ANY_VALUE, NOT_JSON, diagnose, parse
-from .records import Record, RecordTooLarge, Unreadable
+from .records import MAX_RECORD_BYTES, Record, RecordTooLarge, Unreadable
 
 BLOCK_BYTES: Final = 1 << 20
 PARSE_ATTEMPTS: Final = 8
@@ -46,6 +46,15 @@ _PLAIN_SCALAR: Final = re.compile(
     rb'-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|true|false|null|"[^"\\\x00-\x1f]*"'
 )
 _FIRST_NON_ASCII: Final = 0x80
+
+
+class _Said(msgspec.Struct):
+    """What an object's "object" member says it is (None where it says nothing); its other members are skipped."""
+
+    object: Any = None
+
+
+_WHAT_IT_SAYS: Final = msgspec.json.Decoder(_Said)
 
 
 def _characters(data: bytes | bytearray) -> int:
@@ -196,6 +205,24 @@ class _Text:
             if not message.startswith(TRUNCATED) or not self.more():
                 return None
         return None
+
+    def said_by_whole(self, opener: int) -> Any:
+        """What the "object" member of the object at `opener` says, the object read whole first; None where it says
+        nothing, or where the object cannot be read whole: malformed (where it breaks is for reading to find), or
+        longer than a record may be (then it cannot be one record; without a limit, longer than the default one)."""
+        limit = self.max_record_bytes
+        self.max_record_bytes = limit if limit is not None else MAX_RECORD_BYTES
+        try:
+            end = self.value_end(opener)
+        except (InvalidJSONError, RecordTooLarge):
+            return None
+        finally:
+            self.max_record_bytes = limit
+        try:
+            with memoryview(self.data) as view, view[opener:end] as whole:
+                return _WHAT_IT_SAYS.decode(whole).object
+        except NOT_JSON:
+            return None
 
     def string_end(self, at: int, diagnose_from: int | None = None, before: bytes = b"") -> int:
         """Where the string whose `"` is at `at` ends. The search resumes where it stopped, so a long string is
@@ -369,8 +396,10 @@ def _expect_end(text: _Text, at: int) -> None:
 
 
 def _list_response_items(text: _Text, opener: int) -> Iterator[Record] | None:
-    """The items of a list response's `data` array, or None if this object has no array `data` member (then the
-    object is one record: everything read so far is still in `text`)."""
+    """The items of a list response's `data` array, or None if this object is no list response (then the object
+    is one record: everything read so far is still in `text`). A list response has a `data` array, and its
+    "object" member says "list" or nothing: a run step with a `data` member of its own is one run step."""
+    said: bytes | None = None  # the "object" member's value as written, when it comes before data
     at = text.skip_space(opener + 1)
     while text.byte(at) == b'"':
         key_end = text.value_end(at, opener)  # cut short: told from the object's start, all of it still held
@@ -380,13 +409,30 @@ def _list_response_items(text: _Text, opener: int) -> Iterator[Record] | None:
             return None
         value = text.skip_space(colon + 1)
         if key == b'"data"' and text.byte(value) == b"[":
+            if _says(text, opener, said) not in (None, "list"):
+                return None
             text.check_members(opener, value, after=_DATA_THEN_CLOSE)  # the members before it, skipped above
             return _rest_of_list(text, value)
-        at = text.skip_space(text.value_end(value, opener))
+        end = text.value_end(value, opener)
+        if key == b'"object"':
+            said = bytes(text.data[value:end])
+        at = text.skip_space(end)
         if text.byte(at) != b",":
             return None
         at = text.skip_space(at + 1)
     return None
+
+
+def _says(text: _Text, opener: int, said: bytes | None) -> Any:
+    """What the object at `opener` says it is: its "object" member as written before data, or, where it comes
+    after (an SDK's page dumped in the order its fields are declared, keys sorted), as the object read whole says.
+    None where it says nothing, or where what it says is no JSON (the members are checked for that next)."""
+    if said is None:
+        return text.said_by_whole(opener)
+    try:
+        return msgspec.json.decode(said)
+    except NOT_JSON:
+        return None
 
 
 def _rest_of_list(text: _Text, opener: int) -> Generator[Record, None, None]:

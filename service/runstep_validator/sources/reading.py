@@ -22,7 +22,7 @@ import msgspec
 from ..core.errors import LimitExceeded, NotJsonLines, RunStepValidatorError
 from ..core.parsing import GZIP_MAGIC, NOT_JSON, UTF8_BOM, starts_like_transcript, strip_bom
 from .documents import BLOCK_BYTES, iter_document_records
-from .records import Record, RecordTooLarge
+from .records import MAX_RECORD_BYTES, Record, RecordTooLarge
 from .storage import expand_url, filesystem, is_url
 
 STDIN: Final = "-"
@@ -32,9 +32,6 @@ DOCUMENT_SUFFIXES: Final = (".json",)
 SKIPPED_FOLDERS: Final = frozenset({"node_modules", "__pycache__", "venv", "site-packages", "build", "dist"})
 SNIFF_BYTES: Final = 1 << 20
 TRANSCRIPT_HEAD_BYTES: Final = 64  # enough to see a transcript's first field past blank lines and a mark
-# The longest record the command line reads (--max-record-bytes): a run step is kilobytes; 64 MiB leaves room for
-# any real one (a 50 MB string is tested) and stops an endless line or a gzip bomb before memory does.
-MAX_RECORD_BYTES: Final = 64 << 20
 
 InputFormat = Literal["auto", "json", "jsonl", "sse"]
 INPUT_FORMATS: Final[tuple[InputFormat, ...]] = ("auto", "json", "jsonl", "sse")

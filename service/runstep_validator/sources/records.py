@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 import msgspec
 
@@ -11,6 +11,10 @@ from ..core.report import INVALID_JSON, OutputUnit, Report
 
 if TYPE_CHECKING:
     from ..core.api import PayloadValidator
+
+# The longest record read by default (the command line's --max-record-bytes): a run step is kilobytes; 64 MiB leaves
+# room for any real one (a 50 MB string is tested) and stops an endless line or a gzip bomb before memory does.
+MAX_RECORD_BYTES: Final = 64 << 20
 
 
 class Unreadable(msgspec.Struct, frozen=True, gc=False):

@@ -397,3 +397,32 @@ def test_a_streams_listed_records_are_every_event_it_counts(output_format: str) 
         junit = io.StringIO()
         run(["validate", str(ROOT / "examples" / "run.sse"), "--format", "junit"], junit, io.StringIO())
         assert junit.getvalue().count("<testcase ") == 20
+
+
+@pytest.mark.parametrize("name", ["x\nevil.json:1:1: forged error", "\x1b[2J\x1b[31mred", "tab\there", "\r\x00"])
+def test_a_finding_is_one_line_whatever_the_names_in_its_pointer(tmp_path: Path, name: str) -> None:
+    """A member's name is the payload's to choose: in the text format it cannot start a line that looks like a
+    finding of its own, nor move the terminal's cursor or colour its output; it is shown as its message quotes it."""
+    step = json.loads((ROOT / "examples" / "message_creation.json").read_bytes())
+    path = tmp_path / "step.json"
+    path.write_text(json.dumps({**step, name: 1}))
+    stdout = io.StringIO()
+
+    assert run(["validate", str(path)], stdout, io.StringIO()) == 0
+    finding, summary = stdout.getvalue().splitlines()
+
+    assert not re.search(r"[\x00-\x1f]", finding), finding
+    shown = json.dumps(name)[1:-1]  # as JSON writes it, and so the message
+    assert finding.endswith(f'warning: /{shown}: unknown property "{shown}"'), finding
+    assert summary.startswith("1 file, 1 record: 1 valid")
+
+
+def test_a_file_name_with_a_newline_keeps_each_finding_on_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "forged\nother.json:1:1: error.json"
+    path.write_bytes(b'{"object": "thread.run.step"')
+    stdout = io.StringIO()
+
+    assert run(["validate", str(path)], stdout, io.StringIO()) == 1
+    finding, _summary = stdout.getvalue().splitlines()
+
+    assert finding.startswith(f"{tmp_path}/forged\\nother.json:1:1: error.json:1:29: invalid JSON"), finding

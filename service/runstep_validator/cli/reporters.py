@@ -15,6 +15,7 @@ from urllib.parse import quote
 import msgspec
 
 from .. import __version__
+from ..core.messages import one_line
 from ..core.report import OutputUnit, Report
 from .checker import FileResult, RecordResult
 from .rules import rule
@@ -147,7 +148,9 @@ class TextReporter:
     def report(self, listing: Listing, out: TextIO) -> None:
         for result in listing.results:
             if result.problem is not None:
-                out.write(f"{result.path}: {self._paint(self.RED, 'cannot read')}: {result.problem}\n")
+                out.write(
+                    f"{one_line(result.path)}: {self._paint(self.RED, 'cannot read')}: {one_line(result.problem)}\n"
+                )
             for record in result.records:
                 for unit in record.report.errors:
                     out.write(f"{self._where(result.path, unit)} {self._paint(self.RED, unit.describe())}\n")
@@ -158,7 +161,7 @@ class TextReporter:
 
     @staticmethod
     def _where(path: str, unit: OutputUnit) -> str:
-        return f"{path}:{unit.line}:{unit.column}:"
+        return f"{one_line(path)}:{unit.line}:{unit.column}:"
 
 
 class JSONReporter:

@@ -6,6 +6,7 @@ inside `redacting()` it quotes none at all, only what kind of value it was.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -103,6 +104,19 @@ def dialect_hint(dialects: Iterable[str]) -> str:
         return ""
     first = names[0]
     return f'; the {" or ".join(names)} dialect knows it (--dialect {first}, ?dialect={first}, dialect="{first}")'
+
+
+_CONTROL = re.compile("[\x00-\x1f]")
+
+
+def _escaped(found: re.Match[str]) -> str:
+    return msgspec.json.encode(found.group()).decode()[1:-1]
+
+
+def one_line(text: str) -> str:
+    """`text` with its control characters written as JSON writes them (\\n, \\u001b): a pointer to a member whose
+    name holds them, shown after a message that quotes that name, cannot break its line or move a terminal's cursor."""
+    return _CONTROL.sub(_escaped, text) if _CONTROL.search(text) else text
 
 
 def pointer(path: Iterable[object]) -> str:

@@ -426,3 +426,23 @@ def test_a_file_name_with_a_newline_keeps_each_finding_on_one_line(tmp_path: Pat
     finding, _summary = stdout.getvalue().splitlines()
 
     assert finding.startswith(f"{tmp_path}/forged\\nother.json:1:1: error.json:1:29: invalid JSON"), finding
+
+
+@pytest.mark.parametrize("schema", ["run_step.strict", "run_step_delta", "azure_run_step"])
+def test_a_schema_named_for_a_stream_is_refused_as_the_stream_route_refuses_it(tmp_path: Path, schema: str) -> None:
+    """A stream's events name their own entries: a schema forced on it was silently not applied (strict entries
+    named, its events were held to the tolerant ones). The JSON files of the same run are still checked."""
+    (tmp_path / "run.sse").write_bytes((ROOT / "examples" / "run.sse").read_bytes())
+    (tmp_path / "step.json").write_bytes((ROOT / "examples" / "message_creation.json").read_bytes())
+    stdout = io.StringIO()
+
+    assert run(["validate", str(tmp_path), "--schema", schema], stdout, io.StringIO()) == 2
+    assert f"{tmp_path / 'run.sse'}: cannot read: --schema does not apply to an event stream" in stdout.getvalue()
+    assert "2 files, 1 record: " in stdout.getvalue()
+    answer = (
+        create_app({"access_log": False})
+        .test_client()
+        .post(f"/v1/validate/stream?schema={schema}", data=b"event: done\ndata: [DONE]\n\n")
+    )
+    assert answer.status_code == 400
+    assert "'schema' does not apply to this route" in answer.get_json()["detail"]

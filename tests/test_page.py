@@ -207,6 +207,23 @@ def drop(page: Page, name: str, content: str) -> None:
     sync_api.expect(page.page.locator("#text")).to_have_value(content)
 
 
+def test_a_schema_chosen_for_a_stream_is_refused_as_every_surface_refuses_it(page: Page) -> None:
+    """A stream's events name their own entries: the entry chosen was silently dropped from the request, and the
+    status said the stream was checked against it (a strict entry chosen, the events were held to tolerant ones)."""
+    page.open()
+    page.page.select_option("#schema", "run_step.strict")
+    page.validate((EXAMPLES / "run.sse").read_text())
+
+    assert (
+        page.page.inner_text("#status") == "Refused: the service did not check an event stream; the message says why."
+    )
+    assert page.page.inner_text("#summary .headline") == "Invalid parameter"
+    detail = page.page.inner_text("#summary .detail")
+    assert detail.startswith("query parameter 'schema' does not apply to this route: its events name their own")
+    assert page.console_errors == ["Failed to load resource: the server responded with a status of 400 (Bad Request)"]
+    page.console_errors.clear()
+
+
 @pytest.mark.parametrize("shape", ["one value", "an array"])
 def test_a_dropped_json_lines_file_written_across_lines_is_refused_in_one_sentence(page: Page, shape: str) -> None:
     """A .jsonl file pretty-printed (jq without -c): the batch route's 400, shown as the command line says it, its

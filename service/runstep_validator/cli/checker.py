@@ -6,14 +6,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from ..core.errors import NotAnEventStream
+from ..core.errors import EVENTS_NAME_THEIR_ENTRIES, NotAnEventStream
 from ..core.profile import Profile
 from ..core.report import OutputUnit, Report
+from ..core.schemas import AUTO
 from ..core.streams import StreamUnit
 from ..sources.positions import placed
 from ..sources.reading import InputFormat, SourceError, as_event_stream, iter_records, open_source
 from ..sources.records import record_report
 from ..sources.sse import validate_stream
+
+SCHEMA_NOT_FOR_STREAMS = (
+    f"--schema does not apply to an event stream: {EVENTS_NAME_THEIR_ENTRIES} (--strict, --dialect)"
+)
 
 
 @dataclass(frozen=True)
@@ -105,6 +110,9 @@ class Checker:
         """An event stream as records, one per event: its own errors and warnings with those of the stream's
         checks that name it (order, accumulation, done), as every surface counts them; what names no event (or an
         event cut short, never dispatched) is the record of the stream as a whole."""
+        if self.profile.schema != AUTO:  # as the stream route refuses a schema: not applied, and said so
+            result.problem = SCHEMA_NOT_FOR_STREAMS
+            return result
         try:
             report = validate_stream(stream, profile=self.profile)
         except NotAnEventStream as exc:  # as the stream route refuses it: no transcript, whatever its name says

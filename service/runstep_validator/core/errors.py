@@ -11,6 +11,8 @@ if TYPE_CHECKING:
 
 
 HOLDS_NO_EVENT: Final = "holds no event: a transcript has event: and data: lines, events ending at blank lines"
+# Why no schema is named for an event stream, on every surface that could be asked to.
+EVENTS_NAME_THEIR_ENTRIES: Final = "its events name their own entries"
 
 
 class RunStepValidatorError(Exception):

@@ -241,7 +241,7 @@ function request() {
   const params = new URLSearchParams();
   const schema = $("schema").value;
   if (schema === "auto+strict") params.set("strict", "true");
-  else if (schema !== "auto" && chosen.route !== "stream") params.set("schema", schema);
+  else if (schema !== "auto") params.set("schema", schema);  // a stream's route refuses it, and says why
   params.set("dialect", $("dialect").value);
   const path = { single: "/v1/validate", batch: "/v1/validate/batch", stream: "/v1/validate/stream" }[chosen.route];
   return { ...chosen, url: `${path}?${params}` };

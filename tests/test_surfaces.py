@@ -198,9 +198,25 @@ def cli_stream_counts(body: bytes, folder: Path) -> tuple[int, int, int, int, in
     path = folder / "run.sse"
     path.write_bytes(body)
     stdout, stderr = io.StringIO(), io.StringIO()
-    run(["validate", str(path), "--schema", "run_step", "--format", "json"], stdout, stderr)
+    run(["validate", str(path), "--format", "json"], stdout, stderr)
     cli = json.loads(stdout.getvalue())["summary"]
     return (cli["records"], cli["valid"], cli["invalid"], cli["errors"], cli["warnings"])
+
+
+def invalid_events(body: bytes, folder: Path) -> list[set[int]]:
+    """The numbers of the events said to be invalid: by the Python API's and the stream route's per-event results,
+    and by the command line's records (one per event; the stream as a whole is record 0)."""
+    path = folder / "events.sse"
+    path.write_bytes(body)
+    stdout = io.StringIO()
+    run(["validate", str(path), "--format", "json"], stdout, io.StringIO())
+    records = json.loads(stdout.getvalue())["files"][0]["records"]
+    http = APP.test_client().post("/v1/validate/stream", data=body, content_type="text/event-stream").get_json()
+    return [
+        {event["event"] for event in validate_stream(body).to_dict()["events"] if not event["valid"]},
+        {record["index"] for record in records if not record["valid"] and record["index"]},
+        {event["event"] for event in http["events"] if not event["valid"]},
+    ]
 
 
 def stream_counts(body: bytes, folder: Path) -> list[tuple[int, int, int, int, int]]:
@@ -239,6 +255,9 @@ def test_a_stream_is_counted_alike_on_every_surface(number: int, tmp_path: Path)
     assert counts[0] == counts[1] == counts[2]
     report = validate_stream(body)
     assert (counts[0][2] == 0) is report.valid, counts
+    said_invalid = invalid_events(body, tmp_path)
+    assert said_invalid[0] == said_invalid[1] == said_invalid[2]
+    assert len(said_invalid[0]) == counts[0][2]
 
 
 @pytest.mark.skipif(not STREAMS, reason="../shared/corpus is absent (a user's clone)")

@@ -380,19 +380,20 @@ class StreamChecker:
             produced[step.id] = step.final or _snapshot(step)
         # An event is invalid when any error concerns it: its own, or a stream check that names it (an
         # accumulation error names the step's final event): every surface counts events this way.
-        invalid_events = len(
-            {result.event for result in self._results if not result.valid}
-            | {unit.event for unit in self._errors if unit.event is not None}
-            | {unit.event for result in step_results for unit in result.errors if unit.event is not None}
-        )
         errors = self._errors + [unit for result in step_results for unit in result.errors]
+        named = {unit.event for unit in errors if unit.event is not None}
+        results = [
+            msgspec.structs.replace(result, valid=False) if result.valid and result.event in named else result
+            for result in self._results
+        ]
+        invalid_events = len({result.event for result in results if not result.valid} | named)
         valid = not errors and not invalid_events
         verdicts = {"run_step_events": len(self._results), "invalid_events": invalid_events, "steps": len(step_results)}
         return StreamReport(
             valid,
             dict(self._kinds),
             verdicts,
-            self._results,
+            results,
             step_results,
             errors,
             self._warnings,

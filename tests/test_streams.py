@@ -227,7 +227,7 @@ def test_the_command_line_reads_transcripts_by_name_or_by_flag(tmp_path: Path, n
     lines = body.decode().splitlines()
     line = next(number for number, text in enumerate(lines, 1) if text.startswith("data:") and '"completed"' in text)
     assert f"{path}:{line}:" in stdout.getvalue()
-    assert "/step_details/tool_calls/0/function/arguments: event 7 (thread.run.step.completed)" in stdout.getvalue()
+    assert "event 7 (thread.run.step.completed): /step_details/tool_calls/0/function/arguments: " in stdout.getvalue()
 
 
 def bogus_step_stream() -> list[tuple[str, Any]]:
@@ -287,7 +287,7 @@ def test_the_route_and_the_command_line_give_the_one_error_of_an_invalid_created
     assert run(["validate", str(path)], stdout, stderr) == 1
     found = [line for line in stdout.getvalue().splitlines() if f"{path}:" in line]
     assert len(found) == 1, stdout.getvalue()
-    assert "/status: event 2 (thread.run.step.created)" in found[0]
+    assert "event 2 (thread.run.step.created): /status: " in found[0]
 
 
 @settings(max_examples=200, deadline=None)

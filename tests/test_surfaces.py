@@ -247,6 +247,42 @@ def broken_streams() -> list[bytes]:
     ]
 
 
+def findings_by_event(body: bytes, folder: Path) -> list[dict[int, list[tuple[str, str, int, int]]]]:
+    """Each event's errors and warnings (pointer, message, line, column), by the Python API (its units name their
+    event), the stream route and the command line (whose records are the events; the stream as a whole is 0)."""
+
+    def by_event(answer: dict[str, Any]) -> dict[int, list[tuple[str, str, int, int]]]:
+        found: dict[int, list[tuple[str, str, int, int]]] = {}
+        for unit in answer["errors"] + answer["warnings"]:
+            place = (unit.get("instanceLocation", ""), unit["error"], unit["line"], unit["column"])
+            found.setdefault(unit.get("event") or 0, []).append(place)
+        return {event: sorted(units) for event, units in found.items()}
+
+    path = folder / "findings.sse"
+    path.write_bytes(body)
+    stdout = io.StringIO()
+    run(["validate", str(path), "--format", "json"], stdout, io.StringIO())
+    cli = {
+        record["index"]: sorted(
+            (unit["instanceLocation"], unit["error"], unit["line"], unit["column"])
+            for unit in record["errors"] + record["warnings"]
+        )
+        for record in json.loads(stdout.getvalue())["files"][0]["records"]
+        if record["errors"] or record["warnings"]
+    }
+    http = APP.test_client().post("/v1/validate/stream", data=body, content_type="text/event-stream").get_json()
+    return [by_event(validate_stream(body).to_dict()), by_event(http), cli]
+
+
+@pytest.mark.parametrize("number", range(len(broken_streams())))
+def test_a_streams_findings_are_said_alike_on_every_surface(number: int, tmp_path: Path) -> None:
+    """The same message for the same finding: the command line wrote "event 4 (thread.run.step.delta): " into
+    each message, where the API gives the message alone and the event beside it."""
+    api, http, cli = findings_by_event(broken_streams()[number], tmp_path)
+
+    assert api == http == cli
+
+
 @pytest.mark.parametrize("number", range(len(broken_streams())))
 def test_a_stream_is_counted_alike_on_every_surface(number: int, tmp_path: Path) -> None:
     body = broken_streams()[number]
@@ -264,8 +300,10 @@ def test_a_stream_is_counted_alike_on_every_surface(number: int, tmp_path: Path)
 @pytest.mark.parametrize("path", STREAMS, ids=lambda path: path.name)
 def test_every_real_stream_is_counted_alike_on_every_surface(path: Path, tmp_path: Path) -> None:
     counts = stream_counts(path.read_bytes(), tmp_path)
+    api, http, cli = findings_by_event(path.read_bytes(), tmp_path)
 
     assert counts[0] == counts[1] == counts[2]
+    assert api == http == cli
 
 
 def test_a_pretty_printed_document_is_placed_alike_by_validate_and_import(tmp_path: Path) -> None:

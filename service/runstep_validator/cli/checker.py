@@ -3,6 +3,7 @@ record, and placing each error at its line and column in the file. The command l
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -31,6 +32,7 @@ class RecordResult:
     # What the record is when not a line of a file: "event 3 (thread.run.step.created)", "the stream".
     label: str | None = None
     unlisted: int = 0  # errors left out of the listing (--max-errors); the record's verdict stays
+    event_name: str | None = None  # a stream's event's: its findings are quoted after its label, as the page shows them
 
     @property
     def valid(self) -> bool:
@@ -58,9 +60,7 @@ class FileResult:
     def with_warnings_as_errors(self) -> FileResult:
         """The same results with every warning made an error, and its record invalid."""
         records = [
-            RecordResult(record.index, record.line, _as_errors(record.report), record.label)
-            if record.report.warnings
-            else record
+            dataclasses.replace(record, report=_as_errors(record.report)) if record.report.warnings else record
             for record in self.records
         ]
         return FileResult(self.path, records, self.problem, self.total)
@@ -121,11 +121,11 @@ class Checker:
         result.total = sum(report.events.values())
         found: dict[int, _Collected] = {}
         for event in report.results:
-            collected = found[event.event] = _Collected(event.line, f"event {event.event} ({event.name})")
+            collected = found[event.event] = _Collected(event.line, f"event {event.event} ({event.name})", event.name)
             collected.errors += map(_unit, event.errors)
             collected.warnings += map(_unit, event.warnings)
         for number, name, line in report.other_events:  # every event is a record, validated as a run step or not
-            found.setdefault(number, _Collected(line, f"event {number} ({name})"))
+            found.setdefault(number, _Collected(line, f"event {number} ({name})", name))
         whole = _Collected(0, "the stream")
         for unit, is_error in [
             *((unit, True) for unit in report.stream_errors),
@@ -134,12 +134,13 @@ class Checker:
             collected = whole
             if unit.event is not None and 0 < unit.event <= result.total:
                 named = f"event {unit.event} ({unit.event_name})" if unit.event_name else f"event {unit.event}"
-                collected = found.setdefault(unit.event, _Collected(unit.line or 1, named))
+                collected = found.setdefault(unit.event, _Collected(unit.line or 1, named, unit.event_name or ""))
             (collected.errors if is_error else collected.warnings).append(_unit(unit))
         schema = self.validator.schema_id
         for number, collected in sorted(found.items()):
             if collected.errors or collected.warnings or self.keep_valid:
-                result.records.append(RecordResult(number, collected.line, collected.report(schema), collected.label))
+                judged = collected.report(schema)
+                result.records.append(RecordResult(number, collected.line, judged, collected.label, 0, collected.name))
         if whole.errors or whole.warnings:
             whole.line = min((unit.line for unit in (*whole.errors, *whole.warnings) if unit.line), default=1)
             result.records.append(RecordResult(0, whole.line, whole.report(schema), whole.label))
@@ -152,6 +153,7 @@ class _Collected:
 
     line: int
     label: str
+    name: str | None = None  # the event's; None for the stream as a whole
     errors: list[OutputUnit] = field(default_factory=list)
     warnings: list[OutputUnit] = field(default_factory=list)
 
@@ -160,12 +162,12 @@ class _Collected:
 
 
 def _unit(unit: StreamUnit) -> OutputUnit:
-    """A stream's error or warning as a report unit: its message names the event it concerns."""
-    where = f"event {unit.event} ({unit.event_name}): " if unit.event is not None and unit.event_name else ""
+    """A stream's error or warning as a report unit of the record of the event it concerns: its message as every
+    surface gives it; the formats that quote it say the event first (`quoted`)."""
     return OutputUnit(
         unit.instance_location or "",
         unit.keyword_location or "",
-        where + unit.error,
+        unit.error,
         code=unit.code,
         line=unit.line,
         column=unit.column,

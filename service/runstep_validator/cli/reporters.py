@@ -153,10 +153,10 @@ class TextReporter:
                 )
             for record in result.records:
                 for unit in record.report.errors:
-                    out.write(f"{self._where(result.path, unit)} {self._paint(self.RED, unit.describe())}\n")
+                    out.write(f"{self._where(result.path, unit)} {self._paint(self.RED, quoted(record, unit))}\n")
                 for unit in record.report.warnings:
                     warning = self._paint(self.YELLOW, "warning:")
-                    out.write(f"{self._where(result.path, unit)} {warning} {unit.describe()}\n")
+                    out.write(f"{self._where(result.path, unit)} {warning} {quoted(record, unit)}\n")
         out.write(self._paint(self.BOLD, listing.sentence()) + "\n")
 
     @staticmethod
@@ -182,7 +182,10 @@ class JSONReporter:
 
     @staticmethod
     def _record(record: RecordResult) -> dict[str, Any]:
-        entry = {"index": record.index, "line": record.line, **record.report.to_dict()}
+        entry: dict[str, Any] = {"index": record.index, "line": record.line}
+        if record.event_name is not None:
+            entry["eventName"] = record.event_name
+        entry.update(record.report.to_dict())
         if record.unlisted:
             entry["unlisted_errors"] = record.unlisted
         return entry
@@ -208,7 +211,7 @@ class GitHubReporter:
                 for kind, units in (("error", record.report.errors), ("warning", record.report.warnings)):
                     for unit in units:
                         where = f"file={path},line={unit.line},col={unit.column}"
-                        out.write(f"::{kind} {where}::{_escape_data(unit.describe())}\n")
+                        out.write(f"::{kind} {where}::{_escape_data(quoted(record, unit))}\n")
         out.write(listing.sentence() + "\n")
 
 
@@ -231,6 +234,14 @@ def artifact_uri(path: str) -> str:
     directory."""
     shown = artifact_path(path)
     return Path(shown).as_uri() if Path(shown).is_absolute() else quote(shown, safe="/")
+
+
+def quoted(record: RecordResult | None, unit: OutputUnit) -> str:
+    """A finding as people quote it: `pointer: message`, after the event it concerns for a stream's (as the page
+    shows it); the message itself is every surface's."""
+    if record is not None and record.event_name is not None:
+        return f"{record.label}: {unit.describe()}"
+    return unit.describe()
 
 
 def _where(record: RecordResult | None, unit: OutputUnit) -> tuple[int, int]:
@@ -270,7 +281,7 @@ class SARIFReporter:
         for (result, record, unit, level), fingerprint in zip(findings, fingerprints(listing), strict=True):
             code = unit.code or "error"
             line, column = _where(record, unit)
-            message = unit.describe()  # a stream's units name their event already
+            message = quoted(record, unit)
             entry: dict[str, Any] = {
                 "ruleId": code,
                 "ruleIndex": index[code],
@@ -387,7 +398,7 @@ class JUnitReporter:
             lines = [self._line(record, unit) for unit in errors]
             if record.unlisted:
                 lines.append(f"{record.unlisted} more error{'' if record.unlisted == 1 else 's'} not listed")
-            headline = errors[0].describe() if errors else lines[-1]
+            headline = quoted(record, errors[0]) if errors else lines[-1]
             failure = ET.SubElement(
                 case, "failure", message=_xml_text(headline), type=(errors[0].code if errors else "") or "error"
             )
@@ -401,7 +412,7 @@ class JUnitReporter:
     @staticmethod
     def _line(record: RecordResult, unit: OutputUnit) -> str:
         line, column = _where(record, unit)
-        return f"{line}:{column}: {unit.describe()}"
+        return f"{line}:{column}: {quoted(record, unit)}"
 
 
 class GitLabReporter:
@@ -417,7 +428,7 @@ class GitLabReporter:
             line, _ = _where(record, unit)
             issues.append(
                 {
-                    "description": unit.describe(),
+                    "description": quoted(record, unit),
                     "check_name": unit.code or "error",
                     "fingerprint": fingerprint,
                     "severity": "critical" if unit.code == UNREADABLE else self.SEVERITY[level],

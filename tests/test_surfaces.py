@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
@@ -22,7 +23,7 @@ from hypothesis import strategies as st
 
 from runstep_validator import NotJsonLines, validate, validate_document, validate_stream
 from runstep_validator.cli import run
-from runstep_validator.core.report import Report
+from runstep_validator.core.report import OutputUnit, Report
 from runstep_validator.http.app import create_app
 from runstep_validator.importing import iter_validate
 from runstep_validator.sources import documents, library
@@ -57,6 +58,11 @@ def placements(items: Iterable[dict[str, Any]]) -> list[Placed]:
 def of_report(report: Report) -> Verdict:
     answer = report.to_dict()
     return Verdict(answer["valid"], units(answer["errors"]), units(answer["warnings"]))
+
+
+def said(unit: OutputUnit) -> str:
+    """What a unit says and where, in one sentence."""
+    return f"{unit.error} at line {unit.line}, column {unit.column}"
 
 
 def of_unit_lists(answer: dict[str, Any]) -> Verdict:
@@ -118,7 +124,7 @@ class Surfaces:
         stdout, stderr = io.StringIO(), io.StringIO()
         assert run([*argv, "--report", str(report)], stdout, stderr) in {0, 1}, stderr.getvalue()
         rejected, places = {}, {}
-        for line in (outputs / "rejected.jsonl").read_text().splitlines():
+        for line in (outputs / "rejected.jsonl").read_text().split("\n")[:-1]:
             entry = json.loads(line)
             rejected[entry["line"]] = Verdict(False, units(entry["errors"]), units(entry["warnings"]))
             places[entry["line"]] = placements([*entry["errors"], *entry["warnings"]])
@@ -417,7 +423,7 @@ def test_a_document_cut_where_an_item_should_start_ends_with_one_record_holding_
     items = validate_document(body)
 
     assert len(items) == records
-    assert [unit.error for unit in items[-1].report.errors] == [
+    assert [said(unit) for unit in items[-1].report.errors] == [
         f"invalid JSON: the array is not closed at line 1, column {len(body) + 1}"
     ]
 
@@ -430,7 +436,7 @@ def test_an_array_item_missing_between_commas_breaks_the_document_there(body: by
     the items before it, then one record holding the rest."""
     items = validate_document(body)
 
-    assert [unit.error for unit in items[-1].report.errors] == [
+    assert [said(unit) for unit in items[-1].report.errors] == [
         f"invalid JSON: expecting value at line 1, column {column}"
     ]
     assert len(items) == (1 if body.startswith(b"[,") else 2)
@@ -489,9 +495,9 @@ CUT_SHORT = {
     b'{"a": {"b": [1]': "the object is not closed at line 1, column 16",
     b'{"a": 1,': "the object is not closed at line 1, column 9",
     b'{"id": "step_1"': "the object is not closed at line 1, column 16",
-    b'["abc': "unterminated string starting at line 1, column 2",
-    b'{"a": "abc': "unterminated string starting at line 1, column 7",
-    b'[{"a": 1},\n{"id": "step_cut': "unterminated string starting at line 2, column 8",
+    b'["abc': "unterminated string at line 1, column 2",
+    b'{"a": "abc': "unterminated string at line 1, column 7",
+    b'[{"a": 1},\n{"id": "step_cut': "unterminated string at line 2, column 8",
 }
 
 
@@ -503,8 +509,7 @@ def test_a_document_cut_short_says_what_is_left_open_alike_as_one_payload_and_as
     single = validate(body).errors[0]
     last = validate_document(body)[-1].report.errors[0]
 
-    assert single.error == last.error == f"invalid JSON: {CUT_SHORT[body]}"
-    assert (single.line, single.column) == (last.line, last.column)
+    assert said(single) == said(last) == f"invalid JSON: {CUT_SHORT[body]}"
 
 
 STEP = json.loads((ROOT / "examples" / "tool_calls_function.json").read_bytes())
@@ -682,9 +687,9 @@ def document_answers(body: bytes, folder: Path) -> dict[str, list[tuple[Verdict,
     argv = ["import", str(path), "--workers", "1", "--accepted", str(accepted), "--rejected", str(rejected)]
     assert run(argv, io.StringIO(), io.StringIO()) in {0, 1}
     imported: list[tuple[Verdict, list[Placed]]] = [
-        (Verdict(True, [], []), []) for _ in accepted.read_text().splitlines()
+        (Verdict(True, [], []), []) for _ in accepted.read_text().split("\n")[:-1]
     ]
-    for line in rejected.read_text().splitlines():
+    for line in rejected.read_text().split("\n")[:-1]:
         entry = json.loads(line)
         places = placements([*entry["errors"], *entry["warnings"]])
         imported.append((Verdict(False, units(entry["errors"]), units(entry["warnings"])), places))
@@ -731,3 +736,35 @@ def test_a_list_response_is_read_for_its_items_wherever_its_object_member_is(nam
     body = json.dumps(LIST_RESPONSES[name], indent=2).encode()
     for surface, answer in document_answers(body, tmp_path).items():
         assert [verdict.valid for verdict, _ in answer] == [True, False], surface
+
+
+INVALID_JSON_BODIES = {
+    "a payload": b'{"id": "step_1",\n  "object": }',
+    "an unterminated string": b'{"id": "step_1", "object": "thread.run.st',
+    "a record of JSON Lines": b'{"object": "thread.run.step"}\n{"id": x}\n',
+}
+
+
+@pytest.mark.parametrize("name", INVALID_JSON_BODIES)
+def test_where_json_breaks_is_said_once_in_the_units_line_and_column(name: str, tmp_path: Path) -> None:
+    """Not again in the message, which said it as well (path:2:13: invalid JSON: expecting value at line 2, column
+    13), and in an event stream's data counted from the data's own start, not the transcript's."""
+    body = INVALID_JSON_BODIES[name]
+    path = tmp_path / ("steps.jsonl" if name.endswith("Lines") else "step.json")
+    path.write_bytes(body)
+    stdout = io.StringIO()
+    run(["validate", str(path)], stdout, io.StringIO())
+    (line,) = [line for line in stdout.getvalue().splitlines() if "invalid JSON" in line]
+
+    assert " at line " not in line, line
+    assert re.fullmatch(rf"{re.escape(str(path))}:\d+:\d+: invalid JSON: [a-z' ,:]+", line), line
+
+
+def test_an_events_invalid_json_is_placed_in_the_transcript_alone() -> None:
+    """Its data's own line and column were in the message (at line 1, column 57) beside the transcript's (2:63)."""
+    body = b'event: thread.run.step.created\ndata: {"id": "step_1", "object": "thread.run.step", "status": tru}\n\n'
+    report = validate_stream(body)
+    (unit,) = report.errors
+
+    assert (unit.line, unit.column) == (2, 63)
+    assert unit.error == "invalid JSON: expecting value"

@@ -91,14 +91,24 @@ class NotJsonLines(RunStepValidatorError):
 class InvalidJSONError(RunStepValidatorError):
     """Input that is not JSON: a syntax error, invalid UTF-8, NaN or Infinity, trailing data, empty input.
 
-    `line` and `column` are 1-based and count characters; `offset` counts characters from the start."""
+    `line` and `column` are 1-based and count characters; `offset` counts characters from the start. The exception
+    says where; `message` is what a report's unit says, whose line and column say where."""
 
     def __init__(self, reason: str, line: int, column: int, offset: int) -> None:
-        super().__init__(f"invalid JSON: {reason} at line {line}, column {column}")
+        super().__init__(f"{invalid_json(reason)} at line {line}, column {column}")
         self.reason = reason
         self.line = line
         self.column = column
         self.offset = offset
+
+    @property
+    def message(self) -> str:
+        return invalid_json(self.reason)
+
+
+def invalid_json(reason: str) -> str:
+    """What an invalid-JSON unit says, on every surface: why, not where (its line and column say that)."""
+    return f"invalid JSON: {reason}"
 
 
 def _unknown(kind: str, name: str, known: tuple[str, ...]) -> str:

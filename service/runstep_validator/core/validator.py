@@ -41,7 +41,7 @@ def _json_error(exc: InvalidJSONError) -> OutputUnit:
     return OutputUnit(
         instance_location="",
         keyword_location="",
-        error=str(exc),
+        error=exc.message,
         code="invalid-json",
         line=exc.line,
         column=exc.column,

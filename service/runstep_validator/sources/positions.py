@@ -34,7 +34,6 @@ _AFTER_ITEM = re.compile(r"[ \t\n\r]*([,\]])[ \t\n\r]*")
 _CLOSE_OBJECT = re.compile(r"[ \t\n\r]*}")
 _CLOSE_ARRAY = re.compile(r"[ \t\n\r]*]")
 _PLAIN_NAME = re.compile(r'[^"\\\x00-\x1f]*')  # a member name written the same in any JSON text
-_POSITION = re.compile(r" at line \d+, column \d+$")
 # The standard library's C scanner (json.scanner.make_scanner, in that module's __all__ though not in the
 # documentation; checked on CPython 3.11-3.13), called as `JSONDecoder.raw_decode` calls it but without that
 # method's Python wrapper, a third of the cost of skipping a short value. StopIteration where the text is not JSON;
@@ -393,9 +392,6 @@ def placed(report: Report, record: Record) -> Report:
         if line == 1:
             column += record.column - 1
         line += record.line - 1
-        if unit.code == INVALID_JSON:  # the message gave the position within the record: give the file's
-            error = _POSITION.sub(f" at line {line}, column {column}", unit.error)
-            return msgspec.structs.replace(unit, error=error, line=line, column=column)
         return msgspec.structs.replace(unit, line=line, column=column)
 
     return msgspec.structs.replace(

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Final
 
 import msgspec
 
-from ..core.errors import InvalidJSONError, RunStepValidatorError
+from ..core.errors import RunStepValidatorError, invalid_json
 from ..core.report import INVALID_JSON, OutputUnit, Report
 
 if TYPE_CHECKING:
@@ -47,7 +47,7 @@ def record_report(validator: PayloadValidator, record: Record) -> Report:
     problem = record.unreadable
     if problem is None:
         return validator.validate(record.raw)
-    error = str(InvalidJSONError(problem.reason, problem.line, problem.column, 0))
+    error = invalid_json(problem.reason)
     unit = OutputUnit("", "", error, code=INVALID_JSON, line=problem.line, column=problem.column)
     return Report(False, validator.schema_id, (unit,))
 

@@ -347,3 +347,18 @@ def test_a_truncated_document_in_a_folder_is_a_rejected_record_naming_it(tmp_pat
     report = json.loads((tmp_path / "r.json").read_bytes())
     assert (report["records"], report["accepted"], report["rejected"], report["accounted"]) == (6, 4, 2, True)
     assert "records                6" in out
+
+
+@pytest.mark.parametrize("body", [b'{"a": 1,\n', b'[{"object": "thread.run.step"},\n{"id": "step_cut\n\n'])
+def test_the_rest_of_a_document_that_breaks_off_is_rejected_verbatim(tmp_path: Path, body: bytes) -> None:
+    """Its text as the file has it, to its end: its trailing newlines were dropped, and its error, placed at the end
+    of the input, pointed past the end of the text it was given with."""
+    source = tmp_path / "broken.json"
+    source.write_bytes(body)
+    argv = ["import", str(source), "--accepted", str(tmp_path / "ok.jsonl"), "--rejected", str(tmp_path / "bad.jsonl")]
+
+    assert run(argv, io.StringIO(), io.StringIO()) == 1
+    entry = json.loads((tmp_path / "bad.jsonl").read_text().split("\n")[-2])
+
+    assert body.decode().endswith(entry["text"])
+    assert body.decode().endswith("\n") and entry["text"].endswith("\n")

@@ -317,7 +317,7 @@ def _unreadable(text: _Text, index: int, exc: InvalidJSONError) -> Record:
     line, column = text.line, text.column + 1
     within = exc.column - column + 1 if exc.line == line else exc.column
     problem = Unreadable(exc.reason, exc.line - line + 1, within)
-    return Record(index, line, bytes(text.data).rstrip(_WHITESPACE), column=column, unreadable=problem)
+    return Record(index, line, bytes(text.data), column=column, unreadable=problem)
 
 
 def _records(text: _Text) -> Iterator[Record]:

@@ -10,7 +10,7 @@ import pickle
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -23,6 +23,7 @@ from runstep_validator.cli import run
 from runstep_validator.sources import documents
 from runstep_validator.sources.documents import iter_document_records
 from runstep_validator.sources.reading import expand, format_of, iter_lines
+from runstep_validator.sources.records import RecordTooLarge
 
 from .support import EXAMPLES
 
@@ -307,3 +308,30 @@ def test_a_list_response_whose_members_after_data_break_keeps_them_all_in_its_la
 
     assert [record.raw for record in records] == [COMPACT, b', "first_id": "x", "has_more": fa}']
     assert records[-1].unreadable is not None
+
+
+@pytest.mark.parametrize("block", [64, 1 << 20])
+def test_a_record_too_large_stops_json_lines_where_it_stops_a_document(tmp_path: Path, block: int) -> None:
+    """The records before it are read, in JSON Lines as in an array: JSON Lines dropped those of the block that
+    held the long line (0 records where the array's reader gave 1, of the same records)."""
+    short, long = COMPACT, b'{"x": "' + b"y" * 3000 + b'"}'
+    lines = list(iter_lines_until_too_large(io.BytesIO(short + b"\n" + long + b"\n"), block, 2000))
+    items = list(records_until_too_large(io.BytesIO(b"[" + short + b",\n" + long + b"]"), block, 2000))
+
+    assert lines == items == [short]
+
+
+def iter_lines_until_too_large(stream: BinaryIO, block: int, limit: int) -> Iterator[bytes]:
+    try:
+        for record in iter_lines(stream, block, limit):
+            yield record.raw
+    except RecordTooLarge as exc:
+        assert exc.line == 2
+
+
+def records_until_too_large(stream: BinaryIO, block: int, limit: int) -> Iterator[bytes]:
+    try:
+        for record in iter_document_records(stream, block, limit):
+            yield record.raw
+    except RecordTooLarge as exc:
+        assert exc.line == 2

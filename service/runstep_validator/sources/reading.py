@@ -269,17 +269,15 @@ def whole_lines(
                 raise RecordTooLarge(line, max_record_bytes)
             continue
         run = b"".join([*pending, piece[:cut]]) if pending else piece[:cut]
-        _check_lengths(run, line, max_record_bytes)
         first_seen = first_seen or _refuse_pretty_first_line(run, line)
+        yield from _within_limit(run, line, max_record_bytes)
         rest = piece[cut:]
         pending, pending_bytes = ([rest], len(rest)) if rest else ([], 0)
-        yield run
         line += run.count(b"\n")
     if pending:
         run = b"".join(pending)
-        _check_lengths(run, line, max_record_bytes)
         first_seen = first_seen or _refuse_pretty_first_line(run, line)
-        yield run
+        yield from _within_limit(run, line, max_record_bytes)
 
 
 _LONE_BRACKETS: Final = (b"{", b"[")
@@ -303,16 +301,22 @@ def _refuse_pretty_first_line(run: bytes, line: int) -> bool:
     return False
 
 
-def _check_lengths(run: bytes, line: int, max_record_bytes: int | None) -> None:
+def _within_limit(run: bytes, line: int, max_record_bytes: int | None) -> Iterator[bytes]:
+    """The run (of whole lines, from `line`); where a line is longer than the limit, the lines before it, then
+    `RecordTooLarge`: the records before it are read, as a document's items before one too large are."""
     if max_record_bytes is None or len(run) <= max_record_bytes:  # the common case: no line can be too long
+        yield run
         return
     start = 0
     while start < len(run):
         end = run.find(b"\n", start)
         end = len(run) if end == -1 else end
         if end - start > max_record_bytes:
+            if start:
+                yield run[:start]
             raise RecordTooLarge(line + run.count(b"\n", 0, start), max_record_bytes)
         start = end + 1
+    yield run
 
 
 def iter_lines(

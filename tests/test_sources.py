@@ -23,7 +23,7 @@ from runstep_validator.cli import run
 from runstep_validator.sources import documents
 from runstep_validator.sources.documents import iter_document_records
 from runstep_validator.sources.reading import expand, format_of, iter_lines
-from runstep_validator.sources.records import RecordTooLarge
+from runstep_validator.sources.records import Record, RecordTooLarge
 
 from .support import EXAMPLES
 
@@ -315,23 +315,15 @@ def test_a_record_too_large_stops_json_lines_where_it_stops_a_document(tmp_path:
     """The records before it are read, in JSON Lines as in an array: JSON Lines dropped those of the block that
     held the long line (0 records where the array's reader gave 1, of the same records)."""
     short, long = COMPACT, b'{"x": "' + b"y" * 3000 + b'"}'
-    lines = list(iter_lines_until_too_large(io.BytesIO(short + b"\n" + long + b"\n"), block, 2000))
-    items = list(records_until_too_large(io.BytesIO(b"[" + short + b",\n" + long + b"]"), block, 2000))
+    lines = read_until_too_large(iter_lines(io.BytesIO(short + b"\n" + long + b"\n"), block, 2000))
+    items = read_until_too_large(iter_document_records(io.BytesIO(b"[" + short + b",\n" + long + b"]"), block, 2000))
 
     assert lines == items == [short]
 
 
-def iter_lines_until_too_large(stream: BinaryIO, block: int, limit: int) -> Iterator[bytes]:
-    try:
-        for record in iter_lines(stream, block, limit):
-            yield record.raw
-    except RecordTooLarge as exc:
-        assert exc.line == 2
-
-
-def records_until_too_large(stream: BinaryIO, block: int, limit: int) -> Iterator[bytes]:
-    try:
-        for record in iter_document_records(stream, block, limit):
-            yield record.raw
-    except RecordTooLarge as exc:
-        assert exc.line == 2
+def read_until_too_large(records: Iterator[Record]) -> list[bytes]:
+    read = []
+    with pytest.raises(RecordTooLarge) as raised:
+        read.extend(record.raw for record in records)
+    assert raised.value.line == 2
+    return read

@@ -322,7 +322,7 @@ def test_a_record_too_large_stops_json_lines_where_it_stops_a_document(tmp_path:
 
 
 def read_until_too_large(records: Iterator[Record]) -> list[bytes]:
-    read = []
+    read: list[bytes] = []
     with pytest.raises(RecordTooLarge) as raised:
         read.extend(record.raw for record in records)
     assert raised.value.line == 2

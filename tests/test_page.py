@@ -286,6 +286,17 @@ def test_the_same_array_dropped_as_a_json_file_is_checked_as_a_batch(page: Page)
     assert page.page.inner_text("#summary .headline") == "All 2 records valid"
 
 
+def test_one_record_is_counted_in_the_singular(page: Page) -> None:
+    page.open()
+    step = json.loads((EXAMPLES / "message_creation.json").read_text())
+    drop(page, "steps.json", json.dumps([step]) + "\n")
+    page.page.click("#validate")
+    page.page.wait_for_selector("#status:has-text('Checked a batch of records')")
+
+    assert page.page.inner_text("#summary .headline") == "The record is valid"
+    assert page.page.inner_text("#summary .detail").startswith("1 record: 1 valid, 0 invalid")
+
+
 def test_a_gzipped_file_is_refused_with_a_clear_message(page: Page) -> None:
     page.open()
     page.page.set_input_files(

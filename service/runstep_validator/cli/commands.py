@@ -729,7 +729,8 @@ def _finished(tally: Tally, inputs: Sequence[str], stdout: TextIO, stderr: TextI
 def _cluster_line(client: Any, tasks: int) -> str:
     """What the run is on, with the dashboard's address when the scheduler serves one (it needs bokeh)."""
     info = client.scheduler_info()
-    line = f"{tasks} tasks on a Dask cluster of {len(info.get('workers', {}))} workers"
+    workers = len(info.get("workers", {}))
+    line = f"{tasks} task{'' if tasks == 1 else 's'} on a Dask cluster of {workers} worker{'' if workers == 1 else 's'}"
     if info.get("services", {}).get("dashboard"):
         line += f"; dashboard at {client.dashboard_link}"
     return line

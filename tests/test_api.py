@@ -336,3 +336,15 @@ def test_the_public_names_are_exported_and_typed() -> None:
     for name in ("validate_document", "ItemReport", "StreamReport", "validate", "decode"):
         assert name in runstep_validator.__all__
     assert (Path(runstep_validator.__file__).parent / "py.typed").is_file()
+
+
+def test_a_list_response_given_as_one_payload_says_how_each_surface_reads_its_items() -> None:
+    """'validate them as a batch' meant nothing on the command line (a list response on a line of JSON Lines) or in
+    Python: each surface's way of reading a document is named."""
+    listed = json.dumps({"object": "list", "data": [example("message_creation.json")]}).encode()
+
+    headline = validate(listed).headline or ""
+
+    assert "(a list response: its run steps are the items of its data array, which a document" in headline
+    for way in (".json file", "batch route", "validate_document"):
+        assert way in headline, headline

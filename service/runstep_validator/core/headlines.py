@@ -20,7 +20,10 @@ from .suggestions import NearMisses, did_you_mean
 
 # Objects of the Assistants API that people send here by mistake, in words; entries add their own objects.
 KNOWN_OBJECTS: Final = {
-    "list": "a list response: its run steps are the items of its data array; validate them as a batch",
+    "list": (
+        "a list response: its run steps are the items of its data array, which a document is read for: a .json file,"
+        " the batch route's application/json, validate_document"
+    ),
     "thread.run.step.delta": "a run-step delta (one fragment of a streamed step), not a whole run step",
     "thread.run": "a run, not one of its steps",
     "thread.message": "a message, not a run step",

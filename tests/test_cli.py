@@ -446,3 +446,24 @@ def test_a_schema_named_for_a_stream_is_refused_as_the_stream_route_refuses_it(t
     )
     assert answer.status_code == 400
     assert "'schema' does not apply to this route" in answer.get_json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("options", "delta", "step"),
+    [
+        ((), "run_step_delta", "run_step"),
+        (("--strict",), "run_step_delta.strict", "run_step.strict"),
+        (("--dialect", "azure"), "azure_run_step_delta", "azure_run_step"),
+    ],
+)
+def test_a_streams_records_name_the_entry_their_event_was_held_to(
+    options: tuple[str, ...], delta: str, step: str
+) -> None:
+    """A delta event's record named the run step's entry, as every event's did."""
+    stdout = io.StringIO()
+    run(["validate", str(ROOT / "examples" / "run.sse"), "--format", "json", *options], stdout, io.StringIO())
+    records = json.loads(stdout.getvalue())["files"][0]["records"]
+
+    named = {record["eventName"]: record["schema"].rpartition("/")[2] for record in records}
+    assert named["thread.run.step.delta"] == f"{delta}.schema.json"
+    assert named["thread.run.step.created"] == named["thread.run.step.in_progress"] == f"{step}.schema.json"

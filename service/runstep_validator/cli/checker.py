@@ -11,7 +11,7 @@ from ..core.errors import EVENTS_NAME_THEIR_ENTRIES, NotAnEventStream
 from ..core.profile import Profile
 from ..core.report import OutputUnit, Report
 from ..core.schemas import AUTO
-from ..core.streams import StreamUnit
+from ..core.streams import DELTA_EVENT, STEP_EVENTS, StreamUnit
 from ..sources.positions import placed
 from ..sources.reading import InputFormat, SourceError, as_event_stream, iter_records, open_source
 from ..sources.records import record_report
@@ -136,10 +136,14 @@ class Checker:
                 named = f"event {unit.event} ({unit.event_name})" if unit.event_name else f"event {unit.event}"
                 collected = found.setdefault(unit.event, _Collected(unit.line or 1, named, unit.event_name or ""))
             (collected.errors if is_error else collected.warnings).append(_unit(unit))
-        schema = self.validator.schema_id
+        schema = self.validator.schema_id  # of the events no entry holds, and of the stream as a whole
+        held_to = {  # the entry each run-step event was validated against
+            DELTA_EVENT: self.profile.stream.delta.schema_id,
+            **dict.fromkeys(STEP_EVENTS, self.profile.stream.step.schema_id),
+        }
         for number, collected in sorted(found.items()):
             if collected.errors or collected.warnings or self.keep_valid:
-                judged = collected.report(schema)
+                judged = collected.report(held_to.get(collected.name or "", schema))
                 result.records.append(RecordResult(number, collected.line, judged, collected.label, 0, collected.name))
         if whole.errors or whole.warnings:
             whole.line = min((unit.line for unit in (*whole.errors, *whole.warnings) if unit.line), default=1)

@@ -269,7 +269,8 @@ def test_a_dropped_json_file_is_read_as_the_command_line_reads_it(page: Page, na
     page.page.wait_for_selector("#status:has-text('Checked a batch of records')")
 
     invalid = sum(not record["valid"] for record in records)
-    assert page.page.inner_text("#summary .headline") == f"{invalid} of {len(records)} records invalid"
+    counted = f"{len(records)} record{'' if len(records) == 1 else 's'}"
+    assert page.page.inner_text("#summary .headline") == f"{invalid} of {counted} invalid"
     first = next(error for record in records for error in record["errors"] if error["code"] == "invalid-json")
     shown = [unit for unit in page.units() if unit["kind"] == "error"]
     assert (shown[-1]["line"], shown[-1]["column"]) == (first["line"], first["column"])

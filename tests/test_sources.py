@@ -137,6 +137,8 @@ def test_an_object_with_its_data_first_longer_than_a_record_may_be_is_read_for_i
 
 
 def test_memory_is_that_of_the_largest_record_not_the_document(monkeypatch: pytest.MonkeyPatch) -> None:
+    """For a list response whose data comes before its object member (or that has none), plus the look-ahead for
+    what it declares: it held the whole document (3.4 MB) before reading its first item."""
     largest: list[int] = [0]
     original = documents._Text.more
 
@@ -145,12 +147,18 @@ def test_memory_is_that_of_the_largest_record_not_the_document(monkeypatch: pyte
         return original(text)
 
     monkeypatch.setattr(documents._Text, "more", watched)
-    body = b"[" + b",".join([COMPACT] * 5000) + b"]"  # about 4 MB
+    items = b",".join([COMPACT] * 5000)  # about 4 MB
+    for body, looked_ahead in [
+        (b"[" + items + b"]", 0),
+        (b'{"object": "list", "data": [' + items + b"]}", 0),
+        (b'{"data": [' + items + b'], "has_more": false}', documents.LOOK_AHEAD_BYTES),
+        (b'{"data": [' + items + b'], "object": "list"}', documents.LOOK_AHEAD_BYTES),
+    ]:
+        largest[0] = 0
+        count = sum(1 for _ in iter_document_records(io.BytesIO(body), block_bytes=4096))
 
-    count = sum(1 for _ in iter_document_records(io.BytesIO(body), block_bytes=4096))
-
-    assert count == 5000
-    assert largest[0] < 2 * len(COMPACT) + 2 * 4096
+        assert count == 5000
+        assert largest[0] < looked_ahead + 2 * len(COMPACT) + 2 * 4096, body[:12]
 
 
 @pytest.mark.parametrize("gzipped", [False, True])

@@ -17,7 +17,7 @@ import msgspec
 
 from ..core.errors import InvalidJSONError
 from ..core.parsing import ANY_VALUE, NOT_JSON, diagnose, parse
-from .records import MAX_RECORD_BYTES, Record, RecordTooLarge, Unreadable
+from .records import Record, RecordTooLarge, Unreadable
 
 BLOCK_BYTES: Final = 1 << 20
 PARSE_ATTEMPTS: Final = 8
@@ -48,13 +48,17 @@ _PLAIN_SCALAR: Final = re.compile(
 _FIRST_NON_ASCII: Final = 0x80
 
 
-class _Said(msgspec.Struct):
-    """What an object's "object" member says it is (None where it says nothing); its other members are skipped."""
+class _Declared(msgspec.Struct):
+    """The kind an object declares in its "object" member (None where it has none); its other members skipped."""
 
     object: Any = None
 
 
-_WHAT_IT_SAYS: Final = msgspec.json.Decoder(_Said)
+_DECLARED: Final = msgspec.json.Decoder(_Declared)
+# How far the reader looks ahead for the "object" member of an object whose data comes first: far enough for any run
+# step with a data member of its own (kilobytes), and a page dumped by an SDK (a hundred steps); an object longer than
+# this is read as the list response it then is, its memory that of its largest item plus this.
+LOOK_AHEAD_BYTES: Final = BLOCK_BYTES
 
 
 def _characters(data: bytes | bytearray) -> int:
@@ -206,21 +210,18 @@ class _Text:
                 return None
         return None
 
-    def said_by_whole(self, opener: int) -> Any:
-        """What the "object" member of the object at `opener` says, the object read whole first; None where it says
-        nothing, or where the object cannot be read whole: malformed (where it breaks is for reading to find), or
-        longer than a record may be (then it cannot be one record; without a limit, longer than the default one)."""
-        limit = self.max_record_bytes
-        self.max_record_bytes = limit if limit is not None else MAX_RECORD_BYTES
-        try:
-            end = self.value_end(opener)
-        except (InvalidJSONError, RecordTooLarge):
+    def declared_kind(self, opener: int) -> Any:
+        """What the object at `opener`, the document's one value, declares it is in its "object" member, read
+        from the whole document when it ends within LOOK_AHEAD_BYTES (and the record limit); None where it declares
+        nothing, is longer, or is no JSON (where it breaks is for reading on to find)."""
+        window = min(LOOK_AHEAD_BYTES, self.max_record_bytes or LOOK_AHEAD_BYTES)
+        while len(self.data) <= window and self.more():
+            pass
+        if not self.eof:
             return None
-        finally:
-            self.max_record_bytes = limit
         try:
-            with memoryview(self.data) as view, view[opener:end] as whole:
-                return _WHAT_IT_SAYS.decode(whole).object
+            with memoryview(self.data) as view, view[opener:] as whole:
+                return _DECLARED.decode(whole).object
         except NOT_JSON:
             return None
 
@@ -399,7 +400,7 @@ def _list_response_items(text: _Text, opener: int) -> Iterator[Record] | None:
     """The items of a list response's `data` array, or None if this object is no list response (then the object
     is one record: everything read so far is still in `text`). A list response has a `data` array, and its
     "object" member says "list" or nothing: a run step with a `data` member of its own is one run step."""
-    said: bytes | None = None  # the "object" member's value as written, when it comes before data
+    declared: bytes | None = None  # the "object" member's value as written, when it comes before data
     at = text.skip_space(opener + 1)
     while text.byte(at) == b'"':
         key_end = text.value_end(at, opener)  # cut short: told from the object's start, all of it still held
@@ -409,13 +410,13 @@ def _list_response_items(text: _Text, opener: int) -> Iterator[Record] | None:
             return None
         value = text.skip_space(colon + 1)
         if key == b'"data"' and text.byte(value) == b"[":
-            if _says(text, opener, said) not in (None, "list"):
+            if _declared_kind(text, opener, declared) not in (None, "list"):
                 return None
             text.check_members(opener, value, after=_DATA_THEN_CLOSE)  # the members before it, skipped above
             return _rest_of_list(text, value)
         end = text.value_end(value, opener)
         if key == b'"object"':
-            said = bytes(text.data[value:end])
+            declared = bytes(text.data[value:end])
         at = text.skip_space(end)
         if text.byte(at) != b",":
             return None
@@ -423,14 +424,14 @@ def _list_response_items(text: _Text, opener: int) -> Iterator[Record] | None:
     return None
 
 
-def _says(text: _Text, opener: int, said: bytes | None) -> Any:
-    """What the object at `opener` says it is: its "object" member as written before data, or, where it comes
-    after (an SDK's page dumped in the order its fields are declared, keys sorted), as the object read whole says.
-    None where it says nothing, or where what it says is no JSON (the members are checked for that next)."""
-    if said is None:
-        return text.said_by_whole(opener)
+def _declared_kind(text: _Text, opener: int, declared: bytes | None) -> Any:
+    """What the object at `opener` declares it is: its "object" member as written before data, or, where it comes
+    after (an SDK's page dumped in the order its fields are declared, keys sorted), as the object read whole declares.
+    None where it declares nothing, or where what it declares is no JSON (the members are checked for that next)."""
+    if declared is None:
+        return text.declared_kind(opener)
     try:
-        return msgspec.json.decode(said)
+        return msgspec.json.decode(declared)
     except NOT_JSON:
         return None
 

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from runstep_validator import NotAnEventStream, validate_stream
+from runstep_validator import NotAnEventStream, SchemaNotForStreams, validate_stream
 from runstep_validator.cli import commands, run
+from runstep_validator.core.profile import shipped_profile
 from runstep_validator.http.app import create_app
 
 from .support import CASES, ROOT
@@ -399,7 +400,18 @@ def test_a_streams_listed_records_are_every_event_it_counts(output_format: str) 
         assert junit.getvalue().count("<testcase ") == 20
 
 
-@pytest.mark.parametrize("name", ["x\nevil.json:1:1: forged error", "\x1b[2J\x1b[31mred", "tab\there", "\r\x00"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "x\nevil.json:1:1: forged error",
+        "\x1b[2J\x1b[31mred",
+        "tab\there",
+        "\r\x00",
+        "a\u2028b",
+        "\u202egnp.exe",
+        "\x9b31m",
+    ],
+)
 def test_a_finding_is_one_line_whatever_the_names_in_its_pointer(tmp_path: Path, name: str) -> None:
     """A member's name is the payload's to choose: in the text format it cannot start a line that looks like a
     finding of its own, nor move the terminal's cursor or colour its output; it is shown as its message quotes it."""
@@ -411,8 +423,8 @@ def test_a_finding_is_one_line_whatever_the_names_in_its_pointer(tmp_path: Path,
     assert run(["validate", str(path)], stdout, io.StringIO()) == 0
     finding, summary = stdout.getvalue().splitlines()
 
-    assert not re.search(r"[\x00-\x1f]", finding), finding
-    shown = json.dumps(name)[1:-1]  # as JSON writes it, and so the message
+    assert finding.isprintable(), finding
+    shown = json.dumps(name)[1:-1]  # as JSON writes it (ensure_ascii), and so the message
     assert finding.endswith(f'warning: /{shown}: unknown property "{shown}"'), finding
     assert summary.startswith("1 file, 1 record: 1 valid")
 
@@ -437,7 +449,7 @@ def test_a_schema_named_for_a_stream_is_refused_as_the_stream_route_refuses_it(t
     stdout = io.StringIO()
 
     assert run(["validate", str(tmp_path), "--schema", schema], stdout, io.StringIO()) == 2
-    assert f"{tmp_path / 'run.sse'}: cannot read: --schema does not apply to an event stream" in stdout.getvalue()
+    assert f"{tmp_path / 'run.sse'}: cannot read: a schema does not apply to an event stream" in stdout.getvalue()
     assert "2 files, 1 record: " in stdout.getvalue()
     answer = (
         create_app({"access_log": False})
@@ -445,7 +457,9 @@ def test_a_schema_named_for_a_stream_is_refused_as_the_stream_route_refuses_it(t
         .post(f"/v1/validate/stream?schema={schema}", data=b"event: done\ndata: [DONE]\n\n")
     )
     assert answer.status_code == 400
-    assert "'schema' does not apply to this route" in answer.get_json()["detail"]
+    assert answer.get_json()["detail"] == str(SchemaNotForStreams())
+    with pytest.raises(SchemaNotForStreams):  # Python's refusal, in the same words
+        validate_stream((ROOT / "examples" / "run.sse").read_bytes(), profile=shipped_profile(schema))
 
 
 @pytest.mark.parametrize(
@@ -467,3 +481,15 @@ def test_a_streams_records_name_the_entry_their_event_was_held_to(
     named = {record["eventName"]: record["schema"].rpartition("/")[2] for record in records}
     assert named["thread.run.step.delta"] == f"{delta}.schema.json"
     assert named["thread.run.step.created"] == named["thread.run.step.in_progress"] == f"{step}.schema.json"
+
+
+def test_an_event_name_reaches_no_terminal_raw(tmp_path: Path) -> None:
+    """A transcript's event names are the sender's too: quoted before each of its findings, and in their messages."""
+    path = tmp_path / "run.sse"
+    path.write_bytes(b'event: thread.run.step.created\x1b[31mRED\ndata: {"id": 1,}\n\nevent: done\ndata: [DONE]\n\n')
+    for output_format in ("text", "github"):
+        stdout = io.StringIO()
+        run(["validate", str(path), "--format", output_format], stdout, io.StringIO())
+
+        assert "\x1b" not in stdout.getvalue()
+        assert "thread.run.step.created\\u001b[31mRED" in stdout.getvalue()

@@ -219,7 +219,7 @@ def test_a_schema_chosen_for_a_stream_is_refused_as_every_surface_refuses_it(pag
     )
     assert page.page.inner_text("#summary .headline") == "Invalid parameter"
     detail = page.page.inner_text("#summary .detail")
-    assert detail.startswith("query parameter 'schema' does not apply to this route: its events name their own")
+    assert detail.startswith("a schema does not apply to an event stream: its events name their own entries")
     assert page.console_errors == ["Failed to load resource: the server responded with a status of 400 (Bad Request)"]
     page.console_errors.clear()
 

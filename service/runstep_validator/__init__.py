@@ -18,6 +18,7 @@ from .core.errors import (
     RunStepDecodeError,
     RunStepValidatorError,
     SchemaError,
+    SchemaNotForStreams,
     UnknownDialectError,
     UnknownSchemaError,
 )
@@ -53,6 +54,7 @@ __all__ = [
     "RunStepDelta",
     "RunStepValidatorError",
     "SchemaError",
+    "SchemaNotForStreams",
     "SchemaSet",
     "StreamReport",
     "StreamValidators",

@@ -7,19 +7,14 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from ..core.errors import EVENTS_NAME_THEIR_ENTRIES, NotAnEventStream
+from ..core.errors import NotAnEventStream, SchemaNotForStreams
 from ..core.profile import Profile
 from ..core.report import OutputUnit, Report
-from ..core.schemas import AUTO
-from ..core.streams import DELTA_EVENT, STEP_EVENTS, StreamUnit
+from ..core.streams import StreamUnit
 from ..sources.positions import placed
 from ..sources.reading import InputFormat, SourceError, as_event_stream, iter_records, open_source
 from ..sources.records import record_report
 from ..sources.sse import validate_stream
-
-SCHEMA_NOT_FOR_STREAMS = (
-    f"--schema does not apply to an event stream: {EVENTS_NAME_THEIR_ENTRIES} (--strict, --dialect)"
-)
 
 
 @dataclass(frozen=True)
@@ -110,12 +105,9 @@ class Checker:
         """An event stream as records, one per event: its own errors and warnings with those of the stream's
         checks that name it (order, accumulation, done), as every surface counts them; what names no event (or an
         event cut short, never dispatched) is the record of the stream as a whole."""
-        if self.profile.schema != AUTO:  # as the stream route refuses a schema: not applied, and said so
-            result.problem = SCHEMA_NOT_FOR_STREAMS
-            return result
         try:
             report = validate_stream(stream, profile=self.profile)
-        except NotAnEventStream as exc:  # as the stream route refuses it: no transcript, whatever its name says
+        except (NotAnEventStream, SchemaNotForStreams) as exc:  # as the stream route refuses them
             result.problem = str(exc)
             return result
         result.total = sum(report.events.values())
@@ -137,13 +129,11 @@ class Checker:
                 collected = found.setdefault(unit.event, _Collected(unit.line or 1, named, unit.event_name or ""))
             (collected.errors if is_error else collected.warnings).append(_unit(unit))
         schema = self.validator.schema_id  # of the events no entry holds, and of the stream as a whole
-        held_to = {  # the entry each run-step event was validated against
-            DELTA_EVENT: self.profile.stream.delta.schema_id,
-            **dict.fromkeys(STEP_EVENTS, self.profile.stream.step.schema_id),
-        }
+        entries = self.profile.stream
         for number, collected in sorted(found.items()):
             if collected.errors or collected.warnings or self.keep_valid:
-                judged = collected.report(held_to.get(collected.name or "", schema))
+                held_to = entries.for_event(collected.name or "")  # the entry its event was validated against
+                judged = collected.report(held_to.schema_id if held_to is not None else schema)
                 result.records.append(RecordResult(number, collected.line, judged, collected.label, 0, collected.name))
         if whole.errors or whole.warnings:
             whole.line = min((unit.line for unit in (*whole.errors, *whole.warnings) if unit.line), default=1)

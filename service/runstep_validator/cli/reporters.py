@@ -153,10 +153,11 @@ class TextReporter:
                 )
             for record in result.records:
                 for unit in record.report.errors:
-                    out.write(f"{self._where(result.path, unit)} {self._paint(self.RED, quoted(record, unit))}\n")
+                    finding = one_line(quoted(record, unit))
+                    out.write(f"{self._where(result.path, unit)} {self._paint(self.RED, finding)}\n")
                 for unit in record.report.warnings:
                     warning = self._paint(self.YELLOW, "warning:")
-                    out.write(f"{self._where(result.path, unit)} {warning} {quoted(record, unit)}\n")
+                    out.write(f"{self._where(result.path, unit)} {warning} {one_line(quoted(record, unit))}\n")
         out.write(self._paint(self.BOLD, listing.sentence()) + "\n")
 
     @staticmethod
@@ -206,12 +207,12 @@ class GitHubReporter:
         for result in listing.results:
             path = _escape_property(result.path)
             if result.problem is not None:
-                out.write(f"::error file={path}::{_escape_data('cannot read: ' + result.problem)}\n")
+                out.write(f"::error file={path}::{_escape_data('cannot read: ' + one_line(result.problem))}\n")
             for record in result.records:
                 for kind, units in (("error", record.report.errors), ("warning", record.report.warnings)):
                     for unit in units:
                         where = f"file={path},line={unit.line},col={unit.column}"
-                        out.write(f"::{kind} {where}::{_escape_data(quoted(record, unit))}\n")
+                        out.write(f"::{kind} {where}::{_escape_data(one_line(quoted(record, unit)))}\n")
         out.write(listing.sentence() + "\n")
 
 

@@ -11,8 +11,6 @@ if TYPE_CHECKING:
 
 
 HOLDS_NO_EVENT: Final = "holds no event: a transcript has event: and data: lines, events ending at blank lines"
-# Why no schema is named for an event stream, on every surface that could be asked to.
-EVENTS_NAME_THEIR_ENTRIES: Final = "its events name their own entries"
 
 
 class RunStepValidatorError(Exception):
@@ -67,6 +65,18 @@ class NotAnEventStream(RunStepValidatorError):
 
     def __init__(self) -> None:
         super().__init__(f"not an event stream: it {HOLDS_NO_EVENT}")
+
+
+class SchemaNotForStreams(RunStepValidatorError):
+    """A schema named for an event stream, whose events name their own entries: refused by every surface (the
+    stream route's 400, the command line's unreadable file, `validate_stream` with a profile that names one),
+    where it was silently not applied."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "a schema does not apply to an event stream: its events name their own entries; strict and dialect"
+            " choose among them"
+        )
 
 
 class NotJsonLines(RunStepValidatorError):

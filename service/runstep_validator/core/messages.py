@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, Final
 
 import msgspec
 
@@ -106,17 +106,21 @@ def dialect_hint(dialects: Iterable[str]) -> str:
     return f'; the {" or ".join(names)} dialect knows it (--dialect {first}, ?dialect={first}, dialect="{first}")'
 
 
-_CONTROL = re.compile("[\x00-\x1f]")
+# What a terminal or a log viewer acts on rather than shows: control characters (C0, DEL, C1), the line and paragraph
+# separators that editors and str.splitlines() break lines at, and the marks that reorder text (Trojan Source).
+_UNSHOWABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_SHORT_ESCAPES: Final = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}
 
 
 def _escaped(found: re.Match[str]) -> str:
-    return msgspec.json.encode(found.group()).decode()[1:-1]
+    character = found.group()
+    return _SHORT_ESCAPES.get(character) or f"\\u{ord(character):04x}"
 
 
 def one_line(text: str) -> str:
-    """`text` with its control characters written as JSON writes them (\\n, \\u001b): a pointer to a member whose
-    name holds them, shown after a message that quotes that name, cannot break its line or move a terminal's cursor."""
-    return _CONTROL.sub(_escaped, text) if _CONTROL.search(text) else text
+    """`text` with what a terminal would act on written as JSON escapes it (\\n, \\u001b): a line of output that
+    holds names from a payload (a member's, an event's, a file's) stays one line and moves no cursor."""
+    return text if text.isprintable() or not _UNSHOWABLE.search(text) else _UNSHOWABLE.sub(_escaped, text)
 
 
 def pointer(path: Iterable[object]) -> str:

@@ -37,6 +37,18 @@ DELTA_OBJECT: Final = "thread.run.step.delta"
 _T = TypeVar("_T")
 
 
+DELTA_EVENT: Final = "thread.run.step.delta"
+# The status each step event's name implies; created and in_progress steps are still in progress.
+STEP_EVENTS: Final = {
+    "thread.run.step.created": "in_progress",
+    "thread.run.step.in_progress": "in_progress",
+    "thread.run.step.completed": "completed",
+    "thread.run.step.failed": "failed",
+    "thread.run.step.cancelled": "cancelled",
+    "thread.run.step.expired": "expired",
+}
+
+
 class StreamValidators(NamedTuple):
     """What a stream's run-step events are validated with: the step and delta entries of the profile's dialect
     (strict or not, redacting or not), and the tolerant step entry that types the steps a stream produced."""
@@ -44,6 +56,12 @@ class StreamValidators(NamedTuple):
     step: Validator
     delta: Validator
     typed_step: Validator
+
+    def for_event(self, name: str) -> Validator | None:
+        """The entry an event of this name is validated against; None for the events no entry holds."""
+        if name == DELTA_EVENT:
+            return self.delta
+        return self.step if name in STEP_EVENTS else None
 
 
 @dataclass(frozen=True)
@@ -106,9 +124,9 @@ class Profile:
 
     @cached_property
     def stream(self) -> StreamValidators:
-        """The validators of a stream's run-step events: its events pick their entries by name, so the entry of a
-        profile that names one does not apply; strict, dialect, redaction and depth do. They are the `auto`
-        validator's own, so a profile that validates with `auto` builds no second set."""
+        """The validators of a stream's run-step events: its events pick their entries by name (a stream checked
+        with a profile that names an entry is refused: `SchemaNotForStreams`); strict, dialect, redaction and depth
+        apply. They are the `auto` validator's own, so a profile that validates with `auto` builds no second set."""
         picking = self if self.schema == AUTO else self._variant(schema=AUTO)
         auto = picking.validator
         assert isinstance(auto, AutoValidator)

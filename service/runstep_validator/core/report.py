@@ -8,8 +8,6 @@ from typing import Any, Literal, TypeAlias
 
 import msgspec
 
-from .messages import one_line
-
 OutputFormat: TypeAlias = Literal["flag", "basic", "detailed"]
 OUTPUT_FORMATS: tuple[OutputFormat, ...] = ("flag", "basic", "detailed")
 INVALID_JSON = "invalid-json"
@@ -32,7 +30,7 @@ class OutputUnit(msgspec.Struct, frozen=True, rename="camel", omit_defaults=True
 
     def describe(self) -> str:
         """`pointer: message`, the way people quote an error; just the message for the document as a whole."""
-        return f"{one_line(self.instance_location)}: {self.error}" if self.instance_location else self.error
+        return f"{self.instance_location}: {self.error}" if self.instance_location else self.error
 
 
 class Deferred(msgspec.Struct, gc=False):

@@ -15,23 +15,15 @@ from typing import Any, Final
 
 import msgspec
 
+from .errors import SchemaNotForStreams
 from .messages import excerpt, excerpt_at, first_difference, is_redacting, redacting
 from .messages import pointer as _pointer_of
 from .parsing import NOT_JSON
-from .profile import Profile, shipped_profile
+from .profile import DELTA_EVENT, STEP_EVENTS, Profile, shipped_profile
 from .report import OutputUnit
+from .schemas import AUTO
 from .validator import RedactingValidator
 
-DELTA_EVENT: Final = "thread.run.step.delta"
-# The status each step event's name implies; created and in_progress steps are still in progress.
-STEP_EVENTS: Final = {
-    "thread.run.step.created": "in_progress",
-    "thread.run.step.in_progress": "in_progress",
-    "thread.run.step.completed": "completed",
-    "thread.run.step.failed": "failed",
-    "thread.run.step.cancelled": "cancelled",
-    "thread.run.step.expired": "expired",
-}
 _decode = msgspec.json.Decoder().decode
 TERMINAL_EVENTS: Final = frozenset(name for name, status in STEP_EVENTS.items() if status != "in_progress")
 DONE_EVENT: Final = "done"
@@ -190,7 +182,10 @@ class StreamChecker:
         in one pass, for columns (the input layer knows text; without it, or where it gives None, units point at
         the data line's start)."""
         profile = shipped_profile() if profile is None else profile
-        self._step, self._delta, self._typed_step = profile.stream
+        if profile.schema != AUTO:  # silently not applied, it was
+            raise SchemaNotForStreams
+        self._entries = profile.stream
+        self._step, self._delta, self._typed_step = self._entries
         self._redact = profile.redact
         self._locate = locate
         self._steps: dict[str, _Step] = {}
@@ -252,7 +247,7 @@ class StreamChecker:
             self._warnings.append(self._unit(event, f"the stream reports an error{said}", "error-event"))
 
     def _run_step_event(self, event: Event) -> None:
-        validator = self._delta if event.name == DELTA_EVENT else self._step
+        validator = self._entries.for_event(event.name) or self._step
         if event.data is None:
             unit = self._unit(event, f"{event.name} has no data", "no-data")
             self._results.append(EventResult(event.number, event.name, event.line, False, errors=(unit,)))

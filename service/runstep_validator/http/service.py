@@ -14,7 +14,7 @@ from flask import Request, Response
 
 from ..core.api import PayloadValidator
 from ..core.deadline import check_time, over_time, time_limit
-from ..core.errors import EVENTS_NAME_THEIR_ENTRIES, HOLDS_NO_EVENT, LimitExceeded, NotAnEventStream, NotJsonLines
+from ..core.errors import HOLDS_NO_EVENT, LimitExceeded, NotAnEventStream, NotJsonLines, SchemaNotForStreams
 from ..core.parsing import TOO_DEEP
 from ..core.profile import Profile
 from ..core.report import INVALID_JSON, OUTPUT_FORMATS, OutputFormat, OutputUnit, Report
@@ -255,9 +255,8 @@ class Service:
         """A parameter the route does not take is a typo that would silently be ignored (`?schem=run_step`
         validating against the default schema): refused, with the one it probably meant."""
         for name in params:
-            if name == "schema" and name not in taken:  # the stream route's: as the command line refuses --schema
-                reason = f"{EVENTS_NAME_THEIR_ENTRIES}; strict and dialect choose among them"
-                detail = f"query parameter 'schema' does not apply to this route: {reason}"
+            if name == "schema" and name not in taken:  # the stream route's, refused in the core's words
+                detail = str(SchemaNotForStreams())
                 raise Problem(400, "invalid-parameter", "Invalid parameter", detail, parameter=name)
             if name not in taken:
                 meant = NearMisses(taken).meant(name)

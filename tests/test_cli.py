@@ -493,3 +493,18 @@ def test_an_event_name_reaches_no_terminal_raw(tmp_path: Path) -> None:
 
         assert "\x1b" not in stdout.getvalue()
         assert "thread.run.step.created\\u001b[31mRED" in stdout.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("tail", "line"),
+    [(b"data: " + b"x" * 10_000 + b"\n\n", 2), (b"data: x\n" * 3_000 + b"\n", 1), (b"data: " + b"x" * 3_000_000, 2)],
+    ids=["a long data line (its line)", "an event of many data lines (where it starts)", "a line that does not end"],
+)
+def test_the_record_limit_stops_an_event_stream_too(tmp_path: Path, tail: bytes, line: int) -> None:
+    """An endless line read as a transcript (--input-format sse /dev/zero, a gzip bomb) grew without bound."""
+    path = tmp_path / "run.sse"
+    path.write_bytes(b"event: thread.run.step.created\n" + tail)
+    stdout = io.StringIO()
+
+    assert run(["validate", str(path), "--max-record-bytes", "4096"], stdout, io.StringIO()) == 2
+    assert f"cannot read: line {line}: a record longer than 4,096 bytes (--max-record-bytes)" in stdout.getvalue()

@@ -13,7 +13,7 @@ from ..core.report import OutputUnit, Report
 from ..core.streams import StreamUnit
 from ..sources.positions import placed
 from ..sources.reading import InputFormat, SourceError, as_event_stream, iter_records, open_source
-from ..sources.records import record_report
+from ..sources.records import RecordTooLarge, record_report
 from ..sources.sse import validate_stream
 
 
@@ -106,8 +106,11 @@ class Checker:
         checks that name it (order, accumulation, done), as every surface counts them; what names no event (or an
         event cut short, never dispatched) is the record of the stream as a whole."""
         try:
-            report = validate_stream(stream, profile=self.profile)
+            report = validate_stream(stream, profile=self.profile, max_record_bytes=self.max_record_bytes)
         except (NotAnEventStream, SchemaNotForStreams) as exc:  # as the stream route refuses them
+            result.problem = str(exc)
+            return result
+        except RecordTooLarge as exc:  # as a line of JSON Lines too long: an endless line stops here
             result.problem = str(exc)
             return result
         result.total = sum(report.events.values())

@@ -25,15 +25,18 @@ from ..core.schemas import DEFAULT_DIALECT
 from ..core.streams import KNOWN_EVENTS, Event, StreamChecker, StreamReport, Warning_
 from .positions import value_offsets
 from .reading import as_stream
+from .records import RecordTooLarge
 
 _LINE: Final = re.compile(rb"\r\n|\r|\n")
 READ_BYTES: Final = 1 << 20
 
 
-def _lines(stream: BinaryIO) -> Iterator[bytes]:
+def _lines(stream: BinaryIO, max_line_bytes: int | None = None) -> Iterator[bytes]:
     """The stream's lines without their ends, whatever the ends are (CRLF, LF or CR, as the WHATWG rules have them;
-    JSON Lines know only LF and CRLF) and however the input is cut."""
+    JSON Lines know only LF and CRLF) and however the input is cut. `RecordTooLarge` for a line longer than
+    `max_line_bytes`, before reading on (an endless line, a gzip bomb)."""
     carry = b""
+    number = 0  # lines yielded
     for chunk in iter(lambda: stream.read(READ_BYTES), b""):
         data = carry + chunk
         held = b""
@@ -41,6 +44,11 @@ def _lines(stream: BinaryIO) -> Iterator[bytes]:
             data, held = data[:-1], b"\r"
         pieces = _LINE.split(data)
         carry = pieces.pop() + held
+        number += len(pieces)
+        if max_line_bytes is not None and max(len(carry), max(map(len, pieces), default=0)) > max_line_bytes:
+            too_long = next((at for at, piece in enumerate(pieces) if len(piece) > max_line_bytes), len(pieces))
+            yield from pieces[:too_long]
+            raise RecordTooLarge(number - len(pieces) + too_long + 1, max_line_bytes)
         yield from pieces
     if carry:
         yield carry.removesuffix(b"\r")
@@ -49,7 +57,9 @@ def _lines(stream: BinaryIO) -> Iterator[bytes]:
 class _Framer:
     """The SSE state machine, fed one line at a time; it numbers events and lines across everything fed."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_event_bytes: int | None = None) -> None:
+        self.max_event_bytes = max_event_bytes  # of an event's data, all its lines: past it, RecordTooLarge
+        self.data_bytes = 0
         self.number = 0
         self.line_number = 0
         self.name: str | None = None
@@ -96,9 +106,14 @@ class _Framer:
     def _data(self, value: bytes) -> None:
         if not self.data:
             self.data_line = self.line_number
+            self.data_bytes = 0
             if self.name is None:
                 self.start = self.line_number
         self.data.append(value)
+        if self.max_event_bytes is not None:
+            self.data_bytes += len(value) + 1
+            if self.data_bytes > self.max_event_bytes:
+                raise RecordTooLarge(self.start, self.max_event_bytes)
 
     def end(self) -> Iterator[Event]:
         """Dispatch the event under way, if any (a blank line, or the end of the stream)."""
@@ -135,10 +150,13 @@ class _Framer:
         yield from self.feed(b"")
 
 
-def frame(source: bytes | BinaryIO | Iterable[bytes | str]) -> Iterator[Event | Warning_]:
+def frame(
+    source: bytes | BinaryIO | Iterable[bytes | str], max_record_bytes: int | None = None
+) -> Iterator[Event | Warning_]:
     """The events of a stream, in order, each with its number and where it starts; warnings where the framing
-    is off (events run together without a blank line)."""
-    framer = _Framer()
+    is off (events run together without a blank line). `RecordTooLarge` for a line, or an event's data, longer than
+    `max_record_bytes`, before reading on."""
+    framer = _Framer(max_record_bytes)
     if isinstance(source, bytes | bytearray | memoryview):
         whole = strip_bom(bytes(source))
         if b"\r" not in whole:  # LF line ends only, the usual transcript: split into events in C first
@@ -149,7 +167,7 @@ def frame(source: bytes | BinaryIO | Iterable[bytes | str]) -> Iterator[Event | 
                 yield from framer.feed(raw)
             yield from framer.finish()
             return
-    for raw in _lines(as_stream(source)):
+    for raw in _lines(as_stream(source), max_record_bytes):
         yield from framer.feed(raw)
     yield from framer.finish()
 
@@ -187,20 +205,22 @@ def validate_stream(
     redact: bool = False,
     dialect: str = DEFAULT_DIALECT,
     profile: Profile | None = None,
+    max_record_bytes: int | None = None,
 ) -> StreamReport:
     """Validate a Server-Sent Events transcript of a streamed run: `source` is its bytes, a binary file, or an
     iterable of lines or chunks. Every run-step event is validated against the entry its name implies and checked
     against it; deltas are accumulated per step and held to the step's final event. `LimitExceeded` past
     `max_events` events or `max_seconds` seconds; `NotAnEventStream` when it holds no event at all (as the stream
     route and the command line refuse it); `redact` quotes no payload value in any message. A `profile` gives the
-    whole selection instead (its schema set, depth limit and `max_seconds` too)."""
+    whole selection instead (its schema set, depth limit and `max_seconds` too). `RecordTooLarge` for a line or an
+    event's data longer than `max_record_bytes`, before reading on (the command line's --max-record-bytes)."""
     if profile is not None:
         if max_seconds is not None:
             raise TypeError("give max_seconds in the profile")
         max_seconds = profile.max_seconds
     checker = StreamChecker(selected(profile, strict=strict, dialect=dialect, redact=redact), locate=_locate)
     with time_limit(max_seconds) if max_seconds is not None else nullcontext():
-        for item in frame(source):
+        for item in frame(source, max_record_bytes):
             if isinstance(item, Event):
                 if max_events is not None and item.number > max_events:
                     detail = f"the stream has more than the limit of {max_events} events"

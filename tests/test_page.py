@@ -287,6 +287,20 @@ def test_the_same_array_dropped_as_a_json_file_is_checked_as_a_batch(page: Page)
     assert page.page.inner_text("#summary .headline") == "All 2 records valid"
 
 
+@pytest.mark.parametrize("wrapper", [{}, {"object": None}, {"has_more": False, "object": "list"}])
+def test_a_list_response_is_checked_as_its_items_however_it_declares_itself(
+    page: Page, wrapper: dict[str, Any]
+) -> None:
+    """As the command line reads it: a data array with no object member (or a null one) was checked as one payload
+    ('no "object" member says what this is') where every other surface read its items."""
+    step = json.loads((EXAMPLES / "message_creation.json").read_text())
+    page.open()
+    page.validate(json.dumps({"data": [step, {**step, "status": "bogus"}], **wrapper}, indent=2))
+
+    assert page.page.inner_text("#status").startswith("Checked a batch of records")
+    assert page.page.inner_text("#summary .headline") == "1 of 2 records invalid"
+
+
 def test_one_record_is_counted_in_the_singular(page: Page) -> None:
     page.open()
     step = json.loads((EXAMPLES / "message_creation.json").read_text())

@@ -204,8 +204,14 @@ function documentRoute(trimmed) {
   }
 }
 
+// A list response as the command line's reader knows one: its object says "list", or says nothing beside a data array.
+function isListResponse(parsed) {
+  if (!parsed || typeof parsed !== "object") return false;
+  return parsed.object === "list" || (Array.isArray(parsed.data) && (parsed.object === undefined || parsed.object === null));
+}
+
 function routeOf(parsed) {
-  if (Array.isArray(parsed) || (parsed && parsed.object === "list")) return { route: "batch", type: "application/json" };
+  if (Array.isArray(parsed) || isListResponse(parsed)) return { route: "batch", type: "application/json" };
   return { route: "single", type: "application/json" };
 }
 

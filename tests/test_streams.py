@@ -505,3 +505,53 @@ def test_the_answers_errors_are_every_error_as_its_warnings_are_every_warning() 
     by_event = [unit for result in answer["events"] for unit in result.get("errors", ())]
     assert all(unit in answer["errors"] and unit["event"] for unit in by_event)
     assert len(answer["errors"]) == len(by_event) + 1
+
+
+def step_lines(**changes: Any) -> list[bytes]:
+    step = {**example("message_creation.json"), **changes}
+    return json.dumps(step, indent=2).encode().split(b"\n")
+
+
+TRANSCRIPTS_OF_ONE_BAD_STEP = {
+    "data: on one line": [b"data: " + b" ".join(line.strip() for line in step_lines(status="bogus"))],
+    "data: without its space": [b"data:" + b" ".join(line.strip() for line in step_lines(status="bogus"))],
+    "data across lines": [b"data: " + line for line in step_lines(status="bogus")],
+    "data across lines, some without a space": [b"data:" + line for line in step_lines(status="bogus")],
+    "data across lines, a comment among them": [
+        *(b"data: " + line for line in step_lines(status="bogus")[:3]),
+        b": keep-alive",
+        *(b"data: " + line for line in step_lines(status="bogus")[3:]),
+    ],
+}
+
+
+@pytest.mark.parametrize("name", TRANSCRIPTS_OF_ONE_BAD_STEP)
+def test_an_events_error_is_placed_at_its_value_however_its_data_lines_are_written(name: str) -> None:
+    """At the value, in the transcript's line and column: data written across lines was placed at its start (2:7),
+    and a data line without the space after the colon one column off."""
+    lines = [
+        b"event: thread.run.step.created",
+        *TRANSCRIPTS_OF_ONE_BAD_STEP[name],
+        b"",
+        b"event: done",
+        b"data: [DONE]",
+    ]
+    body = b"\n".join([*lines, b"", b""])
+
+    (unit,) = validate_stream(body).errors
+    assert unit.line is not None
+    assert unit.column is not None
+    line = lines[unit.line - 1].decode()
+
+    assert unit.instance_location == "/status"
+    assert line[unit.column - 1 :].startswith('"bogus"'), (unit.line, unit.column, line)
+
+
+@pytest.mark.parametrize("prefix", [b"data: ", b"data:"])
+def test_invalid_json_across_data_lines_is_placed_in_the_transcript(prefix: bytes) -> None:
+    lines = [b"event: thread.run.step.created", prefix + b'{"id": "step_1",', prefix + b'  "object": x}', b""]
+    (unit,) = validate_stream(b"\n".join([*lines, b""])).errors
+
+    assert (unit.error, unit.line) == ("invalid JSON: expecting value", 3)
+    assert unit.column is not None
+    assert lines[2].decode()[unit.column - 1] == "x"

@@ -18,7 +18,7 @@ import msgspec
 from .errors import SchemaNotForStreams
 from .messages import excerpt, excerpt_at, first_difference, is_redacting, redacting
 from .messages import pointer as _pointer_of
-from .parsing import NOT_JSON
+from .parsing import NOT_JSON, Lines
 from .profile import DELTA_EVENT, STEP_EVENTS, Profile, shipped_profile
 from .report import OutputUnit
 from .schemas import AUTO
@@ -43,16 +43,19 @@ KNOWN_EVENTS: Final = frozenset(
     }
 )
 UNKNOWN_EVENT: Final = "an unknown event"
-DATA_COLUMN: Final = len("data: ") + 1
 # Members that name a thing: the first non-null value is kept. Members streamed as text: the pieces are joined.
 # Any other member is sent whole by each fragment that has it (file_search results, say): the last one stands.
 IDENTITY_KEYS: Final = frozenset({"index", "id", "type", "name", "file_id", "message_id"})
 TEXT_KEYS: Final = frozenset({"arguments", "input", "logs"})
 
 
+DATA_COLUMN: Final = len("data: ") + 1  # where a `data: ` line's value starts
+
+
 class Event(msgspec.Struct, frozen=True, gc=False):
     """One framed event: its 1-based number, name, data (None when it had no data line), SSE id, the line it
-    starts on and the line of its first data line."""
+    starts on, the line of its first data line and the column its data starts at there (after `data: `, or
+    `data:`); for data written across lines, where each further data line's data starts (line, column)."""
 
     number: int
     name: str
@@ -60,6 +63,17 @@ class Event(msgspec.Struct, frozen=True, gc=False):
     id: str | None
     line: int
     data_line: int
+    data_column: int = DATA_COLUMN
+    continued: tuple[tuple[int, int], ...] = ()
+
+    def place(self, line: int, column: int) -> tuple[int, int]:
+        """The transcript's line and column of the character at `line` and `column` of the data (1-based)."""
+        if line == 1:
+            return self.data_line, self.data_column - 1 + column
+        if line - 2 < len(self.continued):
+            at, first = self.continued[line - 2]
+            return at, first - 1 + column
+        return self.data_line + line - 1, column  # not framed here: as if the data lines followed one another
 
 
 class Warning_(msgspec.Struct, frozen=True, gc=False):  # `Warning` is a builtin
@@ -422,13 +436,14 @@ class StreamChecker:
     ) -> StreamUnit:
         """`within`: for a string value, the character of it to point at rather than its opening quote."""
         location = _pointer_of(pointer) if pointer or data else None
-        column = DATA_COLUMN if data and event.data_line else 1
+        line, column = (event.data_line, event.data_column) if data and event.data_line else (event.line, 1)
         if location and event.data is not None and self._locate is not None:
             offsets = self._locate(event.data, (location,))
             offset = offsets[0] if offsets else None
-            column += offset or 0
             if offset is not None and within is not None:
-                column += _literal_offset(event.data.decode("utf-8", errors="replace"), offset, within) or 0
+                offset += _literal_offset(event.data.decode("utf-8", errors="replace"), offset, within) or 0
+            if offset is not None:
+                line, column = _data_place(event, offset)
         if location and isinstance(self._step, RedactingValidator):  # the deltas' member names are the sender's
             location = self._step.hidden(location)
         return StreamUnit(
@@ -437,7 +452,7 @@ class StreamChecker:
             event=event.number,
             event_name=event.name,
             instance_location=location,
-            line=event.data_line if data and event.data_line else event.line,
+            line=line,
             column=column,
         )
 
@@ -454,12 +469,11 @@ class StreamChecker:
             offsets = iter(self._locate(event.data, unplaced) or ())
         placed = []
         for unit in units:
-            line, column = event.data_line, DATA_COLUMN
+            line, column = event.data_line, event.data_column
             if unit.line is not None and unit.column is not None:
-                line = event.data_line + unit.line - 1
-                column = (DATA_COLUMN - 1 if unit.line == 1 else 0) + unit.column
+                line, column = event.place(unit.line, unit.column)
             elif unit.instance_location:
-                column += next(offsets, 0)
+                line, column = _data_place(event, next(offsets, 0))
             placed.append(
                 StreamUnit(
                     unit.error,
@@ -474,6 +488,14 @@ class StreamChecker:
                 )
             )
         return placed
+
+
+def _data_place(event: Event, offset: int) -> tuple[int, int]:
+    """The transcript's line and column of the data's character at `offset` (characters from its start)."""
+    if not event.continued:  # one line, the common case: no line search
+        return event.data_line, event.data_column + offset
+    assert event.data is not None
+    return event.place(*Lines(event.data.decode("utf-8", errors="replace")).at(offset))
 
 
 class _Pieces(list[str]):

@@ -22,7 +22,7 @@ from ..core.errors import LimitExceeded, NotAnEventStream
 from ..core.parsing import NOT_JSON, strip_bom
 from ..core.profile import Profile, selected
 from ..core.schemas import DEFAULT_DIALECT
-from ..core.streams import KNOWN_EVENTS, Event, StreamChecker, StreamReport, Warning_
+from ..core.streams import DATA_COLUMN, KNOWN_EVENTS, Event, StreamChecker, StreamReport, Warning_
 from .positions import value_offsets
 from .reading import as_stream
 from .records import RecordTooLarge
@@ -66,16 +66,19 @@ class _Framer:
         self.data: list[bytes] = []
         self.event_id: str | None = None
         self.start = self.data_line = 0
+        self.data_column = DATA_COLUMN
+        self.continued: list[tuple[int, int]] = []  # where each data line after the event's first starts
         self.warned = False
 
     def _event(self) -> Event:
         data = b"\n".join(self.data) if self.data else None
-        return Event(self.number, self.name or "message", data, self.event_id, self.start, self.data_line)
+        where = (self.start, self.data_line, self.data_column, tuple(self.continued))
+        return Event(self.number, self.name or "message", data, self.event_id, *where)
 
     def feed(self, raw: bytes) -> Iterator[Event | Warning_]:
         self.line_number += 1
         if raw[:6] == b"data: ":  # the common line, first
-            self._data(raw[6:])
+            self._data(raw[6:], DATA_COLUMN)
             return
         if not raw:
             yield from self.end()
@@ -98,17 +101,21 @@ class _Framer:
             if not self.data:
                 self.start = self.line_number
         elif field == b"data":
-            self._data(value)
+            self._data(value, len(raw) - len(value) + 1)
         elif field == b"id":
             self.event_id = value.decode("utf-8", errors="replace")
         # retry and unknown fields carry nothing to check
 
-    def _data(self, value: bytes) -> None:
+    def _data(self, value: bytes, column: int) -> None:
+        """A data line's value, which starts at `column` of its line."""
         if not self.data:
-            self.data_line = self.line_number
+            self.data_line, self.data_column = self.line_number, column
+            self.continued = []
             self.data_bytes = 0
             if self.name is None:
                 self.start = self.line_number
+        else:
+            self.continued.append((self.line_number, column))
         self.data.append(value)
         if self.max_event_bytes is not None:
             self.data_bytes += len(value) + 1
@@ -185,9 +192,8 @@ def _whole(data: list[bytes]) -> bool:
 
 
 def _locate(data: bytes, locations: Sequence[str]) -> list[int] | None:
-    """The offsets of values in an event's one-line data, in characters (None for multi-line data)."""
-    text = data.decode("utf-8", errors="replace")
-    return None if "\n" in text else value_offsets(text, locations)
+    """The offsets of values in an event's data, in characters from its start (its lines joined by newlines)."""
+    return value_offsets(data.decode("utf-8", errors="replace"), locations)
 
 
 def _holds_no_event(report: StreamReport) -> bool:

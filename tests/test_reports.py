@@ -225,16 +225,19 @@ def test_gitlab_code_quality_has_every_finding_with_its_required_members(
     for issue in issues:
         assert set(issue) == {"description", "check_name", "fingerprint", "severity", "location"}
         assert issue["severity"] in GITLAB_SEVERITIES
-        assert isinstance(issue["location"]["lines"]["begin"], int)
-        assert issue["location"]["lines"]["begin"] >= 1
+        assert set(issue["location"]["positions"]["begin"]) == {"line", "column"}  # CodeClimate's, which GitLab reads
+        assert issue["location"]["positions"]["begin"]["line"] >= 1
         assert not Path(issue["location"]["path"]).is_absolute()
     reference = findings(tmp_path, args)
     shown = [
-        (issue["location"]["path"], issue["location"]["lines"]["begin"], issue["severity"], issue["description"])
+        (issue["location"]["path"], issue["location"]["positions"]["begin"], issue["severity"], issue["description"])
         for issue in issues
     ]
     severity = {"error": "major", "warning": "minor"}
-    assert shown == [(path, line, severity[level], message) for path, line, _, level, message in reference]
+    assert shown == [
+        (path, {"line": line, "column": column}, severity[level], message)
+        for path, line, column, level, message in reference
+    ]
     assert len({issue["fingerprint"] for issue in issues}) == len(issues)
 
 

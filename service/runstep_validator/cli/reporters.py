@@ -419,21 +419,25 @@ class JUnitReporter:
 class GitLabReporter:
     """GitLab Code Quality: a JSON array of issues with a description, the check's name, a fingerprint stable
     across runs and unique per finding, a severity (errors major, warnings minor, unreadable files critical)
-    and the file and line."""
+    and the file, line and column."""
 
     SEVERITY: Final = {"error": "major", "warning": "minor"}
 
     def report(self, listing: Listing, out: TextIO) -> None:
         issues = []
         for (result, record, unit, level), fingerprint in zip(listing.findings(), fingerprints(listing), strict=True):
-            line, _ = _where(record, unit)
+            line, column = _where(record, unit)
             issues.append(
                 {
                     "description": quoted(record, unit),
                     "check_name": unit.code or "error",
                     "fingerprint": fingerprint,
                     "severity": "critical" if unit.code == UNREADABLE else self.SEVERITY[level],
-                    "location": {"path": artifact_path(result.path), "lines": {"begin": line}},
+                    # positions (CodeClimate's form, which GitLab reads as it reads lines) carry the column too
+                    "location": {
+                        "path": artifact_path(result.path),
+                        "positions": {"begin": {"line": line, "column": column}},
+                    },
                 }
             )
         _write_document(out, msgspec.json.format(msgspec.json.encode(issues), indent=2).decode() + "\n")

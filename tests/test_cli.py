@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from runstep_validator import NotAnEventStream, SchemaNotForStreams, validate_stream
+from runstep_validator import NotAnEventStream, SchemaNotForStreams, validate, validate_stream
 from runstep_validator.cli import commands, run
 from runstep_validator.core.profile import shipped_profile
 from runstep_validator.http.app import create_app
@@ -449,7 +449,8 @@ def test_a_schema_named_for_a_stream_is_refused_as_the_stream_route_refuses_it(t
     stdout = io.StringIO()
 
     assert run(["validate", str(tmp_path), "--schema", schema], stdout, io.StringIO()) == 2
-    assert f"{tmp_path / 'run.sse'}: cannot read: a schema does not apply to an event stream" in stdout.getvalue()
+    refused = f"{tmp_path / 'run.sse'}: cannot read: --schema {schema}: a schema does not apply to an event stream"
+    assert refused in stdout.getvalue()
     assert "2 files, 1 record: " in stdout.getvalue()
     answer = (
         create_app({"access_log": False})
@@ -508,3 +509,16 @@ def test_the_record_limit_stops_an_event_stream_too(tmp_path: Path, tail: bytes,
 
     assert run(["validate", str(path), "--max-record-bytes", "4096"], stdout, io.StringIO()) == 2
     assert f"cannot read: line {line}: a record longer than 4,096 bytes (--max-record-bytes)" in stdout.getvalue()
+
+
+def test_a_headline_and_a_junit_failure_are_one_line_whatever_the_names(tmp_path: Path) -> None:
+    step = json.loads((ROOT / "examples" / "message_creation.json").read_bytes())
+    body = json.dumps({**step, "metadata": {"a\nb.json:1:1: forged": 5}}).encode()
+    path = tmp_path / "step.json"
+    path.write_bytes(body)
+    stdout = io.StringIO()
+    run(["validate", str(path), "--format", "junit"], stdout, io.StringIO())
+
+    assert (validate(body).headline or "").isprintable()
+    assert "\nb.json:1:1: forged" not in stdout.getvalue()
+    assert "/metadata/a\\nb.json:1:1: forged" in stdout.getvalue()

@@ -335,3 +335,13 @@ def read_until_too_large(records: Iterator[Record]) -> list[bytes]:
         read.extend(record.raw for record in records)
     assert raised.value.line == 2
     return read
+
+
+def test_what_follows_an_object_with_its_data_first_does_not_make_it_a_list_response() -> None:
+    """What it declares is read from the object alone: text after it made the look decode nothing, and the object a
+    list response of its items."""
+    body = b'{"data": [{"status": 5}], "object": "thread.run.step"}\n,\n'
+
+    (record,) = iter_document_records(io.BytesIO(body))
+
+    assert record.raw == body

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from runstep_validator import Profile, RunStep, SchemaSet, validate_stream
 from runstep_validator.cli import run
 from runstep_validator.http.app import create_app
+from runstep_validator.sources.records import RecordTooLarge
 from runstep_validator.sources.sse import frame
 
 from .support import ROOT, example, load_json
@@ -555,3 +556,13 @@ def test_invalid_json_across_data_lines_is_placed_in_the_transcript(prefix: byte
     assert (unit.error, unit.line) == ("invalid JSON: expecting value", 3)
     assert unit.column is not None
     assert lines[2].decode()[unit.column - 1] == "x"
+
+
+@pytest.mark.parametrize("as_given", [bytes, io.BytesIO], ids=["bytes", "a binary file"])
+def test_the_record_limit_holds_however_a_transcript_is_given(as_given: Any) -> None:
+    """The bytes' fast path skipped it; and data exactly at the limit, across lines, is within it."""
+    long_line = b"event: thread.run.created\ndata: " + b"x" * 3000 + b"\n\n"
+    with pytest.raises(RecordTooLarge, match="line 2: a record longer than 1,024 bytes"):
+        validate_stream(as_given(long_line), max_record_bytes=1024)
+    at_the_limit = b"event: thread.run.created\ndata: " + b"x" * 511 + b"\ndata: " + b"y" * 512 + b"\n\n"
+    validate_stream(as_given(at_the_limit), max_record_bytes=1024)  # 511 + 1 + 512 bytes of data

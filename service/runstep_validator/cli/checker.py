@@ -107,10 +107,10 @@ class Checker:
         event cut short, never dispatched) is the record of the stream as a whole."""
         try:
             report = validate_stream(stream, profile=self.profile, max_record_bytes=self.max_record_bytes)
-        except (NotAnEventStream, SchemaNotForStreams) as exc:  # as the stream route refuses them
-            result.problem = str(exc)
+        except SchemaNotForStreams as exc:  # as the stream route refuses it, naming the setting given
+            result.problem = f"--schema {self.profile.schema}: {exc}"
             return result
-        except RecordTooLarge as exc:  # as a line of JSON Lines too long: an endless line stops here
+        except (NotAnEventStream, RecordTooLarge) as exc:  # as the stream route refuses it; an endless line stops
             result.problem = str(exc)
             return result
         result.total = sum(report.events.values())

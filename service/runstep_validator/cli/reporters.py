@@ -153,11 +153,10 @@ class TextReporter:
                 )
             for record in result.records:
                 for unit in record.report.errors:
-                    finding = one_line(quoted(record, unit))
-                    out.write(f"{self._where(result.path, unit)} {self._paint(self.RED, finding)}\n")
+                    out.write(f"{self._where(result.path, unit)} {self._paint(self.RED, quoted(record, unit))}\n")
                 for unit in record.report.warnings:
                     warning = self._paint(self.YELLOW, "warning:")
-                    out.write(f"{self._where(result.path, unit)} {warning} {one_line(quoted(record, unit))}\n")
+                    out.write(f"{self._where(result.path, unit)} {warning} {quoted(record, unit)}\n")
         out.write(self._paint(self.BOLD, listing.sentence()) + "\n")
 
     @staticmethod
@@ -197,7 +196,7 @@ def _escape_data(text: str) -> str:
 
 
 def _escape_property(text: str) -> str:
-    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+    return _escape_data(one_line(text)).replace(":", "%3A").replace(",", "%2C")
 
 
 class GitHubReporter:
@@ -212,7 +211,7 @@ class GitHubReporter:
                 for kind, units in (("error", record.report.errors), ("warning", record.report.warnings)):
                     for unit in units:
                         where = f"file={path},line={unit.line},col={unit.column}"
-                        out.write(f"::{kind} {where}::{_escape_data(one_line(quoted(record, unit)))}\n")
+                        out.write(f"::{kind} {where}::{_escape_data(quoted(record, unit))}\n")
         out.write(listing.sentence() + "\n")
 
 
@@ -241,8 +240,8 @@ def quoted(record: RecordResult | None, unit: OutputUnit) -> str:
     """A finding as people quote it: `pointer: message`, after the event it concerns for a stream's (as the page
     shows it); the message itself is every surface's."""
     if record is not None and record.event_name is not None:
-        return f"{record.label}: {unit.describe()}"
-    return unit.describe()
+        return one_line(f"{record.label}: {unit.describe()}")
+    return one_line(unit.describe())
 
 
 def _where(record: RecordResult | None, unit: OutputUnit) -> tuple[int, int]:

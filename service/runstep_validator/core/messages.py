@@ -108,7 +108,7 @@ def dialect_hint(dialects: Iterable[str]) -> str:
 
 # What a terminal or a log viewer acts on rather than shows: control characters (C0, DEL, C1), the line and paragraph
 # separators that editors and str.splitlines() break lines at, and the marks that reorder text (Trojan Source).
-_UNSHOWABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_UNSHOWABLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _SHORT_ESCAPES: Final = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}
 
 

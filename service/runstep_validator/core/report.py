@@ -8,6 +8,8 @@ from typing import Any, Literal, TypeAlias
 
 import msgspec
 
+from .messages import one_line
+
 OutputFormat: TypeAlias = Literal["flag", "basic", "detailed"]
 OUTPUT_FORMATS: tuple[OutputFormat, ...] = ("flag", "basic", "detailed")
 INVALID_JSON = "invalid-json"
@@ -75,7 +77,7 @@ class Report(msgspec.Struct, eq=False, gc=False):
     @property
     def headline(self) -> str | None:
         """The most relevant error as one line, or None for a valid payload."""
-        return self.errors[0].describe() if self.errors else None
+        return one_line(self.errors[0].describe()) if self.errors else None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data: `{"valid", "schema", "headline", "errors", "warnings"}`."""

@@ -57,7 +57,7 @@ class _Declared(msgspec.Struct):
 _DECLARED: Final = msgspec.json.Decoder(_Declared)
 # How far the reader looks ahead for the "object" member of an object whose data comes first: far enough for any run
 # step with a data member of its own (kilobytes), and a page dumped by an SDK (a hundred steps); an object longer than
-# this is read as the list response it then is, its memory that of its largest item plus this.
+# this (and a block more, read whole) is read as a list response, its memory that of its largest item plus this.
 LOOK_AHEAD_BYTES: Final = BLOCK_BYTES
 
 
@@ -219,11 +219,11 @@ class _Text:
             pass
         if not self.eof:
             return None
-        try:
-            with memoryview(self.data) as view, view[opener:] as whole:
-                return _DECLARED.decode(whole).object
-        except NOT_JSON:
+        end = self._parsed_end(opener)  # the object alone: what follows it is for reading on to find
+        if end is None:
             return None
+        with memoryview(self.data) as view, view[opener:end] as whole:
+            return _DECLARED.decode(whole).object
 
     def string_end(self, at: int, diagnose_from: int | None = None, before: bytes = b"") -> int:
         """Where the string whose `"` is at `at` ends. The search resumes where it stopped, so a long string is

@@ -45,7 +45,10 @@ def _lines(stream: BinaryIO, max_line_bytes: int | None = None) -> Iterator[byte
         pieces = _LINE.split(data)
         carry = pieces.pop() + held
         number += len(pieces)
-        if max_line_bytes is not None and max(len(carry), max(map(len, pieces), default=0)) > max_line_bytes:
+        if (
+            max_line_bytes is not None
+            and max(len(carry) - len(held), max(map(len, pieces), default=0)) > max_line_bytes
+        ):
             too_long = next((at for at, piece in enumerate(pieces) if len(piece) > max_line_bytes), len(pieces))
             yield from pieces[:too_long]
             raise RecordTooLarge(number - len(pieces) + too_long + 1, max_line_bytes)
@@ -72,7 +75,7 @@ class _Framer:
 
     def _event(self) -> Event:
         data = b"\n".join(self.data) if self.data else None
-        where = (self.start, self.data_line, self.data_column, tuple(self.continued))
+        where = (self.start, self.data_line, self.data_column, tuple(self.continued) if self.continued else ())
         return Event(self.number, self.name or "message", data, self.event_id, *where)
 
     def feed(self, raw: bytes) -> Iterator[Event | Warning_]:
@@ -108,19 +111,19 @@ class _Framer:
 
     def _data(self, value: bytes, column: int) -> None:
         """A data line's value, which starts at `column` of its line."""
-        if not self.data:
+        if not self.data:  # the first line: its length is bounded as every line's is
             self.data_line, self.data_column = self.line_number, column
-            self.continued = []
-            self.data_bytes = 0
+            if self.continued:
+                self.continued = []
+            self.data_bytes = len(value)
             if self.name is None:
                 self.start = self.line_number
-        else:
+        else:  # data across lines: its length, the newlines that join them included, is bounded too
             self.continued.append((self.line_number, column))
-        self.data.append(value)
-        if self.max_event_bytes is not None:
-            self.data_bytes += len(value) + 1
-            if self.data_bytes > self.max_event_bytes:
+            self.data_bytes += 1 + len(value)
+            if self.max_event_bytes is not None and self.data_bytes > self.max_event_bytes:
                 raise RecordTooLarge(self.start, self.max_event_bytes)
+        self.data.append(value)
 
     def end(self) -> Iterator[Event]:
         """Dispatch the event under way, if any (a blank line, or the end of the stream)."""
@@ -166,7 +169,8 @@ def frame(
     framer = _Framer(max_record_bytes)
     if isinstance(source, bytes | bytearray | memoryview):
         whole = strip_bom(bytes(source))
-        if b"\r" not in whole:  # LF line ends only, the usual transcript: split into events in C first
+        # LF line ends only, the usual transcript, and no line can pass the record limit: split into events in C first
+        if b"\r" not in whole and (max_record_bytes is None or len(whole) <= max_record_bytes):
             *blocks, last = whole.split(b"\n\n")
             for block in blocks:
                 yield from framer.block(block)

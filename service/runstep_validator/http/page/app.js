@@ -207,7 +207,7 @@ function documentRoute(trimmed) {
 // A list response as the command line's reader knows one: its object says "list", or says nothing beside a data array.
 function isListResponse(parsed) {
   if (!parsed || typeof parsed !== "object") return false;
-  return parsed.object === "list" || (Array.isArray(parsed.data) && (parsed.object === undefined || parsed.object === null));
+  return Array.isArray(parsed.data) && (parsed.object === "list" || parsed.object === undefined || parsed.object === null);
 }
 
 function routeOf(parsed) {

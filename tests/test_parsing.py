@@ -37,6 +37,17 @@ NOT_JSON = [
         "invalid JSON: a Server-Sent Events transcript, not JSON: validate it as an event stream at line 2, column 1",
     ),
     (
+        b"examples/message_creation.json",
+        "invalid JSON: a file's name, not its content: give the content (curl --data-binary @NAME,"
+        " open(NAME, 'rb').read()) at line 1, column 1",
+    ),
+    (
+        b"  run.sse.gz\n",
+        "invalid JSON: a file's name, not its content: give the content (curl --data-binary @NAME,"
+        " open(NAME, 'rb').read()) at line 1, column 3",
+    ),
+    (b"stepsjson", "invalid JSON: expecting value at line 1, column 1"),  # no file's name
+    (
         b": keep-alive\n\n",
         "invalid JSON: a Server-Sent Events transcript, not JSON: validate it as an event stream at line 1, column 1",
     ),

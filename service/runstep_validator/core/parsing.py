@@ -163,6 +163,12 @@ def _error(text: str, offset: int, reason: str) -> InvalidJSONError:
     return InvalidJSONError(reason, line, column, offset)
 
 
+# A text that is only a file's name as the command line reads files: no JSON value starts like it.
+_FILE_NAME: Final = re.compile(r"[^\s\[\]{}\"',:]*\.(?:json|jsonl|ndjson|sse)(?:\.gz)?")
+_LONGEST_PATH: Final = 4096  # PATH_MAX: a longer text is not looked at as a name
+FILE_NAME_NOT_CONTENT: Final = (
+    "a file's name, not its content: give the content (curl --data-binary @NAME, open(NAME, 'rb').read())"
+)
 _LEFT_OPEN: Final = {ord("["): "the array is not closed", ord("{"): "the object is not closed"}
 _JSON_SPACE: Final = " \t\r\n"
 
@@ -241,4 +247,6 @@ def diagnose(data: bytes, cause: BaseException) -> InvalidJSONError:
     if starts_like_transcript(data):
         start = len(text) - len(text.lstrip())
         return _error(text, start, "a Server-Sent Events transcript, not JSON: validate it as an event stream")
+    if len(text) <= _LONGEST_PATH and _FILE_NAME.fullmatch(text.strip()):  # validate("steps.json"), curl -d steps.json
+        return _error(text, len(text) - len(text.lstrip()), FILE_NAME_NOT_CONTENT)
     return _json_problem(text) or _error(text, 0, str(cause))

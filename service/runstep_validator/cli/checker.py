@@ -137,7 +137,8 @@ class Checker:
             if collected.errors or collected.warnings or self.keep_valid:
                 held_to = entries.for_event(collected.name or "")  # the entry its event was validated against
                 judged = collected.report(held_to.schema_id if held_to is not None else schema)
-                result.records.append(RecordResult(number, collected.line, judged, collected.label, 0, collected.name))
+                record = RecordResult(number, collected.line, judged, collected.label, event_name=collected.name)
+                result.records.append(record)
         if whole.errors or whole.warnings:
             whole.line = min((unit.line for unit in (*whole.errors, *whole.warnings) if unit.line), default=1)
             result.records.append(RecordResult(0, whole.line, whole.report(schema), whole.label))

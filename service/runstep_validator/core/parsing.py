@@ -186,9 +186,8 @@ def _json_problem(text: str, broken_off: bool = False) -> InvalidJSONError | Non
         if not (broken_off and (ends_early or reason.startswith("unterminated string"))):
             if ends_early:  # what the text leaves open says more than what would have come next
                 reason = _left_open(text.encode()) or reason
-            found = _error(
-                text, exc.pos, reason.removesuffix(" at").removesuffix(" starting")
-            )  # placed: it starts there
+            # "unterminated string starting at": placed where the string starts, it is an unterminated string
+            found = _error(text, exc.pos, reason.removesuffix(" at").removesuffix(" starting"))
     except _NotInteroperable as exc:
         found = _error(text, _outside_strings(text, exc.token), exc.reason)
     except RecursionError:

@@ -199,7 +199,7 @@ class StreamChecker:
         if profile.schema != AUTO:  # silently not applied, it was
             raise SchemaNotForStreams
         self._entries = profile.stream
-        self._step, self._delta, self._typed_step = self._entries
+        self._step, self._typed_step = self._entries.step, self._entries.typed_step
         self._redact = profile.redact
         self._locate = locate
         self._steps: dict[str, _Step] = {}

@@ -210,10 +210,16 @@ class _Text:
                 return None
         return None
 
-    def declared_kind(self, opener: int) -> Any:
-        """What the object at `opener`, the document's one value, declares it is in its "object" member, read
-        from the whole document when it ends within LOOK_AHEAD_BYTES (and the record limit); None where it declares
-        nothing, is longer, or is no JSON (where it breaks is for reading on to find)."""
+    def declared_kind(self, opener: int, written: bytes | None) -> Any:
+        """What the object at `opener`, the document's one value, declares it is: its "object" member's value as
+        `written` before data, or, where it comes after (an SDK's page dumped in the order its fields are declared,
+        keys sorted), as the object read whole declares when it ends within LOOK_AHEAD_BYTES (and the record limit).
+        None where it declares nothing, is longer, or is no JSON (where it breaks is for reading on to find)."""
+        if written is not None:
+            try:
+                return msgspec.json.decode(written)
+            except NOT_JSON:
+                return None
         window = min(LOOK_AHEAD_BYTES, self.max_record_bytes or LOOK_AHEAD_BYTES)
         while len(self.data) <= window and self.more():
             pass
@@ -410,7 +416,7 @@ def _list_response_items(text: _Text, opener: int) -> Iterator[Record] | None:
             return None
         value = text.skip_space(colon + 1)
         if key == b'"data"' and text.byte(value) == b"[":
-            if _declared_kind(text, opener, declared) not in (None, "list"):
+            if text.declared_kind(opener, declared) not in (None, "list"):
                 return None
             text.check_members(opener, value, after=_DATA_THEN_CLOSE)  # the members before it, skipped above
             return _rest_of_list(text, value)
@@ -422,18 +428,6 @@ def _list_response_items(text: _Text, opener: int) -> Iterator[Record] | None:
             return None
         at = text.skip_space(at + 1)
     return None
-
-
-def _declared_kind(text: _Text, opener: int, declared: bytes | None) -> Any:
-    """What the object at `opener` declares it is: its "object" member as written before data, or, where it comes
-    after (an SDK's page dumped in the order its fields are declared, keys sorted), as the object read whole declares.
-    None where it declares nothing, or where what it declares is no JSON (the members are checked for that next)."""
-    if declared is None:
-        return text.declared_kind(opener)
-    try:
-        return msgspec.json.decode(declared)
-    except NOT_JSON:
-        return None
 
 
 def _rest_of_list(text: _Text, opener: int) -> Generator[Record, None, None]:

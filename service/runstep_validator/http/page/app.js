@@ -380,8 +380,9 @@ function showBatch(answer) {
   }
   const { total, valid, invalid } = answer.summary;
   const errors = list.length - warnings;
-  const headline = invalid ? `${invalid} of ${counted(total, "record")} invalid` : total === 1 ? "The record is valid" : `All ${total} records valid`;
-  show(invalid ? "invalid" : "valid", headline, `${counted(total, "record")}: ${valid} valid, ${invalid} invalid (${found(errors, warnings)})`, list);
+  const records = counted(total, "record");
+  const headline = invalid ? `${invalid} of ${records} invalid` : total === 1 ? "The record is valid" : `All ${records} valid`;
+  show(invalid ? "invalid" : "valid", headline, `${records}: ${valid} valid, ${invalid} invalid (${found(errors, warnings)})`, list);
 }
 
 // "3 errors, 1 warning": the words of the command line's summary, so that both read alike.
@@ -404,8 +405,9 @@ function showStream(answer) {
   // command line gives for the same transcript ("10 records: 9 valid, 1 invalid").
   const events = answer.summary.events;
   const invalidEvents = answer.summary.invalid_events;
-  const headline = answer.valid ? `Valid stream of ${counted(events, "event")}` : `Invalid stream: ${invalidEvents} of ${counted(events, "event")} invalid`;
-  show(answer.valid ? "valid" : "invalid", headline, `${counted(events, "event")}: ${events - invalidEvents} valid, ${invalidEvents} invalid (${found(errors.length, warnings)})`, list);
+  const counts = counted(events, "event");
+  const headline = answer.valid ? `Valid stream of ${counts}` : `Invalid stream: ${invalidEvents} of ${counts} invalid`;
+  show(answer.valid ? "valid" : "invalid", headline, `${counts}: ${events - invalidEvents} valid, ${invalidEvents} invalid (${found(errors.length, warnings)})`, list);
 }
 
 function showProblem(problem) {
